@@ -1,0 +1,184 @@
+// Package fault classifies the errors of every domain once. Domain and store
+// code return *fault.Error values (or wrap them); the HTTP layer maps each Kind
+// to a status and a schemaErrorType body in exactly one place.
+package fault
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Kind is the class of an error, independent of transport.
+type Kind int
+
+const (
+	// KindInternal is anything unexpected; its detail is logged, never shown.
+	KindInternal Kind = iota
+	KindInvalid
+	KindUnauthenticated
+	KindForbidden
+	KindNotFound
+	KindConflict
+	KindTooLarge
+	KindRateLimited
+	KindUnavailable
+	KindNotImplemented
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindInvalid:
+		return "invalid"
+	case KindUnauthenticated:
+		return "unauthenticated"
+	case KindForbidden:
+		return "forbidden"
+	case KindNotFound:
+		return "not_found"
+	case KindConflict:
+		return "conflict"
+	case KindTooLarge:
+		return "too_large"
+	case KindRateLimited:
+		return "rate_limited"
+	case KindUnavailable:
+		return "unavailable"
+	case KindNotImplemented:
+		return "not_implemented"
+	default:
+		return "internal"
+	}
+}
+
+// FieldError is one broken rule of one input field.
+type FieldError struct {
+	// Field is the path of the field as the client wrote it, for example
+	// `metadata.labels["team"]` or `query parameter label_filter`.
+	Field string
+	// Rule names the rule that is broken, for example `pattern` or `required`.
+	Rule string
+	// Detail says what the rule wants, for a human.
+	Detail string
+}
+
+func (f FieldError) String() string {
+	if f.Rule == "" {
+		return f.Field + ": " + f.Detail
+	}
+	return fmt.Sprintf("%s: %s (%s)", f.Field, f.Detail, f.Rule)
+}
+
+// Error is a classified error.
+type Error struct {
+	Kind    Kind
+	Message string
+	// Fields lists every broken field rule of an invalid input.
+	Fields []FieldError
+	// RetryAfter is set on KindRateLimited and KindUnavailable when known.
+	RetryAfter time.Duration
+	// Err is the underlying cause, logged but never shown to clients.
+	Err error
+}
+
+func (e *Error) Error() string {
+	msg := e.Message
+	if len(e.Fields) > 0 {
+		parts := make([]string, len(e.Fields))
+		for i, f := range e.Fields {
+			parts[i] = f.String()
+		}
+		if msg != "" {
+			msg += ": "
+		}
+		msg += strings.Join(parts, "; ")
+	}
+	if msg == "" {
+		msg = e.Kind.String()
+	}
+	return msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is lets errors.Is(err, fault.ErrNotFound) and friends match on the kind.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Message == "" && t.Err == nil && len(t.Fields) == 0 && t.Kind == e.Kind
+}
+
+// Sentinels for errors.Is; they match any *Error of the same kind.
+var (
+	ErrInvalid         = &Error{Kind: KindInvalid}
+	ErrUnauthenticated = &Error{Kind: KindUnauthenticated}
+	ErrForbidden       = &Error{Kind: KindForbidden}
+	ErrNotFound        = &Error{Kind: KindNotFound}
+	ErrConflict        = &Error{Kind: KindConflict}
+	ErrRateLimited     = &Error{Kind: KindRateLimited}
+	ErrUnavailable     = &Error{Kind: KindUnavailable}
+	ErrNotImplemented  = &Error{Kind: KindNotImplemented}
+)
+
+func newf(k Kind, format string, args ...any) *Error {
+	return &Error{Kind: k, Message: fmt.Sprintf(format, args...)}
+}
+
+// Invalidf reports bad input that is not tied to one field.
+func Invalidf(format string, args ...any) *Error { return newf(KindInvalid, format, args...) }
+
+// NotFoundf reports a missing object (also used for other tenants' objects).
+func NotFoundf(format string, args ...any) *Error { return newf(KindNotFound, format, args...) }
+
+// Conflictf reports a request that conflicts with the current state.
+func Conflictf(format string, args ...any) *Error { return newf(KindConflict, format, args...) }
+
+// Forbiddenf reports a caller that may not do what it asked.
+func Forbiddenf(format string, args ...any) *Error { return newf(KindForbidden, format, args...) }
+
+// Unauthenticatedf reports a missing or bad credential.
+func Unauthenticatedf(format string, args ...any) *Error {
+	return newf(KindUnauthenticated, format, args...)
+}
+
+// Unavailable reports that a dependency (the database) cannot be reached.
+func Unavailable(cause error) *Error {
+	return &Error{Kind: KindUnavailable, Message: "service temporarily unavailable", Err: cause, RetryAfter: time.Second}
+}
+
+// Internal wraps an unexpected error; the cause is logged, never shown.
+func Internal(cause error) *Error { return &Error{Kind: KindInternal, Err: cause} }
+
+// KindOf classifies any error; unclassified errors are internal.
+func KindOf(err error) Kind {
+	var fe *Error
+	if errors.As(err, &fe) {
+		return fe.Kind
+	}
+	return KindInternal
+}
+
+// Violations collects field errors so one answer lists everything wrong.
+type Violations struct {
+	fields []FieldError
+}
+
+// Add records one broken rule.
+func (v *Violations) Add(field, rule, detail string) {
+	v.fields = append(v.fields, FieldError{Field: field, Rule: rule, Detail: detail})
+}
+
+// Len is the number of recorded violations.
+func (v *Violations) Len() int { return len(v.fields) }
+
+// Err returns nil when nothing was recorded, else a KindInvalid error listing
+// the violations in a stable order.
+func (v *Violations) Err() error {
+	if len(v.fields) == 0 {
+		return nil
+	}
+	fields := append([]FieldError(nil), v.fields...)
+	sort.SliceStable(fields, func(i, j int) bool { return fields[i].Field < fields[j].Field })
+	return &Error{Kind: KindInvalid, Message: "invalid request", Fields: fields}
+}
