@@ -1,0 +1,262 @@
+package tenancy
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"billing-api/server/fault"
+)
+
+// TokenPrefix starts every API token secret, so a leaked one is easy to spot.
+const TokenPrefix = "bapi_"
+
+// tokenBytes is the secret's randomness: 256 bits.
+const tokenBytes = 32
+
+// maxTokenNamespaces bounds a token's namespace list.
+const maxTokenNamespaces = 64
+
+// Service applies the tenancy rules.
+type Service struct {
+	store Store
+	now   func() time.Time
+	// OnTenantCreated runs inside the tenant's creation transaction, so other
+	// domains can give a new tenant its initial state atomically.
+	onTenantCreated []func(ctx context.Context, t Tenant) error
+}
+
+// NewService returns a Service over store.
+func NewService(store Store) *Service {
+	return &Service{store: store, now: func() time.Time { return time.Now().UTC() }}
+}
+
+// OnTenantCreated registers fn to run in the transaction that creates a tenant.
+func (s *Service) OnTenantCreated(fn func(ctx context.Context, t Tenant) error) {
+	s.onTenantCreated = append(s.onTenantCreated, fn)
+}
+
+// CreateTenantInput describes a new tenant.
+type CreateTenantInput struct {
+	Name        string
+	DisplayName string
+}
+
+// CreateTenant creates a tenant and its system namespace in one transaction.
+func (s *Service) CreateTenant(ctx context.Context, in CreateTenantInput) (Tenant, error) {
+	var v fault.Violations
+	CheckLabel(&v, "name", in.Name)
+	if len(in.DisplayName) > 256 {
+		v.Add("display_name", "maxLength", "must be at most 256 bytes")
+	}
+	if err := v.Err(); err != nil {
+		return Tenant{}, err
+	}
+	t := Tenant{ID: uuid.New(), Name: in.Name, DisplayName: in.DisplayName, CreatedAt: s.now()}
+	if t.DisplayName == "" {
+		t.DisplayName = t.Name
+	}
+	err := s.store.WithTx(ctx, func(ctx context.Context) error {
+		if err := s.store.CreateTenant(ctx, t); err != nil {
+			if errors.Is(err, fault.ErrConflict) {
+				return fault.Conflictf("tenant %q already exists", t.Name)
+			}
+			return err
+		}
+		if err := s.store.CreateNamespace(ctx, Namespace{TenantID: t.ID, Name: SystemNamespace, CreatedAt: t.CreatedAt}); err != nil {
+			return err
+		}
+		for _, fn := range s.onTenantCreated {
+			if err := fn(ctx, t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return t, err
+}
+
+// Tenant returns the tenant with this name.
+func (s *Service) Tenant(ctx context.Context, name string) (Tenant, error) {
+	t, err := s.store.TenantByName(ctx, name)
+	if errors.Is(err, fault.ErrNotFound) {
+		return Tenant{}, fault.NotFoundf("tenant %q not found", name)
+	}
+	return t, err
+}
+
+// TenantByID returns the tenant with this id.
+func (s *Service) TenantByID(ctx context.Context, id uuid.UUID) (Tenant, error) {
+	return s.store.TenantByID(ctx, id)
+}
+
+// ListTenants returns every tenant, by name.
+func (s *Service) ListTenants(ctx context.Context) ([]Tenant, error) {
+	return s.store.ListTenants(ctx)
+}
+
+// CreateNamespace adds a namespace to a tenant.
+func (s *Service) CreateNamespace(ctx context.Context, tenantName, name string) (Namespace, error) {
+	var v fault.Violations
+	CheckLabel(&v, "name", name)
+	if err := v.Err(); err != nil {
+		return Namespace{}, err
+	}
+	t, err := s.Tenant(ctx, tenantName)
+	if err != nil {
+		return Namespace{}, err
+	}
+	ns := Namespace{TenantID: t.ID, Name: name, CreatedAt: s.now()}
+	if err := s.store.CreateNamespace(ctx, ns); err != nil {
+		if errors.Is(err, fault.ErrConflict) {
+			return Namespace{}, fault.Conflictf("namespace %q already exists in tenant %q", name, tenantName)
+		}
+		return Namespace{}, err
+	}
+	return ns, nil
+}
+
+// ListNamespaces returns a tenant's namespaces, by name.
+func (s *Service) ListNamespaces(ctx context.Context, tenantName string) ([]Namespace, error) {
+	t, err := s.Tenant(ctx, tenantName)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.ListNamespaces(ctx, t.ID)
+}
+
+// RequireNamespace answers not-found unless the tenant has namespace ns.
+func (s *Service) RequireNamespace(ctx context.Context, tenantID uuid.UUID, ns string) error {
+	ok, err := s.store.NamespaceExists(ctx, tenantID, ns)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fault.NotFoundf("namespace %q not found", ns)
+	}
+	return nil
+}
+
+// IssueTokenInput describes a new API token.
+type IssueTokenInput struct {
+	TenantName string
+	Name       string
+	Role       Role
+	Namespaces []string
+}
+
+// IssueToken creates a token and returns it with its secret. The secret is
+// shown this once; only its hash is stored.
+func (s *Service) IssueToken(ctx context.Context, in IssueTokenInput) (Token, string, error) {
+	var v fault.Violations
+	if in.Name == "" || len(in.Name) > 128 {
+		v.Add("name", "length", "must be 1-128 characters")
+	}
+	if !in.Role.Valid() {
+		v.Add("role", "enum", `must be "admin" or "viewer"`)
+	}
+	if len(in.Namespaces) > maxTokenNamespaces {
+		v.Add("namespaces", "maxItems", fmt.Sprintf("at most %d namespaces", maxTokenNamespaces))
+	}
+	for i, ns := range in.Namespaces {
+		CheckLabel(&v, fmt.Sprintf("namespaces[%d]", i), ns)
+	}
+	if err := v.Err(); err != nil {
+		return Token{}, "", err
+	}
+	t, err := s.Tenant(ctx, in.TenantName)
+	if err != nil {
+		return Token{}, "", err
+	}
+	namespaces := slices.Clone(in.Namespaces)
+	slices.Sort(namespaces)
+	namespaces = slices.Compact(namespaces)
+	for _, ns := range namespaces {
+		if err := s.RequireNamespace(ctx, t.ID, ns); err != nil {
+			return Token{}, "", err
+		}
+	}
+	secret, err := newSecret()
+	if err != nil {
+		return Token{}, "", fault.Internal(err)
+	}
+	tok := Token{
+		ID: uuid.New(), TenantID: t.ID, Name: in.Name, Role: in.Role, Namespaces: namespaces,
+		Prefix: secret[:len(TokenPrefix)+6], CreatedAt: s.now(),
+	}
+	if err := s.store.CreateToken(ctx, tok, HashSecret(secret)); err != nil {
+		return Token{}, "", err
+	}
+	return tok, secret, nil
+}
+
+// ListTokens returns a tenant's tokens (never their secrets), newest first.
+func (s *Service) ListTokens(ctx context.Context, tenantName string) ([]Token, error) {
+	t, err := s.Tenant(ctx, tenantName)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.ListTokens(ctx, t.ID)
+}
+
+// RevokeToken stops a token from authenticating; revoking twice is harmless.
+func (s *Service) RevokeToken(ctx context.Context, tenantName string, id uuid.UUID) (Token, error) {
+	t, err := s.Tenant(ctx, tenantName)
+	if err != nil {
+		return Token{}, err
+	}
+	tok, err := s.store.RevokeToken(ctx, t.ID, id, s.now())
+	if errors.Is(err, fault.ErrNotFound) {
+		return Token{}, fault.NotFoundf("token %s not found in tenant %q", id, tenantName)
+	}
+	return tok, err
+}
+
+// ErrBadToken is the one answer for every missing or unusable token, so a
+// caller cannot tell an unknown token from a revoked one.
+var ErrBadToken = fault.Unauthenticatedf(`missing or invalid API token: send "Authorization: APIToken <token>"`)
+
+// Authenticate resolves the secret of an Authorization header to a principal.
+func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, error) {
+	if !strings.HasPrefix(secret, TokenPrefix) || len(secret) > 256 {
+		return Principal{}, ErrBadToken
+	}
+	tok, tenantName, err := s.store.TokenByHash(ctx, HashSecret(secret))
+	if errors.Is(err, fault.ErrNotFound) {
+		return Principal{}, ErrBadToken
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	if tok.Revoked() {
+		return Principal{}, ErrBadToken
+	}
+	return Principal{
+		TenantID: tok.TenantID, TenantName: tenantName, TokenID: tok.ID, TokenName: tok.Name,
+		Role: tok.Role, Namespaces: tok.Namespaces,
+	}, nil
+}
+
+// HashSecret is how token secrets are stored. The secrets carry 256 random
+// bits, so a plain SHA-256 cannot be brute-forced and needs no salt.
+func HashSecret(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+func newSecret() (string, error) {
+	b := make([]byte, tokenBytes)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return TokenPrefix + base64.RawURLEncoding.EncodeToString(b), nil
+}

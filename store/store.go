@@ -1,0 +1,291 @@
+// Package store is the persistence of billing-api: GORM models (never the
+// generated wire types), versioned migrations and the repositories the domain
+// packages declare. It runs on PostgreSQL (production) and on an embedded,
+// pure-Go SQLite file (the default). Not-found, duplicate-key and
+// connectivity errors become fault errors here and nowhere else.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"github.com/jackc/pgx/v5/pgconn"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"billing-api/server/fault"
+)
+
+// Dialect names the database engine in use.
+type Dialect string
+
+const (
+	Postgres Dialect = "postgres"
+	SQLite   Dialect = "sqlite"
+)
+
+// Config selects and tunes the database.
+type Config struct {
+	// URL is a postgres:// URL; empty selects SQLite at SQLitePath.
+	URL string
+	// SQLitePath is the SQLite file used when URL is empty.
+	SQLitePath string
+	// Pool settings; zero values take the defaults below.
+	MaxOpenConns    int
+	MaxIdleConns    int
+	ConnMaxLifetime time.Duration
+	ConnMaxIdleTime time.Duration
+	// SlowQuery logs statements slower than this at warn level; 0 disables.
+	SlowQuery time.Duration
+	Logger    *slog.Logger
+}
+
+// DefaultSQLitePath is where the embedded database lives by default.
+const DefaultSQLitePath = "data/billing.db"
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	if c.URL != "" && !strings.HasPrefix(c.URL, "postgres://") && !strings.HasPrefix(c.URL, "postgresql://") {
+		return fmt.Errorf("DATABASE_URL must be a postgres:// URL (leave it unset for the embedded SQLite store)")
+	}
+	if c.MaxOpenConns < 0 || c.MaxIdleConns < 0 || c.ConnMaxLifetime < 0 || c.ConnMaxIdleTime < 0 {
+		return fmt.Errorf("pool settings must not be negative")
+	}
+	return nil
+}
+
+// DB is an open database.
+type DB struct {
+	gdb     *gorm.DB
+	sqlDB   *sql.DB
+	dialect Dialect
+}
+
+// Open connects, applies the pool settings and checks the connection. It
+// does not migrate; call Migrate.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	gcfg := &gorm.Config{
+		TranslateError:         true,
+		SkipDefaultTransaction: true,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+		Logger:                 gormLogger{log: log, slow: cfg.SlowQuery},
+	}
+	var (
+		dialector gorm.Dialector
+		dialect   Dialect
+		maxOpen   = cfg.MaxOpenConns
+	)
+	if cfg.URL != "" {
+		dialect = Postgres
+		dialector = postgres.New(postgres.Config{DSN: cfg.URL})
+		if maxOpen == 0 {
+			maxOpen = 20
+		}
+	} else {
+		dialect = SQLite
+		path := cfg.SQLitePath
+		if path == "" {
+			path = DefaultSQLitePath
+		}
+		if dir := filepath.Dir(path); dir != "." {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, fmt.Errorf("creating %s: %w", dir, err)
+			}
+		}
+		dialector = sqlite.Open(sqliteDSN(path))
+		if maxOpen == 0 {
+			maxOpen = 8
+		}
+	}
+	gdb, err := openRetryingBusy(ctx, dialector, gcfg)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s database: %w", dialect, err)
+	}
+	sqlDB, err := gdb.DB()
+	if err != nil {
+		return nil, err
+	}
+	maxIdle := cfg.MaxIdleConns
+	if maxIdle == 0 {
+		maxIdle = maxOpen
+	}
+	sqlDB.SetMaxOpenConns(maxOpen)
+	sqlDB.SetMaxIdleConns(maxIdle)
+	lifetime := cfg.ConnMaxLifetime
+	if lifetime == 0 {
+		lifetime = 30 * time.Minute
+	}
+	sqlDB.SetConnMaxLifetime(lifetime)
+	idle := cfg.ConnMaxIdleTime
+	if idle == 0 {
+		idle = 5 * time.Minute
+	}
+	sqlDB.SetConnMaxIdleTime(idle)
+	db := &DB{gdb: gdb, sqlDB: sqlDB, dialect: dialect}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.Ping(pingCtx); err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("connecting to the %s database: %w", dialect, err)
+	}
+	return db, nil
+}
+
+// openRetryingBusy opens the database, retrying while SQLite reports the
+// file busy: several processes opening a brand-new file race to switch it to
+// WAL mode, and SQLite answers that race with SQLITE_BUSY at once instead of
+// waiting on the busy timeout.
+func openRetryingBusy(ctx context.Context, dialector gorm.Dialector, cfg *gorm.Config) (*gorm.DB, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	backoff := 5 * time.Millisecond
+	for {
+		gdb, err := gorm.Open(dialector, cfg)
+		if err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") || time.Now().After(deadline) {
+			return gdb, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 200*time.Millisecond)
+	}
+}
+
+// sqliteDSN turns on what makes SQLite safe for a server: WAL so readers do
+// not block the writer, BEGIN IMMEDIATE so concurrent writers queue on the
+// busy timeout instead of failing, synchronous=FULL so a committed (and
+// acknowledged) transaction survives a power cut, and foreign keys.
+func sqliteDSN(path string) string {
+	return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate&_time_format=sqlite"
+}
+
+// Dialect reports the engine.
+func (db *DB) Dialect() Dialect { return db.dialect }
+
+// SQL exposes the pool, for its statistics.
+func (db *DB) SQL() *sql.DB { return db.sqlDB }
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.sqlDB.PingContext(ctx); err != nil {
+		return err
+	}
+	// A ping on SQLite only proves the file opens; run a statement.
+	var one int
+	return db.sqlDB.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// Close releases the pool.
+func (db *DB) Close() error { return db.sqlDB.Close() }
+
+type txKey struct{}
+
+// WithTx runs fn in a transaction carried by the context; a nested call
+// joins the outer transaction. The transaction commits when fn returns nil.
+func (db *DB) WithTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	if _, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		return fn(ctx)
+	}
+	err := db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return fn(context.WithValue(ctx, txKey{}, tx))
+	})
+	return classify(err)
+}
+
+// conn is the handle every query uses: the context's transaction, if any.
+func (db *DB) conn(ctx context.Context) *gorm.DB {
+	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		return tx
+	}
+	return db.gdb.WithContext(ctx)
+}
+
+// classify turns driver errors into fault errors. Errors that already are
+// fault errors pass through.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var fe *fault.Error
+	switch {
+	case errors.As(err, &fe):
+		return err
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return &fault.Error{Kind: fault.KindNotFound, Message: "not found", Err: err}
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return &fault.Error{Kind: fault.KindConflict, Message: "already exists", Err: err}
+	case unavailable(err):
+		return fault.Unavailable(err)
+	case errors.Is(err, context.Canceled):
+		return err
+	}
+	return fault.Internal(err)
+}
+
+// unavailable reports errors that mean "the database cannot serve now":
+// lost or refused connections, timeouts, and SQLite's busy lock.
+func unavailable(err error) bool {
+	var netErr net.Error
+	var connErr *pgconn.ConnectError
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone):
+		return true
+	case errors.As(err, &connErr), errors.As(err, &netErr):
+		return true
+	case errors.As(err, &pgErr):
+		// Class 08: connection exception; 57P0x: the server is shutting down;
+		// 53300: too many connections.
+		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P0") || pgErr.Code == "53300"
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_BUSY") ||
+		strings.Contains(msg, "sql: database is closed")
+}
+
+// gormLogger sends GORM's errors and slow statements to slog.
+type gormLogger struct {
+	log  *slog.Logger
+	slow time.Duration
+}
+
+func (l gormLogger) LogMode(logger.LogLevel) logger.Interface { return l }
+func (l gormLogger) Info(context.Context, string, ...any)     {}
+func (l gormLogger) Warn(ctx context.Context, msg string, args ...any) {
+	l.log.WarnContext(ctx, "gorm: "+fmt.Sprintf(msg, args...))
+}
+func (l gormLogger) Error(ctx context.Context, msg string, args ...any) {
+	l.log.ErrorContext(ctx, "gorm: "+fmt.Sprintf(msg, args...))
+}
+func (l gormLogger) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
+	if l.slow <= 0 {
+		return
+	}
+	if elapsed := time.Since(begin); elapsed >= l.slow {
+		sqlText, rows := fc()
+		if len(sqlText) > 300 {
+			sqlText = sqlText[:300] + "..."
+		}
+		l.log.WarnContext(ctx, "slow query", "elapsed_ms", elapsed.Milliseconds(), "rows", rows, "sql", sqlText)
+	}
+}

@@ -1,0 +1,113 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"billing-api/server/fault"
+	"billing-api/server/tenancy"
+	"billing-api/store"
+	"billing-api/store/storetest"
+)
+
+func TestMain(m *testing.M) { os.Exit(storetest.Run(m)) }
+
+func TestMigrationsAreIdempotentAndSafeFromManyReplicas(t *testing.T) {
+	ctx := context.Background()
+	cfg := storetest.EmptyConfig(t)
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	// Several "replicas" migrate one database at once.
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Go(func() {
+			db, err := store.Open(ctx, cfg)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer db.Close()
+			errs <- db.Migrate(ctx)
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := store.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	v, err := db.SchemaVersion(ctx)
+	if err != nil || v != store.LatestSchemaVersion() {
+		t.Fatalf("schema version %d (%v), want %d", v, err, store.LatestSchemaVersion())
+	}
+}
+
+func TestTimesComeBackInUTC(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.Open(t)
+	repo := store.NewTenancy(db)
+	local := time.Date(2026, 11, 25, 12, 30, 45, 123456000, time.FixedZone("CET", 3600))
+	ten := tenancy.Tenant{ID: uuid.New(), Name: "acme", DisplayName: "Acme", CreatedAt: local}
+	if err := repo.CreateTenant(ctx, ten); err != nil {
+		t.Fatal(err)
+	}
+	got, err := repo.TenantByName(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.CreatedAt.Location() != time.UTC || !got.CreatedAt.Equal(local) {
+		t.Fatalf("created_at %v, want %v in UTC", got.CreatedAt, local.UTC())
+	}
+}
+
+func TestDuplicatesAndMissingRowsBecomeFaults(t *testing.T) {
+	ctx := context.Background()
+	repo := store.NewTenancy(storetest.Open(t))
+	ten := tenancy.Tenant{ID: uuid.New(), Name: "acme", DisplayName: "Acme", CreatedAt: time.Now()}
+	if err := repo.CreateTenant(ctx, ten); err != nil {
+		t.Fatal(err)
+	}
+	ten.ID = uuid.New()
+	if err := repo.CreateTenant(ctx, ten); !errors.Is(err, fault.ErrConflict) {
+		t.Fatalf("duplicate name: %v, want conflict", err)
+	}
+	if _, err := repo.TenantByName(ctx, "nobody"); !errors.Is(err, fault.ErrNotFound) {
+		t.Fatalf("missing tenant: %v, want not found", err)
+	}
+}
+
+func TestTransactionsRollBackOnError(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.Open(t)
+	repo := store.NewTenancy(db)
+	boom := errors.New("boom")
+	err := db.WithTx(ctx, func(ctx context.Context) error {
+		if err := repo.CreateTenant(ctx, tenancy.Tenant{ID: uuid.New(), Name: "ghost", DisplayName: "g", CreatedAt: time.Now()}); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("WithTx returned %v", err)
+	}
+	if _, err := repo.TenantByName(ctx, "ghost"); !errors.Is(err, fault.ErrNotFound) {
+		t.Fatalf("rolled-back tenant is visible: %v", err)
+	}
+}
