@@ -1,6 +1,7 @@
 // Package openapi holds the project's API descriptions: billing.yaml (the
 // tenant-facing Billing and Usage contract) and admin.yaml (the operator API).
-// The files are embedded so the server can serve them byte for byte.
+// The files are embedded so the server validates against, and serves, them
+// byte for byte.
 package openapi
 
 import _ "embed"
@@ -9,3 +10,8 @@ import _ "embed"
 //
 //go:embed billing.yaml
 var BillingYAML []byte
+
+// AdminYAML is openapi/admin.yaml as written.
+//
+//go:embed admin.yaml
+var AdminYAML []byte

@@ -20,6 +20,7 @@ var update = flag.Bool("update", false, "rewrite the golden contract summaries f
 func TestContractSummary(t *testing.T) {
 	for spec, golden := range map[string]string{
 		"billing.yaml": "billing.summary.txt",
+		"admin.yaml":   "admin.summary.txt",
 	} {
 		t.Run(spec, func(t *testing.T) {
 			doc, err := openapi3.NewLoader().LoadFromFile(spec)
@@ -48,7 +49,7 @@ func TestContractSummary(t *testing.T) {
 // TestSpecsAreValid checks each spec with kin-openapi's own validation,
 // examples included.
 func TestSpecsAreValid(t *testing.T) {
-	for _, spec := range []string{"billing.yaml"} {
+	for _, spec := range []string{"billing.yaml", "admin.yaml"} {
 		doc, err := openapi3.NewLoader().LoadFromFile(spec)
 		if err != nil {
 			t.Fatal(err)
