@@ -1,82 +1,168 @@
 // Package server is the HTTP side of billing-api: Echo construction, the
 // middleware chain, the handlers implementing the generated strict server
-// interface, and the one error mapper.
+// interfaces (tenant API and operator API), and the one error mapper.
 package server
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
 
+	"billing-api/gen/admin"
 	"billing-api/gen/api"
 	"billing-api/openapi"
 	"billing-api/server/fault"
+	"billing-api/server/tenancy"
 )
 
 // maxBodyBytes caps every request body (1 MiB); larger bodies answer 413.
 const maxBodyBytes = 1 << 20
 
-// Server implements the generated strict server interface.
-type Server struct{}
+// Config wires the server to its domain services.
+type Config struct {
+	Logger  *slog.Logger
+	Tenancy *tenancy.Service
+	// AdminToken is the operator token; empty closes the operator API.
+	AdminToken string
+	// Ready reports whether the service can serve (the database answers).
+	Ready func(ctx context.Context) error
+	// Registry receives the HTTP metrics; nil creates a private one.
+	Registry *prometheus.Registry
+	// Gatherer is what /metrics exposes; nil means Registry.
+	Gatherer prometheus.Gatherer
+}
+
+// Validate checks the wiring.
+func (c Config) Validate() error {
+	var missing []string
+	if c.Tenancy == nil {
+		missing = append(missing, "Tenancy")
+	}
+	if c.Ready == nil {
+		missing = append(missing, "Ready")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("server config lacks %v", missing)
+	}
+	return nil
+}
+
+// Server implements the tenant-facing strict server interface.
+type Server struct {
+	tenancy *tenancy.Service
+}
 
 var _ api.StrictServerInterface = (*Server)(nil)
 
-// Options configures New.
-type Options struct {
-	Logger *slog.Logger
-}
-
-// New builds the Echo instance serving the billing API.
-func New(srv *Server, opts Options) (*echo.Echo, error) {
-	log := opts.Logger
+// New builds the HTTP handler serving the tenant API, the operator API,
+// health, readiness, metrics and the API documentation.
+func New(cfg Config) (*echo.Echo, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
 	}
+	reg := cfg.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	gatherer := cfg.Gatherer
+	if gatherer == nil {
+		gatherer = reg
+	}
+
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = errorResponder{log: log}.handle
-
 	e.Pre(middleware.RequestID())
+	e.Use(observe(log, newHTTPMetrics(reg)))
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
-		DisableErrorHandler: false,
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
-			log.ErrorContext(c.Request().Context(), "panic", "request_id", requestID(c), "error", err, "stack", string(stack))
-			return err
+			log.ErrorContext(c.Request().Context(), "panic recovered", "request_id", requestID(c),
+				"path", c.Request().URL.Path, "error", err.Error(), "stack", string(stack))
+			return fault.Internal(err)
 		},
 	}))
 
-	spec, err := loadSpec()
+	billingSpec, err := loadSpec(openapi.BillingYAML)
 	if err != nil {
 		return nil, err
 	}
-	validate := requestValidator(spec)
+	adminSpec, err := loadSpec(openapi.AdminYAML)
+	if err != nil {
+		return nil, err
+	}
+	if err := registerDocs(e, billingSpec, adminSpec); err != nil {
+		return nil, err
+	}
+	registerOps(e, cfg.Ready, gatherer)
+
+	// Tenant API: every operation gets its own chain, so each step knows the
+	// operation it guards.
+	ops, err := operations(billingSpec)
+	if err != nil {
+		return nil, err
+	}
+	bodyLimit := middleware.BodyLimit(fmt.Sprint(maxBodyBytes))
+	validate := requestValidator(billingSpec)
+	needNamespace := requireNamespace(cfg.Tenancy)
 	perOp := map[string][]echo.MiddlewareFunc{}
-	for _, item := range spec.Paths.Map() {
-		for _, op := range item.Operations() {
-			perOp[op.OperationID] = []echo.MiddlewareFunc{
-				middleware.BodyLimit(fmt.Sprint(maxBodyBytes)),
-				validate,
-			}
+	for id, op := range ops {
+		perOp[id] = []echo.MiddlewareFunc{
+			tagOperation(op),
+			authenticate(cfg.Tenancy, op),
+			bodyLimit,
+			validate,
+			needNamespace,
 		}
 	}
-	handler := api.NewStrictHandler(srv, nil)
-	api.RegisterHandlersWithOptions(e, handler, api.RegisterHandlersOptions{OperationMiddlewares: perOp})
+	srv := &Server{tenancy: cfg.Tenancy}
+	api.RegisterHandlersWithOptions(e, api.NewStrictHandler(srv, nil), api.RegisterHandlersOptions{OperationMiddlewares: perOp})
+
+	// Operator API.
+	adminOps, err := operations(adminSpec)
+	if err != nil {
+		return nil, err
+	}
+	adminValidate := requestValidator(adminSpec)
+	onlyOperator := operatorOnly(cfg.AdminToken)
+	adminPerOp := map[string][]echo.MiddlewareFunc{}
+	for id, op := range adminOps {
+		adminPerOp[id] = []echo.MiddlewareFunc{tagOperation(op), onlyOperator, bodyLimit, adminValidate}
+	}
+	admin.RegisterHandlersWithOptions(e, admin.NewStrictHandler(&adminServer{tenancy: cfg.Tenancy}, nil),
+		admin.RegisterHandlersOptions{OperationMiddlewares: adminPerOp})
 	return e, nil
 }
 
-// loadSpec parses a private copy of openapi/billing.yaml as written (the
-// generated embedded copy has its operation ids rewritten, and the validator
-// mutates its servers list).
-func loadSpec() (*openapi3.T, error) {
-	spec, err := openapi3.NewLoader().LoadFromData(openapi.BillingYAML)
+// loadSpec parses a private copy of a spec as written (the generated
+// embedded copies have their operation ids rewritten, and the validator
+// mutates the servers list).
+func loadSpec(raw []byte) (*openapi3.T, error) {
+	spec, err := openapi3.NewLoader().LoadFromData(raw)
 	if err != nil {
-		return nil, fmt.Errorf("loading openapi/billing.yaml: %w", err)
+		return nil, fmt.Errorf("loading spec: %w", err)
 	}
 	return spec, nil
+}
+
+// principal returns who the request acts for; the auth middleware has put
+// it there for every non-public operation.
+func principal(ctx context.Context) (tenancy.Principal, error) {
+	p, ok := tenancy.PrincipalFrom(ctx)
+	if !ok {
+		return tenancy.Principal{}, fault.Internal(errors.New("no principal on an authenticated operation"))
+	}
+	return p, nil
 }
 
 // notServed answers 501 for an operation whose domain has not landed yet.

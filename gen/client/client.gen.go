@@ -1279,7 +1279,7 @@ type PlanTransitionTransitionPayload struct {
 	// BillingAddress A postal contact (the same shape as `contactGlobalSpecType`).
 	BillingAddress *SchemacontactGlobalSpecType `json:"billing_address,omitempty"`
 
-	// BillingProviderAccountId Set by the service; ignored when sent.
+	// BillingProviderAccountId Set by the service; a request that sends it is rejected (400).
 	BillingProviderAccountId *string `json:"billing_provider_account_id,omitempty"`
 
 	// CreateSupportTicket Record that the customer asked for a support ticket with the move.
@@ -1310,7 +1310,7 @@ type PlanTransitionTransitionPayload struct {
 	// SupportTicketInfo Text for that support ticket.
 	SupportTicketInfo *string `json:"support_ticket_info,omitempty"`
 
-	// TpSubscriptionId Set by the service; ignored when sent.
+	// TpSubscriptionId Set by the service; a request that sends it is rejected (400).
 	TpSubscriptionId *string `json:"tp_subscription_id,omitempty"`
 
 	// UnsubscribeAddonServices Add-ons to cancel as part of the move.

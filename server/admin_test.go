@@ -1,0 +1,87 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"billing-api/gen/admin"
+	"billing-api/gen/api"
+)
+
+func TestOperatorAPIManagesTenantsNamespacesAndTokens(t *testing.T) {
+	v := newEnv(t)
+	res := v.admin(http.MethodPost, "/admin/v1/tenants", `{"name":"acme","display_name":"Acme Corp"}`)
+	if res.Status != http.StatusCreated {
+		t.Fatalf("create tenant %d %s", res.Status, res.Body)
+	}
+	var ten admin.Tenant
+	res.decode(t, &ten)
+	if ten.Name != "acme" || ten.DisplayName != "Acme Corp" {
+		t.Fatalf("tenant %+v", ten)
+	}
+	if res := v.admin(http.MethodPost, "/admin/v1/tenants", `{"name":"acme"}`); res.Status != http.StatusConflict || res.errorBody(t).Code != api.EEXISTS {
+		t.Fatalf("duplicate tenant answered %d %s", res.Status, res.Body)
+	}
+	if res := v.admin(http.MethodPost, "/admin/v1/tenants/acme/namespaces", `{"name":"shop"}`); res.Status != http.StatusCreated {
+		t.Fatalf("create namespace %d %s", res.Status, res.Body)
+	}
+	var nss admin.NamespaceList
+	v.admin(http.MethodGet, "/admin/v1/tenants/acme/namespaces", nil).decode(t, &nss)
+	if len(nss.Namespaces) != 2 || nss.Namespaces[0].Name != "shop" || nss.Namespaces[1].Name != "system" {
+		t.Fatalf("namespaces %+v", nss)
+	}
+
+	res = v.admin(http.MethodPost, "/admin/v1/tenants/acme/tokens", `{"name":"ci","role":"viewer","namespaces":["shop"]}`)
+	if res.Status != http.StatusCreated {
+		t.Fatalf("create token %d %s", res.Status, res.Body)
+	}
+	var issued admin.IssuedToken
+	res.decode(t, &issued)
+	if !strings.HasPrefix(issued.Secret, issued.Token.Prefix) || issued.Token.Role != admin.Viewer {
+		t.Fatalf("issued %+v", issued)
+	}
+	// The secret works on the tenant API and is never listed.
+	if r := v.call(http.MethodGet, "/api/web/namespaces/shop/quota/limits", issued.Secret, nil); r.Status == http.StatusUnauthorized {
+		t.Fatalf("issued secret rejected: %s", r.Body)
+	}
+	list := v.admin(http.MethodGet, "/admin/v1/tenants/acme/tokens", nil)
+	if strings.Contains(string(list.Body), issued.Secret) {
+		t.Fatal("token list shows a secret")
+	}
+	if res := v.admin(http.MethodGet, "/admin/v1/tenants/nobody", nil); res.Status != http.StatusNotFound {
+		t.Fatalf("missing tenant answered %d", res.Status)
+	}
+	if res := v.admin(http.MethodPost, "/admin/v1/tenants/acme/tokens", `{"name":"x","role":"owner"}`); res.Status != http.StatusBadRequest {
+		t.Fatalf("bad role answered %d", res.Status)
+	}
+}
+
+func TestOperatorAPIRefusesTenantTokens(t *testing.T) {
+	v := newEnv(t)
+	tok := v.tenant("acme")
+	for _, header := range []string{"", "APIToken " + tok, "Bearer " + tok, "Bearer wrong"} {
+		h := http.Header{}
+		if header != "" {
+			h.Set("Authorization", header)
+		}
+		res := v.sr.do(t, v.e, http.MethodGet, "/admin/v1/tenants", nil, h)
+		if res.Status != http.StatusUnauthorized {
+			t.Errorf("%q answered %d, want 401", header, res.Status)
+		}
+	}
+}
+
+func TestOperatorAPIClosedWithoutAdminToken(t *testing.T) {
+	v := newEnv(t)
+	e, err := New(Config{Tenancy: v.tenancy, Ready: v.db.Ping})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.Header{}
+	h.Set("Authorization", "Bearer ")
+	res := v.sr.do(t, e, http.MethodGet, "/admin/v1/tenants", nil, h)
+	if res.Status != http.StatusUnauthorized || !strings.Contains(res.errorBody(t).Message, "disabled") {
+		t.Fatalf("answered %d %s", res.Status, res.Body)
+	}
+}

@@ -1,0 +1,48 @@
+package server
+
+import (
+	"embed"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net/http"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/labstack/echo/v4"
+
+	"billing-api/openapi"
+)
+
+// docsFS holds Swagger UI (vendored from the pinned swagger-ui-dist npm
+// package; see `make vendor-swagger-ui`) and our page around it.
+//
+//go:embed docs
+var docsFS embed.FS
+
+// registerDocs serves the specs (/openapi.yaml, /openapi.json and the
+// operator API's under /admin/) and Swagger UI at /docs/.
+func registerDocs(e *echo.Echo, billing, admin *openapi3.T) error {
+	billingJSON, err := json.Marshal(billing)
+	if err != nil {
+		return fmt.Errorf("rendering billing spec as JSON: %w", err)
+	}
+	adminJSON, err := json.Marshal(admin)
+	if err != nil {
+		return fmt.Errorf("rendering admin spec as JSON: %w", err)
+	}
+	serve := func(path, contentType string, body []byte) {
+		e.GET(path, func(c echo.Context) error { return c.Blob(http.StatusOK, contentType, body) })
+	}
+	serve("/openapi.yaml", "application/yaml", openapi.BillingYAML)
+	serve("/openapi.json", echo.MIMEApplicationJSON, billingJSON)
+	serve("/admin/openapi.yaml", "application/yaml", openapi.AdminYAML)
+	serve("/admin/openapi.json", echo.MIMEApplicationJSON, adminJSON)
+
+	sub, err := fs.Sub(docsFS, "docs")
+	if err != nil {
+		return err
+	}
+	e.GET("/docs", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/docs/") })
+	e.GET("/docs/*", echo.WrapHandler(http.StripPrefix("/docs/", http.FileServerFS(sub))))
+	return nil
+}

@@ -1,0 +1,173 @@
+package server
+
+import (
+	"crypto/subtle"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"billing-api/server/fault"
+	"billing-api/server/tenancy"
+)
+
+// Context keys set by the per-operation middleware.
+const (
+	ctxOperation = "billing.operation"
+	ctxNamespace = "billing.namespace"
+)
+
+// tagOperation records which spec operation a route serves, for logs,
+// metrics and the later middleware.
+func tagOperation(op operation) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			c.Set(ctxOperation, op)
+			ns := op.FixedNamespace
+			if ns == "" {
+				ns = c.Param("namespace")
+			}
+			c.Set(ctxNamespace, ns)
+			return next(c)
+		}
+	}
+}
+
+// authenticate resolves the APIToken of a tenant request to a principal and
+// checks the token may call the operation in the namespace: 401 without a
+// usable token, 403 for a viewer's write or a namespace outside the token's
+// list. Public operations pass untouched.
+func authenticate(svc *tenancy.Service, op operation) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if op.Access == AccessPublic {
+				return next(c)
+			}
+			secret, ok := credential(c.Request().Header.Get(echo.HeaderAuthorization), "APIToken")
+			if !ok {
+				return tenancy.ErrBadToken
+			}
+			p, err := svc.Authenticate(c.Request().Context(), secret)
+			if err != nil {
+				return err
+			}
+			ns, _ := c.Get(ctxNamespace).(string)
+			if !p.MayAccessNamespace(ns) {
+				return fault.Forbiddenf("token %q may not access namespace %q", p.TokenName, ns)
+			}
+			if op.Access != AccessRead && !p.MayWrite() {
+				return fault.Forbiddenf("token role %q may not call %s", p.Role, op.ID)
+			}
+			req := c.Request()
+			c.SetRequest(req.WithContext(tenancy.WithPrincipal(req.Context(), p)))
+			return next(c)
+		}
+	}
+}
+
+// requireNamespace answers 404 when the request's namespace does not exist
+// for the tenant (another tenant's namespace included).
+func requireNamespace(svc *tenancy.Service) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			p, ok := tenancy.PrincipalFrom(c.Request().Context())
+			ns, _ := c.Get(ctxNamespace).(string)
+			if ok && ns != "" {
+				if err := svc.RequireNamespace(c.Request().Context(), p.TenantID, ns); err != nil {
+					return err
+				}
+			}
+			return next(c)
+		}
+	}
+}
+
+// operatorOnly admits requests carrying the operator token as a bearer
+// token. Tenant tokens are never accepted; without a configured operator
+// token the operator API is closed.
+func operatorOnly(adminToken string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if adminToken == "" {
+				return fault.Unauthenticatedf("the operator API is disabled: the server has no BILLING_ADMIN_TOKEN")
+			}
+			got, ok := credential(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer")
+			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(adminToken)) != 1 {
+				return fault.Unauthenticatedf(`missing or invalid operator token: send "Authorization: Bearer <BILLING_ADMIN_TOKEN>"`)
+			}
+			return next(c)
+		}
+	}
+}
+
+// credential splits "Scheme value" (scheme case-insensitive).
+func credential(header, scheme string) (string, bool) {
+	s, v, ok := strings.Cut(strings.TrimSpace(header), " ")
+	if !ok || !strings.EqualFold(s, scheme) {
+		return "", false
+	}
+	v = strings.TrimSpace(v)
+	return v, v != ""
+}
+
+// httpMetrics are the request metrics, labelled by operation id and status.
+type httpMetrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
+	m := &httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "billing_http_requests_total",
+			Help: "HTTP requests served, by operation id, method and status code.",
+		}, []string{"operation", "method", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "billing_http_request_duration_seconds",
+			Help:    "Time to serve HTTP requests, by operation id, method and status code.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"operation", "method", "status"}),
+	}
+	reg.MustRegister(m.requests, m.duration)
+	return m
+}
+
+// observe logs every request as one JSON line and records its metrics. It
+// answers errors itself (through the error handler) so the status it
+// reports is the one the client got.
+func observe(log *slog.Logger, m *httpMetrics) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			err := next(c)
+			if err != nil {
+				c.Error(err)
+			}
+			elapsed := time.Since(start)
+			status := c.Response().Status
+			name := "unmatched"
+			if op, ok := c.Get(ctxOperation).(operation); ok {
+				name = op.ID
+			} else if p := c.Path(); p != "" && status != 404 {
+				name = p
+			}
+			labels := []string{name, c.Request().Method, strconv.Itoa(status)}
+			m.requests.WithLabelValues(labels...).Inc()
+			m.duration.WithLabelValues(labels...).Observe(elapsed.Seconds())
+
+			attrs := []any{
+				"request_id", requestID(c), "method", c.Request().Method, "path", c.Request().URL.Path,
+				"operation", name, "status", status, "duration_ms", float64(elapsed.Microseconds()) / 1000,
+				"bytes_out", c.Response().Size,
+			}
+			if p, ok := tenancy.PrincipalFrom(c.Request().Context()); ok {
+				attrs = append(attrs, "tenant", p.TenantName, "token", p.TokenName)
+			}
+			log.InfoContext(c.Request().Context(), "request", attrs...)
+			return nil
+		}
+	}
+}

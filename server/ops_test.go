@@ -1,0 +1,118 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+
+	"billing-api/gen/api"
+)
+
+func TestHealthReadinessAndMetrics(t *testing.T) {
+	v := newEnv(t)
+	tok := v.tenant("acme")
+	if res := v.sr.do(t, v.e, http.MethodGet, "/healthz", nil, nil); res.Status != http.StatusOK {
+		t.Fatalf("healthz %d", res.Status)
+	}
+	if res := v.sr.do(t, v.e, http.MethodGet, "/readyz", nil, nil); res.Status != http.StatusOK {
+		t.Fatalf("readyz %d %s", res.Status, res.Body)
+	}
+	v.call(http.MethodGet, limitsPath, tok, nil)
+	v.call(http.MethodGet, limitsPath, "", nil)
+	res := v.sr.do(t, v.e, http.MethodGet, "/metrics", nil, nil)
+	for _, want := range []string{
+		`billing_http_requests_total{method="GET",operation="getQuotaLimits",status="401"} 1`,
+		`billing_http_request_duration_seconds_count{method="GET",operation="getQuotaLimits",status="401"} 1`,
+	} {
+		if !strings.Contains(string(res.Body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+func TestDatabaseDownAnswers503(t *testing.T) {
+	v := newEnv(t)
+	tok := v.tenant("acme")
+	if err := v.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	res := v.sr.do(t, v.e, http.MethodGet, "/readyz", nil, nil)
+	if res.Status != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("readyz with the database down: %d %v", res.Status, res.Header)
+	}
+	res = v.call(http.MethodGet, limitsPath, tok, nil)
+	if res.Status != http.StatusServiceUnavailable || res.errorBody(t).Code != api.EINTERNAL {
+		t.Fatalf("API with the database down: %d %s", res.Status, res.Body)
+	}
+	if strings.Contains(strings.ToLower(string(res.Body)), "sql") {
+		t.Errorf("503 body leaks internals: %s", res.Body)
+	}
+}
+
+func TestPanicsBecome500WithRequestIDAndNoDetail(t *testing.T) {
+	v := newEnv(t)
+	v.e.GET("/test-panic", func(echo.Context) error { panic("secret internal detail: SELECT * FROM tenants") })
+	res := v.sr.do(t, v.e, http.MethodGet, "/test-panic", nil, nil)
+	if res.Status != http.StatusInternalServerError {
+		t.Fatalf("status %d", res.Status)
+	}
+	eb := res.errorBody(t)
+	reqID := res.Header.Get(echo.HeaderXRequestID)
+	if eb.Code != api.EINTERNAL || reqID == "" || !strings.Contains(eb.Message, reqID) {
+		t.Fatalf("body %+v, request id %q", eb, reqID)
+	}
+	if strings.Contains(eb.Message, "secret") || strings.Contains(eb.Message, "SELECT") {
+		t.Fatalf("500 body leaks detail: %s", res.Body)
+	}
+	// The log has the detail, tied to the request id.
+	var found bool
+	for _, line := range strings.Split(v.logs.String(), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) != nil {
+			continue
+		}
+		if rec["msg"] == "panic recovered" && rec["request_id"] == reqID && strings.Contains(rec["error"].(string), "secret internal detail") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no panic log line with request id %s:\n%s", reqID, v.logs.String())
+	}
+}
+
+func TestEveryRequestIsLoggedAsJSONWithItsRequestID(t *testing.T) {
+	v := newEnv(t)
+	tok := v.tenant("acme")
+	res := v.call(http.MethodGet, limitsPath, tok, nil)
+	reqID := res.Header.Get(echo.HeaderXRequestID)
+	for _, line := range strings.Split(v.logs.String(), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "request" && rec["request_id"] == reqID {
+			if rec["operation"] != "getQuotaLimits" || rec["tenant"] != "acme" || rec["status"] != float64(res.Status) {
+				t.Fatalf("log line %v", rec)
+			}
+			return
+		}
+	}
+	t.Fatalf("no log line for request %s:\n%s", reqID, v.logs.String())
+}
+
+func TestSpecsAndSwaggerUIAreServed(t *testing.T) {
+	v := newEnv(t)
+	for path, want := range map[string]string{
+		"/openapi.yaml":                         "openapi: 3.0.3",
+		"/openapi.json":                         `"operationId":"createQuota"`,
+		"/admin/openapi.json":                   `"operationId":"createTenant"`,
+		"/docs/":                                "swagger-ui-bundle.js",
+		"/docs/init.js":                         "../openapi.json",
+		"/docs/swagger-ui/swagger-ui-bundle.js": "SwaggerUIBundle",
+	} {
+		res := v.sr.do(t, v.e, http.MethodGet, path, nil, nil)
+		if res.Status != http.StatusOK || !strings.Contains(string(res.Body), want) {
+			t.Errorf("%s: %d, body lacks %q", path, res.Status, want)
+		}
+	}
+}
