@@ -1,0 +1,219 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"billing-api/store/storetest"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "billing-api-bin")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "billing-api")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building the binary: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := storetest.Run(m)
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// storeEnv points the binary at a fresh database private to t.
+func storeEnv(t *testing.T) []string {
+	t.Helper()
+	cfg := storetest.Config(t)
+	env := []string{"BILLING_LOG_FORMAT=json", "PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	if cfg.URL != "" {
+		return append(env, "DATABASE_URL="+cfg.URL)
+	}
+	return append(env, "BILLING_SQLITE_PATH="+cfg.SQLitePath)
+}
+
+func run(t *testing.T, env []string, args ...string) (string, string, error) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = env
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	return out.String(), errOut.String(), err
+}
+
+func mustRun(t *testing.T, env []string, args ...string) string {
+	t.Helper()
+	out, errOut, err := run(t, env, args...)
+	if err != nil {
+		t.Fatalf("billing-api %s: %v\n%s%s", strings.Join(args, " "), err, out, errOut)
+	}
+	return out
+}
+
+func TestOperatorCommandsWorkOnTheServersStore(t *testing.T) {
+	env := storeEnv(t)
+	if out := mustRun(t, env, "migrate"); !strings.Contains(out, "schema version") {
+		t.Fatalf("migrate printed %q", out)
+	}
+	mustRun(t, env, "migrate") // idempotent
+	mustRun(t, env, "tenant", "create", "acme", "--display-name", "Acme Corp")
+	if _, errOut, err := run(t, env, "tenant", "create", "acme"); err == nil || !strings.Contains(errOut, "already exists") {
+		t.Fatalf("duplicate tenant: %v %q", err, errOut)
+	}
+	mustRun(t, env, "namespace", "create", "--tenant", "acme", "shop")
+	if out := mustRun(t, env, "namespace", "list", "--tenant", "acme"); out != "shop\nsystem\n" {
+		t.Fatalf("namespaces %q", out)
+	}
+	secret := strings.TrimSpace(mustRun(t, env, "token", "create", "--tenant", "acme", "--name", "ci", "--role", "viewer", "--namespace", "shop"))
+	if !strings.HasPrefix(secret, "bapi_") {
+		t.Fatalf("token create printed %q", secret)
+	}
+	list := mustRun(t, env, "token", "list", "--tenant", "acme")
+	if strings.Contains(list, secret) || !strings.Contains(list, "viewer") || !strings.Contains(list, "shop") {
+		t.Fatalf("token list %q", list)
+	}
+	id := strings.Fields(strings.Split(list, "\n")[1])[0]
+
+	// The server sees what the commands wrote, and the revocation.
+	base, stop := startServer(t, env)
+	defer stop()
+	get := func() int {
+		req, _ := http.NewRequest(http.MethodGet, base+"/api/web/namespaces/shop/quota/limits", nil)
+		req.Header.Set("Authorization", "APIToken "+secret)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if code := get(); code == http.StatusUnauthorized {
+		t.Fatal("token issued by the CLI is not accepted by the server")
+	}
+	mustRun(t, env, "token", "revoke", "--tenant", "acme", id)
+	if code := get(); code != http.StatusUnauthorized {
+		t.Fatalf("revoked token answered %d", code)
+	}
+}
+
+func TestBadEnvironmentIsReported(t *testing.T) {
+	env := append(storeEnv(t), "BILLING_DB_MAX_OPEN_CONNS=lots")
+	if _, errOut, err := run(t, env, "migrate"); err == nil || !strings.Contains(errOut, "BILLING_DB_MAX_OPEN_CONNS") {
+		t.Fatalf("bad variable accepted: %v %q", err, errOut)
+	}
+	env = append(storeEnv(t), "DATABASE_URL=mysql://x")
+	if _, errOut, err := run(t, env, "migrate"); err == nil || !strings.Contains(errOut, "postgres://") {
+		t.Fatalf("bad DATABASE_URL accepted: %v %q", err, errOut)
+	}
+}
+
+// startServer runs `serve` on a free port and returns its base URL.
+func startServer(t *testing.T, env []string, extra ...string) (string, func()) {
+	t.Helper()
+	base, cmd, _ := startServerProcess(t, env, extra...)
+	return base, func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}
+}
+
+func startServerProcess(t *testing.T, env []string, extra ...string) (string, *exec.Cmd, *lineReader) {
+	t.Helper()
+	args := append([]string{"serve", "--listen", "127.0.0.1:0"}, extra...)
+	cmd := exec.Command(binary, args...)
+	cmd.Env = env
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	logs := newLineReader(stderr)
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "billing-api serving on "); ok {
+			go func() { _, _ = io.Copy(io.Discard, stdout) }()
+			return strings.Fields(rest)[0], cmd, logs
+		}
+	}
+	t.Fatalf("server did not start; logs:\n%s", logs.all())
+	return "", nil, nil
+}
+
+// lineReader collects a process's log lines (never blocking the process)
+// and lets a test wait for one.
+type lineReader struct {
+	mu    sync.Mutex
+	cond  *sync.Cond
+	lines []string
+	done  bool
+	next  int
+}
+
+func newLineReader(r io.Reader) *lineReader {
+	lr := &lineReader{}
+	lr.cond = sync.NewCond(&lr.mu)
+	go func() {
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			lr.mu.Lock()
+			lr.lines = append(lr.lines, sc.Text())
+			lr.cond.Broadcast()
+			lr.mu.Unlock()
+		}
+		lr.mu.Lock()
+		lr.done = true
+		lr.cond.Broadcast()
+		lr.mu.Unlock()
+	}()
+	return lr
+}
+
+// waitFor blocks until a JSON log line after the last one matched has
+// msg == want; false if the log ends first.
+func (lr *lineReader) waitFor(want string) bool {
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	for {
+		for ; lr.next < len(lr.lines); lr.next++ {
+			var rec map[string]any
+			if json.Unmarshal([]byte(lr.lines[lr.next]), &rec) == nil && rec["msg"] == want {
+				lr.next++
+				return true
+			}
+		}
+		if lr.done {
+			return false
+		}
+		lr.cond.Wait()
+	}
+}
+
+// all is what the process has logged so far.
+func (lr *lineReader) all() string {
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	return strings.Join(lr.lines, "\n")
+}

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"billing-api/server"
+)
+
+type serveConfig struct {
+	listen          string
+	adminToken      string
+	shutdownTimeout time.Duration
+	demo            bool
+}
+
+func newServeCommand(g *globalConfig) *cobra.Command {
+	sc := &serveConfig{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Migrate the store and serve the API until SIGTERM or SIGINT",
+		Long: `Migrates the store to the newest schema, then serves:
+  /api/..., /no_auth/...   the Billing and Usage API (openapi/billing.yaml)
+  /admin/v1/...            the operator API (openapi/admin.yaml, BILLING_ADMIN_TOKEN)
+  /docs/                   Swagger UI; /openapi.yaml and /openapi.json
+  /healthz, /readyz        liveness (process up) and readiness (database reachable)
+  /metrics                 Prometheus metrics
+On SIGTERM or SIGINT it stops accepting connections and lets in-flight requests
+finish (up to --shutdown-timeout).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return serve(cmd.Context(), g, sc) },
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&sc.listen, "listen", envString("LISTEN_ADDR", ":8080"), "address to listen on [$LISTEN_ADDR]")
+	fs.StringVar(&sc.adminToken, "admin-token", envString("BILLING_ADMIN_TOKEN", ""),
+		"operator token for /admin/v1 (Authorization: Bearer ...); unset closes the operator API [$BILLING_ADMIN_TOKEN]")
+	fs.DurationVar(&sc.shutdownTimeout, "shutdown-timeout", envDuration("BILLING_SHUTDOWN_TIMEOUT", 30*time.Second),
+		"how long in-flight requests may take to finish on shutdown [$BILLING_SHUTDOWN_TIMEOUT]")
+	fs.BoolVar(&sc.demo, "demo", envBool("BILLING_DEMO", false),
+		"seed the demo tenant and print a fresh demo token [$BILLING_DEMO]")
+	return cmd
+}
+
+func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
+	a, err := openApp(ctx, g)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewDBStatsCollector(a.db.SQL(), string(a.db.Dialect())),
+	)
+	e, err := server.New(server.Config{
+		Logger:     a.log,
+		Tenancy:    a.tenancy,
+		AdminToken: sc.adminToken,
+		Ready:      a.db.Ping,
+		Registry:   reg,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", sc.listen)
+	if err != nil {
+		return err
+	}
+	base := baseURL(ln.Addr())
+	var demoSecret string
+	if sc.demo {
+		if demoSecret, err = seedDemo(ctx, a); err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("seeding the demo tenant: %w", err)
+		}
+	}
+	srv := &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          nil,
+	}
+	a.log.Info("serving", "url", base, "store", string(a.db.Dialect()), "operator_api", sc.adminToken != "")
+	fmt.Fprintf(stdout, "billing-api serving on %s (%s store)\n", base, a.db.Dialect())
+	fmt.Fprintf(stdout, "  Swagger UI:  %s/docs/\n", base)
+	fmt.Fprintf(stdout, "  OpenAPI:     %s/openapi.yaml\n", base)
+	if demoSecret != "" {
+		fmt.Fprintf(stdout, "  demo tenant: %s (namespaces %s)\n", demoTenant, "system, shop")
+		fmt.Fprintf(stdout, "  demo token:  %s\n", demoSecret)
+		fmt.Fprintf(stdout, "  try:         curl -H 'Authorization: APIToken %s' %s/api/web/namespaces/system/quota/limits\n", demoSecret, base)
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.log.Info("shutting down: draining in-flight requests", "timeout", sc.shutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), sc.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	a.log.Info("stopped")
+	return nil
+}
+
+// baseURL is how a client on this machine reaches the listener.
+func baseURL(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return "http://" + addr.String()
+	}
+	host := tcp.IP.String()
+	if tcp.IP.IsUnspecified() {
+		host = "localhost"
+	}
+	return fmt.Sprintf("http://%s", net.JoinHostPort(host, fmt.Sprint(tcp.Port)))
+}
