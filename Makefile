@@ -4,12 +4,19 @@ GO ?= go
 export REDOCLY_TELEMETRY := off
 export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
 
-.PHONY: all build generate check-generated golden lint lint-spec tools test vet
+# The PostgreSQL the second test pass uses (each test gets a throw-away database).
+PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+
+.PHONY: all build run generate check-generated golden lint lint-spec tools test vet vendor-swagger-ui check-swagger-ui
 
 all: build
 
 build:
 	$(GO) build -o bin/billing-api ./cmd/billing-api
+
+## run: build and serve on the embedded SQLite store with a demo tenant and token
+run: build
+	./bin/billing-api serve --demo
 
 ## generate: regenerate gen/ from the specs in openapi/ (never edit gen/ by hand)
 generate:
@@ -34,13 +41,32 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 ## lint-spec: lint the specs with @redocly/cli (zero errors allowed)
 lint-spec: tools
-	npx --no-install redocly lint openapi/billing.yaml --format=summary
+	npx --no-install redocly lint --format=summary
 
 vet:
 	$(GO) vet ./...
 
 lint: vet lint-spec
 
-## test: the whole suite
+## test: the whole suite on SQLite, then again on PostgreSQL when it is reachable
+## (always under CI=true, where an unreachable PostgreSQL fails the run)
 test: vet
 	$(GO) test -count=1 ./...
+	@if [ "$$CI" = "true" ] || pg_isready -q -h 127.0.0.1 -p 5432 >/dev/null 2>&1; then \
+		echo "== the same suite on PostgreSQL"; \
+		BILLING_TEST_POSTGRES_URL='$(PG_TEST_URL)' $(GO) test -count=1 ./...; \
+	else \
+		echo "PostgreSQL is not reachable on 127.0.0.1:5432: skipped the PostgreSQL pass (CI=true makes it mandatory)"; \
+	fi
+
+SWAGGER_UI_FILES := swagger-ui-bundle.js swagger-ui-bundle.js.LICENSE.txt swagger-ui-standalone-preset.js \
+	swagger-ui-standalone-preset.js.LICENSE.txt swagger-ui.css favicon-16x16.png favicon-32x32.png LICENSE NOTICE
+
+## vendor-swagger-ui: copy the pinned swagger-ui-dist assets into server/docs (embedded in the binary)
+vendor-swagger-ui: tools
+	@for f in $(SWAGGER_UI_FILES); do cp node_modules/swagger-ui-dist/$$f server/docs/swagger-ui/$$f; done
+
+## check-swagger-ui: fail if the vendored assets differ from the pinned npm package
+check-swagger-ui: tools
+	@for f in $(SWAGGER_UI_FILES); do cmp -s node_modules/swagger-ui-dist/$$f server/docs/swagger-ui/$$f || { echo "server/docs/swagger-ui/$$f differs from swagger-ui-dist: run 'make vendor-swagger-ui'" >&2; exit 1; }; done
+	@echo "vendored Swagger UI matches swagger-ui-dist $$(node -p 'require("./node_modules/swagger-ui-dist/package.json").version')"
