@@ -13,7 +13,7 @@ type tenantRow struct {
 	ID          uuid.UUID
 	Name        string
 	DisplayName string
-	CreatedAt   time.Time
+	CreatedAt   time.Time `gorm:"autoCreateTime:false"`
 }
 
 func (tenantRow) TableName() string { return "tenants" }
@@ -21,7 +21,7 @@ func (tenantRow) TableName() string { return "tenants" }
 type namespaceRow struct {
 	TenantID  uuid.UUID `gorm:"primaryKey"`
 	Name      string    `gorm:"primaryKey"`
-	CreatedAt time.Time
+	CreatedAt time.Time `gorm:"autoCreateTime:false"`
 }
 
 func (namespaceRow) TableName() string { return "namespaces" }
@@ -34,10 +34,62 @@ type apiTokenRow struct {
 	Namespaces []string `gorm:"serializer:json"`
 	SecretHash string
 	Prefix     string
-	CreatedAt  time.Time
+	CreatedAt  time.Time `gorm:"autoCreateTime:false"`
 	RevokedAt  *time.Time
 	// TenantName is filled only by queries that join tenants.
 	TenantName string `gorm:"->"`
 }
 
 func (apiTokenRow) TableName() string { return "api_tokens" }
+
+type quotaObjectRow struct {
+	UID          uuid.UUID `gorm:"primaryKey"`
+	TenantID     uuid.UUID
+	Namespace    string
+	Name         string
+	Labels       *map[string]string `gorm:"serializer:json"`
+	Annotations  *map[string]string `gorm:"serializer:json"`
+	Description  *string
+	Disabled     bool
+	Spec         specJSON `gorm:"serializer:json"`
+	CreatorID    string
+	CreatorClass string
+	CreatedAt    time.Time `gorm:"autoCreateTime:false"`
+	UpdatedAt    time.Time `gorm:"autoUpdateTime:false"`
+}
+
+func (quotaObjectRow) TableName() string { return "quota_objects" }
+
+// specJSON is the stored shape of a quota spec: pointers keep "not sent"
+// apart from "empty" so an object reads back exactly as written.
+type specJSON struct {
+	Objects   *map[string]int32         `json:"object_limits,omitempty"`
+	Resources *map[string]float64       `json:"resource_limits,omitempty"`
+	APIs      *map[string]rateLimitJSON `json:"api_limits,omitempty"`
+}
+
+type rateLimitJSON struct {
+	Rate  int32  `json:"rate"`
+	Unit  string `json:"unit,omitempty"`
+	Burst *int32 `json:"burst,omitempty"`
+}
+
+type objectCountRow struct {
+	TenantID   uuid.UUID `gorm:"primaryKey"`
+	Namespace  string    `gorm:"primaryKey"`
+	Kind       string    `gorm:"primaryKey"`
+	Count      int64
+	ObservedAt time.Time
+}
+
+func (objectCountRow) TableName() string { return "object_counts" }
+
+type resourceAmountRow struct {
+	TenantID   uuid.UUID `gorm:"primaryKey"`
+	Namespace  string    `gorm:"primaryKey"`
+	Resource   string    `gorm:"primaryKey"`
+	Amount     float64
+	ObservedAt time.Time
+}
+
+func (resourceAmountRow) TableName() string { return "resource_amounts" }

@@ -1,0 +1,277 @@
+// Package plan holds the usage-plan catalogue (an embedded YAML file, or one
+// the operator supplies, validated at start-up) and each tenant's current
+// plan. No HTTP and no SQL here.
+package plan
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+
+	"gopkg.in/yaml.v3"
+
+	"billing-api/server/fault"
+	"billing-api/server/quota"
+)
+
+//go:embed catalogue.yaml
+var embeddedCatalogue []byte
+
+// KnownAddons are the add-on services the API can name (the fields of the
+// subscribe request).
+var KnownAddons = []string{
+	"f5xc_appstack_standard", "f5xc_big_ip_irule_standard", "f5xc_bigip_utilities_standard",
+	"f5xc_content_delivery_network_advanced", "f5xc_content_delivery_network_standard",
+	"f5xc_delegated_access_standard", "f5xc_securemesh_advanced", "f5xc_securemesh_standard",
+	"f5xc_site_management_standard", "f5xc_synthetic_monitoring_standard", "f5xc_waap_advanced",
+	"f5xc_waap_standard", "f5xc_web_app_scanning_standard",
+}
+
+var (
+	planTypes       = []string{"FREE", "INDIVIDUAL", "TEAM", "ORGANIZATION", "PLAN_TYPE_UNSPECIFIED"}
+	tenantTypes     = []string{"UNKNOWN", "FREEMIUM", "ENTERPRISE"}
+	periodUnits     = []string{"PERIOD_UNKNOWN", "PERIOD_DAY", "PERIOD_WEEK", "PERIOD_MONTH", "PERIOD_YEAR"}
+	methods         = []string{"TRANSITION_METHOD_UNSPECIFIED", "TRANSITION_METHOD_SUPPORT", "TRANSITION_METHOD_WIZARD", "TRANSITION_METHOD_RECREATE"}
+	requiredFields  = []string{"TRANSITION_REQUIRED_FIELD_PAYMENT_TOKEN", "TRANSITION_REQUIRED_FIELD_DOMAIN", "TRANSITION_REQUIRED_FIELD_CONTACTS"}
+	planNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+	currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
+)
+
+// Catalogue is the set of plans tenants can be on.
+type Catalogue struct {
+	Locale      string
+	Currency    string
+	DefaultPlan string
+	Addons      []Addon
+	Plans       []Plan
+}
+
+// Addon is an add-on service a plan may allow.
+type Addon struct {
+	Name        string `yaml:"name"`
+	DisplayName string `yaml:"display_name"`
+}
+
+// Plan is one usage plan.
+type Plan struct {
+	Name            string
+	Title           string
+	Subtitle        string
+	Description     string
+	Type            string
+	TenantType      string
+	FlatPriceCents  int64
+	BillingDisabled bool
+	RenewalPeriod   string
+	TrialLength     int32
+	TrialUnit       string
+	AllowedAddons   []string
+	IncludedAddons  []string
+	DefaultQuota    quota.Limits
+	Transition      Transition
+}
+
+// Transition is what moving to the plan takes.
+type Transition struct {
+	Method                 string
+	RequiredFields         []string
+	RequiresManualApproval bool
+}
+
+// Plan returns the plan named name.
+func (c *Catalogue) Plan(name string) (Plan, bool) {
+	for _, p := range c.Plans {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Plan{}, false
+}
+
+// Addon returns the add-on named name.
+func (c *Catalogue) Addon(name string) (Addon, bool) {
+	for _, a := range c.Addons {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return Addon{}, false
+}
+
+// file is the YAML layout of a catalogue.
+type file struct {
+	Locale      string     `yaml:"locale"`
+	Currency    string     `yaml:"currency"`
+	DefaultPlan string     `yaml:"default_plan"`
+	Addons      []Addon    `yaml:"addons"`
+	Plans       []planFile `yaml:"plans"`
+}
+
+type planFile struct {
+	Name            string `yaml:"name"`
+	Title           string `yaml:"title"`
+	Subtitle        string `yaml:"subtitle"`
+	Description     string `yaml:"description"`
+	Type            string `yaml:"type"`
+	TenantType      string `yaml:"tenant_type"`
+	FlatPrice       int64  `yaml:"flat_price"`
+	BillingDisabled bool   `yaml:"billing_disabled"`
+	RenewalPeriod   string `yaml:"renewal_period"`
+	Trial           struct {
+		Length int32  `yaml:"length"`
+		Unit   string `yaml:"unit"`
+	} `yaml:"trial"`
+	AllowedAddons  []string  `yaml:"allowed_addons"`
+	IncludedAddons []string  `yaml:"included_addons"`
+	DefaultQuota   quotaFile `yaml:"default_quota"`
+	Transition     struct {
+		Method                 string   `yaml:"method"`
+		RequiredFields         []string `yaml:"required_fields"`
+		RequiresManualApproval bool     `yaml:"requires_manual_approval"`
+	} `yaml:"transition"`
+}
+
+type quotaFile struct {
+	Objects   map[string]int32   `yaml:"objects"`
+	Resources map[string]float64 `yaml:"resources"`
+	APIs      map[string]struct {
+		Rate  int32  `yaml:"rate"`
+		Unit  string `yaml:"unit"`
+		Burst *int32 `yaml:"burst"`
+	} `yaml:"apis"`
+}
+
+// Embedded returns the catalogue built into the binary.
+func Embedded() (*Catalogue, error) { return Load(embeddedCatalogue) }
+
+// Load parses and validates a catalogue; unknown fields are errors, and the
+// error lists every broken rule.
+func Load(data []byte) (*Catalogue, error) {
+	var f file
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("plan catalogue: %w", err)
+	}
+	c := &Catalogue{Locale: f.Locale, Currency: f.Currency, DefaultPlan: f.DefaultPlan, Addons: f.Addons}
+	var v fault.Violations
+	if c.Locale == "" {
+		v.Add("locale", "required", "is required")
+	}
+	if !currencyPattern.MatchString(c.Currency) {
+		v.Add("currency", "pattern", "must be an ISO 4217 code such as USD")
+	}
+	seenAddon := map[string]bool{}
+	for i, a := range c.Addons {
+		field := fmt.Sprintf("addons[%d]", i)
+		if !slices.Contains(KnownAddons, a.Name) {
+			v.Add(field+".name", "enum", fmt.Sprintf("%q is not an add-on the API can subscribe to", a.Name))
+		}
+		if seenAddon[a.Name] {
+			v.Add(field+".name", "unique", fmt.Sprintf("%q is listed twice", a.Name))
+		}
+		seenAddon[a.Name] = true
+		if a.DisplayName == "" {
+			v.Add(field+".display_name", "required", "is required")
+		}
+	}
+	seenPlan := map[string]bool{}
+	for i, pf := range f.Plans {
+		p := pf.toPlan()
+		field := fmt.Sprintf("plans[%d]", i)
+		if !planNamePattern.MatchString(p.Name) {
+			v.Add(field+".name", "pattern", "must be 1-64 letters, digits, '-' or '_'")
+		}
+		if seenPlan[p.Name] {
+			v.Add(field+".name", "unique", fmt.Sprintf("%q is listed twice", p.Name))
+		}
+		seenPlan[p.Name] = true
+		if p.Title == "" {
+			v.Add(field+".title", "required", "is required")
+		}
+		checkEnum(&v, field+".type", p.Type, planTypes)
+		checkEnum(&v, field+".tenant_type", p.TenantType, tenantTypes)
+		checkEnum(&v, field+".renewal_period", p.RenewalPeriod, periodUnits)
+		checkEnum(&v, field+".trial.unit", p.TrialUnit, periodUnits)
+		checkEnum(&v, field+".transition.method", p.Transition.Method, methods)
+		for j, rf := range p.Transition.RequiredFields {
+			checkEnum(&v, fmt.Sprintf("%s.transition.required_fields[%d]", field, j), rf, requiredFields)
+		}
+		if p.FlatPriceCents < 0 || p.FlatPriceCents > math.MaxInt32 {
+			v.Add(field+".flat_price", "range", "must be 0 to 2147483647 cents")
+		}
+		if p.TrialLength < 0 || (p.TrialLength > 0 && p.TrialUnit == "PERIOD_UNKNOWN") {
+			v.Add(field+".trial", "range", "length must not be negative, and a trial needs a unit")
+		}
+		for j, a := range p.AllowedAddons {
+			if !seenAddon[a] {
+				v.Add(fmt.Sprintf("%s.allowed_addons[%d]", field, j), "ref", fmt.Sprintf("%q is not in addons", a))
+			}
+		}
+		for j, a := range p.IncludedAddons {
+			if !slices.Contains(p.AllowedAddons, a) {
+				v.Add(fmt.Sprintf("%s.included_addons[%d]", field, j), "ref", fmt.Sprintf("%q must also be allowed", a))
+			}
+		}
+		if err := quota.ValidateLimits(p.DefaultQuota, field+".default_quota"); err != nil {
+			var fe *fault.Error
+			if errors.As(err, &fe) {
+				for _, fld := range fe.Fields {
+					v.Add(fld.Field, fld.Rule, fld.Detail)
+				}
+			}
+		}
+		c.Plans = append(c.Plans, p)
+	}
+	if len(c.Plans) == 0 {
+		v.Add("plans", "minItems", "at least one plan is required")
+	}
+	if !seenPlan[c.DefaultPlan] {
+		v.Add("default_plan", "ref", fmt.Sprintf("%q is not one of the plans", c.DefaultPlan))
+	}
+	if err := v.Err(); err != nil {
+		return nil, fmt.Errorf("plan catalogue: %w", err)
+	}
+	return c, nil
+}
+
+func checkEnum(v *fault.Violations, field, value string, allowed []string) {
+	if !slices.Contains(allowed, value) {
+		v.Add(field, "enum", fmt.Sprintf("must be one of %v", allowed))
+	}
+}
+
+func (pf planFile) toPlan() Plan {
+	p := Plan{
+		Name: pf.Name, Title: pf.Title, Subtitle: pf.Subtitle, Description: pf.Description,
+		Type: pf.Type, TenantType: pf.TenantType, FlatPriceCents: pf.FlatPrice, BillingDisabled: pf.BillingDisabled,
+		RenewalPeriod: pf.RenewalPeriod, TrialLength: pf.Trial.Length, TrialUnit: pf.Trial.Unit,
+		AllowedAddons: nonNil(pf.AllowedAddons), IncludedAddons: nonNil(pf.IncludedAddons),
+		Transition: Transition{
+			Method: pf.Transition.Method, RequiredFields: nonNil(pf.Transition.RequiredFields),
+			RequiresManualApproval: pf.Transition.RequiresManualApproval,
+		},
+		DefaultQuota: quota.Limits{Objects: map[string]int32{}, Resources: map[string]float64{}, APIs: map[string]quota.RateLimit{}},
+	}
+	for k, n := range pf.DefaultQuota.Objects {
+		p.DefaultQuota.Objects[k] = n
+	}
+	for k, a := range pf.DefaultQuota.Resources {
+		p.DefaultQuota.Resources[k] = a
+	}
+	for k, r := range pf.DefaultQuota.APIs {
+		p.DefaultQuota.APIs[k] = quota.RateLimit{Rate: r.Rate, Unit: quota.Unit(r.Unit), Burst: r.Burst}
+	}
+	return p
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,75 @@
+package plan_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"billing-api/server/plan"
+)
+
+func TestEmbeddedCatalogueIsValid(t *testing.T) {
+	c, err := plan.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DefaultPlan != "FREE" {
+		t.Errorf("default plan %q, want FREE", c.DefaultPlan)
+	}
+	var names []string
+	for _, p := range c.Plans {
+		names = append(names, p.Name)
+		if len(p.DefaultQuota.Objects) == 0 || len(p.DefaultQuota.APIs) == 0 {
+			t.Errorf("%s has no default quota", p.Name)
+		}
+	}
+	if want := []string{"FREE", "INDIVIDUAL", "TEAM", "ORGANIZATION"}; !slices.Equal(names, want) {
+		t.Errorf("plans %v, want %v", names, want)
+	}
+}
+
+func TestCatalogueLoaderReportsEveryBrokenRule(t *testing.T) {
+	bad := `
+locale: en-US
+currency: dollars
+default_plan: GOLD
+addons:
+  - {name: f5xc_waap_standard, display_name: WAAP}
+  - {name: f5xc_teleport, display_name: Nope}
+plans:
+  - name: FREE
+    title: Free
+    type: CHEAP
+    tenant_type: FREEMIUM
+    flat_price: -5
+    renewal_period: PERIOD_MONTH
+    trial: {length: 3, unit: PERIOD_UNKNOWN}
+    allowed_addons: [f5xc_waap_advanced]
+    included_addons: [f5xc_waap_standard]
+    default_quota:
+      objects: {"x": 1, http_loadbalancer: -2}
+      apis: {listQuotas: {rate: 0, unit: WEEK}}
+    transition: {method: TRANSITION_METHOD_WIZARD, required_fields: [TRANSITION_REQUIRED_FIELD_SHOE_SIZE]}
+`
+	_, err := plan.Load([]byte(bad))
+	if err == nil {
+		t.Fatal("an invalid catalogue loaded")
+	}
+	for _, want := range []string{
+		"currency", "default_plan", "addons[1].name", "plans[0].type", "plans[0].flat_price", "plans[0].trial",
+		"plans[0].allowed_addons[0]", "plans[0].included_addons[0]", `default_quota.object_limits["x"]`,
+		`default_quota.object_limits["http_loadbalancer"].maximum`, `default_quota.api_limits["listQuotas"].rate`,
+		`default_quota.api_limits["listQuotas"].unit`, "required_fields[0]",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %s:\n%v", want, err)
+		}
+	}
+}
+
+func TestCatalogueLoaderRejectsUnknownFields(t *testing.T) {
+	_, err := plan.Load([]byte("locale: en-US\ncurrency: USD\ndefault_plan: FREE\nplanz: []\n"))
+	if err == nil || !strings.Contains(err.Error(), "planz") {
+		t.Fatalf("unknown field accepted: %v", err)
+	}
+}

@@ -1,0 +1,78 @@
+package plan
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"billing-api/server/quota"
+	"billing-api/server/tenancy"
+)
+
+// Store is what plan needs from persistence.
+type Store interface {
+	TenantPlan(ctx context.Context, tenantID uuid.UUID) (string, error)
+	SetTenantPlan(ctx context.Context, tenantID uuid.UUID, plan string) error
+	// PlansInUse lists the distinct plans tenants are on.
+	PlansInUse(ctx context.Context) ([]string, error)
+}
+
+// Service answers which plan a tenant is on and what it allows.
+type Service struct {
+	cat   *Catalogue
+	store Store
+}
+
+var _ quota.DefaultQuotas = (*Service)(nil)
+
+// NewService returns a Service over a validated catalogue.
+func NewService(cat *Catalogue, store Store) *Service { return &Service{cat: cat, store: store} }
+
+// Catalogue is the plan catalogue in use.
+func (s *Service) Catalogue() *Catalogue { return s.cat }
+
+// AssignDefault puts a new tenant on the catalogue's default plan; it runs in
+// the tenant's creation transaction.
+func (s *Service) AssignDefault(ctx context.Context, t tenancy.Tenant) error {
+	return s.store.SetTenantPlan(ctx, t.ID, s.cat.DefaultPlan)
+}
+
+// CurrentPlan is the plan the tenant is on.
+func (s *Service) CurrentPlan(ctx context.Context, tenantID uuid.UUID) (Plan, error) {
+	name, err := s.store.TenantPlan(ctx, tenantID)
+	if err != nil {
+		return Plan{}, err
+	}
+	p, ok := s.cat.Plan(name)
+	if !ok {
+		// CheckTenants refuses to start with such a catalogue, so this is
+		// a broken invariant, not a client error.
+		return Plan{}, fmt.Errorf("tenant %s is on plan %q, which the catalogue lacks", tenantID, name)
+	}
+	return p, nil
+}
+
+// DefaultQuota is the default quota of the tenant's current plan.
+func (s *Service) DefaultQuota(ctx context.Context, tenantID uuid.UUID) (quota.Limits, error) {
+	p, err := s.CurrentPlan(ctx, tenantID)
+	if err != nil {
+		return quota.Limits{}, err
+	}
+	return p.DefaultQuota, nil
+}
+
+// CheckTenants fails when a tenant is on a plan the catalogue does not
+// have (an operator swapped catalogues); the server then refuses to start.
+func (s *Service) CheckTenants(ctx context.Context) error {
+	names, err := s.store.PlansInUse(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if _, ok := s.cat.Plan(n); !ok {
+			return fmt.Errorf("plan catalogue: tenants are on plan %q, which the catalogue does not define", n)
+		}
+	}
+	return nil
+}

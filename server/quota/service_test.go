@@ -1,0 +1,109 @@
+package quota_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"billing-api/server/fault"
+	"billing-api/server/plan"
+	"billing-api/server/quota"
+	"billing-api/server/tenancy"
+	"billing-api/store"
+	"billing-api/store/storetest"
+)
+
+func TestMain(m *testing.M) { os.Exit(storetest.Run(m)) }
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// Two replicas share one database; a quota change made on one reaches the
+// other's rate limiting within a second.
+func TestQuotaChangeReachesOtherReplicasWithinASecond(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.Open(t)
+	cat, err := plan.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	plans := plan.NewService(cat, store.NewPlans(db))
+	ten := tenancy.NewService(store.NewTenancy(db))
+	ten.OnTenantCreated(plans.AssignDefault)
+	acme, err := ten.CreateTenant(ctx, tenancy.CreateTenantInput{Name: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	replica := func() *quota.Service {
+		s, err := quota.NewService(quota.Config{Store: store.NewQuotas(db), Defaults: plans, Now: clk.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a, b := replica(), replica()
+	allow := func(s *quota.Service) error {
+		return s.Limiter().Allow(ctx, acme.ID, "system", "listQuotas", "ves.io.schema.quota.API.List")
+	}
+	if err := allow(b); err != nil { // b caches the plan's generous limit
+		t.Fatal(err)
+	}
+	p := tenancy.Principal{TenantID: acme.ID, TenantName: "acme", TokenName: "t", Role: tenancy.RoleAdmin}
+	if _, err := a.Create(ctx, p, "system", quota.ObjectInput{
+		Name: "strict", Spec: quota.Limits{APIs: map[string]quota.RateLimit{"listQuotas": {Rate: 1, Unit: quota.Hour}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// a sees the change at once (its own write dropped its cache) ...
+	if err := allow(a); err != nil {
+		t.Fatalf("first request on a: %v", err)
+	}
+	if err := allow(a); !errors.Is(err, fault.ErrRateLimited) {
+		t.Fatalf("second request on a: %v, want rate limited", err)
+	}
+	// ... b still uses its cached limits for under a second, then sees it.
+	if err := allow(b); err != nil {
+		t.Fatalf("b within its cache lifetime: %v", err)
+	}
+	clk.Advance(time.Second)
+	if err := allow(b); err != nil {
+		t.Fatalf("b's first request under the new limit: %v", err)
+	}
+	if err := allow(b); !errors.Is(err, fault.ErrRateLimited) {
+		t.Fatalf("b one second after the change: %v, want rate limited", err)
+	}
+}
+
+func TestSelectorGrammar(t *testing.T) {
+	labels := map[string]string{"team": "web", "env": "prod"}
+	for expr, want := range map[string]bool{
+		"": true, "team": true, "!team": false, "team=web": true, "team==web": true, "team!=web": false,
+		"env in (prod,dev)": true, "env notin (prod)": false, "team=web,env=dev": false, "missing!=x": true,
+	} {
+		sel, err := quota.ParseSelector(expr)
+		if err != nil {
+			t.Fatalf("%q: %v", expr, err)
+		}
+		if got := sel.Matches(labels); got != want {
+			t.Errorf("%q matched %v, want %v", expr, got, want)
+		}
+	}
+	for _, bad := range []string{"env gt 3", "env<3", "(", "a in (b"} {
+		if _, err := quota.ParseSelector(bad); !errors.Is(err, fault.ErrInvalid) {
+			t.Errorf("%q: %v, want invalid", bad, err)
+		}
+	}
+}
