@@ -174,9 +174,13 @@ func openRetryingBusy(ctx context.Context, dialector gorm.Dialector, cfg *gorm.C
 // not block the writer, BEGIN IMMEDIATE so concurrent writers queue on the
 // busy timeout instead of failing, synchronous=FULL so a committed (and
 // acknowledged) transaction survives a power cut, and foreign keys.
+//
+// No _time_format: glebarez/go-sqlite v1.21 stops reading the DSN after it,
+// which silently drops _txlock. Times are written in Go's default layout;
+// the store writes only UTC, so they compare correctly as text.
 func sqliteDSN(path string) string {
 	return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
-		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate&_time_format=sqlite"
+		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate"
 }
 
 // Dialect reports the engine.

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -109,5 +110,35 @@ func TestTransactionsRollBackOnError(t *testing.T) {
 	}
 	if _, err := repo.TenantByName(ctx, "ghost"); !errors.Is(err, fault.ErrNotFound) {
 		t.Fatalf("rolled-back tenant is visible: %v", err)
+	}
+}
+
+// Concurrent write transactions queue instead of failing: on SQLite every
+// transaction begins IMMEDIATE and waits on the busy timeout.
+func TestConcurrentWritersQueue(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.Open(t)
+	repo := store.NewTenancy(db)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := range 16 {
+		wg.Go(func() {
+			errs <- db.WithTx(ctx, func(ctx context.Context) error {
+				if _, err := repo.ListTenants(ctx); err != nil { // read, then write
+					return err
+				}
+				return repo.CreateTenant(ctx, tenancy.Tenant{ID: uuid.New(), Name: fmt.Sprintf("t%d", i), DisplayName: "t", CreatedAt: time.Now()})
+			})
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ts, _ := repo.ListTenants(ctx); len(ts) != 16 {
+		t.Fatalf("%d tenants, want 16", len(ts))
 	}
 }
