@@ -3,15 +3,19 @@ package server
 import (
 	"context"
 
+	"github.com/google/uuid"
+
 	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	"billing-api/gen/admin"
+	"billing-api/server/quota"
 	"billing-api/server/tenancy"
 )
 
 // adminServer implements the operator API.
 type adminServer struct {
 	tenancy *tenancy.Service
+	quotas  *quota.Service
 }
 
 var _ admin.StrictServerInterface = (*adminServer)(nil)
@@ -113,4 +117,80 @@ func adminToken(t tenancy.Token) admin.Token {
 		Id: openapi_types.UUID(t.ID), Name: t.Name, Role: admin.TokenRole(t.Role), Namespaces: ns,
 		Prefix: t.Prefix, CreatedAt: t.CreatedAt, RevokedAt: t.RevokedAt,
 	}
+}
+
+// RecordGauges stores a batch of usage gauges; tenant and namespace names
+// are resolved first, so an unknown one fails the whole batch with 404.
+func (s *adminServer) RecordGauges(ctx context.Context, req admin.RecordGaugesRequestObject) (admin.RecordGaugesResponseObject, error) {
+	r := nameResolver{tenancy: s.tenancy, ids: map[string]uuid.UUID{}, ok: map[[2]string]bool{}}
+	var counts []quota.ObjectCount
+	for _, c := range deref(req.Body.ObjectCounts) {
+		id, err := r.resolve(ctx, c.Tenant, c.Namespace)
+		if err != nil {
+			return nil, err
+		}
+		counts = append(counts, quota.ObjectCount{TenantID: id, Namespace: c.Namespace, Kind: c.Kind, Count: c.Count, ObservedAt: c.ObservedAt})
+	}
+	var amounts []quota.ResourceAmount
+	for _, a := range deref(req.Body.ResourceAmounts) {
+		id, err := r.resolve(ctx, a.Tenant, a.Namespace)
+		if err != nil {
+			return nil, err
+		}
+		amounts = append(amounts, quota.ResourceAmount{TenantID: id, Namespace: a.Namespace, Resource: a.Resource, Amount: a.Amount, ObservedAt: a.ObservedAt})
+	}
+	nc, na, err := s.quotas.RecordGauges(ctx, counts, amounts)
+	if err != nil {
+		return nil, err
+	}
+	return admin.RecordGauges200JSONResponse{ObjectCountsApplied: int32(nc), ResourceAmountsApplied: int32(na)}, nil
+}
+
+// CheckQuota answers whether more objects of a kind fit in a namespace.
+func (s *adminServer) CheckQuota(ctx context.Context, req admin.CheckQuotaRequestObject) (admin.CheckQuotaResponseObject, error) {
+	r := nameResolver{tenancy: s.tenancy, ids: map[string]uuid.UUID{}, ok: map[[2]string]bool{}}
+	id, err := r.resolve(ctx, req.Tenant, req.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	n := int64(1)
+	if req.Params.Count != nil {
+		n = *req.Params.Count
+	}
+	c, err := s.quotas.CheckRoom(ctx, id, req.Namespace, req.Params.Kind, n)
+	if err != nil {
+		return nil, err
+	}
+	return admin.CheckQuota200JSONResponse{
+		Tenant: req.Tenant, Namespace: req.Namespace, Kind: req.Params.Kind, Requested: n,
+		Allowed: c.Allowed, Limited: c.Limited, Limit: c.Limit, Usage: c.Usage, Remaining: c.Remaining,
+	}, nil
+}
+
+// nameResolver turns operator-facing tenant and namespace names into the
+// tenant id, checking each pair once.
+type nameResolver struct {
+	tenancy *tenancy.Service
+	ids     map[string]uuid.UUID
+	ok      map[[2]string]bool
+}
+
+func (r nameResolver) resolve(ctx context.Context, tenantName, namespace string) (uuid.UUID, error) {
+	id, found := r.ids[tenantName]
+	if !found {
+		t, err := r.tenancy.Tenant(ctx, tenantName)
+		if err != nil {
+			return uuid.Nil, err
+		}
+		id = t.ID
+		r.ids[tenantName] = id
+	}
+	key := [2]string{tenantName, namespace}
+	if !r.ok[key] {
+		if err := r.tenancy.RequireNamespace(ctx, id, namespace); err != nil {
+			return uuid.Nil, err
+		}
+		r.ok[key] = true
+	}
+	return id, nil
 }

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -74,7 +76,7 @@ func TestOperatorAPIRefusesTenantTokens(t *testing.T) {
 
 func TestOperatorAPIClosedWithoutAdminToken(t *testing.T) {
 	v := newEnv(t)
-	e, err := New(Config{Tenancy: v.tenancy, Ready: v.db.Ping})
+	e, err := New(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Tenancy: v.tenancy, Quotas: v.quotas, Plans: v.plans, Ready: v.db.Ping})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,9 +8,12 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"billing-api/server/plan"
+	"billing-api/server/quota"
 	"billing-api/server/tenancy"
 	"billing-api/store"
 	"billing-api/store/storetest"
@@ -22,12 +25,34 @@ const testAdminToken = "operator-secret-for-tests"
 
 // env is one server over its own database, driven in process.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	db      *store.DB
 	tenancy *tenancy.Service
+	plans   *plan.Service
+	quotas  *quota.Service
+	clock   *testClock
 	e       *echo.Echo
 	sr      *specRouter
 	logs    *syncBuffer
+}
+
+// testClock is a clock the test moves by hand, so rate limits are observed
+// without sleeping.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
 }
 
 type syncBuffer struct {
@@ -47,17 +72,30 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvTB(t) }
+
+func newEnvTB(t testing.TB) *env {
 	t.Helper()
 	db := storetest.Open(t)
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	ten := tenancy.NewService(store.NewTenancy(db))
-	e, err := New(Config{Logger: log, Tenancy: ten, AdminToken: testAdminToken, Ready: db.Ping})
+	cat, err := plan.Embedded()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, db: db, tenancy: ten, e: e, sr: newSpecRouter(t), logs: logs}
+	plans := plan.NewService(cat, store.NewPlans(db))
+	ten.OnTenantCreated(plans.AssignDefault)
+	clock := &testClock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	quotas, err := quota.NewService(quota.Config{Store: store.NewQuotas(db), Defaults: plans, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(Config{Logger: log, Tenancy: ten, Quotas: quotas, Plans: plans, AdminToken: testAdminToken, Ready: db.Ping})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, db: db, tenancy: ten, plans: plans, quotas: quotas, clock: clock, e: e, sr: newSpecRouter(t), logs: logs}
 }
 
 // tenant creates a tenant with extra namespaces and returns an admin token.

@@ -106,11 +106,11 @@ func (r errorResponder) handle(err error, c echo.Context) {
 	switch {
 	case a.internal:
 		r.log.ErrorContext(ctx, "request failed", "request_id", reqID, "method", c.Request().Method,
-			"path", c.Request().URL.Path, "status", a.status, "error", a.cause.Error())
+			"path", c.Request().URL.Path, "status", a.status, "error", fault.Detail(a.cause))
 		a.message = fmt.Sprintf("internal error (request id %s)", reqID)
 	case a.status == http.StatusServiceUnavailable:
 		r.log.WarnContext(ctx, "dependency unavailable", "request_id", reqID,
-			"path", c.Request().URL.Path, "error", a.cause.Error())
+			"path", c.Request().URL.Path, "error", fault.Detail(a.cause))
 	}
 	if a.retryAfter > 0 {
 		secs := int((a.retryAfter + time.Second - 1) / time.Second)

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"billing-api/server/fault"
+	"billing-api/server/quota"
 	"billing-api/server/tenancy"
 )
 
@@ -63,6 +64,25 @@ func authenticate(svc *tenancy.Service, op operation) echo.MiddlewareFunc {
 			}
 			req := c.Request()
 			c.SetRequest(req.WithContext(tenancy.WithPrincipal(req.Context(), p)))
+			return next(c)
+		}
+	}
+}
+
+// rateLimit enforces the tenant's api_limits for the operation (429 with
+// Retry-After past the limit). Public operations have no tenant and the
+// operator API never passes here.
+func rateLimit(l *quota.RateLimiter, op operation) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			p, ok := tenancy.PrincipalFrom(c.Request().Context())
+			if !ok {
+				return next(c)
+			}
+			ns, _ := c.Get(ctxNamespace).(string)
+			if err := l.Allow(c.Request().Context(), p.TenantID, ns, op.ID, op.VendorID); err != nil {
+				return err
+			}
 			return next(c)
 		}
 	}

@@ -4,39 +4,135 @@ import (
 	"context"
 
 	"billing-api/gen/api"
+	"billing-api/server/quota"
 )
 
-// GetQuotaLimits is not served by this release yet (501).
-func (s *Server) GetQuotaLimits(ctx context.Context, request api.GetQuotaLimitsRequestObject) (api.GetQuotaLimitsResponseObject, error) {
-	return nil, notServed("getQuotaLimits")
+// CreateQuota stores a new quota object.
+func (s *Server) CreateQuota(ctx context.Context, req api.CreateQuotaRequestObject) (api.CreateQuotaResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	o, err := s.quotas.Create(ctx, p, req.Namespace, quotaInputFromCreate(req.Body))
+	if err != nil {
+		return nil, err
+	}
+	return api.CreateQuota200JSONResponse{Metadata: wireMetadata(o), SystemMetadata: wireSystemMetadata(o), Spec: wireSpec(o.Spec)}, nil
 }
 
-// GetQuotaUsage is not served by this release yet (501).
-func (s *Server) GetQuotaUsage(ctx context.Context, request api.GetQuotaUsageRequestObject) (api.GetQuotaUsageResponseObject, error) {
-	return nil, notServed("getQuotaUsage")
+// ReplaceQuota overwrites an existing quota object.
+func (s *Server) ReplaceQuota(ctx context.Context, req api.ReplaceQuotaRequestObject) (api.ReplaceQuotaResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.quotas.Replace(ctx, p, req.Namespace, req.Name, quotaInputFromReplace(req.Body)); err != nil {
+		return nil, err
+	}
+	return api.ReplaceQuota200JSONResponse{}, nil
 }
 
-// ListQuotas is not served by this release yet (501).
-func (s *Server) ListQuotas(ctx context.Context, request api.ListQuotasRequestObject) (api.ListQuotasResponseObject, error) {
-	return nil, notServed("listQuotas")
+// GetQuota reads one quota object in the requested format.
+func (s *Server) GetQuota(ctx context.Context, req api.GetQuotaRequestObject) (api.GetQuotaResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	o, err := s.quotas.Get(ctx, p, req.Namespace, req.Name)
+	if err != nil {
+		return nil, err
+	}
+	format := api.GETRSPFORMATDEFAULT
+	if req.Params.ResponseFormat != nil {
+		format = *req.Params.ResponseFormat
+	}
+	var out api.GetQuota200JSONResponse
+	empty := func() *[]api.SchemaObjectRefType { return &[]api.SchemaObjectRefType{} }
+	switch format {
+	case api.GETRSPFORMATREAD:
+		out.Metadata, out.SystemMetadata, out.Spec = wireMetadata(o), wireSystemMetadata(o), wireSpec(o.Spec)
+	case api.GETRSPFORMATFORCREATE:
+		out.CreateForm = wireCreateForm(o)
+	case api.GETRSPFORMATFORREPLACE:
+		out.ReplaceForm = wireReplaceForm(o)
+	case api.GETRSPFORMATSTATUS:
+		out.Status = &[]api.QuotaStatusObject{}
+	case api.GETRSPFORMATREFERRINGOBJECTS:
+		out.Metadata, out.ReferringObjects = wireMetadata(o), empty()
+	case api.GETRSPFORMATBROKENREFERENCES:
+		out.Metadata, out.DeletedReferredObjects, out.DisabledReferredObjects = wireMetadata(o), empty(), empty()
+	default:
+		out.Metadata, out.SystemMetadata, out.Spec = wireMetadata(o), wireSystemMetadata(o), wireSpec(o.Spec)
+		out.CreateForm, out.ReplaceForm = wireCreateForm(o), wireReplaceForm(o)
+		out.Status, out.ReferringObjects = &[]api.QuotaStatusObject{}, empty()
+		out.DeletedReferredObjects, out.DisabledReferredObjects = empty(), empty()
+	}
+	return out, nil
 }
 
-// CreateQuota is not served by this release yet (501).
-func (s *Server) CreateQuota(ctx context.Context, request api.CreateQuotaRequestObject) (api.CreateQuotaResponseObject, error) {
-	return nil, notServed("createQuota")
+// ListQuotas lists a namespace's quota objects, filtered by labels.
+func (s *Server) ListQuotas(ctx context.Context, req api.ListQuotasRequestObject) (api.ListQuotasResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sel, err := quota.ParseSelector(deref(req.Params.LabelFilter))
+	if err != nil {
+		return nil, err
+	}
+	objs, err := s.quotas.List(ctx, p, req.Namespace, sel)
+	if err != nil {
+		return nil, err
+	}
+	full, status := req.Params.ReportFields != nil, req.Params.ReportStatusFields != nil
+	items := make([]api.QuotaListResponseItem, len(objs))
+	for i, o := range objs {
+		items[i] = wireListItem(o, full, status)
+	}
+	return api.ListQuotas200JSONResponse{Items: &items, Errors: &[]api.SchemaErrorType{}}, nil
 }
 
-// DeleteQuota is not served by this release yet (501).
-func (s *Server) DeleteQuota(ctx context.Context, request api.DeleteQuotaRequestObject) (api.DeleteQuotaResponseObject, error) {
-	return nil, notServed("deleteQuota")
+// DeleteQuota removes a quota object; the body is optional.
+func (s *Server) DeleteQuota(ctx context.Context, req api.DeleteQuotaRequestObject) (api.DeleteQuotaResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var failIfReferred bool
+	if b := req.Body; b != nil {
+		if err := quota.CheckDeleteBody(req.Namespace, req.Name, deref(b.Namespace), deref(b.Name)); err != nil {
+			return nil, err
+		}
+		failIfReferred = deref(b.FailIfReferred)
+	}
+	if err := s.quotas.Delete(ctx, p, req.Namespace, req.Name, failIfReferred); err != nil {
+		return nil, err
+	}
+	return api.DeleteQuota200JSONResponse{}, nil
 }
 
-// GetQuota is not served by this release yet (501).
-func (s *Server) GetQuota(ctx context.Context, request api.GetQuotaRequestObject) (api.GetQuotaResponseObject, error) {
-	return nil, notServed("getQuota")
+// GetQuotaLimits reports the namespace's effective limits.
+func (s *Server) GetQuotaLimits(ctx context.Context, req api.GetQuotaLimitsRequestObject) (api.GetQuotaLimitsResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	eff, err := s.quotas.EffectiveLimits(ctx, p.TenantID, req.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	return api.GetQuotaLimits200JSONResponse(wireEffectiveLimits(eff)), nil
 }
 
-// ReplaceQuota is not served by this release yet (501).
-func (s *Server) ReplaceQuota(ctx context.Context, request api.ReplaceQuotaRequestObject) (api.ReplaceQuotaResponseObject, error) {
-	return nil, notServed("replaceQuota")
+// GetQuotaUsage reports each effective limit with its current usage.
+func (s *Server) GetQuotaUsage(ctx context.Context, req api.GetQuotaUsageRequestObject) (api.GetQuotaUsageResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.quotas.Usage(ctx, p.TenantID, req.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	return api.GetQuotaUsage200JSONResponse(wireUsage(u)), nil
 }

@@ -18,6 +18,8 @@ import (
 	"billing-api/gen/api"
 	"billing-api/openapi"
 	"billing-api/server/fault"
+	"billing-api/server/plan"
+	"billing-api/server/quota"
 	"billing-api/server/tenancy"
 )
 
@@ -28,6 +30,8 @@ const maxBodyBytes = 1 << 20
 type Config struct {
 	Logger  *slog.Logger
 	Tenancy *tenancy.Service
+	Quotas  *quota.Service
+	Plans   *plan.Service
 	// AdminToken is the operator token; empty closes the operator API.
 	AdminToken string
 	// Ready reports whether the service can serve (the database answers).
@@ -44,6 +48,12 @@ func (c Config) Validate() error {
 	if c.Tenancy == nil {
 		missing = append(missing, "Tenancy")
 	}
+	if c.Quotas == nil {
+		missing = append(missing, "Quotas")
+	}
+	if c.Plans == nil {
+		missing = append(missing, "Plans")
+	}
 	if c.Ready == nil {
 		missing = append(missing, "Ready")
 	}
@@ -56,6 +66,8 @@ func (c Config) Validate() error {
 // Server implements the tenant-facing strict server interface.
 type Server struct {
 	tenancy *tenancy.Service
+	quotas  *quota.Service
+	plans   *plan.Service
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)
@@ -120,12 +132,13 @@ func New(cfg Config) (*echo.Echo, error) {
 		perOp[id] = []echo.MiddlewareFunc{
 			tagOperation(op),
 			authenticate(cfg.Tenancy, op),
+			rateLimit(cfg.Quotas.Limiter(), op),
 			bodyLimit,
 			validate,
 			needNamespace,
 		}
 	}
-	srv := &Server{tenancy: cfg.Tenancy}
+	srv := &Server{tenancy: cfg.Tenancy, quotas: cfg.Quotas, plans: cfg.Plans}
 	api.RegisterHandlersWithOptions(e, api.NewStrictHandler(srv, nil), api.RegisterHandlersOptions{OperationMiddlewares: perOp})
 
 	// Operator API.
@@ -139,7 +152,7 @@ func New(cfg Config) (*echo.Echo, error) {
 	for id, op := range adminOps {
 		adminPerOp[id] = []echo.MiddlewareFunc{tagOperation(op), onlyOperator, bodyLimit, adminValidate}
 	}
-	admin.RegisterHandlersWithOptions(e, admin.NewStrictHandler(&adminServer{tenancy: cfg.Tenancy}, nil),
+	admin.RegisterHandlersWithOptions(e, admin.NewStrictHandler(&adminServer{tenancy: cfg.Tenancy, quotas: cfg.Quotas}, nil),
 		admin.RegisterHandlersOptions{OperationMiddlewares: adminPerOp})
 	return e, nil
 }

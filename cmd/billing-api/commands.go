@@ -13,6 +13,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
+	"billing-api/server/plan"
+	"billing-api/server/quota"
 	"billing-api/server/tenancy"
 	"billing-api/store"
 )
@@ -51,11 +53,18 @@ type app struct {
 	log     *slog.Logger
 	db      *store.DB
 	tenancy *tenancy.Service
+	plans   *plan.Service
+	quotas  *quota.Service
 }
 
-// openApp connects to the store and migrates it to the newest schema.
+// openApp loads the plan catalogue, connects to the store, migrates it to
+// the newest schema and wires the domain services.
 func openApp(ctx context.Context, g *globalConfig) (*app, error) {
 	log, err := g.logger()
+	if err != nil {
+		return nil, err
+	}
+	cat, err := loadCatalogue(g.planCatalogue)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +78,30 @@ func openApp(ctx context.Context, g *globalConfig) (*app, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("migrating the %s database: %w", db.Dialect(), err)
 	}
-	return &app{log: log, db: db, tenancy: tenancy.NewService(store.NewTenancy(db))}, nil
+	a := &app{log: log, db: db, tenancy: tenancy.NewService(store.NewTenancy(db))}
+	a.plans = plan.NewService(cat, store.NewPlans(db))
+	a.tenancy.OnTenantCreated(a.plans.AssignDefault)
+	if a.quotas, err = quota.NewService(quota.Config{Store: store.NewQuotas(db), Defaults: a.plans}); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// loadCatalogue reads the operator's plan catalogue, or the embedded one.
+func loadCatalogue(path string) (*plan.Catalogue, error) {
+	if path == "" {
+		return plan.Embedded()
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--plan-catalogue: %w", err)
+	}
+	cat, err := plan.Load(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return cat, nil
 }
 
 func (a *app) Close() error { return a.db.Close() }

@@ -63,9 +63,10 @@ func envBool(name string, def bool) bool {
 
 // globalConfig is what every subcommand needs: the store and logging.
 type globalConfig struct {
-	store     store.Config
-	logLevel  string
-	logFormat string
+	store         store.Config
+	planCatalogue string
+	logLevel      string
+	logFormat     string
 }
 
 func (g *globalConfig) bind(fs *pflag.FlagSet) {
@@ -83,6 +84,8 @@ func (g *globalConfig) bind(fs *pflag.FlagSet) {
 		"close database connections idle this long [$BILLING_DB_CONN_MAX_IDLE_TIME]")
 	fs.DurationVar(&g.store.SlowQuery, "db-slow-query", envDuration("BILLING_DB_SLOW_QUERY", 200*time.Millisecond),
 		"log statements slower than this; 0 disables [$BILLING_DB_SLOW_QUERY]")
+	fs.StringVar(&g.planCatalogue, "plan-catalogue", envString("BILLING_PLAN_CATALOGUE", ""),
+		"YAML plan catalogue to use instead of the embedded one; validated at start-up [$BILLING_PLAN_CATALOGUE]")
 	fs.StringVar(&g.logLevel, "log-level", envString("BILLING_LOG_LEVEL", "info"),
 		"debug, info, warn or error [$BILLING_LOG_LEVEL]")
 	fs.StringVar(&g.logFormat, "log-format", envString("BILLING_LOG_FORMAT", "json"),

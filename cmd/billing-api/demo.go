@@ -3,25 +3,27 @@ package main
 import (
 	"context"
 	"errors"
+	"time"
 
 	"billing-api/server/fault"
+	"billing-api/server/quota"
 	"billing-api/server/tenancy"
 )
 
 const demoTenant = "demo"
 
-// seedDemo creates the demo tenant (once) and issues a fresh demo token on
-// every start, revoking the previous ones so only the printed one works.
+// seedDemo creates the demo tenant with demo data (once) and issues a fresh
+// demo token on every start, revoking the previous ones so only the printed
+// one works.
 func seedDemo(ctx context.Context, a *app) (string, error) {
-	_, err := a.tenancy.CreateTenant(ctx, tenancy.CreateTenantInput{Name: demoTenant, DisplayName: "Demo Corporation"})
-	fresh := err == nil
-	if err != nil && !errors.Is(err, fault.ErrConflict) {
-		return "", err
-	}
-	if fresh {
-		if _, err := a.tenancy.CreateNamespace(ctx, demoTenant, "shop"); err != nil {
+	t, err := a.tenancy.CreateTenant(ctx, tenancy.CreateTenantInput{Name: demoTenant, DisplayName: "Demo Corporation"})
+	switch {
+	case err == nil:
+		if err := seedDemoData(ctx, a, t); err != nil {
 			return "", err
 		}
+	case !errors.Is(err, fault.ErrConflict):
+		return "", err
 	}
 	old, err := a.tenancy.ListTokens(ctx, demoTenant)
 	if err != nil {
@@ -36,4 +38,41 @@ func seedDemo(ctx context.Context, a *app) (string, error) {
 	}
 	_, secret, err := a.tenancy.IssueToken(ctx, tenancy.IssueTokenInput{TenantName: demoTenant, Name: "demo", Role: tenancy.RoleAdmin})
 	return secret, err
+}
+
+// seedDemoData gives the demo tenant a second namespace, quota objects at
+// both levels and usage gauges, so limits and usage show real numbers.
+func seedDemoData(ctx context.Context, a *app, t tenancy.Tenant) error {
+	if _, err := a.tenancy.CreateNamespace(ctx, demoTenant, "shop"); err != nil {
+		return err
+	}
+	seed := tenancy.Principal{TenantID: t.ID, TenantName: t.Name, TokenName: "demo-seed", Role: tenancy.RoleAdmin, Operator: true}
+	desc := "Tenant-wide limits for the demo."
+	burst := int32(10)
+	if _, err := a.quotas.Create(ctx, seed, tenancy.SystemNamespace, quota.ObjectInput{
+		Name: "tenant-defaults", Labels: map[string]string{"team": "platform"}, Description: &desc,
+		Spec: quota.Limits{
+			Objects: map[string]int32{"http_loadbalancer": 8},
+			APIs:    map[string]quota.RateLimit{"listQuotas": {Rate: 5, Unit: quota.Second, Burst: &burst}},
+		},
+	}); err != nil {
+		return err
+	}
+	shopDesc := "Limits of the shop namespace."
+	if _, err := a.quotas.Create(ctx, seed, "shop", quota.ObjectInput{
+		Name: "shop-limits", Labels: map[string]string{"team": "web", "env": "prod"}, Description: &shopDesc,
+		Spec: quota.Limits{Objects: map[string]int32{"origin_pool": 4}, Resources: map[string]float64{"storage_gib": 20}},
+	}); err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	_, _, err := a.quotas.RecordGauges(ctx,
+		[]quota.ObjectCount{
+			{TenantID: t.ID, Namespace: "shop", Kind: "http_loadbalancer", Count: 3, ObservedAt: now},
+			{TenantID: t.ID, Namespace: "shop", Kind: "origin_pool", Count: 2, ObservedAt: now},
+			{TenantID: t.ID, Namespace: tenancy.SystemNamespace, Kind: "http_loadbalancer", Count: 1, ObservedAt: now},
+		},
+		[]quota.ResourceAmount{{TenantID: t.ID, Namespace: "shop", Resource: "storage_gib", Amount: 4.5, ObservedAt: now}},
+	)
+	return err
 }

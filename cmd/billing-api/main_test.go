@@ -133,6 +133,12 @@ func startServer(t *testing.T, env []string, extra ...string) (string, func()) {
 }
 
 func startServerProcess(t *testing.T, env []string, extra ...string) (string, *exec.Cmd, *lineReader) {
+	base, cmd, logs, _ := startServerWithBanner(t, env, extra...)
+	return base, cmd, logs
+}
+
+// startServerWithBanner also returns the server's stdout (its banner).
+func startServerWithBanner(t *testing.T, env []string, extra ...string) (string, *exec.Cmd, *lineReader, *lineReader) {
 	t.Helper()
 	args := append([]string{"serve", "--listen", "127.0.0.1:0"}, extra...)
 	cmd := exec.Command(binary, args...)
@@ -149,16 +155,12 @@ func startServerProcess(t *testing.T, env []string, extra ...string) (string, *e
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	logs := newLineReader(stderr)
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "billing-api serving on "); ok {
-			go func() { _, _ = io.Copy(io.Discard, stdout) }()
-			return strings.Fields(rest)[0], cmd, logs
-		}
+	logs, banner := newLineReader(stderr), newLineReader(stdout)
+	line, ok := banner.waitForPrefix("billing-api serving on ")
+	if !ok {
+		t.Fatalf("server did not start; logs:\n%s", logs.all())
 	}
-	t.Fatalf("server did not start; logs:\n%s", logs.all())
-	return "", nil, nil
+	return strings.Fields(line)[0], cmd, logs, banner
 }
 
 // lineReader collects a process's log lines (never blocking the process)
@@ -206,6 +208,25 @@ func (lr *lineReader) waitFor(want string) bool {
 		}
 		if lr.done {
 			return false
+		}
+		lr.cond.Wait()
+	}
+}
+
+// waitForPrefix blocks until a line starting with prefix arrives and
+// returns the rest of it; false if the output ends first.
+func (lr *lineReader) waitForPrefix(prefix string) (string, bool) {
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	for {
+		for ; lr.next < len(lr.lines); lr.next++ {
+			if rest, ok := strings.CutPrefix(lr.lines[lr.next], prefix); ok {
+				lr.next++
+				return rest, true
+			}
+		}
+		if lr.done {
+			return "", false
 		}
 		lr.cond.Wait()
 	}

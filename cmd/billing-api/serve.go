@@ -55,6 +55,9 @@ func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
 		return err
 	}
 	defer a.Close()
+	if err := a.plans.CheckTenants(ctx); err != nil {
+		return err
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
@@ -65,6 +68,8 @@ func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
 	e, err := server.New(server.Config{
 		Logger:     a.log,
 		Tenancy:    a.tenancy,
+		Quotas:     a.quotas,
+		Plans:      a.plans,
 		AdminToken: sc.adminToken,
 		Ready:      a.db.Ping,
 		Registry:   reg,

@@ -82,12 +82,27 @@ func (e SchemaErrorCode) Valid() bool {
 // DNSLabel A DNS label (lower-case letters, digits and '-', starting and ending with a letter or digit).
 type DNSLabel = string
 
+// GaugeBatch defines model for GaugeBatch.
+type GaugeBatch struct {
+	ObjectCounts    *[]ObjectCount    `json:"object_counts,omitempty"`
+	ResourceAmounts *[]ResourceAmount `json:"resource_amounts,omitempty"`
+}
+
+// GaugeResult defines model for GaugeResult.
+type GaugeResult struct {
+	ObjectCountsApplied    int32 `json:"object_counts_applied"`
+	ResourceAmountsApplied int32 `json:"resource_amounts_applied"`
+}
+
 // IssuedToken defines model for IssuedToken.
 type IssuedToken struct {
 	// Secret The secret, shown only here. Send it as `Authorization: APIToken <secret>`.
 	Secret string `json:"secret"`
 	Token  Token  `json:"token"`
 }
+
+// LimitKey A limit key (object kind or resource name), 2-512 characters.
+type LimitKey = string
 
 // Namespace defines model for Namespace.
 type Namespace struct {
@@ -104,6 +119,64 @@ type NamespaceCreate struct {
 // NamespaceList defines model for NamespaceList.
 type NamespaceList struct {
 	Namespaces []Namespace `json:"namespaces"`
+}
+
+// ObjectCount defines model for ObjectCount.
+type ObjectCount struct {
+	// Count Objects of the kind in the namespace.
+	Count int64 `json:"count"`
+
+	// Kind A limit key (object kind or resource name), 2-512 characters.
+	Kind LimitKey `json:"kind"`
+
+	// Namespace A DNS label (lower-case letters, digits and '-', starting and ending with a letter or digit).
+	Namespace DNSLabel `json:"namespace"`
+
+	// ObservedAt When the count was taken.
+	ObservedAt time.Time `json:"observed_at"`
+
+	// Tenant A DNS label (lower-case letters, digits and '-', starting and ending with a letter or digit).
+	Tenant DNSLabel `json:"tenant"`
+}
+
+// QuotaCheck defines model for QuotaCheck.
+type QuotaCheck struct {
+	// Allowed True when usage + requested stays within the limit.
+	Allowed bool   `json:"allowed"`
+	Kind    string `json:"kind"`
+
+	// Limit The effective limit; -1 when unlimited.
+	Limit int64 `json:"limit"`
+
+	// Limited False when no limit applies to the kind.
+	Limited   bool   `json:"limited"`
+	Namespace string `json:"namespace"`
+
+	// Remaining How many more fit; -1 when unlimited.
+	Remaining int64  `json:"remaining"`
+	Requested int64  `json:"requested"`
+	Tenant    string `json:"tenant"`
+
+	// Usage Objects of the kind now (the latest gauge plus the service's own objects).
+	Usage int64 `json:"usage"`
+}
+
+// ResourceAmount defines model for ResourceAmount.
+type ResourceAmount struct {
+	// Amount Amount in use, in the resource's unit.
+	Amount float64 `json:"amount"`
+
+	// Namespace A DNS label (lower-case letters, digits and '-', starting and ending with a letter or digit).
+	Namespace DNSLabel `json:"namespace"`
+
+	// ObservedAt When the amount was measured.
+	ObservedAt time.Time `json:"observed_at"`
+
+	// Resource A limit key (object kind or resource name), 2-512 characters.
+	Resource LimitKey `json:"resource"`
+
+	// Tenant A DNS label (lower-case letters, digits and '-', starting and ending with a letter or digit).
+	Tenant DNSLabel `json:"tenant"`
 }
 
 // Tenant defines model for Tenant.
@@ -181,6 +254,18 @@ type TenantName = DNSLabel
 // Error The body of every error answer.
 type Error = SchemaErrorType
 
+// CheckQuotaParams defines parameters for CheckQuota.
+type CheckQuotaParams struct {
+	// Kind The object kind, as in `object_limits`.
+	Kind LimitKey `form:"kind" json:"kind"`
+
+	// Count How many more objects; 1 when omitted.
+	Count *int64 `form:"count,omitempty" json:"count,omitempty"`
+}
+
+// RecordGaugesJSONRequestBody defines body for RecordGauges for application/json ContentType.
+type RecordGaugesJSONRequestBody = GaugeBatch
+
 // CreateTenantJSONRequestBody defines body for CreateTenant for application/json ContentType.
 type CreateTenantJSONRequestBody = TenantCreate
 
@@ -192,6 +277,9 @@ type CreateTokenJSONRequestBody = TokenCreate
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// RecordGauges Record usage gauges
+	// (POST /admin/v1/gauges)
+	RecordGauges(ctx echo.Context) error
 	// ListTenants List tenants
 	// (GET /admin/v1/tenants)
 	ListTenants(ctx echo.Context) error
@@ -207,6 +295,9 @@ type ServerInterface interface {
 	// CreateNamespace Add a namespace to a tenant
 	// (POST /admin/v1/tenants/{tenant}/namespaces)
 	CreateNamespace(ctx echo.Context, tenant TenantName) error
+	// CheckQuota May the tenant create more of a kind?
+	// (GET /admin/v1/tenants/{tenant}/namespaces/{namespace}/quota_check)
+	CheckQuota(ctx echo.Context, tenant TenantName, namespace DNSLabel, params CheckQuotaParams) error
 	// ListTokens List a tenant's API tokens
 	// (GET /admin/v1/tenants/{tenant}/tokens)
 	ListTokens(ctx echo.Context, tenant TenantName) error
@@ -221,6 +312,15 @@ type ServerInterface interface {
 // ServerInterfaceWrapper converts echo contexts to parameters.
 type ServerInterfaceWrapper struct {
 	Handler ServerInterface
+}
+
+// RecordGauges converts echo context to params.
+func (w *ServerInterfaceWrapper) RecordGauges(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RecordGauges(ctx)
+	return err
 }
 
 // ListTenants converts echo context to params.
@@ -286,6 +386,46 @@ func (w *ServerInterfaceWrapper) CreateNamespace(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.CreateNamespace(ctx, tenant)
+	return err
+}
+
+// CheckQuota converts echo context to params.
+func (w *ServerInterfaceWrapper) CheckQuota(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "tenant" -------------
+	var tenant TenantName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tenant", ctx.Param("tenant"), &tenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tenant: %s", err))
+	}
+
+	// ------------- Path parameter "namespace" -------------
+	var namespace DNSLabel
+
+	err = runtime.BindStyledParameterWithOptions("simple", "namespace", ctx.Param("namespace"), &namespace, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter namespace: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CheckQuotaParams
+	// ------------- Required query parameter "kind" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "kind", ctx.QueryParams(), &params.Kind, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter kind: %s", err))
+	}
+
+	// ------------- Optional query parameter "count" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "count", ctx.QueryParams(), &params.Count, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter count: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CheckQuota(ctx, tenant, namespace, params)
 	return err
 }
 
@@ -392,6 +532,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 		Handler: si,
 	}
 
+	router.POST(options.BaseURL+"/admin/v1/gauges", wrapper.RecordGauges, options.OperationMiddlewares["recordGauges"]...)
+	router.GET(options.BaseURL+"/admin/v1/tenants/:tenant/namespaces/:namespace/quota_check", wrapper.CheckQuota, options.OperationMiddlewares["checkQuota"]...)
 	router.GET(options.BaseURL+"/admin/v1/tenants", wrapper.ListTenants, options.OperationMiddlewares["listTenants"]...)
 	router.POST(options.BaseURL+"/admin/v1/tenants", wrapper.CreateTenant, options.OperationMiddlewares["createTenant"]...)
 	router.GET(options.BaseURL+"/admin/v1/tenants/:tenant", wrapper.GetTenant, options.OperationMiddlewares["getTenant"]...)
@@ -404,6 +546,129 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 }
 
 type ErrorJSONResponse SchemaErrorType
+
+type RecordGaugesRequestObject struct {
+	Body *RecordGaugesJSONRequestBody
+}
+
+type RecordGaugesResponseObject interface {
+	VisitRecordGaugesResponse(w http.ResponseWriter) error
+}
+
+type RecordGauges200JSONResponse GaugeResult
+
+func (response RecordGauges200JSONResponse) VisitRecordGaugesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordGauges400JSONResponse struct{ ErrorJSONResponse }
+
+func (response RecordGauges400JSONResponse) VisitRecordGaugesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordGauges401JSONResponse SchemaErrorType
+
+func (response RecordGauges401JSONResponse) VisitRecordGaugesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordGauges404JSONResponse SchemaErrorType
+
+func (response RecordGauges404JSONResponse) VisitRecordGaugesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordGauges413JSONResponse SchemaErrorType
+
+func (response RecordGauges413JSONResponse) VisitRecordGaugesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordGauges500JSONResponse SchemaErrorType
+
+func (response RecordGauges500JSONResponse) VisitRecordGaugesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordGauges503JSONResponse SchemaErrorType
+
+func (response RecordGauges503JSONResponse) VisitRecordGaugesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordGaugesdefaultJSONResponse struct {
+	Body       SchemaErrorType
+	StatusCode int
+}
+
+func (response RecordGaugesdefaultJSONResponse) VisitRecordGaugesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
 
 type ListTenantsRequestObject struct {
 }
@@ -964,6 +1229,117 @@ func (response CreateNamespacedefaultJSONResponse) VisitCreateNamespaceResponse(
 	return err
 }
 
+type CheckQuotaRequestObject struct {
+	Tenant    TenantName `json:"tenant"`
+	Namespace DNSLabel   `json:"namespace"`
+	Params    CheckQuotaParams
+}
+
+type CheckQuotaResponseObject interface {
+	VisitCheckQuotaResponse(w http.ResponseWriter) error
+}
+
+type CheckQuota200JSONResponse QuotaCheck
+
+func (response CheckQuota200JSONResponse) VisitCheckQuotaResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CheckQuota400JSONResponse struct{ ErrorJSONResponse }
+
+func (response CheckQuota400JSONResponse) VisitCheckQuotaResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CheckQuota401JSONResponse SchemaErrorType
+
+func (response CheckQuota401JSONResponse) VisitCheckQuotaResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CheckQuota404JSONResponse SchemaErrorType
+
+func (response CheckQuota404JSONResponse) VisitCheckQuotaResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CheckQuota500JSONResponse SchemaErrorType
+
+func (response CheckQuota500JSONResponse) VisitCheckQuotaResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CheckQuota503JSONResponse SchemaErrorType
+
+func (response CheckQuota503JSONResponse) VisitCheckQuotaResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CheckQuotadefaultJSONResponse struct {
+	Body       SchemaErrorType
+	StatusCode int
+}
+
+func (response CheckQuotadefaultJSONResponse) VisitCheckQuotaResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListTokensRequestObject struct {
 	Tenant TenantName `json:"tenant"`
 }
@@ -1309,6 +1685,9 @@ func (response RevokeTokendefaultJSONResponse) VisitRevokeTokenResponse(w http.R
 
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// RecordGauges Record usage gauges
+	// (POST /admin/v1/gauges)
+	RecordGauges(ctx context.Context, request RecordGaugesRequestObject) (RecordGaugesResponseObject, error)
 	// ListTenants List tenants
 	// (GET /admin/v1/tenants)
 	ListTenants(ctx context.Context, request ListTenantsRequestObject) (ListTenantsResponseObject, error)
@@ -1324,6 +1703,9 @@ type StrictServerInterface interface {
 	// CreateNamespace Add a namespace to a tenant
 	// (POST /admin/v1/tenants/{tenant}/namespaces)
 	CreateNamespace(ctx context.Context, request CreateNamespaceRequestObject) (CreateNamespaceResponseObject, error)
+	// CheckQuota May the tenant create more of a kind?
+	// (GET /admin/v1/tenants/{tenant}/namespaces/{namespace}/quota_check)
+	CheckQuota(ctx context.Context, request CheckQuotaRequestObject) (CheckQuotaResponseObject, error)
 	// ListTokens List a tenant's API tokens
 	// (GET /admin/v1/tenants/{tenant}/tokens)
 	ListTokens(ctx context.Context, request ListTokensRequestObject) (ListTokensResponseObject, error)
@@ -1345,6 +1727,52 @@ func NewStrictHandler(ssi StrictServerInterface, middlewares []StrictMiddlewareF
 type strictHandler struct {
 	ssi         StrictServerInterface
 	middlewares []StrictMiddlewareFunc
+}
+
+// RecordGauges operation middleware
+func (sh *strictHandler) RecordGauges(ctx echo.Context) error {
+	var request RecordGaugesRequestObject
+
+	var body RecordGaugesJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RecordGauges(ctx.Request().Context(), request.(RecordGaugesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RecordGauges")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RecordGaugesResponseObject); ok {
+		return validResponse.VisitRecordGaugesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
 }
 
 // ListTenants operation middleware
@@ -1514,6 +1942,33 @@ func (sh *strictHandler) CreateNamespace(ctx echo.Context, tenant TenantName) er
 	return nil
 }
 
+// CheckQuota operation middleware
+func (sh *strictHandler) CheckQuota(ctx echo.Context, tenant TenantName, namespace DNSLabel, params CheckQuotaParams) error {
+	var request CheckQuotaRequestObject
+
+	request.Tenant = tenant
+	request.Namespace = namespace
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CheckQuota(ctx.Request().Context(), request.(CheckQuotaRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CheckQuota")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CheckQuotaResponseObject); ok {
+		return validResponse.VisitCheckQuotaResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListTokens operation middleware
 func (sh *strictHandler) ListTokens(ctx echo.Context, tenant TenantName) error {
 	var request ListTokensRequestObject
@@ -1618,47 +2073,69 @@ func (sh *strictHandler) RevokeToken(ctx echo.Context, tenant TenantName, tokenI
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7Fr/ctu4EX6VHfRm4nSon/4RW/6joyTqVT2f7NrK3DW2a0HkSsSFBBgAsqPLaKYP0Sfsk3QAkBIpUZYU",
-	"5y43af4yLYLAh91vFx8W+Eh8ESeCI9eKtD6ShEoao0Zp/+sjp1z3aIzmvwCVL1mimeCkRfohgrbvnyng",
-	"NMYq8Qh+oHESIWkR6sdIPMJM04TqkHiE236I+4h4ROL7CZMYkJaWE/SI8kOMqRnpO4kj0iJ/qi3A1dxb",
-	"VXvduzqjQ4zIbDYzfahEcIUWbkdKIc2DL7hGrs0jTZKI+dSArv2iDPKPC5SmZWAwdXrn/b+ev+m9Jh6J",
-	"USk6XiCFGzuZGwJcaBiJCQ/IbFu07q8F1p8m6EAXDdnmgOb9KShEGBhEA6A8gEGKZFAls/mAdqJzG6x4",
-	"pQ2ve1cQmZewF4kHlBWfKoQItXGqBwEbM61s/88qzzxQmkrN+Nj+gjwwjw9Mh0DTb0BI99Fz4+CYfjhD",
-	"PtYhaR3teyRmPPu34Rk/a5QGxr+uaeXXeuXkdu+6kj79Ofvp+V++Ix7RxhotorRkfGzs2VVqgkFfvEPr",
-	"o0SKBKVmzrMKfYm6nITunQcqFA8cBI+mEKLEKlwhD4BpoAoG7YkOhWS/WiK0oH3RtSPBzaRe3/ddF/bZ",
-	"WLsEnc5wPeZsB97RMqP2dfqpl83hdt67GP6Cvja9mwhTCfVxdea+RKoxuKN29iMhY/NEAqqxopmNsRWw",
-	"PA3YpRdLuGwrLz/Ao9Be2XY2pIKAGTPS6CIHdUQjhd4S+gzJlgFdAvBRTGdM6VWT8ey1/Y9pjNUmDAsH",
-	"zObjUSnptBRU2nkZNJcxP48bA6aSiE7v1rjTIywodDaZsOAxOhRD5w1n7ydoM/cp0CRBKpUNFZf1BsA4",
-	"uHlBjJoGVNOSyFiyjgWQEqsAfyPPnOE+iWTLdirO07gWRkJCgiKJEPayPAGM3wvmo3p+Cjp0loCHEDmI",
-	"mGmNwVK+ax4ePWLcz8twZ41yejv/bM/tlJKbiJ11WwqnPCt/Cql35Gzpi5LgXk3YhbkayuCIfShfQUZM",
-	"Kg1+SCX1zSoJYmQZka0sWoBEX4w5UwhMly4QEu/Fux1tIUWEW60pl6bhY7FmeyoYZz7jzZFnRnhSdi9a",
-	"9KeQams+u/ABUyb6iinGIhLyjgWDzNYOjzLrtcOrlsKv0Txe1hsbyLGaB9y7IriIxUxjYJy8h9QPIZ4o",
-	"DfiBKf38FDBO9NRIoDQnQIyUK6BRZOBtFX+L6Lfz6bpvjg5WOfo0PuSpsNbPa1KKebVDRnE6Z1NCcZ2u",
-	"hXKZzrbopgENYsYHENMp+DSKAO9RTsGgtdrtFAb3DB9QuiYSaQB7jPvRxEpX41rzW8XqwIvzqz68n6Bk",
-	"qKx8RT6JDTY7CPGI6yqHccGlnHJ/ZTcJy0hfRVTZVEFTAe8Zbgvu6OW2Du2Lbn7YzvkPxCOdi87lj1fm",
-	"4WX7dbd38aZvnnM7kE7n5+5V37Z40/uhd/5TzzxedS677bPu2475p9vrdy577TPbXfuy322fbZqF3X+U",
-	"5r+hCKZmIs7Udi5AuXpAWSXLMe+ntthy02NNN8ttqjapUtv/ov0qe2ZWSU8k09MrM46DdW75IeR8pVqd",
-	"pUibpKHvCz5i44nEIPOZQnmP0jjxZffsrNv7/q79+sdu765//kOnZyxh52WwDJFKlIuUHmqduK0d4yOx",
-	"OnyGDtREjqiPxthDFkWMjys0YR4oNBtvjTCSIs4RqDKivqH1S9fYbtLeGMPccLPHNetVK22qPFikP9uw",
-	"fdF1c1VV6BSjCDhi4BJh0Sw3fG9QMvvB87Jd1EtrhnQP5T53W6jTHP9TCEAlAjcMu+HU9zExydTt034y",
-	"mivngJAq4GK9v7zlnHDDHVsVHNQbVZhb2/AKlc6NDdbIacqv3vAbblnqWgyWgmWQLUprAvvGZBDNtK13",
-	"5NwJ//33fxbo2xddk2hQKseFRrVerZuQEAlymjDSIvvVenWf2P1zaNlcs/mpdt+o5cTe2G2A57PuBqRF",
-	"TD7vp22WqiHNen23Wsh8rOuitCPNevOo0mhUmof9+kmrXm/V62+XBX6LtP0Y4ZWQiXD4iBN75Ig2RnX/",
-	"sFk5pgdYOQheDCsno32sNP3GsE5PgmN8MVpUh2zdaHa7dYElp5RLaiuO9m5iHgynaaFq5pGDemNd13Mr",
-	"1lxBaeaRQ2fLrVvv79A6wBGdRHrrL4xpJnFM5TT1f5YADBvpWBXEvFG+QpVUTpzgU0AzRtuiD9MKBmqq",
-	"NMaDRToxua9IO/d1P1/JQ6VfimC6G+U2U6hAi91IkWraWXGJ0XKCs5VQaexYNvyy4bGbHcoCY1G9TaNh",
-	"F37vFjsH9ZNdWjf2v4a4dNybR1dpaM681URf++geZmsz/veo53GXr9Zfl8NcNKnlqvmz26cuFt8iYJfW",
-	"B18Dpy/NXuvTGV0r7s7XypleoYjx5Rieh7tBER2mhE8pqkKRkJm3XZBk39hFdxflU6yCr2H4YhLL8ucb",
-	"3beRVrR4xjnn5WNCq0wqLQ4YnszpT5RaRW7uyrEvpKXKA2tX8BuD4w8WEv+XiqkdmMVl7hLQ4ilrzaKi",
-	"OS47N073hbawkBags00ixwdU2p0JeJCW9UFwVODKjBicpicD+cKCPVVa3SjZ/bnD8kUXs8wejy9kjWxR",
-	"srqsOTwJDvCoUXnh79PKwejwuHKMzUblhNaHDb8Z7ONBTpf5rBJgEompLYwVFs/bxfELGdKE3e2/b1Ze",
-	"PGTF6lZajt1l1z+vZa9Tdq7u9W2p+6SlblG2y4deWs9fW1KwNzhyFYV5L1VY3NMAZuIIdMhUWmO2VzZO",
-	"gdlXSguJAVDTTUhVeMMpD8CnnAsNQ0wvedAxZdzV30rrEumNiy+60D4SD5nY89yCdrscBztFwW+4Mme3",
-	"bvJB+3b8z3eNYTP+x0lU/1ke+wf3/aPJ3w7V3xt4uU8v6qL3gv1Ichdmfv9046zqZVbeNvtsbfb8TaXH",
-	"0g9QHngguI+eLaw5c/7RtMbXoR6sT4DyRdIpy1zbaIbaR/v3jgUzl+Ii1OuuP1ovKy0SBXSiQ+TaRhMf",
-	"A9XW8VW4NALC/jLXEul5Rkj5GBVwoUPGx6vSwX75GXKZtxb6MwUsKF7b3DIIy651plZ79GLnhnsfv2lZ",
-	"6vcXN7krIXksFkiK5QmJf13uKdDsmwLatrZljLY5geROn20cLp07X98aCrtzTBeoZfdV7SmnVUCB8Ccx",
-	"cid9zO+BPQE2MTmREWmRmtUiKY6V3lwGs4e9OkQmczWK6vKFa1WWCZZPaatL8ayMKP9fAAAA//8=",
+	"7Fz7bhpJl3+VUu9IsXcbDPiSGP8xIoknw8bBHptoZmO8pug+0DXurupUVZswFtI+xD7h9ySf6tI3aDDY",
+	"k8lIEymSG6jLudc5vzqdB8djUcwoUCmc9oMTY44jkMD1pz5QTGUPR6A++SA8TmJJGHXaTj8AJPXvLwSi",
+	"OIK64zrwBUdxCE7bwV4EjusQNTTGMnBch+p1HDPJcR0OnxPCwXfakifgOsILIMJqpx84jJ228x97OXF7",
+	"5lex97Z3dYZHEDrz+VytIWJGBWhyTzlnXD14jEqgUj3iOA6JhxXRe78LRflDTqUa6SuaTnvn/Z/OP/be",
+	"Oq4TgRB4klOKBpqZgYMok2jMEuo7802pNX81Yf1ZDIbosiA7FIH6/QQJADRUFA0Rpj4aWkqGdWeebagZ",
+	"zWSwpJUOetu7QqH6Ee2EbAq85mEBKASplOoin0yIFHr9F7UXLhISc0noRH8D1FePUyIDhO0cxLiZtKsU",
+	"HOEvZ0AnMnDaR/uuExGafmy6Ss8SuCLjf69x7Y9G7fhm57pmn/4z/Wr3xx8c15FKGm1HSE7oRMnzHU4m",
+	"8BpLL9Bq832iWMLhBWcxcEmUisc4FOA6ceGrB4eNfgdP3nossTZMJETiMcWc61lv1CS1e4S/dM20ZqPR",
+	"yMjDnOOZY+yMJdyDWxxtt8+lndiJNttqnn1h+MpEcwkiCbVJr2H/Vpu7cqkHZ8x4hKXTdgiV+61c5IRK",
+	"mACv4mqr6fOiB1+voGPNHjcVnHaFSMDvszugy5wK8DjI6khkfnORCNiUIkbDGQqAQx1dAfURkQgLNOwk",
+	"MmCc/KGjQRt1Lrp6JzRIGo19zyyhn5XLVZioTOlap3BD/KJ0zFQ35aGK9zMSEfkeZlVOHarf0B3M0I6Z",
+	"gO4I9ZVrpuLVIXjXRa3aYbOFvABz7CmPX3Daw2ar5LWtJa/t1D7d2L+N2nGtfms813y8qXRddUCIGHuw",
+	"rDOPA5bg32JZsikfS6hJoo+IpeWoPW8WfliQqB7lFjeoEmpG2hs9bsvQklKy4XlUQeBams6IqHBomv68",
+	"eZDJFTCviCeLRNnFq0grRsXtROWlc8qmaxYUiI2RDMBYLaH6OSNFmWgx2hwdONpGSZRETrtRFbjUOo8J",
+	"JfMna1KZhW6mTddhIwH8PjPeMmO/BmDY0IyjKRZI4jugJWbWmrnNg55qXlkalfNm5eJaZZQ5qFL3LwmT",
+	"+E0A3t2yGeJQpQ9+RbjlCaCpYj9R2Qn6L6TIAiHBV9nETOj8wSpZB65CMB0xFgKmRR0uCUbPqQ7zMB6D",
+	"J8m9XfgE1ZqWFKq/AL/SmJYNyI5e3uUnZdxmTcps3DUnlkCSZUZczVLJzJb44hBhQtWHpV1/ZlMUYTpD",
+	"EeOAxs/hLFPG4iG+YnxuhksEJyYP3sSnKZuiHa1wLEFINFEpC4rDROgxygyJBy8E0sezWWB3I462MPuc",
+	"dTcz31zVqWGlfBUVUuUcC5nbduEQR9Xx0CymQmAiwE1DYXqIvxAoocZf8hjCklEI1RGRJtHIaPErBjjD",
+	"io5wEWCR8AVTXBvkUs62CdZfIzBmdLipah6Pjv2MjufnND4RcYhntytyG9chZX9NEuKvy43KuvpIyefE",
+	"nKgnKloB5kJnvEYWQ2VnNm+MQGIfS1yR4C7IURNgs6wS+Y8mXUZwT8q4FuVU5lPlOWjMOIqBxSGgnTTd",
+	"R4TeM+KB2D3JcgsTPllEpA2ehTS4dXi0Rrh/brpnpFGd6xn9bJ7oWZN8LMtLl60kp7q4eopRb2mzlT9U",
+	"ZLrLmdJCMR5zGJMv1RnCmHAhC/VPekqlBaJkiIPHJpQIQKXUpBi07tndlrLgLISNSsNLNXCdr+mVSsLJ",
+	"OH7c89QOzyp1Fg8BLLX4dP2KiFDeVw4xmiLGb4k/TGVtz3dVdht6F6vQZuvVInb0iHEsxwHzW5k4e9Qr",
+	"Je8A9gIUJUIi+EKE3D1BEMVypmpmGxPUcUYFwmGoyNvI/4qnZ47jHB1UAEbPsoeiKazU84qQon7aIqIY",
+	"uOKxgGIWXUnKpeW2rKYh9iNChyjCM+ThMERwD3yGFLUagjlBw3sCU+BmCAfsox1CvTDRMKTJjLBf03DO",
+	"xflVH31OgBMwmSNQlQxdO3oTx3XMUgUac1sqoLBvNOC7SOmbEAsdKrAFY11l28wkQBYG7lx0i9uenr93",
+	"XOf04vTyw5V6eN152+1dfOyr5wKafHr6W/eqr0d87L3vnf/aU49Xp5fdzln306n60O31Ty97nTO9XOey",
+	"3+2cPcaFxpIr49+I+TPFiBG15gVhKqbA685yze7DFgC2Ft28AJA/BtHo9fPxy9Yz14BYwomcXal9DFnn",
+	"2j4Yz06qZS6ZHWJd32N0TCYqM011pjM7rpT4unt21u29u+28/dDt3fbP35/2lCQ0X7p8A8yB5yE9kDI2",
+	"MD2hY1ZR/aRbi4SPsQdK2CMShoROajgmLhIQY44loDFnUcGAamPsKbN+bQZrwP2jEsyAeoxKdV617VDh",
+	"5uiIweo7F13Dq6ij07IXIQrgm0BYFsuA7gwruB/uVoGhr7UYLBRqphsk9KRg/5YEhDkgqixsQLHnQayC",
+	"qYFbs6rBKiDAQtXRK/XlLsaEATXWKtBBo1lHmbRtbVfYG2khp8XxgA6otlIzYrjgLMP0UFrh2Gq6Voap",
+	"XAUagzpHAkCfEyaxhTrU+WYU1E7zaYN3o9HM1ME76dknAyIG1Na9yGcg9PXRHUCMiBQQjne1YjP81sLj",
+	"LoqBF7Ax9BPjSJ9ldzBTBA2oqa31JU2h4h4WypkhmhIqXCRUsqPyabBYMeM+KC8ZYekFYEQVYB6FIER9",
+	"oKKoJFLf3xVMGv3r//4/12DnoquCLXBh/KFZb9QbupqMgeKYOG1nv96o7zsaWQ60R+/pGL1339wz0tWn",
+	"FhMVVecleIz7AmFDopK4kWjN4GxFkdVsZWrWrCMd/vQsIpAXgHcHvtI2HtBpwFS5YGzNql0tlcm5kCmk",
+	"Jqn1qb8eAcLoHofELwDxmPoDqlTKKBQxjtQijJLbaKgNaOiiYYxnEVB5G4EMmK++EckoY364a5a01yO6",
+	"ZFMrc0wF9tSIOroArvZ2EbYACwt94EgG2DqdZCYGghIBmVD10eg1c7Cun4n5nVFGBpy8Zv5su+vThbu3",
+	"6wwHfpniezqe3oYM+yMcYurpUFtAKxwRsHihGG87rUbrqNZs1lqH/Waj3VD/Pjk5MmBul+c3Vfdy1zn4",
+	"0mw16q3Dp2+XgxeOkiyewO2EjCro2Pg6uHDJOS+flpInsHif3Wo0nqGO/DKvue6mr7kd8fYasuIeO8Mw",
+	"bQSdgo7U02oDNceaHmNJqasgcmBYriIjE82euefXo5tbjT7YZnRzf4vRh1vRfdjYZm0fxthe/W40Qyk0",
+	"iSLMZ5mn2/Nrkjq8xBPlKo6OTc6NmpLH6AIoMTH3reXgoeqOvh3zXIvN9rouQxBFl2wc5y5ZxoecjhcB",
+	"esN4zAx9jgElnCPcHDe8w1btFT6A2oH/clQ7Hu9DreU1Rw187L+Cl+O8I2VbLy4gOhV+cFo4ZFyVGJjm",
+	"mK3N9W9rUorxNA8q2FIGOs3dFYe7ASbU4W6PYJ3DECnQUMyEhGhYvhQsm52Z3S92Dz3pzHrchEpmsZ1R",
+	"WOxlo+De3LJV6du6x3ZyqHKMvGPsLwj1x/+8UG9sL/OuStesCvR7D+ZhvjLivwOZ+V2xQ/C6msx8yF6h",
+	"g9Cma884LL57wNdKdv7G6Qv2n2HRe2UUeWU60yuB7d/OwovkPpIRHVqDtyaq65q5u5mTpHP0obtN5lNu",
+	"XVph4TkTi+nPd3PfJLXC5b7qzC7XJVpVqVKvcP/9TJt+YqpVts1tbewb5VLVjrUt8Y86x9+t3P0nZkwd",
+	"Xx0uOQgo2Z9z1uw9ZM/zPV1j33ppl92kqoW5YzHvaQAyAI6GGsIZmnYwlvdbDe8I9YdoTCRKqIH+Cib1",
+	"QuQNcgPTNuYWcGLzWT0aNEADMAGWyPRBiTrqGNBTTWGJCkQG7iRiQLM2NLQztE9tpG+Shy4y39i3FrKu",
+	"qiGqNXer0Efdcah7D58VmdyH9f5VfB3Fwn4Vr6OUu4Se+UZKJUmFjm19+0AoGlqkTstNDMu0ViGmmvDP",
+	"CfBZTnmh6217ovOGq2Wiy92I1vxOUHOpoyajeb+awrQPNScpc9fmup7fZkUb4LNzq6yh1YhpDTxtG1Bb",
+	"h4U+UTOpAkkudHU2X5XaL/cXgeKso/LlxudJoUN3xYGSXu5+T7A2ifgf8Kx49WfyAGvnY4S1k/64IUCa",
+	"R/6856IyultEUF992haZFB6kMAUhTdeSi2zjkcHHTSME+Ce2d6l49an73pYhMo3MGlq+aRmTymN9CdNM",
+	"yxFdkbdGx/4BHDVrL719XDsYH76qvYJWs3aMG6Om1/L34aBQkXuk5kMcsln5PknteZM3iDkjHJPb/c+t",
+	"2stp2k7Ttg0j2+C9WbfNqpre3Mx/98EnFTl5Y0Ex6bIdRyvBZP2qWAFLzlYxF8HGZ/Q1KNWX8TZQ6nfD",
+	"TpDOatLrKKyWCbAIBlRlMB7W97ojsG+T4QkmtDKPMYi0fbXrm5ZYa/whLfNdc2LdLPrBVl7wFWuy9PW+",
+	"otN+mvzPXXPUin45Dhu/8VfewX3/KPn5UPx3Ey738UWD9V6SD07hzby/PtykeYCV8qbRZ2OxF1+JXBd+",
+	"VPLtIkY9cPWVihHn90vVrxHBtE4QpnnQqYpcm+QMew/67y3x5ybEhSBXvWyvtSwkiwXCiQyASu1NdIKw",
+	"1Iqvo0uVQOhvslzCdlwFmE5MD1JA6KRe0RGihj8/lrkrSX8hEClXDZs6YdV/ImCltrb+eaQz/ateSPz1",
+	"yU2haX1lQ8vTA/+q2FMys+8Z0Ka3GkpojweQQn+s9sOFztjrG2XCptPSOGrVi/G6D1NnQD7zkgioSX10",
+	"+5PuUVU+mfDQaTt7OhexdCytZiKYBnlkAKTQpaj7+0v/vYeoigSLfaT1BX+umlRqylRbm35MDacVFzCF",
+	"2vxm/u8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -78,12 +78,27 @@ func (e SchemaErrorCode) Valid() bool {
 // DNSLabel A DNS label (lower-case letters, digits and '-', starting and ending with a letter or digit).
 type DNSLabel = string
 
+// GaugeBatch defines model for GaugeBatch.
+type GaugeBatch struct {
+	ObjectCounts    *[]ObjectCount    `json:"object_counts,omitempty"`
+	ResourceAmounts *[]ResourceAmount `json:"resource_amounts,omitempty"`
+}
+
+// GaugeResult defines model for GaugeResult.
+type GaugeResult struct {
+	ObjectCountsApplied    int32 `json:"object_counts_applied"`
+	ResourceAmountsApplied int32 `json:"resource_amounts_applied"`
+}
+
 // IssuedToken defines model for IssuedToken.
 type IssuedToken struct {
 	// Secret The secret, shown only here. Send it as `Authorization: APIToken <secret>`.
 	Secret string `json:"secret"`
 	Token  Token  `json:"token"`
 }
+
+// LimitKey A limit key (object kind or resource name), 2-512 characters.
+type LimitKey = string
 
 // Namespace defines model for Namespace.
 type Namespace struct {
@@ -100,6 +115,64 @@ type NamespaceCreate struct {
 // NamespaceList defines model for NamespaceList.
 type NamespaceList struct {
 	Namespaces []Namespace `json:"namespaces"`
+}
+
+// ObjectCount defines model for ObjectCount.
+type ObjectCount struct {
+	// Count Objects of the kind in the namespace.
+	Count int64 `json:"count"`
+
+	// Kind A limit key (object kind or resource name), 2-512 characters.
+	Kind LimitKey `json:"kind"`
+
+	// Namespace A DNS label (lower-case letters, digits and '-', starting and ending with a letter or digit).
+	Namespace DNSLabel `json:"namespace"`
+
+	// ObservedAt When the count was taken.
+	ObservedAt time.Time `json:"observed_at"`
+
+	// Tenant A DNS label (lower-case letters, digits and '-', starting and ending with a letter or digit).
+	Tenant DNSLabel `json:"tenant"`
+}
+
+// QuotaCheck defines model for QuotaCheck.
+type QuotaCheck struct {
+	// Allowed True when usage + requested stays within the limit.
+	Allowed bool   `json:"allowed"`
+	Kind    string `json:"kind"`
+
+	// Limit The effective limit; -1 when unlimited.
+	Limit int64 `json:"limit"`
+
+	// Limited False when no limit applies to the kind.
+	Limited   bool   `json:"limited"`
+	Namespace string `json:"namespace"`
+
+	// Remaining How many more fit; -1 when unlimited.
+	Remaining int64  `json:"remaining"`
+	Requested int64  `json:"requested"`
+	Tenant    string `json:"tenant"`
+
+	// Usage Objects of the kind now (the latest gauge plus the service's own objects).
+	Usage int64 `json:"usage"`
+}
+
+// ResourceAmount defines model for ResourceAmount.
+type ResourceAmount struct {
+	// Amount Amount in use, in the resource's unit.
+	Amount float64 `json:"amount"`
+
+	// Namespace A DNS label (lower-case letters, digits and '-', starting and ending with a letter or digit).
+	Namespace DNSLabel `json:"namespace"`
+
+	// ObservedAt When the amount was measured.
+	ObservedAt time.Time `json:"observed_at"`
+
+	// Resource A limit key (object kind or resource name), 2-512 characters.
+	Resource LimitKey `json:"resource"`
+
+	// Tenant A DNS label (lower-case letters, digits and '-', starting and ending with a letter or digit).
+	Tenant DNSLabel `json:"tenant"`
 }
 
 // Tenant defines model for Tenant.
@@ -176,6 +249,18 @@ type TenantName = DNSLabel
 
 // Error The body of every error answer.
 type Error = SchemaErrorType
+
+// CheckQuotaParams defines parameters for CheckQuota.
+type CheckQuotaParams struct {
+	// Kind The object kind, as in `object_limits`.
+	Kind LimitKey `form:"kind" json:"kind"`
+
+	// Count How many more objects; 1 when omitted.
+	Count *int64 `form:"count,omitempty" json:"count,omitempty"`
+}
+
+// RecordGaugesJSONRequestBody defines body for RecordGauges for application/json ContentType.
+type RecordGaugesJSONRequestBody = GaugeBatch
 
 // CreateTenantJSONRequestBody defines body for CreateTenant for application/json ContentType.
 type CreateTenantJSONRequestBody = TenantCreate
@@ -260,6 +345,30 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
+	// RecordGaugesWithBody Record usage gauges
+	//
+	// Records a batch of object-count and resource-amount gauges. The batch is checked as a
+	// whole (every tenant and namespace must exist, every kind must be a valid limit key and
+	// not one the service counts itself: `quota`, `payment_method`, `subscription`) and
+	// applied in one transaction. Per key, a gauge older than the stored one is ignored.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /admin/v1/gauges (the `RecordGauges` operationId).
+	RecordGaugesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RecordGauges Record usage gauges
+	//
+	// Records a batch of object-count and resource-amount gauges. The batch is checked as a
+	// whole (every tenant and namespace must exist, every kind must be a valid limit key and
+	// not one the service counts itself: `quota`, `payment_method`, `subscription`) and
+	// applied in one transaction. Per key, a gauge older than the stored one is ignored.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /admin/v1/gauges (the `RecordGauges` operationId).
+	RecordGauges(ctx context.Context, body RecordGaugesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListTenants List tenants
 	//
 	// Corresponds with GET /admin/v1/tenants (the `ListTenants` operationId).
@@ -307,6 +416,15 @@ type ClientInterface interface {
 	// Corresponds with POST /admin/v1/tenants/{tenant}/namespaces (the `CreateNamespace` operationId).
 	CreateNamespace(ctx context.Context, tenant TenantName, body CreateNamespaceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// CheckQuota May the tenant create more of a kind?
+	//
+	// Answers whether `count` more objects of `kind` fit under the namespace's effective
+	// limit, with the limit, the usage and what remains. A kind without a limit is
+	// unlimited (`limited: false`, `limit` and `remaining` -1).
+	//
+	// Corresponds with GET /admin/v1/tenants/{tenant}/namespaces/{namespace}/quota_check (the `CheckQuota` operationId).
+	CheckQuota(ctx context.Context, tenant TenantName, namespace DNSLabel, params *CheckQuotaParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListTokens List a tenant's API tokens
 	//
 	// Every token of the tenant, newest first, revoked ones included; secrets are never shown.
@@ -340,6 +458,50 @@ type ClientInterface interface {
 	//
 	// Corresponds with DELETE /admin/v1/tenants/{tenant}/tokens/{token_id} (the `RevokeToken` operationId).
 	RevokeToken(ctx context.Context, tenant TenantName, tokenId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// RecordGaugesWithBody Record usage gauges
+//
+// Records a batch of object-count and resource-amount gauges. The batch is checked as a
+// whole (every tenant and namespace must exist, every kind must be a valid limit key and
+// not one the service counts itself: `quota`, `payment_method`, `subscription`) and
+// applied in one transaction. Per key, a gauge older than the stored one is ignored.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /admin/v1/gauges (the `RecordGauges` operationId).
+func (c *Client) RecordGaugesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRecordGaugesRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RecordGauges Record usage gauges
+//
+// Records a batch of object-count and resource-amount gauges. The batch is checked as a
+// whole (every tenant and namespace must exist, every kind must be a valid limit key and
+// not one the service counts itself: `quota`, `payment_method`, `subscription`) and
+// applied in one transaction. Per key, a gauge older than the stored one is ignored.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /admin/v1/gauges (the `RecordGauges` operationId).
+func (c *Client) RecordGauges(ctx context.Context, body RecordGaugesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRecordGaugesRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // ListTenants List tenants
@@ -459,6 +621,25 @@ func (c *Client) CreateNamespace(ctx context.Context, tenant TenantName, body Cr
 	return c.Client.Do(req)
 }
 
+// CheckQuota May the tenant create more of a kind?
+//
+// Answers whether `count` more objects of `kind` fit under the namespace's effective
+// limit, with the limit, the usage and what remains. A kind without a limit is
+// unlimited (`limited: false`, `limit` and `remaining` -1).
+//
+// Corresponds with GET /admin/v1/tenants/{tenant}/namespaces/{namespace}/quota_check (the `CheckQuota` operationId).
+func (c *Client) CheckQuota(ctx context.Context, tenant TenantName, namespace DNSLabel, params *CheckQuotaParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCheckQuotaRequest(c.Server, tenant, namespace, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListTokens List a tenant's API tokens
 //
 // Every token of the tenant, newest first, revoked ones included; secrets are never shown.
@@ -531,6 +712,46 @@ func (c *Client) RevokeToken(ctx context.Context, tenant TenantName, tokenId ope
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// NewRecordGaugesRequest calls the generic RecordGauges builder with application/json body
+func NewRecordGaugesRequest(server string, body RecordGaugesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRecordGaugesRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewRecordGaugesRequestWithBody constructs an http.Request for the RecordGauges method, with any body, and a specified content type
+func NewRecordGaugesRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/gauges")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
 }
 
 // NewListTenantsRequest constructs an http.Request for the ListTenants method
@@ -715,6 +936,82 @@ func NewCreateNamespaceRequestWithBody(server string, tenant TenantName, content
 	return req, nil
 }
 
+// NewCheckQuotaRequest constructs an http.Request for the CheckQuota method
+func NewCheckQuotaRequest(server string, tenant TenantName, namespace DNSLabel, params *CheckQuotaParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tenant", tenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "namespace", namespace, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/tenants/%s/namespaces/%s/quota_check", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "kind", params.Kind, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Count != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "count", *params.Count, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListTokensRequest constructs an http.Request for the ListTokens method
 func NewListTokensRequest(server string, tenant TenantName) (*http.Request, error) {
 	var err error
@@ -881,6 +1178,30 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// RecordGaugesWithBodyWithResponse Record usage gauges
+	//
+	// Records a batch of object-count and resource-amount gauges. The batch is checked as a
+	// whole (every tenant and namespace must exist, every kind must be a valid limit key and
+	// not one the service counts itself: `quota`, `payment_method`, `subscription`) and
+	// applied in one transaction. Per key, a gauge older than the stored one is ignored.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/v1/gauges (the `RecordGauges` operationId).
+	RecordGaugesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RecordGaugesResponse, error)
+
+	// RecordGaugesWithResponse Record usage gauges
+	//
+	// Records a batch of object-count and resource-amount gauges. The batch is checked as a
+	// whole (every tenant and namespace must exist, every kind must be a valid limit key and
+	// not one the service counts itself: `quota`, `payment_method`, `subscription`) and
+	// applied in one transaction. Per key, a gauge older than the stored one is ignored.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/v1/gauges (the `RecordGauges` operationId).
+	RecordGaugesWithResponse(ctx context.Context, body RecordGaugesJSONRequestBody, reqEditors ...RequestEditorFn) (*RecordGaugesResponse, error)
+
 	// ListTenantsWithResponse List tenants
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -934,6 +1255,17 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /admin/v1/tenants/{tenant}/namespaces (the `CreateNamespace` operationId).
 	CreateNamespaceWithResponse(ctx context.Context, tenant TenantName, body CreateNamespaceJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateNamespaceResponse, error)
 
+	// CheckQuotaWithResponse May the tenant create more of a kind?
+	//
+	// Answers whether `count` more objects of `kind` fit under the namespace's effective
+	// limit, with the limit, the usage and what remains. A kind without a limit is
+	// unlimited (`limited: false`, `limit` and `remaining` -1).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/v1/tenants/{tenant}/namespaces/{namespace}/quota_check (the `CheckQuota` operationId).
+	CheckQuotaWithResponse(ctx context.Context, tenant TenantName, namespace DNSLabel, params *CheckQuotaParams, reqEditors ...RequestEditorFn) (*CheckQuotaResponse, error)
+
 	// ListTokensWithResponse List a tenant's API tokens
 	//
 	// Every token of the tenant, newest first, revoked ones included; secrets are never shown.
@@ -971,6 +1303,96 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with DELETE /admin/v1/tenants/{tenant}/tokens/{token_id} (the `RevokeToken` operationId).
 	RevokeTokenWithResponse(ctx context.Context, tenant TenantName, tokenId openapi_types.UUID, reqEditors ...RequestEditorFn) (*RevokeTokenResponse, error)
+}
+
+type RecordGaugesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GaugeResult
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RecordGaugesResponse) GetJSON200() *GaugeResult {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RecordGaugesResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RecordGaugesResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RecordGaugesResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r RecordGaugesResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RecordGaugesResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RecordGaugesResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RecordGaugesResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RecordGaugesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RecordGaugesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RecordGaugesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RecordGaugesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 type ListTenantsResponse struct {
@@ -1395,6 +1817,89 @@ func (r CreateNamespaceResponse) ContentType() string {
 	return ""
 }
 
+type CheckQuotaResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *QuotaCheck
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CheckQuotaResponse) GetJSON200() *QuotaCheck {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CheckQuotaResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CheckQuotaResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CheckQuotaResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CheckQuotaResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CheckQuotaResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CheckQuotaResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CheckQuotaResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CheckQuotaResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CheckQuotaResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CheckQuotaResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListTokensResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -1651,6 +2156,42 @@ func (r RevokeTokenResponse) ContentType() string {
 	return ""
 }
 
+// RecordGaugesWithBodyWithResponse Record usage gauges
+//
+// Records a batch of object-count and resource-amount gauges. The batch is checked as a
+// whole (every tenant and namespace must exist, every kind must be a valid limit key and
+// not one the service counts itself: `quota`, `payment_method`, `subscription`) and
+// applied in one transaction. Per key, a gauge older than the stored one is ignored.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/v1/gauges (the `RecordGauges` operationId).
+func (c *ClientWithResponses) RecordGaugesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RecordGaugesResponse, error) {
+	rsp, err := c.RecordGaugesWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRecordGaugesResponse(rsp)
+}
+
+// RecordGaugesWithResponse Record usage gauges
+//
+// Records a batch of object-count and resource-amount gauges. The batch is checked as a
+// whole (every tenant and namespace must exist, every kind must be a valid limit key and
+// not one the service counts itself: `quota`, `payment_method`, `subscription`) and
+// applied in one transaction. Per key, a gauge older than the stored one is ignored.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/v1/gauges (the `RecordGauges` operationId).
+func (c *ClientWithResponses) RecordGaugesWithResponse(ctx context.Context, body RecordGaugesJSONRequestBody, reqEditors ...RequestEditorFn) (*RecordGaugesResponse, error) {
+	rsp, err := c.RecordGauges(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRecordGaugesResponse(rsp)
+}
+
 // ListTenantsWithResponse List tenants
 //
 // Returns a wrapper object for the known response body format(s).
@@ -1746,6 +2287,23 @@ func (c *ClientWithResponses) CreateNamespaceWithResponse(ctx context.Context, t
 	return ParseCreateNamespaceResponse(rsp)
 }
 
+// CheckQuotaWithResponse May the tenant create more of a kind?
+//
+// Answers whether `count` more objects of `kind` fit under the namespace's effective
+// limit, with the limit, the usage and what remains. A kind without a limit is
+// unlimited (`limited: false`, `limit` and `remaining` -1).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/v1/tenants/{tenant}/namespaces/{namespace}/quota_check (the `CheckQuota` operationId).
+func (c *ClientWithResponses) CheckQuotaWithResponse(ctx context.Context, tenant TenantName, namespace DNSLabel, params *CheckQuotaParams, reqEditors ...RequestEditorFn) (*CheckQuotaResponse, error) {
+	rsp, err := c.CheckQuota(ctx, tenant, namespace, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCheckQuotaResponse(rsp)
+}
+
 // ListTokensWithResponse List a tenant's API tokens
 //
 // Every token of the tenant, newest first, revoked ones included; secrets are never shown.
@@ -1806,6 +2364,81 @@ func (c *ClientWithResponses) RevokeTokenWithResponse(ctx context.Context, tenan
 		return nil, err
 	}
 	return ParseRevokeTokenResponse(rsp)
+}
+
+// ParseRecordGaugesResponse parses an HTTP response from a RecordGaugesWithResponse call
+func ParseRecordGaugesResponse(rsp *http.Response) (*RecordGaugesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RecordGaugesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GaugeResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
 }
 
 // ParseListTenantsResponse parses an HTTP response from a ListTenantsWithResponse call
@@ -2128,6 +2761,74 @@ func ParseCreateNamespaceResponse(rsp *http.Response) (*CreateNamespaceResponse,
 			return nil, err
 		}
 		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCheckQuotaResponse parses an HTTP response from a CheckQuotaWithResponse call
+func ParseCheckQuotaResponse(rsp *http.Response) (*CheckQuotaResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CheckQuotaResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest QuotaCheck
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Error

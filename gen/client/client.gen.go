@@ -2972,9 +2972,10 @@ type ClientInterface interface {
 	//
 	// The limits in force for the namespace: the current plan's default quota, overridden key
 	// by key by quota objects in `system`, overridden by quota objects in the namespace
-	// itself. Disabled quota objects do not count. The deprecated maps repeat the current
-	// ones (`quota_usage` = `objects`, `float_quota_usage` = `resources`, `api_limits` =
-	// `apis`).
+	// itself; within one namespace a newer object overrides an older one. Disabled quota
+	// objects do not count. API limits are shown resolved (unit and burst filled in). The
+	// deprecated maps repeat the current ones (`quota_usage` = `objects`,
+	// `float_quota_usage` = `resources`, `api_limits` = `apis`).
 	//
 	// Corresponds with GET /api/web/namespaces/{namespace}/quota/limits (the `GetQuotaLimits` operationId).
 	GetQuotaLimits(ctx context.Context, namespace Namespace, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2982,9 +2983,10 @@ type ClientInterface interface {
 	// GetQuotaUsage Effective limits of a namespace with current usage
 	//
 	// Each effective limit of the namespace with what is used against it now. Object usage is
-	// the latest reported object count plus the service's own objects (quota objects,
-	// payment methods, subscriptions); API usage is the number of requests taken from the
-	// current rate-limit bucket on the answering replica. The deprecated maps repeat the
+	// the latest reported object-count gauge of the kind in the namespace plus the service's
+	// own objects of that kind (quota objects are counted live); resource usage is the latest
+	// reported amount; API usage is the number of requests currently taken from the
+	// operation's rate-limit bucket on the answering replica. The deprecated maps repeat the
 	// current ones.
 	//
 	// Corresponds with GET /api/web/namespaces/{namespace}/quota/usage (the `GetQuotaUsage` operationId).
@@ -3002,9 +3004,11 @@ type ClientInterface interface {
 	// CreateQuotaWithBody Create a quota object
 	//
 	// Creates a quota object in the namespace. Its limits override the plan defaults (in
-	// `system`, for the whole tenant; elsewhere, for that namespace only). The name must be
-	// unique in the namespace (409 `EEXISTS` otherwise). `metadata.namespace`, when given,
-	// must equal the namespace in the path.
+	// `system`, for every namespace of the tenant; elsewhere, for that namespace only).
+	// Limits hold per namespace. The name must be unique in the namespace (409 `EEXISTS`
+	// otherwise), and the namespace must have room under its own limit for objects of kind
+	// `quota` (409 otherwise). `metadata.namespace`, when given, must equal the namespace in
+	// the path. Label keys and values follow the Kubernetes label syntax.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3014,9 +3018,11 @@ type ClientInterface interface {
 	// CreateQuota Create a quota object
 	//
 	// Creates a quota object in the namespace. Its limits override the plan defaults (in
-	// `system`, for the whole tenant; elsewhere, for that namespace only). The name must be
-	// unique in the namespace (409 `EEXISTS` otherwise). `metadata.namespace`, when given,
-	// must equal the namespace in the path.
+	// `system`, for every namespace of the tenant; elsewhere, for that namespace only).
+	// Limits hold per namespace. The name must be unique in the namespace (409 `EEXISTS`
+	// otherwise), and the namespace must have room under its own limit for objects of kind
+	// `quota` (409 otherwise). `metadata.namespace`, when given, must equal the namespace in
+	// the path. Label keys and values follow the Kubernetes label syntax.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3049,12 +3055,15 @@ type ClientInterface interface {
 
 	// GetQuota Read a quota object
 	//
-	// Reads one quota object. `response_format` chooses what is filled: the default and
-	// `GET_RSP_FORMAT_READ` give `metadata`, `system_metadata` and `spec`;
-	// `GET_RSP_FORMAT_FOR_CREATE` gives `create_form`; `GET_RSP_FORMAT_FOR_REPLACE` gives
-	// `replace_form`; `GET_RSP_FORMAT_STATUS` gives `status`;
-	// `GET_RSP_FORMAT_REFERRING_OBJECTS` and `GET_RSP_FORMAT_BROKEN_REFERENCES` give the
-	// reference lists (always empty: quota objects are not referred to).
+	// Reads one quota object. `response_format` chooses what is filled: the default gives
+	// everything — `metadata`, `system_metadata`, `spec`, `create_form` and `replace_form`
+	// (ready to send back), and the status and reference lists; `GET_RSP_FORMAT_READ` gives
+	// `metadata`, `system_metadata` and `spec`; `GET_RSP_FORMAT_FOR_CREATE` gives only
+	// `create_form`; `GET_RSP_FORMAT_FOR_REPLACE` only `replace_form`;
+	// `GET_RSP_FORMAT_STATUS` only `status`; `GET_RSP_FORMAT_REFERRING_OBJECTS` and
+	// `GET_RSP_FORMAT_BROKEN_REFERENCES` give `metadata` and the reference lists. Status and
+	// reference lists are always empty: nothing refers to quota objects. Labels,
+	// annotations, description and spec read back exactly as they were sent.
 	//
 	// Corresponds with GET /api/web/namespaces/{namespace}/quotas/{name} (the `GetQuota` operationId).
 	GetQuota(ctx context.Context, namespace QuotaNamespace, name QuotaName, params *GetQuotaParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3667,9 +3676,10 @@ func (c *Client) ListMonthlyUsage(ctx context.Context, namespace Namespace, body
 //
 // The limits in force for the namespace: the current plan's default quota, overridden key
 // by key by quota objects in `system`, overridden by quota objects in the namespace
-// itself. Disabled quota objects do not count. The deprecated maps repeat the current
-// ones (`quota_usage` = `objects`, `float_quota_usage` = `resources`, `api_limits` =
-// `apis`).
+// itself; within one namespace a newer object overrides an older one. Disabled quota
+// objects do not count. API limits are shown resolved (unit and burst filled in). The
+// deprecated maps repeat the current ones (`quota_usage` = `objects`,
+// `float_quota_usage` = `resources`, `api_limits` = `apis`).
 //
 // Corresponds with GET /api/web/namespaces/{namespace}/quota/limits (the `GetQuotaLimits` operationId).
 func (c *Client) GetQuotaLimits(ctx context.Context, namespace Namespace, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3687,9 +3697,10 @@ func (c *Client) GetQuotaLimits(ctx context.Context, namespace Namespace, reqEdi
 // GetQuotaUsage Effective limits of a namespace with current usage
 //
 // Each effective limit of the namespace with what is used against it now. Object usage is
-// the latest reported object count plus the service's own objects (quota objects,
-// payment methods, subscriptions); API usage is the number of requests taken from the
-// current rate-limit bucket on the answering replica. The deprecated maps repeat the
+// the latest reported object-count gauge of the kind in the namespace plus the service's
+// own objects of that kind (quota objects are counted live); resource usage is the latest
+// reported amount; API usage is the number of requests currently taken from the
+// operation's rate-limit bucket on the answering replica. The deprecated maps repeat the
 // current ones.
 //
 // Corresponds with GET /api/web/namespaces/{namespace}/quota/usage (the `GetQuotaUsage` operationId).
@@ -3727,9 +3738,11 @@ func (c *Client) ListQuotas(ctx context.Context, namespace QuotaNamespace, param
 // CreateQuotaWithBody Create a quota object
 //
 // Creates a quota object in the namespace. Its limits override the plan defaults (in
-// `system`, for the whole tenant; elsewhere, for that namespace only). The name must be
-// unique in the namespace (409 `EEXISTS` otherwise). `metadata.namespace`, when given,
-// must equal the namespace in the path.
+// `system`, for every namespace of the tenant; elsewhere, for that namespace only).
+// Limits hold per namespace. The name must be unique in the namespace (409 `EEXISTS`
+// otherwise), and the namespace must have room under its own limit for objects of kind
+// `quota` (409 otherwise). `metadata.namespace`, when given, must equal the namespace in
+// the path. Label keys and values follow the Kubernetes label syntax.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3749,9 +3762,11 @@ func (c *Client) CreateQuotaWithBody(ctx context.Context, namespace QuotaNamespa
 // CreateQuota Create a quota object
 //
 // Creates a quota object in the namespace. Its limits override the plan defaults (in
-// `system`, for the whole tenant; elsewhere, for that namespace only). The name must be
-// unique in the namespace (409 `EEXISTS` otherwise). `metadata.namespace`, when given,
-// must equal the namespace in the path.
+// `system`, for every namespace of the tenant; elsewhere, for that namespace only).
+// Limits hold per namespace. The name must be unique in the namespace (409 `EEXISTS`
+// otherwise), and the namespace must have room under its own limit for objects of kind
+// `quota` (409 otherwise). `metadata.namespace`, when given, must equal the namespace in
+// the path. Label keys and values follow the Kubernetes label syntax.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3814,12 +3829,15 @@ func (c *Client) DeleteQuota(ctx context.Context, namespace QuotaNamespace, name
 
 // GetQuota Read a quota object
 //
-// Reads one quota object. `response_format` chooses what is filled: the default and
-// `GET_RSP_FORMAT_READ` give `metadata`, `system_metadata` and `spec`;
-// `GET_RSP_FORMAT_FOR_CREATE` gives `create_form`; `GET_RSP_FORMAT_FOR_REPLACE` gives
-// `replace_form`; `GET_RSP_FORMAT_STATUS` gives `status`;
-// `GET_RSP_FORMAT_REFERRING_OBJECTS` and `GET_RSP_FORMAT_BROKEN_REFERENCES` give the
-// reference lists (always empty: quota objects are not referred to).
+// Reads one quota object. `response_format` chooses what is filled: the default gives
+// everything — `metadata`, `system_metadata`, `spec`, `create_form` and `replace_form`
+// (ready to send back), and the status and reference lists; `GET_RSP_FORMAT_READ` gives
+// `metadata`, `system_metadata` and `spec`; `GET_RSP_FORMAT_FOR_CREATE` gives only
+// `create_form`; `GET_RSP_FORMAT_FOR_REPLACE` only `replace_form`;
+// `GET_RSP_FORMAT_STATUS` only `status`; `GET_RSP_FORMAT_REFERRING_OBJECTS` and
+// `GET_RSP_FORMAT_BROKEN_REFERENCES` give `metadata` and the reference lists. Status and
+// reference lists are always empty: nothing refers to quota objects. Labels,
+// annotations, description and spec read back exactly as they were sent.
 //
 // Corresponds with GET /api/web/namespaces/{namespace}/quotas/{name} (the `GetQuota` operationId).
 func (c *Client) GetQuota(ctx context.Context, namespace QuotaNamespace, name QuotaName, params *GetQuotaParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5585,9 +5603,10 @@ type ClientWithResponsesInterface interface {
 	//
 	// The limits in force for the namespace: the current plan's default quota, overridden key
 	// by key by quota objects in `system`, overridden by quota objects in the namespace
-	// itself. Disabled quota objects do not count. The deprecated maps repeat the current
-	// ones (`quota_usage` = `objects`, `float_quota_usage` = `resources`, `api_limits` =
-	// `apis`).
+	// itself; within one namespace a newer object overrides an older one. Disabled quota
+	// objects do not count. API limits are shown resolved (unit and burst filled in). The
+	// deprecated maps repeat the current ones (`quota_usage` = `objects`,
+	// `float_quota_usage` = `resources`, `api_limits` = `apis`).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -5597,9 +5616,10 @@ type ClientWithResponsesInterface interface {
 	// GetQuotaUsageWithResponse Effective limits of a namespace with current usage
 	//
 	// Each effective limit of the namespace with what is used against it now. Object usage is
-	// the latest reported object count plus the service's own objects (quota objects,
-	// payment methods, subscriptions); API usage is the number of requests taken from the
-	// current rate-limit bucket on the answering replica. The deprecated maps repeat the
+	// the latest reported object-count gauge of the kind in the namespace plus the service's
+	// own objects of that kind (quota objects are counted live); resource usage is the latest
+	// reported amount; API usage is the number of requests currently taken from the
+	// operation's rate-limit bucket on the answering replica. The deprecated maps repeat the
 	// current ones.
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -5621,9 +5641,11 @@ type ClientWithResponsesInterface interface {
 	// CreateQuotaWithBodyWithResponse Create a quota object
 	//
 	// Creates a quota object in the namespace. Its limits override the plan defaults (in
-	// `system`, for the whole tenant; elsewhere, for that namespace only). The name must be
-	// unique in the namespace (409 `EEXISTS` otherwise). `metadata.namespace`, when given,
-	// must equal the namespace in the path.
+	// `system`, for every namespace of the tenant; elsewhere, for that namespace only).
+	// Limits hold per namespace. The name must be unique in the namespace (409 `EEXISTS`
+	// otherwise), and the namespace must have room under its own limit for objects of kind
+	// `quota` (409 otherwise). `metadata.namespace`, when given, must equal the namespace in
+	// the path. Label keys and values follow the Kubernetes label syntax.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5633,9 +5655,11 @@ type ClientWithResponsesInterface interface {
 	// CreateQuotaWithResponse Create a quota object
 	//
 	// Creates a quota object in the namespace. Its limits override the plan defaults (in
-	// `system`, for the whole tenant; elsewhere, for that namespace only). The name must be
-	// unique in the namespace (409 `EEXISTS` otherwise). `metadata.namespace`, when given,
-	// must equal the namespace in the path.
+	// `system`, for every namespace of the tenant; elsewhere, for that namespace only).
+	// Limits hold per namespace. The name must be unique in the namespace (409 `EEXISTS`
+	// otherwise), and the namespace must have room under its own limit for objects of kind
+	// `quota` (409 otherwise). `metadata.namespace`, when given, must equal the namespace in
+	// the path. Label keys and values follow the Kubernetes label syntax.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5668,12 +5692,15 @@ type ClientWithResponsesInterface interface {
 
 	// GetQuotaWithResponse Read a quota object
 	//
-	// Reads one quota object. `response_format` chooses what is filled: the default and
-	// `GET_RSP_FORMAT_READ` give `metadata`, `system_metadata` and `spec`;
-	// `GET_RSP_FORMAT_FOR_CREATE` gives `create_form`; `GET_RSP_FORMAT_FOR_REPLACE` gives
-	// `replace_form`; `GET_RSP_FORMAT_STATUS` gives `status`;
-	// `GET_RSP_FORMAT_REFERRING_OBJECTS` and `GET_RSP_FORMAT_BROKEN_REFERENCES` give the
-	// reference lists (always empty: quota objects are not referred to).
+	// Reads one quota object. `response_format` chooses what is filled: the default gives
+	// everything — `metadata`, `system_metadata`, `spec`, `create_form` and `replace_form`
+	// (ready to send back), and the status and reference lists; `GET_RSP_FORMAT_READ` gives
+	// `metadata`, `system_metadata` and `spec`; `GET_RSP_FORMAT_FOR_CREATE` gives only
+	// `create_form`; `GET_RSP_FORMAT_FOR_REPLACE` only `replace_form`;
+	// `GET_RSP_FORMAT_STATUS` only `status`; `GET_RSP_FORMAT_REFERRING_OBJECTS` and
+	// `GET_RSP_FORMAT_BROKEN_REFERENCES` give `metadata` and the reference lists. Status and
+	// reference lists are always empty: nothing refers to quota objects. Labels,
+	// annotations, description and spec read back exactly as they were sent.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -9270,9 +9297,10 @@ func (c *ClientWithResponses) ListMonthlyUsageWithResponse(ctx context.Context, 
 //
 // The limits in force for the namespace: the current plan's default quota, overridden key
 // by key by quota objects in `system`, overridden by quota objects in the namespace
-// itself. Disabled quota objects do not count. The deprecated maps repeat the current
-// ones (`quota_usage` = `objects`, `float_quota_usage` = `resources`, `api_limits` =
-// `apis`).
+// itself; within one namespace a newer object overrides an older one. Disabled quota
+// objects do not count. API limits are shown resolved (unit and burst filled in). The
+// deprecated maps repeat the current ones (`quota_usage` = `objects`,
+// `float_quota_usage` = `resources`, `api_limits` = `apis`).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -9288,9 +9316,10 @@ func (c *ClientWithResponses) GetQuotaLimitsWithResponse(ctx context.Context, na
 // GetQuotaUsageWithResponse Effective limits of a namespace with current usage
 //
 // Each effective limit of the namespace with what is used against it now. Object usage is
-// the latest reported object count plus the service's own objects (quota objects,
-// payment methods, subscriptions); API usage is the number of requests taken from the
-// current rate-limit bucket on the answering replica. The deprecated maps repeat the
+// the latest reported object-count gauge of the kind in the namespace plus the service's
+// own objects of that kind (quota objects are counted live); resource usage is the latest
+// reported amount; API usage is the number of requests currently taken from the
+// operation's rate-limit bucket on the answering replica. The deprecated maps repeat the
 // current ones.
 //
 // Returns a wrapper object for the known response body format(s).
@@ -9324,9 +9353,11 @@ func (c *ClientWithResponses) ListQuotasWithResponse(ctx context.Context, namesp
 // CreateQuotaWithBodyWithResponse Create a quota object
 //
 // Creates a quota object in the namespace. Its limits override the plan defaults (in
-// `system`, for the whole tenant; elsewhere, for that namespace only). The name must be
-// unique in the namespace (409 `EEXISTS` otherwise). `metadata.namespace`, when given,
-// must equal the namespace in the path.
+// `system`, for every namespace of the tenant; elsewhere, for that namespace only).
+// Limits hold per namespace. The name must be unique in the namespace (409 `EEXISTS`
+// otherwise), and the namespace must have room under its own limit for objects of kind
+// `quota` (409 otherwise). `metadata.namespace`, when given, must equal the namespace in
+// the path. Label keys and values follow the Kubernetes label syntax.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9342,9 +9373,11 @@ func (c *ClientWithResponses) CreateQuotaWithBodyWithResponse(ctx context.Contex
 // CreateQuotaWithResponse Create a quota object
 //
 // Creates a quota object in the namespace. Its limits override the plan defaults (in
-// `system`, for the whole tenant; elsewhere, for that namespace only). The name must be
-// unique in the namespace (409 `EEXISTS` otherwise). `metadata.namespace`, when given,
-// must equal the namespace in the path.
+// `system`, for every namespace of the tenant; elsewhere, for that namespace only).
+// Limits hold per namespace. The name must be unique in the namespace (409 `EEXISTS`
+// otherwise), and the namespace must have room under its own limit for objects of kind
+// `quota` (409 otherwise). `metadata.namespace`, when given, must equal the namespace in
+// the path. Label keys and values follow the Kubernetes label syntax.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9395,12 +9428,15 @@ func (c *ClientWithResponses) DeleteQuotaWithResponse(ctx context.Context, names
 
 // GetQuotaWithResponse Read a quota object
 //
-// Reads one quota object. `response_format` chooses what is filled: the default and
-// `GET_RSP_FORMAT_READ` give `metadata`, `system_metadata` and `spec`;
-// `GET_RSP_FORMAT_FOR_CREATE` gives `create_form`; `GET_RSP_FORMAT_FOR_REPLACE` gives
-// `replace_form`; `GET_RSP_FORMAT_STATUS` gives `status`;
-// `GET_RSP_FORMAT_REFERRING_OBJECTS` and `GET_RSP_FORMAT_BROKEN_REFERENCES` give the
-// reference lists (always empty: quota objects are not referred to).
+// Reads one quota object. `response_format` chooses what is filled: the default gives
+// everything — `metadata`, `system_metadata`, `spec`, `create_form` and `replace_form`
+// (ready to send back), and the status and reference lists; `GET_RSP_FORMAT_READ` gives
+// `metadata`, `system_metadata` and `spec`; `GET_RSP_FORMAT_FOR_CREATE` gives only
+// `create_form`; `GET_RSP_FORMAT_FOR_REPLACE` only `replace_form`;
+// `GET_RSP_FORMAT_STATUS` only `status`; `GET_RSP_FORMAT_REFERRING_OBJECTS` and
+// `GET_RSP_FORMAT_BROKEN_REFERENCES` give `metadata` and the reference lists. Status and
+// reference lists are always empty: nothing refers to quota objects. Labels,
+// annotations, description and spec read back exactly as they were sent.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -103,6 +103,15 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// Detail is the error with its cause, for logs (never for clients).
+func Detail(err error) string {
+	var fe *Error
+	if errors.As(err, &fe) && fe.Err != nil {
+		return fe.Error() + ": " + Detail(fe.Err)
+	}
+	return err.Error()
+}
+
 // Is lets errors.Is(err, fault.ErrNotFound) and friends match on the kind.
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)

@@ -16,6 +16,8 @@ type Principal struct {
 	Role       Role
 	// Namespaces limits the principal; empty means every namespace.
 	Namespaces []string
+	// Operator marks work done by the operator (CLI, seeding), not a token.
+	Operator bool
 }
 
 // MayAccessNamespace reports whether the token's namespace list allows ns.
@@ -27,7 +29,12 @@ func (p Principal) MayAccessNamespace(ns string) bool {
 func (p Principal) MayWrite() bool { return p.Role == RoleAdmin }
 
 // CreatorClass and CreatorID describe the principal in object metadata.
-func (p Principal) CreatorClass() string { return "api-token" }
+func (p Principal) CreatorClass() string {
+	if p.Operator {
+		return "operator"
+	}
+	return "api-token"
+}
 
 // CreatorID names the token that acted.
 func (p Principal) CreatorID() string { return p.TokenName }

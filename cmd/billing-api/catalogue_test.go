@@ -1,0 +1,87 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestServeRefusesAnInvalidCatalogue(t *testing.T) {
+	env := storeEnv(t)
+	path := filepath.Join(t.TempDir(), "plans.yaml")
+	if err := os.WriteFile(path, []byte("locale: en-US\ncurrency: USD\ndefault_plan: GOLD\nplans: []\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, err := run(t, env, "serve", "--listen", "127.0.0.1:0", "--plan-catalogue", path)
+	if err == nil || !strings.Contains(errOut, "default_plan") {
+		t.Fatalf("invalid catalogue accepted: %v %q", err, errOut)
+	}
+}
+
+func TestServeRefusesACatalogueWithoutTheTenantsPlans(t *testing.T) {
+	env := storeEnv(t)
+	mustRun(t, env, "tenant", "create", "acme") // starts on FREE
+	path := filepath.Join(t.TempDir(), "plans.yaml")
+	only := `locale: en-US
+currency: USD
+default_plan: TEAM
+addons: []
+plans:
+  - name: TEAM
+    title: Team
+    type: TEAM
+    tenant_type: ENTERPRISE
+    flat_price: 4900
+    renewal_period: PERIOD_MONTH
+    trial: {length: 0, unit: PERIOD_UNKNOWN}
+    default_quota: {objects: {quota: 5}}
+    transition: {method: TRANSITION_METHOD_WIZARD}
+`
+	if err := os.WriteFile(path, []byte(only), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, err := run(t, env, "serve", "--listen", "127.0.0.1:0", "--plan-catalogue", path)
+	if err == nil || !strings.Contains(errOut, `"FREE"`) {
+		t.Fatalf("catalogue without FREE accepted while a tenant is on it: %v %q", err, errOut)
+	}
+}
+
+// make run's server: the demo tenant has quota objects and usage gauges, and
+// the printed token reads them.
+func TestDemoTenantShowsRealLimitsAndUsage(t *testing.T) {
+	env := storeEnv(t)
+	base, cmd, _, banner := startServerWithBanner(t, env, "--demo")
+	defer func() { _ = cmd.Process.Kill() }()
+	secret, ok := banner.waitForPrefix("  demo token:  ")
+	if !ok {
+		t.Fatal("no demo token printed")
+	}
+	req, _ := http.NewRequest(http.MethodGet, base+"/api/web/namespaces/shop/quota/usage", nil)
+	req.Header.Set("Authorization", "APIToken "+secret)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("usage: %d %s", res.StatusCode, body)
+	}
+	var u struct {
+		Objects map[string]struct {
+			Limit struct{ Maximum int32 }
+			Usage struct{ Current int32 }
+		}
+	}
+	if err := json.Unmarshal(body, &u); err != nil {
+		t.Fatal(err)
+	}
+	lb, pool := u.Objects["http_loadbalancer"], u.Objects["origin_pool"]
+	if lb.Limit.Maximum != 8 || lb.Usage.Current != 3 || pool.Limit.Maximum != 4 || pool.Usage.Current != 2 || u.Objects["quota"].Usage.Current != 1 {
+		t.Fatalf("demo usage %s", body)
+	}
+}

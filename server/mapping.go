@@ -1,0 +1,263 @@
+package server
+
+// Field mapping between the generated wire types and the domain types, in
+// one place, so handlers only call and translate.
+
+import (
+	openapi_types "github.com/oapi-codegen/runtime/types"
+
+	"billing-api/gen/api"
+	"billing-api/server/plan"
+	"billing-api/server/quota"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+// ---- quota objects
+
+func quotaInputFromCreate(b *api.QuotaCreateRequest) quota.ObjectInput {
+	m := b.Metadata
+	return quota.ObjectInput{
+		Name: m.Name, Namespace: deref(m.Namespace), Labels: deref(m.Labels), Annotations: deref(m.Annotations),
+		Description: m.Description, Disabled: deref(m.Disable),
+		Spec: limitsFromWire(b.Spec.ObjectLimits, b.Spec.ResourceLimits, b.Spec.ApiLimits),
+	}
+}
+
+func quotaInputFromReplace(b *api.QuotaReplaceRequest) quota.ObjectInput {
+	m := b.Metadata
+	return quota.ObjectInput{
+		Name: m.Name, Namespace: deref(m.Namespace), Labels: deref(m.Labels), Annotations: deref(m.Annotations),
+		Description: m.Description, Disabled: deref(m.Disable),
+		Spec: limitsFromWire(b.Spec.ObjectLimits, b.Spec.ResourceLimits, b.Spec.ApiLimits),
+	}
+}
+
+// limitsFromWire keeps nil for maps the client did not send.
+func limitsFromWire(objects *map[string]api.QuotaLimitType, resources *map[string]api.QuotaFloatLimitType, apis *map[string]api.QuotaRateLimitType) quota.Limits {
+	var l quota.Limits
+	if objects != nil {
+		l.Objects = make(map[string]int32, len(*objects))
+		for k, v := range *objects {
+			l.Objects[k] = v.Maximum
+		}
+	}
+	if resources != nil {
+		l.Resources = make(map[string]float64, len(*resources))
+		for k, v := range *resources {
+			l.Resources[k] = v.Maximum
+		}
+	}
+	if apis != nil {
+		l.APIs = make(map[string]quota.RateLimit, len(*apis))
+		for k, v := range *apis {
+			l.APIs[k] = quota.RateLimit{Rate: v.Rate, Unit: quota.Unit(deref(v.Unit)), Burst: v.Burst}
+		}
+	}
+	return l
+}
+
+func wireObjectLimits(m map[string]int32) *map[string]api.QuotaLimitType {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]api.QuotaLimitType, len(m))
+	for k, v := range m {
+		out[k] = api.QuotaLimitType{Maximum: v}
+	}
+	return &out
+}
+
+func wireResourceLimits(m map[string]float64) *map[string]api.QuotaFloatLimitType {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]api.QuotaFloatLimitType, len(m))
+	for k, v := range m {
+		out[k] = api.QuotaFloatLimitType{Maximum: v}
+	}
+	return &out
+}
+
+func wireRateLimit(r quota.RateLimit) api.QuotaRateLimitType {
+	out := api.QuotaRateLimitType{Rate: r.Rate, Burst: r.Burst}
+	if r.Unit != "" {
+		out.Unit = ptr(api.RateLimiterRateLimitPeriodUnit(r.Unit))
+	}
+	return out
+}
+
+func wireAPILimits(m map[string]quota.RateLimit) *map[string]api.QuotaRateLimitType {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]api.QuotaRateLimitType, len(m))
+	for k, v := range m {
+		out[k] = wireRateLimit(v)
+	}
+	return &out
+}
+
+func wireSpec(l quota.Limits) *api.SchemaquotaGetSpecType {
+	return &api.SchemaquotaGetSpecType{
+		ObjectLimits: wireObjectLimits(l.Objects), ResourceLimits: wireResourceLimits(l.Resources), ApiLimits: wireAPILimits(l.APIs),
+	}
+}
+
+func wireMetadata(o quota.Object) *api.SchemaObjectGetMetaType {
+	return &api.SchemaObjectGetMetaType{
+		Name: ptr(o.Name), Namespace: ptr(o.Namespace), Labels: mapOrNil(o.Labels), Annotations: mapOrNil(o.Annotations),
+		Description: o.Description, Disable: ptr(o.Disabled),
+	}
+}
+
+func wireSystemMetadata(o quota.Object) *api.SchemaSystemObjectGetMetaType {
+	return &api.SchemaSystemObjectGetMetaType{
+		Uid: ptr(openapi_types.UUID(o.UID)), Tenant: ptr(o.TenantName),
+		CreationTimestamp: ptr(o.CreatedAt), ModificationTimestamp: ptr(o.UpdatedAt),
+		CreatorId: ptr(o.CreatorID), CreatorClass: ptr(o.CreatorClass),
+		ObjectIndex: ptr(int64(0)), Finalizers: &[]string{},
+	}
+}
+
+func wireCreateForm(o quota.Object) *api.QuotaCreateRequest {
+	return &api.QuotaCreateRequest{
+		Metadata: api.SchemaObjectCreateMetaType{
+			Name: o.Name, Namespace: ptr(o.Namespace), Labels: mapOrNil(o.Labels), Annotations: mapOrNil(o.Annotations),
+			Description: o.Description, Disable: ptr(o.Disabled),
+		},
+		Spec: api.SchemaquotaCreateSpecType{
+			ObjectLimits: wireObjectLimits(o.Spec.Objects), ResourceLimits: wireResourceLimits(o.Spec.Resources), ApiLimits: wireAPILimits(o.Spec.APIs),
+		},
+	}
+}
+
+func wireReplaceForm(o quota.Object) *api.QuotaReplaceRequest {
+	return &api.QuotaReplaceRequest{
+		Metadata: api.SchemaObjectReplaceMetaType{
+			Name: o.Name, Namespace: ptr(o.Namespace), Labels: mapOrNil(o.Labels), Annotations: mapOrNil(o.Annotations),
+			Description: o.Description, Disable: ptr(o.Disabled),
+		},
+		Spec: api.SchemaquotaReplaceSpecType{
+			ObjectLimits: wireObjectLimits(o.Spec.Objects), ResourceLimits: wireResourceLimits(o.Spec.Resources), ApiLimits: wireAPILimits(o.Spec.APIs),
+		},
+	}
+}
+
+func mapOrNil(m map[string]string) *map[string]string {
+	if m == nil {
+		return nil
+	}
+	return &m
+}
+
+func wireListItem(o quota.Object, full, status bool) api.QuotaListResponseItem {
+	item := api.QuotaListResponseItem{
+		Name: ptr(o.Name), Namespace: ptr(o.Namespace), Tenant: ptr(o.TenantName), Uid: ptr(openapi_types.UUID(o.UID)),
+		Description: o.Description, Disabled: ptr(o.Disabled), Labels: mapOrNil(o.Labels), Annotations: mapOrNil(o.Annotations),
+	}
+	if full {
+		item.Metadata, item.SystemMetadata, item.GetSpec = wireMetadata(o), wireSystemMetadata(o), wireSpec(o.Spec)
+	}
+	if status {
+		item.StatusSet = &[]api.QuotaStatusObject{}
+	}
+	return item
+}
+
+// ---- effective limits and usage
+
+func wireEffectiveLimits(e quota.Effective) api.QuotaGetQuotaLimitsResponse {
+	objects := wireObjectLimits(nonNilMap(e.Objects))
+	resources := wireResourceLimits(nonNilMap(e.Resources))
+	apis := wireAPILimits(nonNilMap(e.APIs))
+	return api.QuotaGetQuotaLimitsResponse{
+		Objects: objects, Resources: resources, Apis: apis,
+		QuotaUsage: objects, FloatQuotaUsage: resources, ApiLimits: apis,
+	}
+}
+
+func wireUsage(u quota.Usage) api.QuotaGetResponseType {
+	objects := map[string]api.QuotaUsageItem{}
+	for k, max := range u.Limits.Objects {
+		objects[k] = api.QuotaUsageItem{Limit: api.QuotaLimitType{Maximum: max}, Usage: api.UsageUsageType{Current: clamp32(u.Objects[k])}}
+	}
+	resources := map[string]api.QuotaFloatUsageItem{}
+	for k, max := range u.Limits.Resources {
+		resources[k] = api.QuotaFloatUsageItem{Limit: api.QuotaFloatLimitType{Maximum: max}, Usage: api.UsageFloatUsageType{Current: u.Resources[k]}}
+	}
+	apis := map[string]api.QuotaApiUsageItem{}
+	for k, r := range u.Limits.APIs {
+		apis[k] = api.QuotaApiUsageItem{Limit: wireRateLimit(r), Usage: api.UsageUsageType{Current: clamp32(u.APIs[k])}}
+	}
+	return api.QuotaGetResponseType{
+		Objects: &objects, Resources: &resources, Apis: &apis,
+		QuotaUsage: &objects, FloatQuotaUsage: &resources, ApiLimits: &apis,
+	}
+}
+
+func clamp32(n int64) int32 {
+	if n > 1<<31-1 {
+		return 1<<31 - 1
+	}
+	return int32(n)
+}
+
+func nonNilMap[V any](m map[string]V) map[string]V {
+	if m == nil {
+		return map[string]V{}
+	}
+	return m
+}
+
+// ---- plans
+
+func wirePlan(c *plan.Catalogue, p plan.Plan, current bool) api.PlanPlanInternal {
+	addons := func(names []string) *[]api.PlanAddonServiceDetails {
+		out := make([]api.PlanAddonServiceDetails, 0, len(names))
+		for _, n := range names {
+			a, _ := c.Addon(n)
+			out = append(out, api.PlanAddonServiceDetails{Name: ptr(a.Name), DisplayName: ptr(a.DisplayName)})
+		}
+		return &out
+	}
+	required := make([]api.PlanPlanTransitionRequiredField, len(p.Transition.RequiredFields))
+	for i, f := range p.Transition.RequiredFields {
+		required[i] = api.PlanPlanTransitionRequiredField(f)
+	}
+	dq := p.DefaultQuota
+	return api.PlanPlanInternal{
+		Name: ptr(p.Name), Title: ptr(p.Title), Subtitle: ptr(p.Subtitle), Description: ptr(p.Description),
+		UsagePlanType: ptr(api.SchemaPlanType(p.Type)), TenantType: ptr(api.SchemaTenantType(p.TenantType)),
+		FlatPrice: ptr(int32(p.FlatPriceCents)), BillingDisabled: ptr(p.BillingDisabled), Current: ptr(current),
+		State:             ptr(api.PlanPlanStateSTATEREADY),
+		RenewalPeriodUnit: ptr(api.PlanPeriodUnitType(p.RenewalPeriod)),
+		TrialPeriod:       ptr(p.TrialLength), TrialPeriodUnit: ptr(api.PlanPeriodUnitType(p.TrialUnit)),
+		AllowedAddonServices: addons(p.AllowedAddons), IncludedAddonServices: addons(p.IncludedAddons),
+		DefaultQuota: &api.SchemaquotaGlobalSpecType{
+			ObjectLimits: wireObjectLimits(nonNilMap(dq.Objects)), ResourceLimits: wireResourceLimits(nonNilMap(dq.Resources)),
+			ApiLimits: wireAPILimits(resolvedAll(dq.APIs)), ApigwLimits: &map[string]api.QuotaRateLimitType{},
+		},
+		TransitionFlow: &api.PlanUsagePlanTransitionFlow{
+			Method:                 ptr(api.PlanPlanTransitionMethod(p.Transition.Method)),
+			RequiredFields:         &required,
+			RequiresManualApproval: ptr(p.Transition.RequiresManualApproval),
+		},
+	}
+}
+
+func resolvedAll(m map[string]quota.RateLimit) map[string]quota.RateLimit {
+	out := make(map[string]quota.RateLimit, len(m))
+	for k, r := range m {
+		out[k] = r.Resolved()
+	}
+	return out
+}
