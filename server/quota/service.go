@@ -66,8 +66,15 @@ func NewService(cfg Config) (*Service, error) {
 // objects (domains register their object kinds at wiring time).
 func (s *Service) AddLiveCounter(c LiveCounter) { s.counters = append(s.counters, c) }
 
-// ownKind reports whether the service counts kind itself.
+// ownKind reports whether kind is one of the service's own object kinds:
+// their usage is the service's live count, never a reported gauge. Payment
+// methods and subscriptions register their counters when those domains are
+// wired; until then the service holds none of them, so their count is 0.
 func (s *Service) ownKind(kind string) bool {
+	switch kind {
+	case KindQuota, KindPaymentMethod, KindSubscription:
+		return true
+	}
 	for _, c := range s.counters {
 		if c.Kind == kind {
 			return true

@@ -1,0 +1,48 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"billing-api/gen/api"
+)
+
+// Operations whose domain has not landed answer a proper 501
+// schemaErrorType (validated against the spec like every response).
+func TestUnservedOperationsAnswer501(t *testing.T) {
+	v := newEnv(t)
+	tok := v.tenant("acme")
+	for _, tc := range []struct{ op, method, path, body string }{
+		{"getUsageSummary", http.MethodPost, "/api/data/namespaces/system/billing/usage_summary", `{"start_time":"2026-10-01T00:00:00Z","end_time":"2026-11-01T00:00:00Z"}`},
+		{"listUsageDetails", http.MethodPost, "/api/web/namespaces/system/usage_details", `{"namespace":"system"}`},
+		{"listHourlyUsageDetails", http.MethodPost, "/api/web/namespaces/system/hourly_usage_details", `{"query":"abc"}`},
+		{"listCurrentUsage", http.MethodPost, "/api/web/namespaces/system/current_usage", `{}`},
+		{"listMonthlyUsage", http.MethodPost, "/api/web/namespaces/system/monthly_usage", `{}`},
+		{"listInvoices", http.MethodGet, "/api/web/namespaces/system/usage/invoices/custom_list?limit=5", ""},
+		{"downloadInvoicePdf", http.MethodGet, "/api/web/namespaces/system/usage/invoice_pdf?name=INV-1", ""},
+		{"createPaymentMethod", http.MethodPost, "/api/web/namespaces/system/billing/payment_methods", `{"token":"tok_visa"}`},
+		{"deletePaymentMethod", http.MethodDelete, "/api/web/namespaces/system/billing/payment_methods/pm-1", ""},
+		{"makePaymentMethodPrimary", http.MethodPost, "/api/web/namespaces/system/billing/payment_method/pm-1/primary", `{}`},
+		{"makePaymentMethodSecondary", http.MethodPost, "/api/web/namespaces/system/billing/payment_method/pm-1/secondary", `{}`},
+		{"swapPaymentMethodRole", http.MethodPost, "/api/web/namespaces/system/billing/payment_method/pm-1/swap-primary", `{}`},
+		{"initiatePlanTransition", http.MethodPost, "/api/web/namespaces/system/billing/plan_transition", `{"new_plan":"TEAM"}`},
+		{"getPlanTransition", http.MethodGet, "/no_auth/namespaces/system/billing/plan_transition?id=8d2b7c3e-2f0a-4b8e-9a51-3c6f2d9e7a10", ""},
+		{"subscribeAddon", http.MethodPost, "/api/web/namespaces/system/addon/subscribe", `{"f5xc_waap_standard":{}}`},
+		{"unsubscribeAddon", http.MethodPost, "/api/web/namespaces/system/addon/unsubscribe", `{"f5xc_waap_standard":{}}`},
+		{"listSubscriptions", http.MethodGet, "/api/web/namespaces/system/subscriptions/custom_list?current=true", ""},
+	} {
+		var body any
+		if tc.body != "" {
+			body = tc.body
+		}
+		res := v.call(tc.method, tc.path, tok, body)
+		if res.Status != http.StatusNotImplemented {
+			t.Errorf("%s: %d %s", tc.op, res.Status, res.Body)
+			continue
+		}
+		if eb := res.errorBody(t); eb.Code != api.EUNKNOWN || !strings.Contains(eb.Message, tc.op) {
+			t.Errorf("%s: body %+v", tc.op, eb)
+		}
+	}
+}
