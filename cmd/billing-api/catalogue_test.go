@@ -80,6 +80,18 @@ func TestDemoTenantShowsRealLimitsAndUsage(t *testing.T) {
 	if err := json.Unmarshal(body, &u); err != nil {
 		t.Fatal(err)
 	}
+	// The binary's /metrics also carries the database pool statistics.
+	mres, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(mres.Body)
+	mres.Body.Close()
+	for _, want := range []string{"go_sql_max_open_connections", "go_sql_in_use_connections", `billing_http_requests_total{method="GET",operation="getQuotaUsage",status="200"} 1`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	lb, pool := u.Objects["http_loadbalancer"], u.Objects["origin_pool"]
 	if lb.Limit.Maximum != 8 || lb.Usage.Current != 3 || pool.Limit.Maximum != 4 || pool.Usage.Current != 2 || u.Objects["quota"].Usage.Current != 1 {
 		t.Fatalf("demo usage %s", body)
