@@ -122,7 +122,7 @@ func adminToken(t tenancy.Token) admin.Token {
 // RecordGauges stores a batch of usage gauges; tenant and namespace names
 // are resolved first, so an unknown one fails the whole batch with 404.
 func (s *adminServer) RecordGauges(ctx context.Context, req admin.RecordGaugesRequestObject) (admin.RecordGaugesResponseObject, error) {
-	r := nameResolver{tenancy: s.tenancy, ids: map[string]uuid.UUID{}, ok: map[[2]string]bool{}}
+	r := newNameResolver(s.tenancy)
 	var counts []quota.ObjectCount
 	for _, c := range deref(req.Body.ObjectCounts) {
 		id, err := r.resolve(ctx, c.Tenant, c.Namespace)
@@ -148,7 +148,7 @@ func (s *adminServer) RecordGauges(ctx context.Context, req admin.RecordGaugesRe
 
 // CheckQuota answers whether more objects of a kind fit in a namespace.
 func (s *adminServer) CheckQuota(ctx context.Context, req admin.CheckQuotaRequestObject) (admin.CheckQuotaResponseObject, error) {
-	r := nameResolver{tenancy: s.tenancy, ids: map[string]uuid.UUID{}, ok: map[[2]string]bool{}}
+	r := newNameResolver(s.tenancy)
 	id, err := r.resolve(ctx, req.Tenant, req.Namespace)
 	if err != nil {
 		return nil, err
@@ -173,6 +173,10 @@ type nameResolver struct {
 	tenancy *tenancy.Service
 	ids     map[string]uuid.UUID
 	ok      map[[2]string]bool
+}
+
+func newNameResolver(t *tenancy.Service) nameResolver {
+	return nameResolver{tenancy: t, ids: map[string]uuid.UUID{}, ok: map[[2]string]bool{}}
 }
 
 func (r nameResolver) resolve(ctx context.Context, tenantName, namespace string) (uuid.UUID, error) {

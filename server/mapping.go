@@ -24,20 +24,22 @@ func deref[T any](p *T) T {
 // ---- quota objects
 
 func quotaInputFromCreate(b *api.QuotaCreateRequest) quota.ObjectInput {
-	m := b.Metadata
-	return quota.ObjectInput{
-		Name: m.Name, Namespace: deref(m.Namespace), Labels: deref(m.Labels), Annotations: deref(m.Annotations),
-		Description: m.Description, Disabled: deref(m.Disable),
-		Spec: limitsFromWire(b.Spec.ObjectLimits, b.Spec.ResourceLimits, b.Spec.ApiLimits),
-	}
+	m, s := b.Metadata, b.Spec
+	return quotaInput(m.Name, m.Namespace, m.Labels, m.Annotations, m.Description, m.Disable,
+		limitsFromWire(s.ObjectLimits, s.ResourceLimits, s.ApiLimits))
 }
 
 func quotaInputFromReplace(b *api.QuotaReplaceRequest) quota.ObjectInput {
-	m := b.Metadata
+	m, s := b.Metadata, b.Spec
+	return quotaInput(m.Name, m.Namespace, m.Labels, m.Annotations, m.Description, m.Disable,
+		limitsFromWire(s.ObjectLimits, s.ResourceLimits, s.ApiLimits))
+}
+
+// quotaInput is the part the create and replace bodies share.
+func quotaInput(name string, namespace *string, labels, annotations *map[string]string, description *string, disable *bool, spec quota.Limits) quota.ObjectInput {
 	return quota.ObjectInput{
-		Name: m.Name, Namespace: deref(m.Namespace), Labels: deref(m.Labels), Annotations: deref(m.Annotations),
-		Description: m.Description, Disabled: deref(m.Disable),
-		Spec: limitsFromWire(b.Spec.ObjectLimits, b.Spec.ResourceLimits, b.Spec.ApiLimits),
+		Name: name, Namespace: deref(namespace), Labels: deref(labels), Annotations: deref(annotations),
+		Description: description, Disabled: deref(disable), Spec: spec,
 	}
 }
 

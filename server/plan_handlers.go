@@ -4,15 +4,12 @@ import (
 	"context"
 
 	"billing-api/gen/api"
+	"billing-api/server/plan"
 )
 
 // ListUsagePlans returns the plan catalogue, marking the tenant's plan.
 func (s *Server) ListUsagePlans(ctx context.Context, _ api.ListUsagePlansRequestObject) (api.ListUsagePlansResponseObject, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	current, err := s.plans.CurrentPlan(ctx, p.TenantID)
+	current, err := s.currentPlan(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -28,14 +25,19 @@ func (s *Server) ListUsagePlans(ctx context.Context, _ api.ListUsagePlansRequest
 
 // GetCurrentPlan returns the tenant's plan.
 func (s *Server) GetCurrentPlan(ctx context.Context, _ api.GetCurrentPlanRequestObject) (api.GetCurrentPlanResponseObject, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	current, err := s.plans.CurrentPlan(ctx, p.TenantID)
+	current, err := s.currentPlan(ctx)
 	if err != nil {
 		return nil, err
 	}
 	cat := s.plans.Catalogue()
 	return api.GetCurrentPlan200JSONResponse{Locale: ptr(cat.Locale), Plans: &[]api.PlanPlanInternal{wirePlan(cat, current, true)}}, nil
+}
+
+// currentPlan is the plan of the tenant the request acts for.
+func (s *Server) currentPlan(ctx context.Context) (plan.Plan, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return plan.Plan{}, err
+	}
+	return s.plans.CurrentPlan(ctx, p.TenantID)
 }

@@ -36,10 +36,9 @@ type Config struct {
 	AdminToken string
 	// Ready reports whether the service can serve (the database answers).
 	Ready func(ctx context.Context) error
-	// Registry receives the HTTP metrics; nil creates a private one.
+	// Registry receives the HTTP metrics and is what /metrics exposes; nil
+	// creates a private one.
 	Registry *prometheus.Registry
-	// Gatherer is what /metrics exposes; nil means Registry.
-	Gatherer prometheus.Gatherer
 }
 
 // Validate checks the wiring.
@@ -65,9 +64,8 @@ func (c Config) Validate() error {
 
 // Server implements the tenant-facing strict server interface.
 type Server struct {
-	tenancy *tenancy.Service
-	quotas  *quota.Service
-	plans   *plan.Service
+	quotas *quota.Service
+	plans  *plan.Service
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)
@@ -85,10 +83,6 @@ func New(cfg Config) (*echo.Echo, error) {
 	reg := cfg.Registry
 	if reg == nil {
 		reg = prometheus.NewRegistry()
-	}
-	gatherer := cfg.Gatherer
-	if gatherer == nil {
-		gatherer = reg
 	}
 
 	e := echo.New()
@@ -116,7 +110,7 @@ func New(cfg Config) (*echo.Echo, error) {
 	if err := registerDocs(e, billingSpec, adminSpec); err != nil {
 		return nil, err
 	}
-	registerOps(e, cfg.Ready, gatherer)
+	registerOps(e, cfg.Ready, reg)
 
 	// Tenant API: every operation gets its own chain, so each step knows the
 	// operation it guards.
@@ -138,7 +132,7 @@ func New(cfg Config) (*echo.Echo, error) {
 			needNamespace,
 		}
 	}
-	srv := &Server{tenancy: cfg.Tenancy, quotas: cfg.Quotas, plans: cfg.Plans}
+	srv := &Server{quotas: cfg.Quotas, plans: cfg.Plans}
 	api.RegisterHandlersWithOptions(e, api.NewStrictHandler(srv, nil), api.RegisterHandlersOptions{OperationMiddlewares: perOp})
 
 	// Operator API.
@@ -157,9 +151,8 @@ func New(cfg Config) (*echo.Echo, error) {
 	return e, nil
 }
 
-// loadSpec parses a private copy of a spec as written (the generated
-// embedded copies have their operation ids rewritten, and the validator
-// mutates the servers list).
+// loadSpec parses a spec as written (the generated embedded copies have
+// their operation ids rewritten).
 func loadSpec(raw []byte) (*openapi3.T, error) {
 	spec, err := openapi3.NewLoader().LoadFromData(raw)
 	if err != nil {

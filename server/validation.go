@@ -22,7 +22,10 @@ const maxReportedFields = 50
 // requestValidator checks every request against the spec before any handler
 // runs. Security is not checked here: the project's auth middleware does it.
 func requestValidator(spec *openapi3.T) echo.MiddlewareFunc {
-	return echomw.OapiRequestValidatorWithOptions(spec, &echomw.Options{
+	// The middleware clears the servers list of the document it is given;
+	// give it a shallow copy so the served document keeps its servers.
+	own := *spec
+	return echomw.OapiRequestValidatorWithOptions(&own, &echomw.Options{
 		DoNotValidateServers:  true,
 		SilenceServersWarning: true,
 		Options: openapi3filter.Options{

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -106,14 +105,11 @@ func (db *DB) Migrate(ctx context.Context) error {
 	})
 }
 
-// SchemaVersion is the newest applied migration (0 for an empty database).
+// SchemaVersion is the newest applied migration (0 when none is); call it
+// after Migrate, which creates the bookkeeping table.
 func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
 	var v *int
-	err := db.gdb.WithContext(ctx).Raw("SELECT MAX(version) FROM schema_migrations").Scan(&v).Error
-	if err != nil {
-		if strings.Contains(err.Error(), "no such table") || strings.Contains(err.Error(), "does not exist") {
-			return 0, nil
-		}
+	if err := db.gdb.WithContext(ctx).Raw("SELECT MAX(version) FROM schema_migrations").Scan(&v).Error; err != nil {
 		return 0, classify(err)
 	}
 	if v == nil {

@@ -228,7 +228,7 @@ func newerWins(table string, keys []string, value string) clause.OnConflict {
 // happens in a race with a deletion.
 func gaugeError(err error) error {
 	if errors.Is(err, gorm.ErrForeignKeyViolated) {
-		return fault.NotFoundf("namespace not found")
+		return &fault.Error{Kind: fault.KindNotFound, Message: "namespace not found", Err: err}
 	}
 	return classify(err)
 }

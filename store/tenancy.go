@@ -40,14 +40,6 @@ func (r *Tenancy) TenantByName(ctx context.Context, name string) (tenancy.Tenant
 	return tenantFromRow(row), nil
 }
 
-func (r *Tenancy) TenantByID(ctx context.Context, id uuid.UUID) (tenancy.Tenant, error) {
-	var row tenantRow
-	if err := r.db.conn(ctx).Where("id = ?", id).Take(&row).Error; err != nil {
-		return tenancy.Tenant{}, classify(err)
-	}
-	return tenantFromRow(row), nil
-}
-
 func (r *Tenancy) ListTenants(ctx context.Context) ([]tenancy.Tenant, error) {
 	var rows []tenantRow
 	if err := r.db.conn(ctx).Order("name").Find(&rows).Error; err != nil {

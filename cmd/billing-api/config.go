@@ -28,38 +28,28 @@ func envString(name, def string) string {
 	return def
 }
 
-func envInt(name string, def int) int {
-	if v, ok := os.LookupEnv(name); ok {
-		n, err := strconv.Atoi(v)
-		if err == nil {
-			return n
-		}
-		badEnv(name, v, err)
+// envParsed reads a variable with parse, or def when it is unset; a value
+// that does not parse is recorded and def is used meanwhile.
+func envParsed[T any](name string, def T, parse func(string) (T, error)) T {
+	v, ok := os.LookupEnv(name)
+	if !ok {
+		return def
 	}
-	return def
+	x, err := parse(v)
+	if err != nil {
+		badEnv(name, v, err)
+		return def
+	}
+	return x
 }
+
+func envInt(name string, def int) int { return envParsed(name, def, strconv.Atoi) }
 
 func envDuration(name string, def time.Duration) time.Duration {
-	if v, ok := os.LookupEnv(name); ok {
-		d, err := time.ParseDuration(v)
-		if err == nil {
-			return d
-		}
-		badEnv(name, v, err)
-	}
-	return def
+	return envParsed(name, def, time.ParseDuration)
 }
 
-func envBool(name string, def bool) bool {
-	if v, ok := os.LookupEnv(name); ok {
-		b, err := strconv.ParseBool(v)
-		if err == nil {
-			return b
-		}
-		badEnv(name, v, err)
-	}
-	return def
-}
+func envBool(name string, def bool) bool { return envParsed(name, def, strconv.ParseBool) }
 
 // globalConfig is what every subcommand needs: the store and logging.
 type globalConfig struct {

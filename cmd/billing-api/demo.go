@@ -29,9 +29,9 @@ func seedDemo(ctx context.Context, a *app) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	for _, t := range old {
-		if t.Name == "demo" && !t.Revoked() {
-			if _, err := a.tenancy.RevokeToken(ctx, demoTenant, t.ID); err != nil {
+	for _, tok := range old {
+		if tok.Name == "demo" && !tok.Revoked() {
+			if _, err := a.tenancy.RevokeToken(ctx, demoTenant, tok.ID); err != nil {
 				return "", err
 			}
 		}

@@ -3,7 +3,6 @@ package quota
 import (
 	"context"
 	"maps"
-	"math"
 
 	"github.com/google/uuid"
 
@@ -96,12 +95,4 @@ type Usage struct {
 	// APIs is the requests currently taken from each API limit's bucket on
 	// this replica.
 	APIs map[string]int64
-}
-
-// clampInt32 fits a count into the wire's int32.
-func clampInt32(n int64) int32 {
-	if n > math.MaxInt32 {
-		return math.MaxInt32
-	}
-	return int32(n)
 }

@@ -260,9 +260,9 @@ func (s *Service) CheckRoom(ctx context.Context, tenantID uuid.UUID, namespace, 
 		return Check{}, err
 	}
 	c := Check{Usage: usage[kind], Limit: Unlimited, Remaining: Unlimited, Allowed: true}
-	if max, ok := eff.Objects[kind]; ok && max != Unlimited {
-		c.Limited, c.Limit = true, int64(max)
-		c.Remaining = max64(c.Limit-c.Usage, 0)
+	if limit, ok := eff.Objects[kind]; ok && limit != Unlimited {
+		c.Limited, c.Limit = true, int64(limit)
+		c.Remaining = max(c.Limit-c.Usage, 0)
 		c.Allowed = c.Usage+n <= c.Limit
 	}
 	return c, nil
@@ -314,11 +314,4 @@ func (s *Service) RecordGauges(ctx context.Context, counts []ObjectCount, amount
 		return err
 	})
 	return nc, na, err
-}
-
-func max64(a, b int64) int64 {
-	if a > b {
-		return a
-	}
-	return b
 }

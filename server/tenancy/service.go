@@ -94,11 +94,6 @@ func (s *Service) Tenant(ctx context.Context, name string) (Tenant, error) {
 	return t, err
 }
 
-// TenantByID returns the tenant with this id.
-func (s *Service) TenantByID(ctx context.Context, id uuid.UUID) (Tenant, error) {
-	return s.store.TenantByID(ctx, id)
-}
-
 // ListTenants returns every tenant, by name.
 func (s *Service) ListTenants(ctx context.Context) ([]Tenant, error) {
 	return s.store.ListTenants(ctx)

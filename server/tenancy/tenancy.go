@@ -66,7 +66,6 @@ type Store interface {
 
 	CreateTenant(ctx context.Context, t Tenant) error
 	TenantByName(ctx context.Context, name string) (Tenant, error)
-	TenantByID(ctx context.Context, id uuid.UUID) (Tenant, error)
 	ListTenants(ctx context.Context) ([]Tenant, error)
 
 	CreateNamespace(ctx context.Context, ns Namespace) error
