@@ -1,8 +1,6 @@
 package server
 
 import (
-	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -75,14 +73,10 @@ func TestOperatorAPIRefusesTenantTokens(t *testing.T) {
 }
 
 func TestOperatorAPIClosedWithoutAdminToken(t *testing.T) {
-	v := newEnv(t)
-	e, err := New(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Tenancy: v.tenancy, Quotas: v.quotas, Plans: v.plans, Ready: v.db.Ping})
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := newEnvWith(t, func(c *Config) { c.AdminToken = "" })
 	h := http.Header{}
 	h.Set("Authorization", "Bearer ")
-	res := v.sr.do(t, e, http.MethodGet, "/admin/v1/tenants", nil, h)
+	res := v.sr.do(t, v.e, http.MethodGet, "/admin/v1/tenants", nil, h)
 	if res.Status != http.StatusUnauthorized || !strings.Contains(res.errorBody(t).Message, "disabled") {
 		t.Fatalf("answered %d %s", res.Status, res.Body)
 	}

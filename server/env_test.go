@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"billing-api/server/clock"
 	"billing-api/server/plan"
 	"billing-api/server/quota"
 	"billing-api/server/tenancy"
@@ -26,33 +27,15 @@ const testAdminToken = "operator-secret-for-tests"
 // env is one server over its own database, driven in process.
 type env struct {
 	t       testing.TB
+	app     *App
 	db      *store.DB
 	tenancy *tenancy.Service
 	plans   *plan.Service
 	quotas  *quota.Service
-	clock   *testClock
+	clock   *clock.Manual
 	e       *echo.Echo
 	sr      *specRouter
 	logs    *syncBuffer
-}
-
-// testClock is a clock the test moves by hand, so rate limits are observed
-// without sleeping.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 type syncBuffer struct {
@@ -72,30 +55,40 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// testStart is where test clocks start: deliberately not on a whole second,
+// so precision bugs show.
+var testStart = time.Date(2026, 11, 25, 12, 0, 0, 123456789, time.UTC)
+
 func newEnv(t *testing.T) *env { return newEnvTB(t) }
 
 func newEnvTB(t testing.TB) *env {
 	t.Helper()
-	db := storetest.Open(t)
+	return newEnvWith(t, func(*Config) {})
+}
+
+// newEnvWith builds the service through the production constructor, with
+// a hand-moved clock and the operator API open; adjust changes the config.
+func newEnvWith(t testing.TB, adjust func(*Config)) *env {
+	t.Helper()
 	logs := &syncBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, nil))
-	ten := tenancy.NewService(store.NewTenancy(db))
-	cat, err := plan.Embedded()
+	clk := clock.NewManual(testStart)
+	cfg := Config{
+		Store:      storetest.Config(t),
+		Logger:     slog.New(slog.NewJSONHandler(logs, nil)),
+		Clock:      clk.Now,
+		AdminToken: testAdminToken,
+	}
+	adjust(&cfg)
+	a, err := Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	plans := plan.NewService(cat, store.NewPlans(db))
-	ten.OnTenantCreated(plans.AssignDefault)
-	clock := &testClock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
-	quotas, err := quota.NewService(quota.Config{Store: store.NewQuotas(db), Defaults: plans, Now: clock.Now})
+	t.Cleanup(func() { _ = a.Close() })
+	e, err := a.HTTPHandler()
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := New(Config{Logger: log, Tenancy: ten, Quotas: quotas, Plans: plans, AdminToken: testAdminToken, Ready: db.Ping})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &env{t: t, db: db, tenancy: ten, plans: plans, quotas: quotas, clock: clock, e: e, sr: newSpecRouter(t), logs: logs}
+	return &env{t: t, app: a, db: a.DB, tenancy: a.Tenancy, plans: a.Plans, quotas: a.Quotas, clock: clk, e: e, sr: newSpecRouter(t), logs: logs}
 }
 
 // tenant creates a tenant with extra namespaces and returns an admin token.

@@ -5,7 +5,16 @@ import (
 
 	"billing-api/gen/api"
 	"billing-api/server/plan"
+	"billing-api/store"
 )
+
+// wirePlans builds the plan domain: the catalogue and each tenant's plan
+// (a new tenant starts on the catalogue's default plan).
+func wirePlans(a *App) error {
+	a.Plans = plan.NewService(a.cfg.Catalogue, store.NewPlans(a.DB))
+	a.Tenancy.OnTenantCreated(a.Plans.AssignDefault)
+	return nil
+}
 
 // ListUsagePlans returns the plan catalogue, marking the tenant's plan.
 func (s *Server) ListUsagePlans(ctx context.Context, _ api.ListUsagePlansRequestObject) (api.ListUsagePlansResponseObject, error) {
@@ -13,7 +22,7 @@ func (s *Server) ListUsagePlans(ctx context.Context, _ api.ListUsagePlansRequest
 	if err != nil {
 		return nil, err
 	}
-	cat := s.plans.Catalogue()
+	cat := s.app.Plans.Catalogue()
 	plans := make([]api.PlanPlanInternal, len(cat.Plans))
 	for i, pl := range cat.Plans {
 		plans[i] = wirePlan(cat, pl, pl.Name == current.Name)
@@ -29,7 +38,7 @@ func (s *Server) GetCurrentPlan(ctx context.Context, _ api.GetCurrentPlanRequest
 	if err != nil {
 		return nil, err
 	}
-	cat := s.plans.Catalogue()
+	cat := s.app.Plans.Catalogue()
 	return api.GetCurrentPlan200JSONResponse{Locale: ptr(cat.Locale), Plans: &[]api.PlanPlanInternal{wirePlan(cat, current, true)}}, nil
 }
 
@@ -39,5 +48,5 @@ func (s *Server) currentPlan(ctx context.Context) (plan.Plan, error) {
 	if err != nil {
 		return plan.Plan{}, err
 	}
-	return s.plans.CurrentPlan(ctx, p.TenantID)
+	return s.app.Plans.CurrentPlan(ctx, p.TenantID)
 }

@@ -5,7 +5,19 @@ import (
 
 	"billing-api/gen/api"
 	"billing-api/server/quota"
+	"billing-api/store"
 )
+
+// wireQuotas builds the quota domain: quota objects, effective limits,
+// usage and the api_limits rate limiter.
+func wireQuotas(a *App) error {
+	q, err := quota.NewService(quota.Config{Store: store.NewQuotas(a.DB), Defaults: a.Plans, Now: a.Now, LimitsTTL: a.cfg.LimitsTTL})
+	if err != nil {
+		return err
+	}
+	a.Quotas = q
+	return nil
+}
 
 // CreateQuota stores a new quota object.
 func (s *Server) CreateQuota(ctx context.Context, req api.CreateQuotaRequestObject) (api.CreateQuotaResponseObject, error) {
@@ -13,7 +25,7 @@ func (s *Server) CreateQuota(ctx context.Context, req api.CreateQuotaRequestObje
 	if err != nil {
 		return nil, err
 	}
-	o, err := s.quotas.Create(ctx, p, req.Namespace, quotaInputFromCreate(req.Body))
+	o, err := s.app.Quotas.Create(ctx, p, req.Namespace, quotaInputFromCreate(req.Body))
 	if err != nil {
 		return nil, err
 	}
@@ -26,7 +38,7 @@ func (s *Server) ReplaceQuota(ctx context.Context, req api.ReplaceQuotaRequestOb
 	if err != nil {
 		return nil, err
 	}
-	if err := s.quotas.Replace(ctx, p, req.Namespace, req.Name, quotaInputFromReplace(req.Body)); err != nil {
+	if err := s.app.Quotas.Replace(ctx, p, req.Namespace, req.Name, quotaInputFromReplace(req.Body)); err != nil {
 		return nil, err
 	}
 	return api.ReplaceQuota200JSONResponse{}, nil
@@ -38,7 +50,7 @@ func (s *Server) GetQuota(ctx context.Context, req api.GetQuotaRequestObject) (a
 	if err != nil {
 		return nil, err
 	}
-	o, err := s.quotas.Get(ctx, p, req.Namespace, req.Name)
+	o, err := s.app.Quotas.Get(ctx, p, req.Namespace, req.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +92,7 @@ func (s *Server) ListQuotas(ctx context.Context, req api.ListQuotasRequestObject
 	if err != nil {
 		return nil, err
 	}
-	objs, err := s.quotas.List(ctx, p, req.Namespace, sel)
+	objs, err := s.app.Quotas.List(ctx, p, req.Namespace, sel)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +117,7 @@ func (s *Server) DeleteQuota(ctx context.Context, req api.DeleteQuotaRequestObje
 		}
 		failIfReferred = deref(b.FailIfReferred)
 	}
-	if err := s.quotas.Delete(ctx, p, req.Namespace, req.Name, failIfReferred); err != nil {
+	if err := s.app.Quotas.Delete(ctx, p, req.Namespace, req.Name, failIfReferred); err != nil {
 		return nil, err
 	}
 	return api.DeleteQuota200JSONResponse{}, nil
@@ -117,7 +129,7 @@ func (s *Server) GetQuotaLimits(ctx context.Context, req api.GetQuotaLimitsReque
 	if err != nil {
 		return nil, err
 	}
-	eff, err := s.quotas.EffectiveLimits(ctx, p.TenantID, req.Namespace)
+	eff, err := s.app.Quotas.EffectiveLimits(ctx, p.TenantID, req.Namespace)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +142,7 @@ func (s *Server) GetQuotaUsage(ctx context.Context, req api.GetQuotaUsageRequest
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.quotas.Usage(ctx, p.TenantID, req.Namespace)
+	u, err := s.app.Quotas.Usage(ctx, p.TenantID, req.Namespace)
 	if err != nil {
 		return nil, err
 	}

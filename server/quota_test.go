@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -78,7 +79,7 @@ func TestQuotaObjectRoundTripsExactly(t *testing.T) {
 	created := v.createQuota(tok, "system", body)
 	sm := created.SystemMetadata
 	if sm == nil || sm.Uid == nil || *sm.Tenant != "acme" || *sm.CreatorId != "test-admin" || *sm.CreatorClass != "api-token" ||
-		!sm.CreationTimestamp.Equal(v.clock.Now()) || !sm.ModificationTimestamp.Equal(v.clock.Now()) {
+		!sm.CreationTimestamp.Equal(v.app.Now()) || !sm.ModificationTimestamp.Equal(v.app.Now()) {
 		t.Fatalf("system metadata %+v", sm)
 	}
 
@@ -101,6 +102,42 @@ func TestQuotaObjectRoundTripsExactly(t *testing.T) {
 	}
 	if _, ok := got["create_form"]; ok {
 		t.Error("GET_RSP_FORMAT_READ filled create_form")
+	}
+}
+
+// Every timestamp is kept at microsecond precision in UTC, so what a create
+// answers is what any later read, from this or another replica, returns.
+func TestTimestampsRoundTripAtMicrosecondPrecision(t *testing.T) {
+	v := newEnv(t)
+	tok := v.tenant("acme")
+	created := v.createQuota(tok, "system", `{"metadata":{"name":"q1"},"spec":{}}`)
+	want := created.SystemMetadata.CreationTimestamp
+	if want.Nanosecond()%1000 != 0 || want.Location() != time.UTC || want.Nanosecond() == 0 {
+		t.Fatalf("creation timestamp %v is not a sub-second UTC time at microsecond precision", want)
+	}
+	// A second replica on the same database reads the same instant.
+	other, err := Open(context.Background(), Config{Store: v.app.cfg.Store, Logger: v.app.Log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	e, err := other.HTTPHandler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.Header{}
+	h.Set("Authorization", "APIToken "+tok)
+	res := v.sr.do(t, e, http.MethodGet, "/api/web/namespaces/system/quotas/q1", nil, h)
+	var got struct {
+		SystemMetadata map[string]any `json:"system_metadata"`
+	}
+	if err := json.Unmarshal(res.Body, &got); err != nil {
+		t.Fatal(err)
+	}
+	createdJSON, _ := json.Marshal(created.SystemMetadata.CreationTimestamp)
+	if fmt.Sprintf("%q", got.SystemMetadata["creation_timestamp"]) != string(createdJSON) ||
+		got.SystemMetadata["creation_timestamp"] != got.SystemMetadata["modification_timestamp"] {
+		t.Fatalf("the create answered %s, a read from another replica %v", createdJSON, got.SystemMetadata)
 	}
 }
 
@@ -136,8 +173,8 @@ func TestQuotaCreateReplaceGetDeleteRules(t *testing.T) {
 	if *got.SystemMetadata.Uid != *created.SystemMetadata.Uid || !got.SystemMetadata.CreationTimestamp.Equal(*created.SystemMetadata.CreationTimestamp) {
 		t.Error("replace changed the uid or the creation time")
 	}
-	if !got.SystemMetadata.ModificationTimestamp.Equal(v.clock.Now()) {
-		t.Errorf("modification time %v, want %v", got.SystemMetadata.ModificationTimestamp, v.clock.Now())
+	if !got.SystemMetadata.ModificationTimestamp.Equal(v.app.Now()) {
+		t.Errorf("modification time %v, want %v", got.SystemMetadata.ModificationTimestamp, v.app.Now())
 	}
 	if (*got.Metadata.Labels)["b"] != "2" || (*got.Metadata.Labels)["a"] != "" || !*got.Metadata.Disable {
 		t.Errorf("replaced metadata %+v", got.Metadata)

@@ -24,6 +24,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
+	"billing-api/server/clock"
 	"billing-api/server/fault"
 )
 
@@ -49,6 +50,8 @@ type Config struct {
 	// SlowQuery logs statements slower than this at warn level; 0 disables.
 	SlowQuery time.Duration
 	Logger    *slog.Logger
+	// Now is the clock GORM stamps rows with; nil means clock.System.
+	Now clock.Clock
 }
 
 // DefaultSQLitePath is where the embedded database lives by default.
@@ -85,7 +88,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	gcfg := &gorm.Config{
 		TranslateError:         true,
 		SkipDefaultTransaction: true,
-		NowFunc:                func() time.Time { return time.Now().UTC() },
+		NowFunc:                clock.Normalized(cfg.Now),
 		Logger:                 gormLogger{log: log, slow: cfg.SlowQuery},
 	}
 	var (

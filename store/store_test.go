@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -56,7 +57,56 @@ func TestMigrationsAreIdempotentAndSafeFromManyReplicas(t *testing.T) {
 	}
 	v, err := db.SchemaVersion(ctx)
 	if err != nil || v != store.LatestSchemaVersion() {
-		t.Fatalf("schema version %d (%v), want %d", v, err, store.LatestSchemaVersion())
+		t.Fatalf("schema version %s (%v), want %s", v, err, store.LatestSchemaVersion())
+	}
+}
+
+// A database migrated when versions were a counter (schema_migrations
+// with versions 1 and 2) keeps its data and moves on to the newest schema.
+func TestDatabasesWithCounterVersionsKeepWorking(t *testing.T) {
+	ctx := context.Background()
+	cfg := storetest.EmptyConfig(t)
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	db, err := store.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.MigrateTo(ctx, "20261110090000_quotas"); err != nil {
+		t.Fatal(err)
+	}
+	repo := store.NewTenancy(db)
+	if err := repo.CreateTenant(ctx, tenancy.Tenant{ID: uuid.New(), Name: "old", DisplayName: "Old", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	// Rewrite the bookkeeping as the releases before named versions left it.
+	for _, stmt := range []string{
+		"DROP TABLE schema_versions",
+		"CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMP NOT NULL)",
+		"INSERT INTO schema_migrations VALUES (1, 'tenants, namespaces and API tokens', CURRENT_TIMESTAMP), (2, 'plans, quota objects and usage gauges', CURRENT_TIMESTAMP)",
+	} {
+		if err := db.Exec(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := db.SchemaVersion(ctx); err != nil || v != store.LatestSchemaVersion() {
+		t.Fatalf("schema version %s (%v), want %s", v, err, store.LatestSchemaVersion())
+	}
+	if _, err := repo.TenantByName(ctx, "old"); err != nil {
+		t.Fatalf("the tenant from before the upgrade: %v", err)
+	}
+	// Unknown counter versions stop the migration instead of guessing.
+	if err := db.Exec(ctx, "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMP NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec(ctx, "INSERT INTO schema_migrations VALUES (3, 'from a branch', CURRENT_TIMESTAMP)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Migrate(ctx); err == nil || !strings.Contains(err.Error(), "schema version 3") {
+		t.Fatalf("an unknown counter version: %v", err)
 	}
 }
 

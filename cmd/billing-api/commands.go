@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -13,10 +12,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
+	"billing-api/server"
 	"billing-api/server/plan"
-	"billing-api/server/quota"
 	"billing-api/server/tenancy"
-	"billing-api/store"
 )
 
 func newRootCommand() *cobra.Command {
@@ -47,19 +45,9 @@ Every flag can also be set by the environment variable shown in its help.`,
 	return root
 }
 
-// app is the store and the domain services, as the server and the operator
-// commands both use them.
-type app struct {
-	log     *slog.Logger
-	db      *store.DB
-	tenancy *tenancy.Service
-	plans   *plan.Service
-	quotas  *quota.Service
-}
-
-// openApp loads the plan catalogue, connects to the store, migrates it to
-// the newest schema and wires the domain services.
-func openApp(ctx context.Context, g *globalConfig) (*app, error) {
+// openApp loads the plan catalogue and opens the wired service on the
+// configured store (migrated to the newest schema).
+func openApp(ctx context.Context, g *globalConfig, extra func(*server.Config)) (*server.App, error) {
 	log, err := g.logger()
 	if err != nil {
 		return nil, err
@@ -68,24 +56,11 @@ func openApp(ctx context.Context, g *globalConfig) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := g.store
-	cfg.Logger = log
-	db, err := store.Open(ctx, cfg)
-	if err != nil {
-		return nil, err
+	cfg := server.Config{Store: g.store, Catalogue: cat, Logger: log}
+	if extra != nil {
+		extra(&cfg)
 	}
-	if err := db.Migrate(ctx); err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("migrating the %s database: %w", db.Dialect(), err)
-	}
-	a := &app{log: log, db: db, tenancy: tenancy.NewService(store.NewTenancy(db))}
-	a.plans = plan.NewService(cat, store.NewPlans(db))
-	a.tenancy.OnTenantCreated(a.plans.AssignDefault)
-	if a.quotas, err = quota.NewService(quota.Config{Store: store.NewQuotas(db), Defaults: a.plans}); err != nil {
-		_ = db.Close()
-		return nil, err
-	}
-	return a, nil
+	return server.Open(ctx, cfg)
 }
 
 // loadCatalogue reads the operator's plan catalogue, or the embedded one.
@@ -104,24 +79,22 @@ func loadCatalogue(path string) (*plan.Catalogue, error) {
 	return cat, nil
 }
 
-func (a *app) Close() error { return a.db.Close() }
-
 func newMigrateCommand(g *globalConfig) *cobra.Command {
 	return &cobra.Command{
 		Use:   "migrate",
 		Short: "Bring the database schema to the newest version (serve does this on start-up too)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := openApp(cmd.Context(), g)
+			a, err := openApp(cmd.Context(), g, nil)
 			if err != nil {
 				return err
 			}
 			defer a.Close()
-			v, err := a.db.SchemaVersion(cmd.Context())
+			v, err := a.DB.SchemaVersion(cmd.Context())
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s database at schema version %d\n", a.db.Dialect(), v)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s database at schema version %s\n", a.DB.Dialect(), v)
 			return nil
 		},
 	}
@@ -135,8 +108,8 @@ func newTenantCommand(g *globalConfig) *cobra.Command {
 		Short: "Create a tenant (with its system namespace)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withApp(cmd, g, func(ctx context.Context, a *app) error {
-				t, err := a.tenancy.CreateTenant(ctx, tenancy.CreateTenantInput{Name: args[0], DisplayName: display})
+			return withApp(cmd, g, func(ctx context.Context, a *server.App) error {
+				t, err := a.Tenancy.CreateTenant(ctx, tenancy.CreateTenantInput{Name: args[0], DisplayName: display})
 				if err != nil {
 					return err
 				}
@@ -151,8 +124,8 @@ func newTenantCommand(g *globalConfig) *cobra.Command {
 		Short: "List tenants",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withApp(cmd, g, func(ctx context.Context, a *app) error {
-				ts, err := a.tenancy.ListTenants(ctx)
+			return withApp(cmd, g, func(ctx context.Context, a *server.App) error {
+				ts, err := a.Tenancy.ListTenants(ctx)
 				if err != nil {
 					return err
 				}
@@ -177,8 +150,8 @@ func newNamespaceCommand(g *globalConfig) *cobra.Command {
 		Short: "Add a namespace to a tenant",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withApp(cmd, g, func(ctx context.Context, a *app) error {
-				ns, err := a.tenancy.CreateNamespace(ctx, tenantName, args[0])
+			return withApp(cmd, g, func(ctx context.Context, a *server.App) error {
+				ns, err := a.Tenancy.CreateNamespace(ctx, tenantName, args[0])
 				if err != nil {
 					return err
 				}
@@ -192,8 +165,8 @@ func newNamespaceCommand(g *globalConfig) *cobra.Command {
 		Short: "List a tenant's namespaces",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withApp(cmd, g, func(ctx context.Context, a *app) error {
-				nss, err := a.tenancy.ListNamespaces(ctx, tenantName)
+			return withApp(cmd, g, func(ctx context.Context, a *server.App) error {
+				nss, err := a.Tenancy.ListNamespaces(ctx, tenantName)
 				if err != nil {
 					return err
 				}
@@ -225,8 +198,8 @@ func newTokenCommand(g *globalConfig) *cobra.Command {
 		Short: "Issue an API token; its secret is printed once and cannot be shown again",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withApp(cmd, g, func(ctx context.Context, a *app) error {
-				tok, secret, err := a.tenancy.IssueToken(ctx, tenancy.IssueTokenInput{
+			return withApp(cmd, g, func(ctx context.Context, a *server.App) error {
+				tok, secret, err := a.Tenancy.IssueToken(ctx, tenancy.IssueTokenInput{
 					TenantName: tenantName, Name: name, Role: tenancy.Role(role), Namespaces: namespaces,
 				})
 				if err != nil {
@@ -248,8 +221,8 @@ func newTokenCommand(g *globalConfig) *cobra.Command {
 		Short: "List a tenant's tokens (never their secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withApp(cmd, g, func(ctx context.Context, a *app) error {
-				toks, err := a.tenancy.ListTokens(ctx, tenantName)
+			return withApp(cmd, g, func(ctx context.Context, a *server.App) error {
+				toks, err := a.Tenancy.ListTokens(ctx, tenantName)
 				if err != nil {
 					return err
 				}
@@ -279,8 +252,8 @@ func newTokenCommand(g *globalConfig) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("TOKEN_ID: %w", err)
 			}
-			return withApp(cmd, g, func(ctx context.Context, a *app) error {
-				tok, err := a.tenancy.RevokeToken(ctx, tenantName, id)
+			return withApp(cmd, g, func(ctx context.Context, a *server.App) error {
+				tok, err := a.Tenancy.RevokeToken(ctx, tenantName, id)
 				if err != nil {
 					return err
 				}
@@ -297,8 +270,8 @@ func newTokenCommand(g *globalConfig) *cobra.Command {
 	return cmd
 }
 
-func withApp(cmd *cobra.Command, g *globalConfig, fn func(ctx context.Context, a *app) error) error {
-	a, err := openApp(cmd.Context(), g)
+func withApp(cmd *cobra.Command, g *globalConfig, fn func(ctx context.Context, a *server.App) error) error {
+	a, err := openApp(cmd.Context(), g, nil)
 	if err != nil {
 		return err
 	}

@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"errors"
-	"time"
 
+	"billing-api/server"
 	"billing-api/server/fault"
 	"billing-api/server/quota"
 	"billing-api/server/tenancy"
@@ -15,8 +15,8 @@ const demoTenant = "demo"
 // seedDemo creates the demo tenant with demo data (once) and issues a fresh
 // demo token on every start, revoking the previous ones so only the printed
 // one works.
-func seedDemo(ctx context.Context, a *app) (string, error) {
-	t, err := a.tenancy.CreateTenant(ctx, tenancy.CreateTenantInput{Name: demoTenant, DisplayName: "Demo Corporation"})
+func seedDemo(ctx context.Context, a *server.App) (string, error) {
+	t, err := a.Tenancy.CreateTenant(ctx, tenancy.CreateTenantInput{Name: demoTenant, DisplayName: "Demo Corporation"})
 	switch {
 	case err == nil:
 		if err := seedDemoData(ctx, a, t); err != nil {
@@ -25,31 +25,31 @@ func seedDemo(ctx context.Context, a *app) (string, error) {
 	case !errors.Is(err, fault.ErrConflict):
 		return "", err
 	}
-	old, err := a.tenancy.ListTokens(ctx, demoTenant)
+	old, err := a.Tenancy.ListTokens(ctx, demoTenant)
 	if err != nil {
 		return "", err
 	}
 	for _, tok := range old {
 		if tok.Name == "demo" && !tok.Revoked() {
-			if _, err := a.tenancy.RevokeToken(ctx, demoTenant, tok.ID); err != nil {
+			if _, err := a.Tenancy.RevokeToken(ctx, demoTenant, tok.ID); err != nil {
 				return "", err
 			}
 		}
 	}
-	_, secret, err := a.tenancy.IssueToken(ctx, tenancy.IssueTokenInput{TenantName: demoTenant, Name: "demo", Role: tenancy.RoleAdmin})
+	_, secret, err := a.Tenancy.IssueToken(ctx, tenancy.IssueTokenInput{TenantName: demoTenant, Name: "demo", Role: tenancy.RoleAdmin})
 	return secret, err
 }
 
 // seedDemoData gives the demo tenant a second namespace, quota objects at
 // both levels and usage gauges, so limits and usage show real numbers.
-func seedDemoData(ctx context.Context, a *app, t tenancy.Tenant) error {
-	if _, err := a.tenancy.CreateNamespace(ctx, demoTenant, "shop"); err != nil {
+func seedDemoData(ctx context.Context, a *server.App, t tenancy.Tenant) error {
+	if _, err := a.Tenancy.CreateNamespace(ctx, demoTenant, "shop"); err != nil {
 		return err
 	}
 	seed := tenancy.Principal{TenantID: t.ID, TenantName: t.Name, TokenName: "demo-seed", Role: tenancy.RoleAdmin, Operator: true}
 	desc := "Tenant-wide limits for the demo."
 	burst := int32(10)
-	if _, err := a.quotas.Create(ctx, seed, tenancy.SystemNamespace, quota.ObjectInput{
+	if _, err := a.Quotas.Create(ctx, seed, tenancy.SystemNamespace, quota.ObjectInput{
 		Name: "tenant-defaults", Labels: map[string]string{"team": "platform"}, Description: &desc,
 		Spec: quota.Limits{
 			Objects: map[string]int32{"http_loadbalancer": 8},
@@ -59,14 +59,14 @@ func seedDemoData(ctx context.Context, a *app, t tenancy.Tenant) error {
 		return err
 	}
 	shopDesc := "Limits of the shop namespace."
-	if _, err := a.quotas.Create(ctx, seed, "shop", quota.ObjectInput{
+	if _, err := a.Quotas.Create(ctx, seed, "shop", quota.ObjectInput{
 		Name: "shop-limits", Labels: map[string]string{"team": "web", "env": "prod"}, Description: &shopDesc,
 		Spec: quota.Limits{Objects: map[string]int32{"origin_pool": 4}, Resources: map[string]float64{"storage_gib": 20}},
 	}); err != nil {
 		return err
 	}
-	now := time.Now().UTC()
-	_, _, err := a.quotas.RecordGauges(ctx,
+	now := a.Now()
+	_, _, err := a.Quotas.RecordGauges(ctx,
 		[]quota.ObjectCount{
 			{TenantID: t.ID, Namespace: "shop", Kind: "http_loadbalancer", Count: 3, ObservedAt: now},
 			{TenantID: t.ID, Namespace: "shop", Kind: "origin_pool", Count: 2, ObservedAt: now},

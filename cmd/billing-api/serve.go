@@ -50,30 +50,24 @@ finish (up to --shutdown-timeout).`,
 }
 
 func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
-	a, err := openApp(ctx, g)
+	reg := prometheus.NewRegistry()
+	a, err := openApp(ctx, g, func(c *server.Config) {
+		c.AdminToken = sc.adminToken
+		c.Registry = reg
+	})
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	if err := a.plans.CheckTenants(ctx); err != nil {
+	if err := a.Plans.CheckTenants(ctx); err != nil {
 		return err
 	}
-
-	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		collectors.NewDBStatsCollector(a.db.SQL(), string(a.db.Dialect())),
+		collectors.NewDBStatsCollector(a.DB.SQL(), string(a.DB.Dialect())),
 	)
-	e, err := server.New(server.Config{
-		Logger:     a.log,
-		Tenancy:    a.tenancy,
-		Quotas:     a.quotas,
-		Plans:      a.plans,
-		AdminToken: sc.adminToken,
-		Ready:      a.db.Ping,
-		Registry:   reg,
-	})
+	e, err := a.HTTPHandler()
 	if err != nil {
 		return err
 	}
@@ -98,8 +92,8 @@ func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          nil,
 	}
-	a.log.Info("serving", "url", base, "store", string(a.db.Dialect()), "operator_api", sc.adminToken != "")
-	fmt.Fprintf(stdout, "billing-api serving on %s (%s store)\n", base, a.db.Dialect())
+	a.Log.Info("serving", "url", base, "store", string(a.DB.Dialect()), "operator_api", sc.adminToken != "")
+	fmt.Fprintf(stdout, "billing-api serving on %s (%s store)\n", base, a.DB.Dialect())
 	fmt.Fprintf(stdout, "  Swagger UI:  %s/docs/\n", base)
 	fmt.Fprintf(stdout, "  OpenAPI:     %s/openapi.yaml\n", base)
 	if demoSecret != "" {
@@ -115,7 +109,7 @@ func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
 		return err
 	case <-ctx.Done():
 	}
-	a.log.Info("shutting down: draining in-flight requests", "timeout", sc.shutdownTimeout.String())
+	a.Log.Info("shutting down: draining in-flight requests", "timeout", sc.shutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), sc.shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
@@ -124,7 +118,7 @@ func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	a.log.Info("stopped")
+	a.Log.Info("stopped")
 	return nil
 }
 

@@ -3,66 +3,49 @@ package quota_test
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
+	"billing-api/server"
+	"billing-api/server/clock"
 	"billing-api/server/fault"
-	"billing-api/server/plan"
 	"billing-api/server/quota"
 	"billing-api/server/tenancy"
-	"billing-api/store"
 	"billing-api/store/storetest"
 )
 
 func TestMain(m *testing.M) { os.Exit(storetest.Run(m)) }
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // Two replicas share one database; a quota change made on one reaches the
 // other's rate limiting within a second.
 func TestQuotaChangeReachesOtherReplicasWithinASecond(t *testing.T) {
 	ctx := context.Background()
-	db := storetest.Open(t)
-	cat, err := plan.Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
-	plans := plan.NewService(cat, store.NewPlans(db))
-	ten := tenancy.NewService(store.NewTenancy(db))
-	ten.OnTenantCreated(plans.AssignDefault)
-	acme, err := ten.CreateTenant(ctx, tenancy.CreateTenantInput{Name: "acme"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	clk := &clock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
-	replica := func() *quota.Service {
-		s, err := quota.NewService(quota.Config{Store: store.NewQuotas(db), Defaults: plans, Now: clk.Now})
+	clk := clock.NewManual(time.Date(2026, 11, 25, 12, 0, 0, 123456789, time.UTC))
+	cfg := server.Config{Store: storetest.Config(t), Clock: clk.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	replica := func() *server.App {
+		a, err := server.Open(ctx, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return s
+		t.Cleanup(func() { _ = a.Close() })
+		return a
 	}
 	a, b := replica(), replica()
-	allow := func(s *quota.Service) error {
-		return s.Limiter().Allow(ctx, acme.ID, "system", "listQuotas", "ves.io.schema.quota.API.List")
+	acme, err := a.Tenancy.CreateTenant(ctx, tenancy.CreateTenantInput{Name: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	allow := func(s *server.App) error {
+		return s.Quotas.Limiter().Allow(ctx, acme.ID, "system", "listQuotas", "ves.io.schema.quota.API.List")
 	}
 	if err := allow(b); err != nil { // b caches the plan's generous limit
 		t.Fatal(err)
 	}
 	p := tenancy.Principal{TenantID: acme.ID, TenantName: "acme", TokenName: "t", Role: tenancy.RoleAdmin}
-	if _, err := a.Create(ctx, p, "system", quota.ObjectInput{
+	if _, err := a.Quotas.Create(ctx, p, "system", quota.ObjectInput{
 		Name: "strict", Spec: quota.Limits{APIs: map[string]quota.RateLimit{"listQuotas": {Rate: 1, Unit: quota.Hour}}},
 	}); err != nil {
 		t.Fatal(err)

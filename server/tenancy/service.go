@@ -10,10 +10,10 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 
+	"billing-api/server/clock"
 	"billing-api/server/fault"
 )
 
@@ -29,15 +29,16 @@ const maxTokenNamespaces = 64
 // Service applies the tenancy rules.
 type Service struct {
 	store Store
-	now   func() time.Time
+	now   clock.Clock
 	// OnTenantCreated runs inside the tenant's creation transaction, so other
 	// domains can give a new tenant its initial state atomically.
 	onTenantCreated []func(ctx context.Context, t Tenant) error
 }
 
-// NewService returns a Service over store.
-func NewService(store Store) *Service {
-	return &Service{store: store, now: func() time.Time { return time.Now().UTC() }}
+// NewService returns a Service over store; now is the clock (nil: the
+// system clock).
+func NewService(store Store, now clock.Clock) *Service {
+	return &Service{store: store, now: clock.Normalized(now)}
 }
 
 // OnTenantCreated registers fn to run in the transaction that creates a tenant.
@@ -254,4 +255,47 @@ func newSecret() (string, error) {
 		return "", err
 	}
 	return TokenPrefix + base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// Resolver turns the tenant and namespace names an operator writes into the
+// tenant's id, checking each pair once; one Resolver serves one request.
+type Resolver struct {
+	svc *Service
+	ids map[string]uuid.UUID
+	ok  map[[2]string]bool
+}
+
+// NewResolver returns an empty Resolver.
+func (s *Service) NewResolver() *Resolver {
+	return &Resolver{svc: s, ids: map[string]uuid.UUID{}, ok: map[[2]string]bool{}}
+}
+
+// Tenant returns the id of the tenant named tenantName (not found if none).
+func (r *Resolver) Tenant(ctx context.Context, tenantName string) (uuid.UUID, error) {
+	if id, ok := r.ids[tenantName]; ok {
+		return id, nil
+	}
+	t, err := r.svc.Tenant(ctx, tenantName)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	r.ids[tenantName] = t.ID
+	return t.ID, nil
+}
+
+// Namespace returns the tenant's id after checking the tenant has the
+// namespace (not found otherwise).
+func (r *Resolver) Namespace(ctx context.Context, tenantName, namespace string) (uuid.UUID, error) {
+	id, err := r.Tenant(ctx, tenantName)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	key := [2]string{tenantName, namespace}
+	if !r.ok[key] {
+		if err := r.svc.RequireNamespace(ctx, id, namespace); err != nil {
+			return uuid.Nil, err
+		}
+		r.ok[key] = true
+	}
+	return id, nil
 }

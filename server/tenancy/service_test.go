@@ -3,13 +3,15 @@ package tenancy_test
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
 
+	"billing-api/server"
 	"billing-api/server/fault"
 	"billing-api/server/tenancy"
-	"billing-api/store"
 	"billing-api/store/storetest"
 )
 
@@ -17,7 +19,12 @@ func TestMain(m *testing.M) { os.Exit(storetest.Run(m)) }
 
 func newService(t *testing.T) *tenancy.Service {
 	t.Helper()
-	return tenancy.NewService(store.NewTenancy(storetest.Open(t)))
+	a, err := server.Open(context.Background(), server.Config{Store: storetest.Config(t), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	return a.Tenancy
 }
 
 func TestCreateTenantCreatesSystemNamespace(t *testing.T) {

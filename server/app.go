@@ -1,0 +1,105 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"billing-api/server/clock"
+	"billing-api/server/fault"
+	"billing-api/server/plan"
+	"billing-api/server/quota"
+	"billing-api/server/tenancy"
+	"billing-api/store"
+)
+
+// Config is everything the service is built from.
+type Config struct {
+	Store store.Config
+	// Catalogue is the plan catalogue; nil means the embedded one.
+	Catalogue *plan.Catalogue
+	Logger    *slog.Logger
+	// Clock is the one time source; nil means the system clock. Its
+	// readings are normalised (UTC, microseconds) whatever it returns.
+	Clock clock.Clock
+	// LimitsTTL bounds how long a replica may use cached limits; 0 means 1s.
+	LimitsTTL time.Duration
+
+	// AdminToken is the operator token; empty closes the operator API.
+	AdminToken string
+	// Registry receives the HTTP metrics and is what /metrics exposes; nil
+	// creates a private one.
+	Registry *prometheus.Registry
+}
+
+// App is the wired service: the store, every domain's service and, on
+// demand, the HTTP handler. It is the one constructor the binary and every
+// test use, so what runs in tests is what runs in production.
+type App struct {
+	cfg Config
+	Log *slog.Logger
+	DB  *store.DB
+	Now clock.Clock
+
+	Tenancy *tenancy.Service
+	Plans   *plan.Service
+	Quotas  *quota.Service
+	// A new domain adds its service here and its wiring to domains.
+}
+
+// domains are wired in this order; each may use the services of the ones
+// before it. A domain's wiring lives in its own handlers file.
+var domains = []func(*App) error{wireTenancy, wirePlans, wireQuotas}
+
+// Open connects to the store, migrates it to the newest schema and wires
+// every domain.
+func Open(ctx context.Context, cfg Config) (*App, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if cfg.Catalogue == nil {
+		cat, err := plan.Embedded()
+		if err != nil {
+			return nil, err
+		}
+		cfg.Catalogue = cat
+	}
+	a := &App{cfg: cfg, Log: log, Now: clock.Normalized(cfg.Clock)}
+	storeCfg := cfg.Store
+	storeCfg.Logger = log
+	storeCfg.Now = a.Now
+	db, err := store.Open(ctx, storeCfg)
+	if err != nil {
+		return nil, err
+	}
+	a.DB = db
+	if err := db.Migrate(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("migrating the %s database: %w", db.Dialect(), err)
+	}
+	for _, wire := range domains {
+		if err := wire(a); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// Close releases the store.
+func (a *App) Close() error { return a.DB.Close() }
+
+// principal returns who the request acts for; the auth middleware has put
+// it there for every non-public operation.
+func principal(ctx context.Context) (tenancy.Principal, error) {
+	p, ok := tenancy.PrincipalFrom(ctx)
+	if !ok {
+		return tenancy.Principal{}, fault.Internal(errors.New("no principal on an authenticated operation"))
+	}
+	return p, nil
+}
