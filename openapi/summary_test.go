@@ -87,8 +87,12 @@ func summarize(doc *openapi3.T) string {
 			if op.Security != nil && len(*op.Security) == 0 {
 				security = "none"
 			}
-			ops = append(ops, fmt.Sprintf("op %s %s %s params[%s] body=%s 200=%s security=%s",
-				method, path, op.OperationID, strings.Join(params, ","), body, ok, security))
+			access := "-"
+			if a, ok := op.Extensions["x-billing-access"].(string); ok {
+				access = a
+			}
+			ops = append(ops, fmt.Sprintf("op %s %s %s params[%s] body=%s 200=%s security=%s access=%s",
+				method, path, op.OperationID, strings.Join(params, ","), body, ok, security, access))
 		}
 	}
 	sort.Strings(ops)

@@ -53,3 +53,41 @@ func (s *adminServer) CheckQuota(ctx context.Context, req admin.CheckQuotaReques
 		Allowed: c.Allowed, Limited: c.Limited, Limit: c.Limit, Usage: c.Usage, Remaining: c.Remaining,
 	}, nil
 }
+
+// GetLimitOverrides reads a tenant's limit overrides.
+func (s *adminServer) GetLimitOverrides(ctx context.Context, req admin.GetLimitOverridesRequestObject) (admin.GetLimitOverridesResponseObject, error) {
+	id, err := s.app.Tenancy.NewResolver().Tenant(ctx, req.Tenant)
+	if err != nil {
+		return nil, err
+	}
+	o, err := s.app.Quotas.LimitOverrides(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return admin.GetLimitOverrides200JSONResponse(adminOverrides(o)), nil
+}
+
+// SetLimitOverrides replaces a tenant's limit overrides.
+func (s *adminServer) SetLimitOverrides(ctx context.Context, req admin.SetLimitOverridesRequestObject) (admin.SetLimitOverridesResponseObject, error) {
+	id, err := s.app.Tenancy.NewResolver().Tenant(ctx, req.Tenant)
+	if err != nil {
+		return nil, err
+	}
+	o, err := s.app.Quotas.SetLimitOverrides(ctx, id, overridesFromAdmin(*req.Body))
+	if err != nil {
+		return nil, err
+	}
+	return admin.SetLimitOverrides200JSONResponse(adminOverrides(o)), nil
+}
+
+// ClearLimitOverrides removes a tenant's limit overrides.
+func (s *adminServer) ClearLimitOverrides(ctx context.Context, req admin.ClearLimitOverridesRequestObject) (admin.ClearLimitOverridesResponseObject, error) {
+	id, err := s.app.Tenancy.NewResolver().Tenant(ctx, req.Tenant)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.app.Quotas.ClearLimitOverrides(ctx, id); err != nil {
+		return nil, err
+	}
+	return admin.ClearLimitOverrides200JSONResponse(adminOverrides(quota.Overrides{})), nil
+}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -79,5 +80,54 @@ func TestOperatorAPIClosedWithoutAdminToken(t *testing.T) {
 	res := v.sr.do(t, v.e, http.MethodGet, "/admin/v1/tenants", nil, h)
 	if res.Status != http.StatusUnauthorized || !strings.Contains(res.errorBody(t).Message, "disabled") {
 		t.Fatalf("answered %d %s", res.Status, res.Body)
+	}
+}
+
+func TestOperatorLimitOverrides(t *testing.T) {
+	v := newEnv(t)
+	v.tenant("acme")
+	var o admin.LimitOverrides
+	res := v.admin(http.MethodGet, "/admin/v1/tenants/acme/limit_overrides", nil)
+	res.decode(t, &o)
+	if res.Status != http.StatusOK || len(o.ObjectLimits)+len(o.ResourceLimits)+len(o.ApiLimits) != 0 || o.UpdatedAt != nil {
+		t.Fatalf("no overrides yet: %d %s", res.Status, res.Body)
+	}
+	body := `{"object_limits":{"http_loadbalancer":{"maximum":-1}},"resource_limits":{"storage_gib":{"maximum":2048.5}},"api_limits":{"ves.io.schema.quota.API.List":{"rate":100,"unit":"MINUTE"}}}`
+	res = v.admin(http.MethodPut, "/admin/v1/tenants/acme/limit_overrides", body)
+	if res.Status != http.StatusOK {
+		t.Fatalf("set: %d %s", res.Status, res.Body)
+	}
+	// Stored and read back as sent.
+	res = v.admin(http.MethodGet, "/admin/v1/tenants/acme/limit_overrides", nil)
+	var got map[string]any
+	_ = json.Unmarshal(res.Body, &got)
+	delete(got, "updated_at")
+	if b, _ := json.Marshal(got); string(b) != `{"api_limits":{"ves.io.schema.quota.API.List":{"rate":100,"unit":"MINUTE"}},"object_limits":{"http_loadbalancer":{"maximum":-1}},"resource_limits":{"storage_gib":{"maximum":2048.5}}}` {
+		t.Fatalf("read back %s", b)
+	}
+	for bad, want := range map[string]string{
+		`{"object_limits":{"http_loadbalancer":{"maximum":-2}}}`:                             "object_limits[http_loadbalancer].maximum",
+		`{"resource_limits":{"storage_gib":{"maximum":-0.5}}}`:                               "resource_limits[storage_gib].maximum",
+		`{"api_limits":{"listQuotas":{"rate":0}}}`:                                           "api_limits[listQuotas].rate",
+		`{"object_limits":{"x":{"maximum":1}}}`:                                              "object_limits[x]",
+		`{"api_limits":{"listQuotas":{"rate":1},"ves.io.schema.quota.API.List":{"rate":2}}}`: "names the same operation",
+		`{"objects":{}}`: `"objects" is unsupported`,
+	} {
+		res := v.admin(http.MethodPut, "/admin/v1/tenants/acme/limit_overrides", bad)
+		if res.Status != http.StatusBadRequest || !strings.Contains(res.errorBody(t).Message, want) {
+			t.Errorf("%s: %d %s, want 400 naming %s", bad, res.Status, res.Body, want)
+		}
+	}
+	if res := v.admin(http.MethodPut, "/admin/v1/tenants/nobody/limit_overrides", `{}`); res.Status != http.StatusNotFound {
+		t.Errorf("unknown tenant: %d %s", res.Status, res.Body)
+	}
+	res = v.admin(http.MethodDelete, "/admin/v1/tenants/acme/limit_overrides", nil)
+	res.decode(t, &o)
+	if res.Status != http.StatusOK || len(o.ObjectLimits) != 0 {
+		t.Fatalf("clear: %d %s", res.Status, res.Body)
+	}
+	v.admin(http.MethodGet, "/admin/v1/tenants/acme/limit_overrides", nil).decode(t, &o)
+	if len(o.ApiLimits) != 0 || o.UpdatedAt != nil {
+		t.Fatalf("after clear: %+v", o)
 	}
 }

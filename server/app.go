@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"billing-api/openapi"
 	"billing-api/server/clock"
 	"billing-api/server/fault"
 	"billing-api/server/plan"
@@ -44,6 +46,9 @@ type App struct {
 	Log *slog.Logger
 	DB  *store.DB
 	Now clock.Clock
+	// spec is the tenant API's contract and ops its operations, read once.
+	spec *openapi3.T
+	ops  map[string]operation
 
 	Tenancy *tenancy.Service
 	Plans   *plan.Service
@@ -70,6 +75,13 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		cfg.Catalogue = cat
 	}
 	a := &App{cfg: cfg, Log: log, Now: clock.Normalized(cfg.Clock)}
+	var err error
+	if a.spec, err = loadSpec(openapi.BillingYAML); err != nil {
+		return nil, err
+	}
+	if a.ops, err = operations(a.spec); err != nil {
+		return nil, fmt.Errorf("openapi/billing.yaml: %w", err)
+	}
 	storeCfg := cfg.Store
 	storeCfg.Logger = log
 	storeCfg.Now = a.Now

@@ -24,11 +24,12 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	b.Helper()
 	v := newEnvTB(b)
 	tok := v.tenant("acme", "shop")
-	// Lift the plan's API limits so the benchmark measures work, not 429s.
-	body := `{"metadata":{"name":"bench"},"spec":{"object_limits":{"quota":{"maximum":-1}},"api_limits":{` +
+	// The operator lifts the plan's limits so the benchmark measures work,
+	// not 429s.
+	body := `{"object_limits":{"quota":{"maximum":-1}},"api_limits":{` +
 		`"getQuotaLimits":{"rate":1000000000,"burst":1000000000},"listQuotas":{"rate":1000000000,"burst":1000000000},` +
-		`"replaceQuota":{"rate":1000000000,"burst":1000000000},"createQuota":{"rate":1000000000,"burst":1000000000}}}}`
-	if res := v.call(http.MethodPost, "/api/web/namespaces/system/quotas", tok, body); res.Status != http.StatusOK {
+		`"replaceQuota":{"rate":1000000000,"burst":1000000000},"createQuota":{"rate":1000000000,"burst":1000000000}}}`
+	if res := v.admin(http.MethodPut, "/admin/v1/tenants/acme/limit_overrides", body); res.Status != http.StatusOK {
 		b.Fatalf("setup: %d %s", res.Status, res.Body)
 	}
 	for i := range 50 {

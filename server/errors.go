@@ -1,10 +1,13 @@
 package server
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strconv"
 	"time"
 
@@ -13,6 +16,10 @@ import (
 	"billing-api/gen/api"
 	"billing-api/server/fault"
 )
+
+// statusClientClosed is what logs and metrics record for a client that
+// disconnected before its answer (nginx's convention); nobody receives it.
+const statusClientClosed = 499
 
 // statusOf is the one mapping from error kinds to HTTP status and error code.
 func statusOf(k fault.Kind) (int, api.SchemaErrorCode) {
@@ -35,6 +42,8 @@ func statusOf(k fault.Kind) (int, api.SchemaErrorCode) {
 		return http.StatusServiceUnavailable, api.EINTERNAL
 	case fault.KindNotImplemented:
 		return http.StatusNotImplemented, api.EUNKNOWN
+	case fault.KindClientGone:
+		return statusClientClosed, api.EUNKNOWN
 	default:
 		return http.StatusInternalServerError, api.EINTERNAL
 	}
@@ -53,6 +62,9 @@ type answer struct {
 }
 
 func describe(err error) answer {
+	if errors.Is(err, context.Canceled) && fault.KindOf(err) == fault.KindInternal {
+		err = fault.ClientGone(err)
+	}
 	var fe *fault.Error
 	if errors.As(err, &fe) {
 		status, code := statusOf(fe.Kind)
@@ -77,7 +89,7 @@ func describeEcho(he *echo.HTTPError) answer {
 	}
 	switch he.Code {
 	case http.StatusBadRequest:
-		return describe(&fault.Error{Kind: fault.KindInvalid, Message: "invalid request: " + msg, Err: he})
+		return describe(bindFault(he))
 	case http.StatusNotFound:
 		return describe(&fault.Error{Kind: fault.KindNotFound, Message: "no such path", Err: he})
 	case http.StatusRequestEntityTooLarge:
@@ -111,6 +123,11 @@ func (r errorResponder) handle(err error, c echo.Context) {
 	case a.status == http.StatusServiceUnavailable:
 		r.log.WarnContext(ctx, "dependency unavailable", "request_id", reqID,
 			"path", c.Request().URL.Path, "error", fault.Detail(a.cause))
+	case a.status == statusClientClosed:
+		// Nobody is left to answer: the request log line (info) and the
+		// metrics record 499.
+		c.Response().Status = statusClientClosed
+		return
 	}
 	if a.retryAfter > 0 {
 		secs := int((a.retryAfter + time.Second - 1) / time.Second)
@@ -125,6 +142,32 @@ func (r errorResponder) handle(err error, c echo.Context) {
 	if werr != nil {
 		r.log.WarnContext(ctx, "writing error response", "request_id", reqID, "error", werr)
 	}
+}
+
+// bindFault classifies a body the generated handler could not bind after
+// validation passed (say 2.0 for an integer): the field and what it must
+// be, never Go type names or byte offsets.
+func bindFault(he *echo.HTTPError) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(he, &te) {
+		field := te.Field
+		if field == "" {
+			field = "request body"
+		}
+		detail := "has the wrong type"
+		switch te.Type.Kind() {
+		case reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Int, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uint:
+			detail = "must be a whole number written without a fraction or exponent"
+		case reflect.String:
+			detail = "must be a string"
+		case reflect.Bool:
+			detail = "must be true or false"
+		case reflect.Float32, reflect.Float64:
+			detail = "must be a number"
+		}
+		return &fault.Error{Kind: fault.KindInvalid, Message: "invalid request", Fields: []fault.FieldError{{Field: field, Rule: "type", Detail: detail}}, Err: he}
+	}
+	return &fault.Error{Kind: fault.KindInvalid, Message: "invalid request: the request could not be read", Err: he}
 }
 
 func requestID(c echo.Context) string {

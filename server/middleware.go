@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -28,8 +29,8 @@ func tagOperation(op operation) echo.MiddlewareFunc {
 		return func(c echo.Context) error {
 			c.Set(ctxOperation, op)
 			ns := op.FixedNamespace
-			if ns == "" {
-				ns = c.Param("namespace")
+			if ns == "" && op.namespaceParam != nil {
+				ns = pathParam(c, "namespace")
 			}
 			c.Set(ctxNamespace, ns)
 			return next(c)
@@ -80,7 +81,7 @@ func rateLimit(l *quota.RateLimiter, op operation) echo.MiddlewareFunc {
 				return next(c)
 			}
 			ns, _ := c.Get(ctxNamespace).(string)
-			if err := l.Allow(c.Request().Context(), p.TenantID, ns, op.ID, op.VendorID); err != nil {
+			if err := l.Allow(c.Request().Context(), p.TenantID, ns, op.ID); err != nil {
 				return err
 			}
 			return next(c)
@@ -88,14 +89,20 @@ func rateLimit(l *quota.RateLimiter, op operation) echo.MiddlewareFunc {
 	}
 }
 
-// requireNamespace answers 404 when the request's namespace does not exist
-// for the tenant (another tenant's namespace included).
-func requireNamespace(svc *tenancy.Service) echo.MiddlewareFunc {
+// checkNamespace vets the namespace a request names before anything keys
+// state by it (rate-limit buckets, caches): its format against the
+// operation's parameter schema (400), then its existence for the tenant
+// (404, also for another tenant's namespace).
+func checkNamespace(svc *tenancy.Service, op operation) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			p, ok := tenancy.PrincipalFrom(c.Request().Context())
 			ns, _ := c.Get(ctxNamespace).(string)
-			if ok && ns != "" {
+			if op.namespaceParam != nil && op.namespaceParam.Schema != nil {
+				if err := op.namespaceParam.Schema.Value.VisitJSON(ns, SchemaOptions()...); err != nil {
+					return validationFault(op, &openapi3filter.RequestError{Parameter: op.namespaceParam, Err: err})
+				}
+			}
+			if p, ok := tenancy.PrincipalFrom(c.Request().Context()); ok && ns != "" {
 				if err := svc.RequireNamespace(c.Request().Context(), p.TenantID, ns); err != nil {
 					return err
 				}

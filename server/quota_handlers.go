@@ -2,19 +2,29 @@ package server
 
 import (
 	"context"
+	"fmt"
 
 	"billing-api/gen/api"
 	"billing-api/server/quota"
 	"billing-api/store"
 )
 
-// wireQuotas builds the quota domain: quota objects, effective limits,
-// usage and the api_limits rate limiter.
+// wireQuotas builds the quota domain: quota objects (a kind it counts
+// itself), effective limits, usage and the api_limits rate limiter. API
+// limit keys are operation ids or vendor RPC names, as the spec pairs them.
 func wireQuotas(a *App) error {
-	q, err := quota.NewService(quota.Config{Store: store.NewQuotas(a.DB), Defaults: a.Plans, Now: a.Now, LimitsTTL: a.cfg.LimitsTTL})
+	keys := newAPIKeys(a.ops)
+	for i, p := range a.cfg.Catalogue.Plans {
+		if err := quota.ValidateLimits(p.DefaultQuota, fmt.Sprintf("plans[%d].default_quota", i), keys); err != nil {
+			return fmt.Errorf("plan catalogue: %w", err)
+		}
+	}
+	repo := store.NewQuotas(a.DB)
+	q, err := quota.NewService(quota.Config{Store: repo, Defaults: a.Plans, Keys: keys, Now: a.Now, LimitsTTL: a.cfg.LimitsTTL})
 	if err != nil {
 		return err
 	}
+	q.CountKind(quota.KindQuota, repo.CountObjects)
 	a.Quotas = q
 	return nil
 }

@@ -6,6 +6,7 @@ package server
 import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 
+	"billing-api/gen/admin"
 	"billing-api/gen/api"
 	"billing-api/server/quota"
 )
@@ -200,4 +201,52 @@ func clamp32(n int64) int32 {
 		return 1<<31 - 1
 	}
 	return int32(n)
+}
+
+// ---- operator API: limit overrides
+
+func overridesFromAdmin(in admin.LimitOverridesInput) quota.Limits {
+	var l quota.Limits
+	if in.ObjectLimits != nil {
+		l.Objects = make(map[string]int32, len(*in.ObjectLimits))
+		for k, v := range *in.ObjectLimits {
+			l.Objects[k] = v.Maximum
+		}
+	}
+	if in.ResourceLimits != nil {
+		l.Resources = make(map[string]float64, len(*in.ResourceLimits))
+		for k, v := range *in.ResourceLimits {
+			l.Resources[k] = v.Maximum
+		}
+	}
+	if in.ApiLimits != nil {
+		l.APIs = make(map[string]quota.RateLimit, len(*in.ApiLimits))
+		for k, v := range *in.ApiLimits {
+			l.APIs[k] = quota.RateLimit{Rate: v.Rate, Unit: quota.Unit(deref(v.Unit)), Burst: v.Burst}
+		}
+	}
+	return l
+}
+
+func adminOverrides(o quota.Overrides) admin.LimitOverrides {
+	out := admin.LimitOverrides{
+		ObjectLimits:   map[string]admin.ObjectLimit{},
+		ResourceLimits: map[string]admin.ResourceLimit{},
+		ApiLimits:      map[string]admin.RateLimit{},
+		UpdatedAt:      o.UpdatedAt,
+	}
+	for k, v := range o.Limits.Objects {
+		out.ObjectLimits[k] = admin.ObjectLimit{Maximum: v}
+	}
+	for k, v := range o.Limits.Resources {
+		out.ResourceLimits[k] = admin.ResourceLimit{Maximum: v}
+	}
+	for k, v := range o.Limits.APIs {
+		r := admin.RateLimit{Rate: v.Rate, Burst: v.Burst}
+		if v.Unit != "" {
+			r.Unit = ptr(admin.RateLimitUnit(v.Unit))
+		}
+		out.ApiLimits[k] = r
+	}
+	return out
 }

@@ -240,8 +240,8 @@ func TestQuotaFieldRulesTheSpecCannotExpress(t *testing.T) {
 	}
 	msg := res.errorBody(t).Message
 	for _, want := range []string{
-		`metadata.labels["bad key!"]`, `metadata.labels["ok"]`, `metadata.annotations["kkkk`, "metadata.description", "1202",
-		`spec.object_limits["a"]`, `spec.object_limits["9lives"]`,
+		`metadata.labels["bad key!"]`, `metadata.labels[ok]`, `metadata.annotations[kkkk`, "metadata.description", "1202",
+		`spec.object_limits[a]`, `spec.object_limits[9lives]`,
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message does not name %s: %s", want, msg)
@@ -347,9 +347,23 @@ func TestEffectiveLimitsLayerPlanSystemAndNamespace(t *testing.T) {
 		t.Fatalf("plan defaults %+v", free)
 	}
 
+	// Tenant objects cannot lift the plan's limits: -1 or a bigger number
+	// leaves the plan's value, a smaller one tightens it.
+	v.createQuota(tok, "system", `{"metadata":{"name":"lift"},"spec":{"object_limits":{"http_loadbalancer":{"maximum":-1},"origin_pool":{"maximum":1000}},"resource_limits":{"storage_gib":{"maximum":-1}}}}`)
+	if l := v.limits(tok, "shop"); (*l.Objects)["http_loadbalancer"].Maximum != 5 || (*l.Objects)["origin_pool"].Maximum != 10 || (*l.Resources)["storage_gib"].Maximum != 10 {
+		t.Fatalf("a tenant object lifted the plan's limits: %+v %+v", *l.Objects, *l.Resources)
+	}
+	// The operator raises the ceiling for this tenant.
+	if res := v.admin(http.MethodPut, "/admin/v1/tenants/acme/limit_overrides", `{"object_limits":{"http_loadbalancer":{"maximum":20}}}`); res.Status != http.StatusOK {
+		t.Fatalf("overrides: %d %s", res.Status, res.Body)
+	}
+	if l := v.limits(tok, "shop"); (*l.Objects)["http_loadbalancer"].Maximum != 20 {
+		t.Fatalf("the override did not raise the ceiling: %+v", *l.Objects)
+	}
+
 	v.createQuota(tok, "system", `{"metadata":{"name":"tenant"},"spec":{"object_limits":{"http_loadbalancer":{"maximum":8},"vk8s":{"maximum":2}}}}`)
 	v.createQuota(tok, "shop", `{"metadata":{"name":"shop"},"spec":{"object_limits":{"http_loadbalancer":{"maximum":3}},"resource_limits":{"storage_gib":{"maximum":0.5}}}}`)
-	v.createQuota(tok, "shop", `{"metadata":{"name":"off","disable":true},"spec":{"object_limits":{"http_loadbalancer":{"maximum":1000}}}}`)
+	v.createQuota(tok, "shop", `{"metadata":{"name":"off","disable":true},"spec":{"object_limits":{"http_loadbalancer":{"maximum":1}}}}`)
 
 	check := func(ns string, lb, vk8s int32, storage float64) {
 		t.Helper()
@@ -363,17 +377,28 @@ func TestEffectiveLimitsLayerPlanSystemAndNamespace(t *testing.T) {
 			t.Errorf("%s: deprecated fields differ", ns)
 		}
 	}
-	check("shop", 3, 2, 0.5) // namespace over system over plan; the disabled object counts for nothing
-	check("lab", 8, 2, 10)   // system over plan
+	check("shop", 3, 2, 0.5) // namespace under system under the ceiling; the disabled object counts for nothing
+	check("lab", 8, 2, 10)   // system under the ceiling
 	check("system", 8, 2, 10)
 
-	// A newer object in the same namespace wins; deleting falls back.
+	// Within one level the newer object wins, even when looser (never past
+	// the level above); deleting falls back.
 	v.clock.Advance(time.Second)
 	v.createQuota(tok, "shop", `{"metadata":{"name":"shop-2"},"spec":{"object_limits":{"http_loadbalancer":{"maximum":4}}}}`)
 	check("shop", 4, 2, 0.5)
-	v.call(http.MethodDelete, "/api/web/namespaces/shop/quotas/shop-2", tok, nil)
-	v.call(http.MethodDelete, "/api/web/namespaces/shop/quotas/shop", tok, nil)
+	v.clock.Advance(time.Second)
+	v.createQuota(tok, "shop", `{"metadata":{"name":"shop-3"},"spec":{"object_limits":{"http_loadbalancer":{"maximum":50}}}}`)
+	check("shop", 8, 2, 0.5)
+	for _, name := range []string{"shop-3", "shop-2", "shop"} {
+		v.call(http.MethodDelete, "/api/web/namespaces/shop/quotas/"+name, tok, nil)
+	}
 	check("shop", 8, 2, 10)
+
+	// Without the override the plan's 5 is the ceiling again, at once.
+	if res := v.admin(http.MethodDelete, "/admin/v1/tenants/acme/limit_overrides", nil); res.Status != http.StatusOK {
+		t.Fatalf("clear overrides: %d %s", res.Status, res.Body)
+	}
+	check("shop", 5, 2, 10)
 }
 
 func TestQuotaUsageCombinesGaugesAndOwnObjects(t *testing.T) {
@@ -483,9 +508,25 @@ func TestQuotaCheckAnswersAllowedOrDenied(t *testing.T) {
 	if c := check("kind=unknown_kind&count=1000"); !c.Allowed || c.Limited || c.Limit != -1 || c.Remaining != -1 {
 		t.Errorf("a kind without a limit: %+v", c)
 	}
+	// quota_check uses the effective limits: a tenant object cannot lift
+	// them, an operator override can.
 	v.createQuota(tok, "shop", `{"metadata":{"name":"q"},"spec":{"object_limits":{"http_loadbalancer":{"maximum":-1}}}}`)
+	if c := check("kind=http_loadbalancer&count=1000000"); c.Allowed || c.Limit != 5 {
+		t.Errorf("a tenant object lifted the limit: %+v", c)
+	}
+	v.admin(http.MethodPut, "/admin/v1/tenants/acme/limit_overrides", `{"object_limits":{"http_loadbalancer":{"maximum":-1}}}`)
 	if c := check("kind=http_loadbalancer&count=1000000"); !c.Allowed || c.Limited {
-		t.Errorf("unlimited by a quota object: %+v", c)
+		t.Errorf("unlimited by an operator override: %+v", c)
+	}
+	// No overflow at the top of the range: the spec bounds count, and the
+	// comparison cannot wrap.
+	v.admin(http.MethodPut, "/admin/v1/tenants/acme/limit_overrides", `{}`)
+	if res := v.admin(http.MethodGet, "/admin/v1/tenants/acme/namespaces/shop/quota_check?kind=http_loadbalancer&count=9223372036854775807", nil); res.Status != http.StatusBadRequest ||
+		!strings.Contains(res.errorBody(t).Message, "query parameter count") {
+		t.Errorf("count=MaxInt64: %d %s", res.Status, res.Body)
+	}
+	if c := check("kind=http_loadbalancer&count=1000000"); c.Allowed {
+		t.Errorf("a million more of 5: %+v", c)
 	}
 	if c := check("kind=quota"); c.Usage != 1 || c.Limit != 10 {
 		t.Errorf("the service's own quota objects: %+v", c)
@@ -515,7 +556,11 @@ func TestRateLimitAnswers429ThenRecovers(t *testing.T) {
 	v := newEnv(t)
 	tok := v.tenant("acme", "shop")
 	other := v.tenant("globex")
-	// The change takes effect on the very next request, without a restart.
+	// The operator's ceiling for listQuotas is high; the tenant's object
+	// tightens it, and the change takes effect on the very next request.
+	if res := v.admin(http.MethodPut, "/admin/v1/tenants/acme/limit_overrides", `{"api_limits":{"listQuotas":{"rate":100,"burst":100}}}`); res.Status != http.StatusOK {
+		t.Fatalf("overrides: %d %s", res.Status, res.Body)
+	}
 	v.createQuota(tok, "system", `{"metadata":{"name":"slow"},"spec":{"api_limits":{"listQuotas":{"rate":2,"unit":"MINUTE","burst":2}}}}`)
 	list := func(token, ns string) response {
 		return v.call(http.MethodGet, "/api/web/namespaces/"+ns+"/quotas", token, nil)
@@ -562,7 +607,8 @@ func TestRateLimitAnswers429ThenRecovers(t *testing.T) {
 		t.Fatalf("only one request refilled, got %d", res.Status)
 	}
 
-	// Raising the limit takes effect at once and keeps the bucket's state.
+	// Raising the limit (up to the ceiling) takes effect at once and keeps
+	// the bucket's state.
 	res = v.call(http.MethodPut, "/api/web/namespaces/system/quotas/slow", tok, `{"metadata":{"name":"slow"},"spec":{"api_limits":{"listQuotas":{"rate":100,"unit":"SECOND","burst":100}}}}`)
 	if res.Status != http.StatusOK {
 		t.Fatal(res.Status)
@@ -615,7 +661,8 @@ func TestViewerTokenIsLimitedLikeItsTenant(t *testing.T) {
 func TestConcurrentCreatesRespectTheQuotaObjectLimit(t *testing.T) {
 	v := newEnv(t)
 	tok := v.tenant("acme", "shop")
-	v.createQuota(tok, "shop", `{"metadata":{"name":"cap"},"spec":{"object_limits":{"quota":{"maximum":5}},"api_limits":{"createQuota":{"rate":1000,"burst":1000}}}}`)
+	v.admin(http.MethodPut, "/admin/v1/tenants/acme/limit_overrides", `{"api_limits":{"createQuota":{"rate":1000,"burst":1000}}}`)
+	v.createQuota(tok, "shop", `{"metadata":{"name":"cap"},"spec":{"object_limits":{"quota":{"maximum":5}}}}`)
 	const workers = 12
 	statuses := make(chan int, workers)
 	var wg sync.WaitGroup
@@ -636,5 +683,63 @@ func TestConcurrentCreatesRespectTheQuotaObjectLimit(t *testing.T) {
 	}
 	if _, items, _ := v.listQuotas(tok, "shop", ""); len(items) != 5 {
 		t.Fatalf("%d objects, want exactly the limit of 5", len(items))
+	}
+}
+
+// Spelling an operation by its vendor RPC name instead of its operation id
+// is the same limit: it cannot escape the plan's.
+func TestVendorSpellingCannotEscapeThePlansLimit(t *testing.T) {
+	v := newEnv(t)
+	tok := v.tenant("acme", "shop")
+	// The plan allows listQuotas 10 per second with a burst of 20.
+	v.createQuota(tok, "system", `{"metadata":{"name":"lift"},"spec":{"api_limits":{"ves.io.schema.quota.API.List":{"rate":100000,"burst":100000}}}}`)
+	if got := (*v.limits(tok, "shop").Apis)["listQuotas"]; got.Rate != 10 || *got.Burst != 20 {
+		t.Fatalf("listQuotas %+v, want the plan's 10/s burst 20", got)
+	}
+	statuses := map[int]int{}
+	for range 25 {
+		statuses[v.call(http.MethodGet, "/api/web/namespaces/shop/quotas", tok, nil).Status]++
+	}
+	if statuses[http.StatusOK] != 20 || statuses[http.StatusTooManyRequests] != 5 {
+		t.Fatalf("25 requests at once: %v, want 20 served and 5 refused", statuses)
+	}
+	// Both spellings in one object are refused: which would win is unclear.
+	res := v.call(http.MethodPost, "/api/web/namespaces/system/quotas", tok,
+		`{"metadata":{"name":"both"},"spec":{"api_limits":{"listQuotas":{"rate":1},"ves.io.schema.quota.API.List":{"rate":2}}}}`)
+	if res.Status != http.StatusBadRequest || !strings.Contains(res.errorBody(t).Message, "names the same operation") {
+		t.Fatalf("both spellings: %d %s", res.Status, res.Body)
+	}
+}
+
+// A request takes a token from the tenant-wide bucket and from its
+// namespace's own, so no mix of namespaces gets past the tenant's limit;
+// a request refused by one bucket takes nothing from the other.
+func TestRequestsTakeFromTheTenantAndTheNamespaceBucket(t *testing.T) {
+	v := newEnv(t)
+	tok := v.tenant("acme", "shop", "lab")
+	v.createQuota(tok, "system", `{"metadata":{"name":"tenant"},"spec":{"api_limits":{"listQuotas":{"rate":4,"unit":"HOUR"}}}}`)
+	v.createQuota(tok, "shop", `{"metadata":{"name":"shop"},"spec":{"api_limits":{"ves.io.schema.quota.API.List":{"rate":3,"unit":"HOUR"}}}}`)
+	v.createQuota(tok, "lab", `{"metadata":{"name":"lab"},"spec":{"api_limits":{"listQuotas":{"rate":3,"unit":"HOUR"}}}}`)
+	list := func(ns string) int {
+		return v.call(http.MethodGet, "/api/web/namespaces/"+ns+"/quotas", tok, nil).Status
+	}
+	var got []int
+	for _, ns := range []string{"shop", "shop", "shop", "shop", "lab", "lab", "system"} {
+		got = append(got, list(ns))
+	}
+	// shop: 3 served (its own bucket is then empty), the 4th refused without
+	// spending the tenant's 4th token; lab gets that one, then the tenant's
+	// bucket is empty for everyone, lab's own bucket notwithstanding.
+	want := []int{200, 200, 200, 429, 200, 429, 429}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("statuses %v, want %v", got, want)
+	}
+	// quota/usage shows each namespace's own bucket, and the tenant's
+	// elsewhere.
+	if u := (*v.usage(tok, "shop").Apis)["listQuotas"]; u.Usage.Current != 3 || u.Limit.Rate != 3 {
+		t.Errorf("shop's listQuotas usage %+v", u)
+	}
+	if u := (*v.usage(tok, "system").Apis)["listQuotas"]; u.Usage.Current != 4 || u.Limit.Rate != 4 {
+		t.Errorf("system's listQuotas usage %+v", u)
 	}
 }

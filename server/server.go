@@ -57,51 +57,39 @@ func (a *App) HTTPHandler() (*echo.Echo, error) {
 		},
 	}))
 
-	billingSpec, err := loadSpec(openapi.BillingYAML)
-	if err != nil {
-		return nil, err
-	}
 	adminSpec, err := loadSpec(openapi.AdminYAML)
 	if err != nil {
 		return nil, err
 	}
-	if err := registerDocs(e, billingSpec, adminSpec); err != nil {
+	if err := registerDocs(e, a.spec, adminSpec); err != nil {
 		return nil, err
 	}
 	registerOps(e, a.DB.Ping, reg)
 
 	// Tenant API: every operation gets its own chain, so each step knows the
 	// operation it guards.
-	ops, err := operations(billingSpec)
-	if err != nil {
-		return nil, err
-	}
-	bodyLimit := middleware.BodyLimit(fmt.Sprint(maxBodyBytes))
-	validate := requestValidator(billingSpec)
-	needNamespace := requireNamespace(a.Tenancy)
 	perOp := map[string][]echo.MiddlewareFunc{}
-	for id, op := range ops {
+	for id, op := range a.ops {
 		perOp[id] = []echo.MiddlewareFunc{
 			tagOperation(op),
 			authenticate(a.Tenancy, op),
+			checkNamespace(a.Tenancy, op),
 			rateLimit(a.Quotas.Limiter(), op),
-			bodyLimit,
-			validate,
-			needNamespace,
+			readBody,
+			validateRequest(op),
 		}
 	}
 	api.RegisterHandlersWithOptions(e, api.NewStrictHandler(&Server{app: a}, nil), api.RegisterHandlersOptions{OperationMiddlewares: perOp})
 
 	// Operator API.
-	adminOps, err := operations(adminSpec)
+	adminOps, err := operatorOperations(adminSpec)
 	if err != nil {
 		return nil, err
 	}
-	adminValidate := requestValidator(adminSpec)
 	onlyOperator := operatorOnly(a.cfg.AdminToken)
 	adminPerOp := map[string][]echo.MiddlewareFunc{}
 	for id, op := range adminOps {
-		adminPerOp[id] = []echo.MiddlewareFunc{tagOperation(op), onlyOperator, bodyLimit, adminValidate}
+		adminPerOp[id] = []echo.MiddlewareFunc{tagOperation(op), onlyOperator, readBody, validateRequest(op)}
 	}
 	admin.RegisterHandlersWithOptions(e, admin.NewStrictHandler(&adminServer{app: a}, nil),
 		admin.RegisterHandlersOptions{OperationMiddlewares: adminPerOp})

@@ -3,15 +3,16 @@ package server
 import (
 	"errors"
 	"fmt"
-	"net/http"
+	"math"
+	"net/url"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/labstack/echo/v4"
-	echomw "github.com/oapi-codegen/echo-middleware"
 
 	"billing-api/server/fault"
 )
@@ -19,28 +20,49 @@ import (
 // maxReportedFields caps how many broken rules one 400 lists.
 const maxReportedFields = 50
 
-// requestValidator checks every request against the spec before any handler
-// runs. Security is not checked here: the project's auth middleware does it.
-func requestValidator(spec *openapi3.T) echo.MiddlewareFunc {
-	// The middleware clears the servers list of the document it is given;
-	// give it a shallow copy so the served document keeps its servers.
-	own := *spec
-	return echomw.OapiRequestValidatorWithOptions(&own, &echomw.Options{
-		DoNotValidateServers:  true,
-		SilenceServersWarning: true,
-		Options: openapi3filter.Options{
-			MultiError:              true,
-			KeepValidatedValue:      true,
-			AuthenticationFunc:      openapi3filter.NoopAuthenticationFunc,
-			SchemaValidationOptions: SchemaOptions(),
-		},
-		MultiErrorHandler: func(me openapi3.MultiError) *echo.HTTPError {
-			return &echo.HTTPError{Code: http.StatusBadRequest, Message: "invalid request", Internal: me}
-		},
-		ErrorHandler: func(_ echo.Context, err *echo.HTTPError) error {
-			return validationFault(err)
-		},
-	})
+// validateRequest checks the request before any handler runs: first the
+// text no store keeps faithfully (textProblems), then the spec operation
+// with kin-openapi, answering one 400 that lists every broken rule. The
+// route is known (each operation has its own chain), so nothing is routed
+// twice. Security is not checked here: the project's auth middleware does.
+func validateRequest(op operation) echo.MiddlewareFunc {
+	opts := &openapi3filter.Options{
+		MultiError:              true,
+		KeepValidatedValue:      true,
+		AuthenticationFunc:      openapi3filter.NoopAuthenticationFunc,
+		SchemaValidationOptions: SchemaOptions(),
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			fields, fatal := textProblems(c, op)
+			if !fatal {
+				params := make(map[string]string, len(op.pathParams))
+				for _, name := range op.pathParams {
+					params[name] = pathParam(c, name)
+				}
+				in := &openapi3filter.RequestValidationInput{Request: c.Request(), PathParams: params, Route: op.route, Options: opts}
+				if err := openapi3filter.ValidateRequest(c.Request().Context(), in); err != nil {
+					collectFieldErrors(op, err, "", nil, &fields)
+				}
+			}
+			if len(fields) > 0 {
+				return invalidFields(fields, nil)
+			}
+			return next(c)
+		}
+	}
+}
+
+// pathParam is a path parameter as the client meant it: Echo leaves
+// parameters escaped when it routes on the raw path.
+func pathParam(c echo.Context, name string) string {
+	v := c.Param(name)
+	if c.Request().URL.RawPath != "" {
+		if u, err := url.PathUnescape(v); err == nil {
+			return u
+		}
+	}
+	return v
 }
 
 // SchemaOptions are the string formats this project checks beyond
@@ -65,75 +87,138 @@ func (int64String) Validate(v string) error {
 }
 
 // validationFault turns the validator's answer into a fault.Error that names
-// each offending field and rule, instead of kin-openapi's raw text.
-func validationFault(he *echo.HTTPError) error {
-	if he.Code != http.StatusBadRequest || he.Internal == nil {
-		return he
-	}
+// each offending field and rule, in this project's words.
+func validationFault(op operation, err error) error {
 	var fields []fault.FieldError
-	collectFieldErrors(he.Internal, "", &fields)
+	collectFieldErrors(op, err, "", nil, &fields)
 	if len(fields) == 0 {
-		fields = append(fields, fault.FieldError{Field: "request", Detail: he.Internal.Error()})
+		fields = append(fields, fault.FieldError{Field: "request", Detail: "is not valid"})
 	}
-	more := 0
-	if len(fields) > maxReportedFields {
-		more = len(fields) - maxReportedFields
-		fields = fields[:maxReportedFields]
-	}
-	msg := "invalid request"
-	if more > 0 {
-		msg = fmt.Sprintf("invalid request (%d more problems not listed)", more)
-	}
-	return &fault.Error{Kind: fault.KindInvalid, Message: msg, Fields: fields, Err: he.Internal}
+	return invalidFields(fields, err)
 }
 
-func collectFieldErrors(err error, prefix string, out *[]fault.FieldError) {
+// invalidFields is the one 400 for a list of broken rules; the cause is
+// kept for the log only.
+func invalidFields(fields []fault.FieldError, cause error) error {
+	sort.SliceStable(fields, func(i, j int) bool { return fields[i].Field < fields[j].Field })
+	msg := "invalid request"
+	if len(fields) > maxReportedFields {
+		msg = fmt.Sprintf("invalid request (%d more problems not listed)", len(fields)-maxReportedFields)
+		fields = fields[:maxReportedFields]
+	}
+	return &fault.Error{Kind: fault.KindInvalid, Message: msg, Fields: fields, Err: cause}
+}
+
+func collectFieldErrors(op operation, err error, prefix string, root *openapi3.Schema, out *[]fault.FieldError) {
 	switch e := err.(type) {
 	case openapi3.MultiError:
 		for _, each := range e {
-			collectFieldErrors(each, prefix, out)
+			collectFieldErrors(op, each, prefix, root, out)
 		}
 	case *openapi3filter.RequestError:
-		where := "request body"
+		where, schema := "request body", op.bodySchema()
 		if e.Parameter != nil {
 			where = fmt.Sprintf("%s parameter %s", e.Parameter.In, e.Parameter.Name)
+			schema = nil
+			if e.Parameter.Schema != nil {
+				schema = e.Parameter.Schema.Value
+			}
 		}
-		if errors.Is(e.Err, openapi3filter.ErrInvalidRequired) {
+		switch {
+		case errors.Is(e.Err, openapi3filter.ErrInvalidRequired):
 			*out = append(*out, fault.FieldError{Field: where, Rule: "required", Detail: "is required but missing"})
-			return
+		case errors.Is(e.Err, openapi3filter.ErrInvalidEmptyValue):
+			*out = append(*out, fault.FieldError{Field: where, Rule: "required", Detail: "must not be empty"})
+		case e.Err == nil:
+			*out = append(*out, fault.FieldError{Field: where, Rule: ruleFromReason(e.Reason), Detail: cleanReason(e.Reason)})
+		default:
+			collectFieldErrors(op, e.Err, where, schema, out)
 		}
-		if e.Err == nil {
-			*out = append(*out, fault.FieldError{Field: where, Rule: ruleFromReason(e.Reason), Detail: e.Reason})
-			return
-		}
-		collectFieldErrors(e.Err, where, out)
 	case *openapi3.SchemaError:
-		*out = append(*out, fault.FieldError{
-			Field:  joinField(prefix, fieldPath(e.JSONPointer())),
-			Rule:   e.SchemaField,
-			Detail: e.Reason,
-		})
+		collectSchemaErrors(e, prefix, root, out)
 	case *openapi3filter.ParseError:
-		detail := e.Reason
-		if e.Kind == openapi3filter.KindInvalidFormat && e.Cause != nil && prefix == "request body" {
-			detail = "invalid JSON: " + e.Cause.Error()
-		} else if e.Cause != nil && detail == "" {
-			detail = "cannot be parsed: " + e.Cause.Error()
-		} else if detail == "" {
-			detail = "cannot be parsed"
+		detail := "cannot be parsed"
+		switch {
+		case e.Kind == openapi3filter.KindInvalidFormat && prefix == "request body":
+			detail = "is not valid JSON"
+		case root != nil && root.Type.Is(openapi3.TypeInteger):
+			detail = "must be a whole number" + integerRange(root)
+		case root != nil && root.Type.Is(openapi3.TypeNumber):
+			detail = "must be a number"
+		case root != nil && root.Type.Is(openapi3.TypeBoolean):
+			detail = "must be true or false"
 		}
-		*out = append(*out, fault.FieldError{Field: joinField(prefix, fieldPath(toStrings(e.Path()))), Rule: "format", Detail: detail})
+		*out = append(*out, fault.FieldError{Field: joinField(prefix, fieldPath(root, toStrings(e.Path()))), Rule: "format", Detail: detail})
 	default:
 		if inner := errors.Unwrap(err); inner != nil {
-			collectFieldErrors(inner, prefix, out)
+			collectFieldErrors(op, inner, prefix, root, out)
 			return
 		}
 		field := prefix
 		if field == "" {
 			field = "request"
 		}
-		*out = append(*out, fault.FieldError{Field: field, Detail: err.Error()})
+		*out = append(*out, fault.FieldError{Field: field, Detail: cleanReason(err.Error())})
 	}
+}
+
+// collectSchemaErrors reports a schema error, looking through "allOf"
+// (which wraps a property's own rules, as for an enum with a description)
+// to the rules actually broken; kin-openapi gives those the full path too.
+func collectSchemaErrors(e *openapi3.SchemaError, prefix string, root *openapi3.Schema, out *[]fault.FieldError) {
+	ptr := e.JSONPointer()
+	if e.SchemaField == "allOf" && e.Origin != nil {
+		before := len(*out)
+		for _, inner := range schemaErrorsIn(e.Origin) {
+			collectSchemaErrors(inner, prefix, root, out)
+		}
+		if len(*out) > before {
+			return
+		}
+	}
+	*out = append(*out, fault.FieldError{
+		Field:  joinField(prefix, fieldPath(root, ptr)),
+		Rule:   e.SchemaField,
+		Detail: cleanReason(e.Reason),
+	})
+}
+
+// schemaErrorsIn finds the schema errors inside a wrapped error tree.
+func schemaErrorsIn(err error) []*openapi3.SchemaError {
+	if se, ok := err.(*openapi3.SchemaError); ok {
+		return []*openapi3.SchemaError{se}
+	}
+	var out []*openapi3.SchemaError
+	switch w := err.(type) {
+	case openapi3.MultiError:
+		for _, e := range w {
+			out = append(out, schemaErrorsIn(e)...)
+		}
+	case interface{ Unwrap() []error }:
+		for _, e := range w.Unwrap() {
+			out = append(out, schemaErrorsIn(e)...)
+		}
+	case interface{ Unwrap() error }:
+		if inner := w.Unwrap(); inner != nil {
+			out = append(out, schemaErrorsIn(inner)...)
+		}
+	}
+	return out
+}
+
+// integerRange states the range an integer schema allows.
+func integerRange(s *openapi3.Schema) string {
+	lo, hi := float64(math.MinInt64), float64(math.MaxInt64)
+	if s.Format == "int32" {
+		lo, hi = math.MinInt32, math.MaxInt32
+	}
+	if s.Min != nil {
+		lo = *s.Min
+	}
+	if s.Max != nil {
+		hi = *s.Max
+	}
+	return fmt.Sprintf(" from %s to %s", strconv.FormatFloat(lo, 'f', -1, 64), strconv.FormatFloat(hi, 'f', -1, 64))
 }
 
 // joinField names a field inside a parameter or the body: a body field is
@@ -146,28 +231,60 @@ func joinField(prefix, path string) string {
 		return prefix
 	case prefix == "" || prefix == "request body":
 		return path
+	case strings.HasPrefix(path, "["):
+		return prefix + path
 	default:
 		return prefix + " " + path
 	}
 }
 
-var plainKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-// fieldPath renders a JSON pointer as metadata.labels["app.kubernetes.io/name"].
-func fieldPath(ptr []string) string {
+// fieldPath renders a JSON pointer into root as the client wrote it:
+// properties joined by dots, map keys and array indexes in brackets, as in
+// spec.object_limits[origin_pool].maximum.
+func fieldPath(root *openapi3.Schema, ptr []string) string {
 	var b strings.Builder
+	s := root
 	for _, p := range ptr {
+		s = unwrapAllOf(s)
+		var next *openapi3.SchemaRef
 		switch {
-		case plainKey.MatchString(p):
+		case s != nil && s.Properties[p] != nil:
+			next = s.Properties[p]
 			if b.Len() > 0 {
 				b.WriteByte('.')
 			}
 			b.WriteString(p)
-		default:
-			fmt.Fprintf(&b, "[%q]", p)
+		case s != nil && s.Type.Is(openapi3.TypeArray):
+			next = s.Items
+			b.WriteString("[" + p + "]")
+		case s != nil && s.AdditionalProperties.Schema != nil:
+			next = s.AdditionalProperties.Schema
+			b.WriteString(fault.Key(p))
+		default: // a property the schema does not know
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			if plainName.MatchString(p) {
+				b.WriteString(p)
+			} else {
+				b.WriteString(fault.Key(p))
+			}
+		}
+		s = nil
+		if next != nil {
+			s = next.Value
 		}
 	}
 	return b.String()
+}
+
+var plainName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func unwrapAllOf(s *openapi3.Schema) *openapi3.Schema {
+	for s != nil && len(s.AllOf) == 1 && s.AllOf[0].Value != nil && len(s.Properties) == 0 && s.AdditionalProperties.Schema == nil {
+		s = s.AllOf[0].Value
+	}
+	return s
 }
 
 func toStrings(path []any) []string {
@@ -183,4 +300,22 @@ func ruleFromReason(reason string) string {
 		return "required"
 	}
 	return ""
+}
+
+var formatRange = regexp.MustCompile(`^(?:integer|number) doesn't match the format "\w+" \(value should be between (\S+) and (\S+)\)$`)
+
+// cleanReason keeps validator messages in this project's words: ranges
+// stated plainly, and nothing naming Go types or library internals.
+func cleanReason(reason string) string {
+	if m := formatRange.FindStringSubmatch(reason); m != nil {
+		return fmt.Sprintf("must be between %s and %s", m[1], m[2])
+	}
+	switch {
+	case strings.Contains(reason, "json.Number"), strings.Contains(reason, "float64"):
+		return "is not a number this field can hold"
+	case strings.Contains(reason, "json:"), strings.Contains(reason, "Go "), strings.Contains(reason, "reflect"),
+		strings.Contains(reason, "interface {}"), strings.Contains(reason, "<nil>"):
+		return "has an invalid value"
+	}
+	return reason
 }

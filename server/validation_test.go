@@ -25,8 +25,8 @@ func TestRequestValidationNamesEveryBrokenField(t *testing.T) {
 	}
 	for _, want := range []string{
 		"metadata.name", "(pattern)",
-		"metadata.labels.team", "(type)",
-		"spec.object_limits.http_loadbalancer.maximum", "(minimum)",
+		"metadata.labels[team]", "(type)",
+		"spec.object_limits[http_loadbalancer].maximum", "(minimum)",
 		`"objcet_limits" is unsupported`,
 	} {
 		if !strings.Contains(eb.Message, want) {
@@ -52,7 +52,7 @@ func TestRequestValidationRejectsBadParameters(t *testing.T) {
 		{"missing required query", http.MethodGet, "/no_auth/namespaces/system/billing/plan_transition", "", "query parameter id: is required"},
 		{"uuid format", http.MethodGet, "/no_auth/namespaces/system/billing/plan_transition?id=nope", "", "query parameter id"},
 		{"missing body", http.MethodPost, "/api/web/namespaces/system/quotas", "", "request body"},
-		{"invalid json", http.MethodPost, "/api/web/namespaces/system/quotas", `{"metadata":`, "invalid JSON"},
+		{"invalid json", http.MethodPost, "/api/web/namespaces/system/quotas", `{"metadata":`, "not valid JSON"},
 		{"two add-ons at once", http.MethodPost, "/api/web/namespaces/system/addon/subscribe", `{"f5xc_waap_standard":{},"f5xc_waap_advanced":{}}`, "maxProperties"},
 		{"no add-on", http.MethodPost, "/api/web/namespaces/system/addon/subscribe", `{}`, "minProperties"},
 		{"const namespace in body", http.MethodPost, "/api/web/namespaces/system/current_usage", `{"namespace":"shop"}`, "namespace"},

@@ -93,3 +93,11 @@ type resourceAmountRow struct {
 }
 
 func (resourceAmountRow) TableName() string { return "resource_amounts" }
+
+type limitOverridesRow struct {
+	TenantID  uuid.UUID `gorm:"primaryKey"`
+	Spec      specJSON  `gorm:"serializer:json"`
+	UpdatedAt time.Time `gorm:"autoUpdateTime:false"`
+}
+
+func (limitOverridesRow) TableName() string { return "limit_overrides" }

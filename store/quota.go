@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
@@ -30,12 +31,15 @@ func (r *Quotas) LockTenant(ctx context.Context, tenantID uuid.UUID) error {
 	return r.db.LockTenant(ctx, tenantID)
 }
 
-// LockTenant serialises a tenant's writers until the transaction ends.
+// LockTenant serialises a tenant's writers until the transaction ends. FOR
+// NO KEY UPDATE conflicts with itself but not with the key-share locks that
+// foreign-key checks take, so inserts that merely reference the tenant are
+// not held up.
 func (db *DB) LockTenant(ctx context.Context, tenantID uuid.UUID) error {
 	if db.dialect != Postgres {
 		return nil
 	}
-	return classify(db.conn(ctx).Exec("SELECT id FROM tenants WHERE id = ? FOR UPDATE", tenantID).Error)
+	return classify(db.conn(ctx).Exec("SELECT id FROM tenants WHERE id = ? FOR NO KEY UPDATE", tenantID).Error)
 }
 
 func toRow(o quota.Object) quotaObjectRow {
@@ -255,4 +259,35 @@ func (r *Quotas) ResourceAmounts(ctx context.Context, tenantID uuid.UUID, namesp
 		out[row.Resource] = row.Amount
 	}
 	return out, nil
+}
+
+// LimitOverrides returns the tenant's operator overrides (empty when none).
+func (r *Quotas) LimitOverrides(ctx context.Context, tenantID uuid.UUID) (quota.Overrides, error) {
+	var rows []limitOverridesRow
+	if err := r.db.conn(ctx).Where("tenant_id = ?", tenantID).Limit(1).Find(&rows).Error; err != nil {
+		return quota.Overrides{}, classify(err)
+	}
+	if len(rows) == 0 {
+		return quota.Overrides{}, nil
+	}
+	at := rows[0].UpdatedAt.UTC()
+	return quota.Overrides{Limits: specFromJSON(rows[0].Spec), UpdatedAt: &at}, nil
+}
+
+// SetLimitOverrides replaces the tenant's operator overrides.
+func (r *Quotas) SetLimitOverrides(ctx context.Context, tenantID uuid.UUID, l quota.Limits, at time.Time) error {
+	row := limitOverridesRow{TenantID: tenantID, Spec: specToJSON(l), UpdatedAt: at.UTC()}
+	err := r.db.conn(ctx).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "tenant_id"}},
+		DoUpdates: clause.AssignmentColumns([]string{"spec", "updated_at"}),
+	}).Create(&row).Error
+	if errors.Is(err, gorm.ErrForeignKeyViolated) {
+		return fault.NotFoundf("tenant not found")
+	}
+	return classify(err)
+}
+
+// DeleteLimitOverrides removes the tenant's operator overrides (none is fine).
+func (r *Quotas) DeleteLimitOverrides(ctx context.Context, tenantID uuid.UUID) error {
+	return classify(r.db.conn(ctx).Where("tenant_id = ?", tenantID).Delete(&limitOverridesRow{}).Error)
 }

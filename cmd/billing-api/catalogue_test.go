@@ -93,7 +93,7 @@ func TestDemoTenantShowsRealLimitsAndUsage(t *testing.T) {
 		}
 	}
 	lb, pool := u.Objects["http_loadbalancer"], u.Objects["origin_pool"]
-	if lb.Limit.Maximum != 8 || lb.Usage.Current != 3 || pool.Limit.Maximum != 4 || pool.Usage.Current != 2 || u.Objects["quota"].Usage.Current != 1 {
+	if lb.Limit.Maximum != 4 || lb.Usage.Current != 3 || pool.Limit.Maximum != 4 || pool.Usage.Current != 2 || u.Objects["quota"].Usage.Current != 1 {
 		t.Fatalf("demo usage %s", body)
 	}
 }

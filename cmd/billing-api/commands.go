@@ -101,7 +101,7 @@ func newMigrateCommand(g *globalConfig) *cobra.Command {
 }
 
 func newTenantCommand(g *globalConfig) *cobra.Command {
-	cmd := &cobra.Command{Use: "tenant", Short: "Create and list tenants"}
+	cmd := &cobra.Command{Use: "tenant", Short: "Create and list tenants; manage their limit overrides"}
 	var display string
 	create := &cobra.Command{
 		Use:   "create NAME",
@@ -138,7 +138,7 @@ func newTenantCommand(g *globalConfig) *cobra.Command {
 			})
 		},
 	}
-	cmd.AddCommand(create, list)
+	cmd.AddCommand(create, list, newLimitsCommand(g))
 	return cmd
 }
 

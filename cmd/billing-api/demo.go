@@ -52,7 +52,7 @@ func seedDemoData(ctx context.Context, a *server.App, t tenancy.Tenant) error {
 	if _, err := a.Quotas.Create(ctx, seed, tenancy.SystemNamespace, quota.ObjectInput{
 		Name: "tenant-defaults", Labels: map[string]string{"team": "platform"}, Description: &desc,
 		Spec: quota.Limits{
-			Objects: map[string]int32{"http_loadbalancer": 8},
+			Objects: map[string]int32{"http_loadbalancer": 4},
 			APIs:    map[string]quota.RateLimit{"listQuotas": {Rate: 5, Unit: quota.Second, Burst: &burst}},
 		},
 	}); err != nil {

@@ -22,6 +22,30 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for RateLimitUnit.
+const (
+	DAY    RateLimitUnit = "DAY"
+	HOUR   RateLimitUnit = "HOUR"
+	MINUTE RateLimitUnit = "MINUTE"
+	SECOND RateLimitUnit = "SECOND"
+)
+
+// Valid indicates whether the value is a known member of the RateLimitUnit enum.
+func (e RateLimitUnit) Valid() bool {
+	switch e {
+	case DAY:
+		return true
+	case HOUR:
+		return true
+	case MINUTE:
+		return true
+	case SECOND:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TokenRole.
 const (
 	Admin  TokenRole = "admin"
@@ -104,6 +128,23 @@ type IssuedToken struct {
 // LimitKey A limit key (object kind or resource name), 2-512 characters.
 type LimitKey = string
 
+// LimitOverrides defines model for LimitOverrides.
+type LimitOverrides struct {
+	ApiLimits      map[string]RateLimit     `json:"api_limits"`
+	ObjectLimits   map[string]ObjectLimit   `json:"object_limits"`
+	ResourceLimits map[string]ResourceLimit `json:"resource_limits"`
+
+	// UpdatedAt When the overrides were last set; absent when there are none.
+	UpdatedAt *time.Time `json:"updated_at,omitempty"`
+}
+
+// LimitOverridesInput A tenant's limit overrides, in the shapes of the tenant API's quota spec.
+type LimitOverridesInput struct {
+	ApiLimits      *map[string]RateLimit     `json:"api_limits,omitempty"`
+	ObjectLimits   *map[string]ObjectLimit   `json:"object_limits,omitempty"`
+	ResourceLimits *map[string]ResourceLimit `json:"resource_limits,omitempty"`
+}
+
 // Namespace defines model for Namespace.
 type Namespace struct {
 	CreatedAt time.Time `json:"created_at"`
@@ -132,11 +173,17 @@ type ObjectCount struct {
 	// Namespace A DNS label (lower-case letters, digits and '-', starting and ending with a letter or digit).
 	Namespace DNSLabel `json:"namespace"`
 
-	// ObservedAt When the count was taken.
+	// ObservedAt When the count was taken; at most 5 minutes ahead of the server's clock.
 	ObservedAt time.Time `json:"observed_at"`
 
 	// Tenant A DNS label (lower-case letters, digits and '-', starting and ending with a letter or digit).
 	Tenant DNSLabel `json:"tenant"`
+}
+
+// ObjectLimit A limit on a count of objects of one kind (as `quotaLimitType` of the tenant API).
+type ObjectLimit struct {
+	// Maximum The most that may exist; -1 means unlimited.
+	Maximum int32 `json:"maximum"`
 }
 
 // QuotaCheck defines model for QuotaCheck.
@@ -161,6 +208,21 @@ type QuotaCheck struct {
 	Usage int64 `json:"usage"`
 }
 
+// RateLimit A rate limit on one API operation (as `quotaRateLimitType` of the tenant API).
+type RateLimit struct {
+	// Burst Requests that may be made at once; `rate` when 0 or omitted.
+	Burst *int32 `json:"burst,omitempty"`
+
+	// Rate Requests granted per `unit`.
+	Rate int32 `json:"rate"`
+
+	// Unit The period `rate` is counted over; SECOND when omitted.
+	Unit *RateLimitUnit `json:"unit,omitempty"`
+}
+
+// RateLimitUnit The period `rate` is counted over; SECOND when omitted.
+type RateLimitUnit string
+
 // ResourceAmount defines model for ResourceAmount.
 type ResourceAmount struct {
 	// Amount Amount in use, in the resource's unit.
@@ -169,7 +231,7 @@ type ResourceAmount struct {
 	// Namespace A DNS label (lower-case letters, digits and '-', starting and ending with a letter or digit).
 	Namespace DNSLabel `json:"namespace"`
 
-	// ObservedAt When the amount was measured.
+	// ObservedAt When the amount was measured; at most 5 minutes ahead of the server's clock.
 	ObservedAt time.Time `json:"observed_at"`
 
 	// Resource A limit key (object kind or resource name), 2-512 characters.
@@ -177,6 +239,12 @@ type ResourceAmount struct {
 
 	// Tenant A DNS label (lower-case letters, digits and '-', starting and ending with a letter or digit).
 	Tenant DNSLabel `json:"tenant"`
+}
+
+// ResourceLimit A limit on an amount of a resource (as `quotaFloatLimitType` of the tenant API).
+type ResourceLimit struct {
+	// Maximum The most that may be used, a finite amount of 0 or more; -1 means unlimited.
+	Maximum float64 `json:"maximum"`
 }
 
 // Tenant defines model for Tenant.
@@ -259,7 +327,7 @@ type CheckQuotaParams struct {
 	// Kind The object kind, as in `object_limits`.
 	Kind LimitKey `form:"kind" json:"kind"`
 
-	// Count How many more objects; 1 when omitted.
+	// Count How many more objects, 1 to 1000000; 1 when omitted.
 	Count *int64 `form:"count,omitempty" json:"count,omitempty"`
 }
 
@@ -268,6 +336,9 @@ type RecordGaugesJSONRequestBody = GaugeBatch
 
 // CreateTenantJSONRequestBody defines body for CreateTenant for application/json ContentType.
 type CreateTenantJSONRequestBody = TenantCreate
+
+// SetLimitOverridesJSONRequestBody defines body for SetLimitOverrides for application/json ContentType.
+type SetLimitOverridesJSONRequestBody = LimitOverridesInput
 
 // CreateNamespaceJSONRequestBody defines body for CreateNamespace for application/json ContentType.
 type CreateNamespaceJSONRequestBody = NamespaceCreate
@@ -289,6 +360,15 @@ type ServerInterface interface {
 	// GetTenant Read a tenant
 	// (GET /admin/v1/tenants/{tenant})
 	GetTenant(ctx echo.Context, tenant TenantName) error
+	// ClearLimitOverrides Remove a tenant's limit overrides
+	// (DELETE /admin/v1/tenants/{tenant}/limit_overrides)
+	ClearLimitOverrides(ctx echo.Context, tenant TenantName) error
+	// GetLimitOverrides Read a tenant's limit overrides
+	// (GET /admin/v1/tenants/{tenant}/limit_overrides)
+	GetLimitOverrides(ctx echo.Context, tenant TenantName) error
+	// SetLimitOverrides Replace a tenant's limit overrides
+	// (PUT /admin/v1/tenants/{tenant}/limit_overrides)
+	SetLimitOverrides(ctx echo.Context, tenant TenantName) error
 	// ListNamespaces List a tenant's namespaces
 	// (GET /admin/v1/tenants/{tenant}/namespaces)
 	ListNamespaces(ctx echo.Context, tenant TenantName) error
@@ -354,6 +434,54 @@ func (w *ServerInterfaceWrapper) GetTenant(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetTenant(ctx, tenant)
+	return err
+}
+
+// ClearLimitOverrides converts echo context to params.
+func (w *ServerInterfaceWrapper) ClearLimitOverrides(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "tenant" -------------
+	var tenant TenantName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tenant", ctx.Param("tenant"), &tenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tenant: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ClearLimitOverrides(ctx, tenant)
+	return err
+}
+
+// GetLimitOverrides converts echo context to params.
+func (w *ServerInterfaceWrapper) GetLimitOverrides(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "tenant" -------------
+	var tenant TenantName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tenant", ctx.Param("tenant"), &tenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tenant: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetLimitOverrides(ctx, tenant)
+	return err
+}
+
+// SetLimitOverrides converts echo context to params.
+func (w *ServerInterfaceWrapper) SetLimitOverrides(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "tenant" -------------
+	var tenant TenantName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tenant", ctx.Param("tenant"), &tenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tenant: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SetLimitOverrides(ctx, tenant)
 	return err
 }
 
@@ -534,6 +662,9 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 
 	router.POST(options.BaseURL+"/admin/v1/gauges", wrapper.RecordGauges, options.OperationMiddlewares["recordGauges"]...)
 	router.GET(options.BaseURL+"/admin/v1/tenants/:tenant/namespaces/:namespace/quota_check", wrapper.CheckQuota, options.OperationMiddlewares["checkQuota"]...)
+	router.DELETE(options.BaseURL+"/admin/v1/tenants/:tenant/limit_overrides", wrapper.ClearLimitOverrides, options.OperationMiddlewares["clearLimitOverrides"]...)
+	router.GET(options.BaseURL+"/admin/v1/tenants/:tenant/limit_overrides", wrapper.GetLimitOverrides, options.OperationMiddlewares["getLimitOverrides"]...)
+	router.PUT(options.BaseURL+"/admin/v1/tenants/:tenant/limit_overrides", wrapper.SetLimitOverrides, options.OperationMiddlewares["setLimitOverrides"]...)
 	router.GET(options.BaseURL+"/admin/v1/tenants", wrapper.ListTenants, options.OperationMiddlewares["listTenants"]...)
 	router.POST(options.BaseURL+"/admin/v1/tenants", wrapper.CreateTenant, options.OperationMiddlewares["createTenant"]...)
 	router.GET(options.BaseURL+"/admin/v1/tenants/:tenant", wrapper.GetTenant, options.OperationMiddlewares["getTenant"]...)
@@ -971,6 +1102,348 @@ type GetTenantdefaultJSONResponse struct {
 }
 
 func (response GetTenantdefaultJSONResponse) VisitGetTenantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ClearLimitOverridesRequestObject struct {
+	Tenant TenantName `json:"tenant"`
+}
+
+type ClearLimitOverridesResponseObject interface {
+	VisitClearLimitOverridesResponse(w http.ResponseWriter) error
+}
+
+type ClearLimitOverrides200JSONResponse LimitOverrides
+
+func (response ClearLimitOverrides200JSONResponse) VisitClearLimitOverridesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ClearLimitOverrides400JSONResponse struct{ ErrorJSONResponse }
+
+func (response ClearLimitOverrides400JSONResponse) VisitClearLimitOverridesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ClearLimitOverrides401JSONResponse SchemaErrorType
+
+func (response ClearLimitOverrides401JSONResponse) VisitClearLimitOverridesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ClearLimitOverrides404JSONResponse SchemaErrorType
+
+func (response ClearLimitOverrides404JSONResponse) VisitClearLimitOverridesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ClearLimitOverrides500JSONResponse SchemaErrorType
+
+func (response ClearLimitOverrides500JSONResponse) VisitClearLimitOverridesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ClearLimitOverrides503JSONResponse SchemaErrorType
+
+func (response ClearLimitOverrides503JSONResponse) VisitClearLimitOverridesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ClearLimitOverridesdefaultJSONResponse struct {
+	Body       SchemaErrorType
+	StatusCode int
+}
+
+func (response ClearLimitOverridesdefaultJSONResponse) VisitClearLimitOverridesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetLimitOverridesRequestObject struct {
+	Tenant TenantName `json:"tenant"`
+}
+
+type GetLimitOverridesResponseObject interface {
+	VisitGetLimitOverridesResponse(w http.ResponseWriter) error
+}
+
+type GetLimitOverrides200JSONResponse LimitOverrides
+
+func (response GetLimitOverrides200JSONResponse) VisitGetLimitOverridesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetLimitOverrides400JSONResponse struct{ ErrorJSONResponse }
+
+func (response GetLimitOverrides400JSONResponse) VisitGetLimitOverridesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetLimitOverrides401JSONResponse SchemaErrorType
+
+func (response GetLimitOverrides401JSONResponse) VisitGetLimitOverridesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetLimitOverrides404JSONResponse SchemaErrorType
+
+func (response GetLimitOverrides404JSONResponse) VisitGetLimitOverridesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetLimitOverrides500JSONResponse SchemaErrorType
+
+func (response GetLimitOverrides500JSONResponse) VisitGetLimitOverridesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetLimitOverrides503JSONResponse SchemaErrorType
+
+func (response GetLimitOverrides503JSONResponse) VisitGetLimitOverridesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetLimitOverridesdefaultJSONResponse struct {
+	Body       SchemaErrorType
+	StatusCode int
+}
+
+func (response GetLimitOverridesdefaultJSONResponse) VisitGetLimitOverridesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetLimitOverridesRequestObject struct {
+	Tenant TenantName `json:"tenant"`
+	Body   *SetLimitOverridesJSONRequestBody
+}
+
+type SetLimitOverridesResponseObject interface {
+	VisitSetLimitOverridesResponse(w http.ResponseWriter) error
+}
+
+type SetLimitOverrides200JSONResponse LimitOverrides
+
+func (response SetLimitOverrides200JSONResponse) VisitSetLimitOverridesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetLimitOverrides400JSONResponse struct{ ErrorJSONResponse }
+
+func (response SetLimitOverrides400JSONResponse) VisitSetLimitOverridesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetLimitOverrides401JSONResponse SchemaErrorType
+
+func (response SetLimitOverrides401JSONResponse) VisitSetLimitOverridesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetLimitOverrides404JSONResponse SchemaErrorType
+
+func (response SetLimitOverrides404JSONResponse) VisitSetLimitOverridesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetLimitOverrides413JSONResponse SchemaErrorType
+
+func (response SetLimitOverrides413JSONResponse) VisitSetLimitOverridesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetLimitOverrides500JSONResponse SchemaErrorType
+
+func (response SetLimitOverrides500JSONResponse) VisitSetLimitOverridesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetLimitOverrides503JSONResponse SchemaErrorType
+
+func (response SetLimitOverrides503JSONResponse) VisitSetLimitOverridesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetLimitOverridesdefaultJSONResponse struct {
+	Body       SchemaErrorType
+	StatusCode int
+}
+
+func (response SetLimitOverridesdefaultJSONResponse) VisitSetLimitOverridesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -1697,6 +2170,15 @@ type StrictServerInterface interface {
 	// GetTenant Read a tenant
 	// (GET /admin/v1/tenants/{tenant})
 	GetTenant(ctx context.Context, request GetTenantRequestObject) (GetTenantResponseObject, error)
+	// ClearLimitOverrides Remove a tenant's limit overrides
+	// (DELETE /admin/v1/tenants/{tenant}/limit_overrides)
+	ClearLimitOverrides(ctx context.Context, request ClearLimitOverridesRequestObject) (ClearLimitOverridesResponseObject, error)
+	// GetLimitOverrides Read a tenant's limit overrides
+	// (GET /admin/v1/tenants/{tenant}/limit_overrides)
+	GetLimitOverrides(ctx context.Context, request GetLimitOverridesRequestObject) (GetLimitOverridesResponseObject, error)
+	// SetLimitOverrides Replace a tenant's limit overrides
+	// (PUT /admin/v1/tenants/{tenant}/limit_overrides)
+	SetLimitOverrides(ctx context.Context, request SetLimitOverridesRequestObject) (SetLimitOverridesResponseObject, error)
 	// ListNamespaces List a tenant's namespaces
 	// (GET /admin/v1/tenants/{tenant}/namespaces)
 	ListNamespaces(ctx context.Context, request ListNamespacesRequestObject) (ListNamespacesResponseObject, error)
@@ -1863,6 +2345,104 @@ func (sh *strictHandler) GetTenant(ctx echo.Context, tenant TenantName) error {
 		return err
 	} else if validResponse, ok := response.(GetTenantResponseObject); ok {
 		return validResponse.VisitGetTenantResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ClearLimitOverrides operation middleware
+func (sh *strictHandler) ClearLimitOverrides(ctx echo.Context, tenant TenantName) error {
+	var request ClearLimitOverridesRequestObject
+
+	request.Tenant = tenant
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ClearLimitOverrides(ctx.Request().Context(), request.(ClearLimitOverridesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ClearLimitOverrides")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ClearLimitOverridesResponseObject); ok {
+		return validResponse.VisitClearLimitOverridesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetLimitOverrides operation middleware
+func (sh *strictHandler) GetLimitOverrides(ctx echo.Context, tenant TenantName) error {
+	var request GetLimitOverridesRequestObject
+
+	request.Tenant = tenant
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetLimitOverrides(ctx.Request().Context(), request.(GetLimitOverridesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetLimitOverrides")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetLimitOverridesResponseObject); ok {
+		return validResponse.VisitGetLimitOverridesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// SetLimitOverrides operation middleware
+func (sh *strictHandler) SetLimitOverrides(ctx echo.Context, tenant TenantName) error {
+	var request SetLimitOverridesRequestObject
+
+	request.Tenant = tenant
+
+	var body SetLimitOverridesJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SetLimitOverrides(ctx.Request().Context(), request.(SetLimitOverridesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SetLimitOverrides")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SetLimitOverridesResponseObject); ok {
+		return validResponse.VisitSetLimitOverridesResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -2073,69 +2653,86 @@ func (sh *strictHandler) RevokeToken(ctx echo.Context, tenant TenantName, tokenI
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7Fz7bhpJl3+VUu9IsXcbDPiSGP8xIoknw8bBHptoZmO8pug+0DXurupUVZswFtI+xD7h9ySf6tI3aDDY",
-	"k8lIEymSG6jLudc5vzqdB8djUcwoUCmc9oMTY44jkMD1pz5QTGUPR6A++SA8TmJJGHXaTj8AJPXvLwSi",
-	"OIK64zrwBUdxCE7bwV4EjusQNTTGMnBch+p1HDPJcR0OnxPCwXfakifgOsILIMJqpx84jJ228x97OXF7",
-	"5lex97Z3dYZHEDrz+VytIWJGBWhyTzlnXD14jEqgUj3iOA6JhxXRe78LRflDTqUa6SuaTnvn/Z/OP/be",
-	"Oq4TgRB4klOKBpqZgYMok2jMEuo7802pNX81Yf1ZDIbosiA7FIH6/QQJADRUFA0Rpj4aWkqGdWeebagZ",
-	"zWSwpJUOetu7QqH6Ee2EbAq85mEBKASplOoin0yIFHr9F7UXLhISc0noRH8D1FePUyIDhO0cxLiZtKsU",
-	"HOEvZ0AnMnDaR/uuExGafmy6Ss8SuCLjf69x7Y9G7fhm57pmn/4z/Wr3xx8c15FKGm1HSE7oRMnzHU4m",
-	"8BpLL9Bq832iWMLhBWcxcEmUisc4FOA6ceGrB4eNfgdP3nossTZMJETiMcWc61lv1CS1e4S/dM20ZqPR",
-	"yMjDnOOZY+yMJdyDWxxtt8+lndiJNttqnn1h+MpEcwkiCbVJr2H/Vpu7cqkHZ8x4hKXTdgiV+61c5IRK",
-	"mACv4mqr6fOiB1+voGPNHjcVnHaFSMDvszugy5wK8DjI6khkfnORCNiUIkbDGQqAQx1dAfURkQgLNOwk",
-	"MmCc/KGjQRt1Lrp6JzRIGo19zyyhn5XLVZioTOlap3BD/KJ0zFQ35aGK9zMSEfkeZlVOHarf0B3M0I6Z",
-	"gO4I9ZVrpuLVIXjXRa3aYbOFvABz7CmPX3Daw2ar5LWtJa/t1D7d2L+N2nGtfms813y8qXRddUCIGHuw",
-	"rDOPA5bg32JZsikfS6hJoo+IpeWoPW8WfliQqB7lFjeoEmpG2hs9bsvQklKy4XlUQeBams6IqHBomv68",
-	"eZDJFTCviCeLRNnFq0grRsXtROWlc8qmaxYUiI2RDMBYLaH6OSNFmWgx2hwdONpGSZRETrtRFbjUOo8J",
-	"JfMna1KZhW6mTddhIwH8PjPeMmO/BmDY0IyjKRZI4jugJWbWmrnNg55qXlkalfNm5eJaZZQ5qFL3LwmT",
-	"+E0A3t2yGeJQpQ9+RbjlCaCpYj9R2Qn6L6TIAiHBV9nETOj8wSpZB65CMB0xFgKmRR0uCUbPqQ7zMB6D",
-	"J8m9XfgE1ZqWFKq/AL/SmJYNyI5e3uUnZdxmTcps3DUnlkCSZUZczVLJzJb44hBhQtWHpV1/ZlMUYTpD",
-	"EeOAxs/hLFPG4iG+YnxuhksEJyYP3sSnKZuiHa1wLEFINFEpC4rDROgxygyJBy8E0sezWWB3I462MPuc",
-	"dTcz31zVqWGlfBUVUuUcC5nbduEQR9Xx0CymQmAiwE1DYXqIvxAoocZf8hjCklEI1RGRJtHIaPErBjjD",
-	"io5wEWCR8AVTXBvkUs62CdZfIzBmdLipah6Pjv2MjufnND4RcYhntytyG9chZX9NEuKvy43KuvpIyefE",
-	"nKgnKloB5kJnvEYWQ2VnNm+MQGIfS1yR4C7IURNgs6wS+Y8mXUZwT8q4FuVU5lPlOWjMOIqBxSGgnTTd",
-	"R4TeM+KB2D3JcgsTPllEpA2ehTS4dXi0Rrh/brpnpFGd6xn9bJ7oWZN8LMtLl60kp7q4eopRb2mzlT9U",
-	"ZLrLmdJCMR5zGJMv1RnCmHAhC/VPekqlBaJkiIPHJpQIQKXUpBi07tndlrLgLISNSsNLNXCdr+mVSsLJ",
-	"OH7c89QOzyp1Fg8BLLX4dP2KiFDeVw4xmiLGb4k/TGVtz3dVdht6F6vQZuvVInb0iHEsxwHzW5k4e9Qr",
-	"Je8A9gIUJUIi+EKE3D1BEMVypmpmGxPUcUYFwmGoyNvI/4qnZ47jHB1UAEbPsoeiKazU84qQon7aIqIY",
-	"uOKxgGIWXUnKpeW2rKYh9iNChyjCM+ThMERwD3yGFLUagjlBw3sCU+BmCAfsox1CvTDRMKTJjLBf03DO",
-	"xflVH31OgBMwmSNQlQxdO3oTx3XMUgUac1sqoLBvNOC7SOmbEAsdKrAFY11l28wkQBYG7lx0i9uenr93",
-	"XOf04vTyw5V6eN152+1dfOyr5wKafHr6W/eqr0d87L3vnf/aU49Xp5fdzln306n60O31Ty97nTO9XOey",
-	"3+2cPcaFxpIr49+I+TPFiBG15gVhKqbA685yze7DFgC2Ft28AJA/BtHo9fPxy9Yz14BYwomcXal9DFnn",
-	"2j4Yz06qZS6ZHWJd32N0TCYqM011pjM7rpT4unt21u29u+28/dDt3fbP35/2lCQ0X7p8A8yB5yE9kDI2",
-	"MD2hY1ZR/aRbi4SPsQdK2CMShoROajgmLhIQY44loDFnUcGAamPsKbN+bQZrwP2jEsyAeoxKdV617VDh",
-	"5uiIweo7F13Dq6ij07IXIQrgm0BYFsuA7gwruB/uVoGhr7UYLBRqphsk9KRg/5YEhDkgqixsQLHnQayC",
-	"qYFbs6rBKiDAQtXRK/XlLsaEATXWKtBBo1lHmbRtbVfYG2khp8XxgA6otlIzYrjgLMP0UFrh2Gq6Voap",
-	"XAUagzpHAkCfEyaxhTrU+WYU1E7zaYN3o9HM1ME76dknAyIG1Na9yGcg9PXRHUCMiBQQjne1YjP81sLj",
-	"LoqBF7Ax9BPjSJ9ldzBTBA2oqa31JU2h4h4WypkhmhIqXCRUsqPyabBYMeM+KC8ZYekFYEQVYB6FIER9",
-	"oKKoJFLf3xVMGv3r//4/12DnoquCLXBh/KFZb9QbupqMgeKYOG1nv96o7zsaWQ60R+/pGL1339wz0tWn",
-	"FhMVVecleIz7AmFDopK4kWjN4GxFkdVsZWrWrCMd/vQsIpAXgHcHvtI2HtBpwFS5YGzNql0tlcm5kCmk",
-	"Jqn1qb8eAcLoHofELwDxmPoDqlTKKBQxjtQijJLbaKgNaOiiYYxnEVB5G4EMmK++EckoY364a5a01yO6",
-	"ZFMrc0wF9tSIOroArvZ2EbYACwt94EgG2DqdZCYGghIBmVD10eg1c7Cun4n5nVFGBpy8Zv5su+vThbu3",
-	"6wwHfpniezqe3oYM+yMcYurpUFtAKxwRsHihGG87rUbrqNZs1lqH/Waj3VD/Pjk5MmBul+c3Vfdy1zn4",
-	"0mw16q3Dp2+XgxeOkiyewO2EjCro2Pg6uHDJOS+flpInsHif3Wo0nqGO/DKvue6mr7kd8fYasuIeO8Mw",
-	"bQSdgo7U02oDNceaHmNJqasgcmBYriIjE82euefXo5tbjT7YZnRzf4vRh1vRfdjYZm0fxthe/W40Qyk0",
-	"iSLMZ5mn2/Nrkjq8xBPlKo6OTc6NmpLH6AIoMTH3reXgoeqOvh3zXIvN9rouQxBFl2wc5y5ZxoecjhcB",
-	"esN4zAx9jgElnCPcHDe8w1btFT6A2oH/clQ7Hu9DreU1Rw187L+Cl+O8I2VbLy4gOhV+cFo4ZFyVGJjm",
-	"mK3N9W9rUorxNA8q2FIGOs3dFYe7ASbU4W6PYJ3DECnQUMyEhGhYvhQsm52Z3S92Dz3pzHrchEpmsZ1R",
-	"WOxlo+De3LJV6du6x3ZyqHKMvGPsLwj1x/+8UG9sL/OuStesCvR7D+ZhvjLivwOZ+V2xQ/C6msx8yF6h",
-	"g9Cma884LL57wNdKdv7G6Qv2n2HRe2UUeWU60yuB7d/OwovkPpIRHVqDtyaq65q5u5mTpHP0obtN5lNu",
-	"XVph4TkTi+nPd3PfJLXC5b7qzC7XJVpVqVKvcP/9TJt+YqpVts1tbewb5VLVjrUt8Y86x9+t3P0nZkwd",
-	"Xx0uOQgo2Z9z1uw9ZM/zPV1j33ppl92kqoW5YzHvaQAyAI6GGsIZmnYwlvdbDe8I9YdoTCRKqIH+Cib1",
-	"QuQNcgPTNuYWcGLzWT0aNEADMAGWyPRBiTrqGNBTTWGJCkQG7iRiQLM2NLQztE9tpG+Shy4y39i3FrKu",
-	"qiGqNXer0Efdcah7D58VmdyH9f5VfB3Fwn4Vr6OUu4Se+UZKJUmFjm19+0AoGlqkTstNDMu0ViGmmvDP",
-	"CfBZTnmh6217ovOGq2Wiy92I1vxOUHOpoyajeb+awrQPNScpc9fmup7fZkUb4LNzq6yh1YhpDTxtG1Bb",
-	"h4U+UTOpAkkudHU2X5XaL/cXgeKso/LlxudJoUN3xYGSXu5+T7A2ifgf8Kx49WfyAGvnY4S1k/64IUCa",
-	"R/6856IyultEUF992haZFB6kMAUhTdeSi2zjkcHHTSME+Ce2d6l49an73pYhMo3MGlq+aRmTymN9CdNM",
-	"yxFdkbdGx/4BHDVrL719XDsYH76qvYJWs3aMG6Om1/L34aBQkXuk5kMcsln5PknteZM3iDkjHJPb/c+t",
-	"2stp2k7Ttg0j2+C9WbfNqpre3Mx/98EnFTl5Y0Ex6bIdRyvBZP2qWAFLzlYxF8HGZ/Q1KNWX8TZQ6nfD",
-	"TpDOatLrKKyWCbAIBlRlMB7W97ojsG+T4QkmtDKPMYi0fbXrm5ZYa/whLfNdc2LdLPrBVl7wFWuy9PW+",
-	"otN+mvzPXXPUin45Dhu/8VfewX3/KPn5UPx3Ey738UWD9V6SD07hzby/PtykeYCV8qbRZ2OxF1+JXBd+",
-	"VPLtIkY9cPWVihHn90vVrxHBtE4QpnnQqYpcm+QMew/67y3x5ybEhSBXvWyvtSwkiwXCiQyASu1NdIKw",
-	"1Iqvo0uVQOhvslzCdlwFmE5MD1JA6KRe0RGihj8/lrkrSX8hEClXDZs6YdV/ImCltrb+eaQz/ateSPz1",
-	"yU2haX1lQ8vTA/+q2FMys+8Z0Ka3GkpojweQQn+s9sOFztjrG2XCptPSOGrVi/G6D1NnQD7zkgioSX10",
-	"+5PuUVU+mfDQaTt7OhexdCytZiKYBnlkAKTQpaj7+0v/vYeoigSLfaT1BX+umlRqylRbm35MDacVFzCF",
-	"2vxm/u8AAAD//w==",
+	"7Dzpbhs5mq9C1A4Qe7ckS7Kdw/4xUBJ3t7Yd2WM7mJmOvBZV9UnFcRVZIVl2NIaAfYh9wn2SAY+6JOqy",
+	"404D4yCASxKPjx+/+6gHL2BJyihQKbyjBy/FHCcggetPV0AxlX2cgPoUggg4SSVh1DvyriJAUv/+SiCK",
+	"E2h6vgffcJLG4B15OEjA8z2ihqZYRp7vUb2OZyZ5vsfha0Y4hN6R5Bn4nggiSLDa6U8cxt6R9x97JXB7",
+	"5lex97F/eYpHEHuz2UytIVJGBWhwTzhnXD0EjEqgUj3iNI1JgBXQe/8QCvKHEko1MlQwnfTPrn46+9z/",
+	"6PleAkLgSQkpGujDDDxEmURjltHQm20KrfmrAbuapmCAriOySxGo34+RAEBDBdEQYRqioYVk2PRmxYb6",
+	"oAUOFm6liz72L1GsfkQ7MbsH3giwABSDVJfqo5BMiBR6/VeNVz4SEnNJ6ER/AzRUj/dERgjbOYhxM2lX",
+	"XXCCv50CncjIO3q973sJofnHtq/uWQJXYPzPF9z4Z6vx7nrnS8M+/Wf+1e6f/+T5nlTYOPKE5IROFD5/",
+	"xtkE3mMZRPrawpCoI+H4nLMUuCTqisc4FuB7aeWrB4+N/gGBvAlYZmmYSEjEuos507M+qElq9wR/65lp",
+	"7VarVYCHOcdTz9AZy3gANzjZbp8LO7GbbLbVrPjCnKtAzQWILNYkveL4N5rcFUs9eGPGEyy9I49Qud8p",
+	"UU6ohAlw16m2mj6rcvCXJXCs2OPacdKeEBmEV+wW6OJJBQQcpFsSmd98JCJ2TxGj8RRFwKGJLoGGiEiE",
+	"BRp2MxkxTv6ppcER6p739E5okLVa+4FZQj8rlnOQqMzhWnXhBvh57Jipfn4G19lPSULkrzB1MXWsfkO3",
+	"MEU7ZgK6JTRUrJmjV4vgXR91GoftDgoizHGgOH6OaQ/bnRrXdha4ttv47dr+bTXeNZo3hnPNx2sn62rI",
+	"z+6AcxKaq6pfHE7JjT6BWM7aa7gIS9C7eC7+sKT3tC2MQFi+SUHHTzyJXWb5RlkaYgnhDXaQ+l8joEhG",
+	"gFiObXQPHFCMhUQC5DHCIwFUons7kAPCHBBlVOvngqnVFg1JtI6eu083X9tTL+LBr17vUrouqKNH00yu",
+	"lfDz9F8YGoYRitP7iBh8iAinIBAb609WcXfPe68E+poxiZFIIVAYeFbKTPC36szO4evfiVo32vi5KHiD",
+	"zV10rsxKkeIAFgVGwKHCApsQbW5dPqyhZj3Kr25wvQq0D3rclgZJDsmGVqwDwJUwnRLhMANo/vPmpkl5",
+	"ATOHFTIPlF3cBVrVltoOVUE+p87wZsGCnbWus4xegFITZ4TK1wee1mwkyRLvqOUyd9Q665BSaGFLUgWF",
+	"bnabir0F8Lt18lsfHN1jgSS+BXqMsEQJExIdooTQTIJAOAIc5ijQa/JXAgUxC243FeV+7mw9lhoLX61E",
+	"hUWjb++ufuDl1GGkxbZy34p7irDFGBsjVhIHo5Y4dpR5pwW93ke5WsNFZbC7qAAS/M0QjMuo1BciI3U1",
+	"eIrgGxHyGDXaKAFMBcqohg7CeUrU1nJBiY32WtM5B8KFvb+oQ32IILh12FWx8vBCB/A8A2MCZMqBRP+F",
+	"1HYgJITK4ZsK7eJZjtKnqNi7I8ZiwLTKMAtkFee3uYg0GI8hkOTOLqwRZkBZhi/NuYvcakcv7vKTohWz",
+	"JmWWRIxTIZBkhcRwH6nG0wvn4pBgQtWHhV1/YfcowXSKEsYBjZ9ysuIy5v2sJeNLJl4AODOhik0EKGX3",
+	"aEdfOJYgJJoorxKlcSYKCUMCeCWQ9qDMArsbnWgLoVEe3S/It7zqnLDyc1UvxMUcpfG1rWDhWEIpXZQc",
+	"6Z73kJqmncOKQCn22FyojDIuHNxxYc4uSpEyApTgEJTwZzSAYzRUcA0NVbWUe8cSIteKGKey49ZwWQLD",
+	"hGOqxEEKHA0zSuRw9R5t1x5qnlsKpMAJC/PzEGHEN4TadD9GlycfzvofzTkrRwSqtvrimZ893/vU63++",
+	"OvF875ezzxee733s/r1CCEtsPH1yJ7nUYzHbmSo4cdsqZjFlnmQCCn8kt7VfKT1hxGupsFk2isF9gTRL",
+	"Rga3z2h8mKNo6yMBLDIO4bMZIDkitrG7nsNoKeDw85tcb7nUPZ3H2y40xzgbI1xGbEoZ81PMsHw+y2UE",
+	"ijZDH2E0JpRIqMCjpYxSaWstm0WyVaYNZdKE1IM4E+QOPuVgmZh++X0+yXxfQN9ym0olH8x9sYXpdFWQ",
+	"0dO9y5CINMbTmyVepu+RujLPMhKu8lLrV/aZkq+Z8W2OlSkDmAsdsTQUMFRSxcb9EpA4xBI31wZuNADW",
+	"362Bv9b9NYh7lO87j6f6OZXHicaMoxRYGgPaycO1iNA7RgIQu8eFl7egHSphzGqMYRG539fxNthwe93m",
+	"fjZ3uS1JrvO382Wd4LiD448h6i1p1vmDI+aw6ITOJVNSDmPyzS25xoQLWYlfl/rHBPglQxwCNqFEAKr5",
+	"LVWdc8dut8QFZzFsFNq/UANX8ZpeqYac4sTrOU/t8KSg07zKx9KoEp3oIEJxX13EaIgYvyFhoXdyD5tI",
+	"ZOCdzyK0O2/nc39riGNRDpjf6sBZtaMueQdwEKEkE9I43rvHCJJUTitGsdVWOI4VeBvxX9VWKvNwrw8c",
+	"Cb8n0UOVFJbe8xKRon7aQqKYdNM6gWIWXQrKhT1t/ZqGOEwIHWobIsBxjOAO+LT0ko7R8I7APXAzhCtz",
+	"cYfQIM50GtnYwThs6HTc+dnlFfqaASdg3Mrc2NebeL5nlnKY93nqW2fRP+iE/TykH2IstKjANpnuK9pm",
+	"dM6Mqm57cvar53sn5ycXny7Vw/vux17//POVeq5UA5yc/K13eaVHfO7/2j/7a189Xp5c9Lqnvd+Ua3LS",
+	"61+dXPS7p3q57sVVr3u67hS6FsAp/0YsnKqDGFTrsyBMxT3wRRMwsLjYsABBo25WKXBYFyzX65fjr11h",
+	"fQFBxomcXqp9DFhnmj4YLzTV4imZHWJZP2B0TCbKD8nvzLgb6hLf905Pe/2fb7ofP/X6N1dnv570FSb0",
+	"uXRsBzAHXor0SMrUlFkQOmaO0Ei+tcj4GAegkD0icUzopIFT4iMBKdbhgTFnSYWAGmMcKLJ+bwbrgonP",
+	"CjEDGjAqlb46skOFX8apTa1F97xnziqa6KTORYgChEYQ1tEyoDtDx+mHu65k9nuNBpvKNtNNJvu4Qv8W",
+	"BJMSVBQ2oDgIIFXC1KTLCx/RXkCEBaJs+X358zJhQA21CnTQajdRgW2eBx6KvSsxGAibAzqgmkrNiOEc",
+	"swxzpbSEsdX003puUK+jsUoB3eOpNh2wMhvwXD5RIDxid8qcECiNMUU7GFGYMEmUri6v10cCT3ePKnsr",
+	"fxiIJgciivmvBBqGMMZZLG+0fzfUUMWYhDqHP5raPwOqplSymfcRUVpPCVMNKeNIF/EgTPWcJqqVXSnj",
+	"2aQ3c5UdYFP9MKCSTCKpLxPLHEiNJk2zJvon0BiUuo3ALmPCxcoMMHR8lLsdpqxDQ67j7fl+MiJiQG3s",
+	"EIUMhK6SugVIFTogHu9q+i+cXlsF4uvAU5nMQT8xjrTKV5iREQyoiU/qWqRK1HJYcdqH6J5Q4SOhbELl",
+	"doAtiWA8BCVMRlgGkaWECPMkBiGaA6VsJJG6TK3C+ej///f/SkLvnveUTgIujNhoN1vNlg6xpEBxSrwj",
+	"b7/Zau57uoAi0oJvT6uyvbv2nsGuVu7MHQoMGA8FwgbEMq3RMGmOKsoa1lk3axoKMLOIQEEEwS2Eiinw",
+	"gN5HTHlVhiUtd6ilCjxXDKqcc/V96q9HijPucEzCSr0JpuGAqitVXFSJE+cUYS7ZRyILIlQENIbHWmro",
+	"qzJCLg93Ms2UmKLDAd0g0GSox5YMaTdYgcExFThQ6zbROXAFqI+wwdCAsjgEbjbRC0pmFAtoHp1Q9dFQ",
+	"QSG1emFxKT+bqytC1e9ZON2upnCuIO1LkeZ8k2dUtJK6iRkORzjGNND6qxLw80TE0rkA1ZHXaXVeN9rt",
+	"Rufwqt06aqn/v3lltMyUXM6uXcVqX8r4ZbvTanYOH79dGdDzFGbxBG4mZOSAY+MayUrl36xugkiewXyR",
+	"Z6fVesJ1lBVu7VXlb+3tgLe1eY7iziJrZOWtrtahytB1EaixFfQYC0pTiZwDc2QXGAVq9kzxqx7d3mr0",
+	"wTaj2/tbjD7cCu7D1jZrW/268Qx1oVmSYD4tON1qu0nO8BJPFKt4WoJ512pKKdErkZ6JKUKsCw/lzF3Z",
+	"MU+l2GKvL/W4TpUlW+9KlqwH3bxukAD6wHjKDHyeifR4r3F73AoOO423+AAaB+GbUePdeB8anaA9auF3",
+	"4Vt4My7LtLfl4kqYzMEHJxWV5CszwlSMb02uf1iSUgfPraYKLRWRvJm/xBQw0R5RGKXG4lF24VBMhYRk",
+	"WK95qZOdmX1VLal/lM5aT0I1stiOKGxAayPh3t6yfv/Hssd2eHAxRmnP/w6i/t2/n6g3tFdwl5M1XYJ+",
+	"78E8zJZK/J9BFnxXbZv54gazHLJXaaux5toTlMULBzyXsfMHNl9w+ASK3tPe3Q2rFuyHEIO7XiRhdyDy",
+	"KI+dol1uZbouiXYQE87KQyN4ggltog8xYK4/V1Udy6oxmyDCdGKCCBGhE4fCU4vMNRz8UP6rlZA7yrud",
+	"hdezjflm7qhL+GeHsnuTH9ktkfnCTpuyk6LxhahgiUiHb+DnOmFFU2Qx/xjhOEYy4gAowamJR5ls1o5u",
+	"9CtbPoa2gWPXZL+JtBFY6rD9fgb5h2UELyZC6trVakVcp9XKC9Pa6tHUj+XlXjNXc8RipKRa+3LYmrn5",
+	"q95G445lfGcefOG7p6ixDbnONg/NK6k0LpPJC+xnPCr4hgMZ69iygCZS17lKhQEOogG9hSmakDugOj1i",
+	"w80RmUSmL9bE5ncabaXxiqqp3WN0C1MTCDeTdTi83GxA73CcQVOnZIpQqxELZVqIhELtcQc0ZBxdnH8w",
+	"fiDaYRSQSMFkoVIFST5ntzmgihQp3BfKN2JxKPIKU5M5IULHy0mATbzJ1IJjJCBgtEjBMRkBF65A6eX3",
+	"FzyPdFt/lMx5pOgwzW/PEeR8Eb5F1k/YgOpL6PR5hLaWtdvJ7dXuSL1SaGl0tV8rqPpxdk4V3DUB2kPr",
+	"f1uPWadZZv5mPns+R8cAtwnE1hsFl/BLeYj5aOyL2bJJpBfX331S0OWquK8rctuvlKj/GBVap81taewH",
+	"hXbdjLUt8GuZ44+mQv4dA7jdUDkJZQWDZE8JfZXMuvdQPM/2tKK6CfI2S6dv37V1TfcRKMsYDXVGeWhK",
+	"GipNqcNbQsMhGhOJMhpaL6PY65UoOyQHxmPwK0Uu5rN6NMlJbZ9HWCLTCCeaqGsqNvLQGbbql4gBLTwQ",
+	"tDO0T0dIVwsPfWS+sW8WKtrqhqjR3nXZ+LrlVNuQT5JM/sNq/qq+MspWITheGVVv5HniW6OcIFXeqqIr",
+	"zAhFw5o5PKzD6irg0IB/zYBPS8grbY/bA132RC0CXW9HLYrj2oo/2i397xi1Fzvs8hPsu+HNm7pLAAvm",
+	"bbv67XNfwG65umHwO8SY8o5ng8YV1TS2Q7lzWGkkNpMchS+Vtt/221p/7v58XUvRcvtmY31TaeFeonDy",
+	"At8XA2wTjfAJT6vln8ZOsHwwRlgz8Z+39kLKunun9LcFDLr8tdae5+tyHiFN54qPbPOJKecxxfAQHtv+",
+	"lWr5q+59Wozq6kISA8sPdXNyfKx2cdq5u6ITiJ3Ru/AAXrcbb4J93DgYH75tvIVOu/EOt0btoBPuw0El",
+	"gRiQRghpzKb18je153XZJOSNcEpu9r92Gm/u85aKI9s0sE15StFxsSwFaaqzX3jwUU5QWVxeNcps18nS",
+	"2hf9urdK6UuxiqlyNTyjqzZt2NIISl3hfIy01ZNXz2G1TIRFNKDKwgmwLlodgX0jnElBuuwcU0BjX8/2",
+	"Q12wFfyQhwF8o7Gu5/lgKy54Rp8tf0VflWl/m/z9tj3qJH95F7f+xt8GB3dXr7NfDsV/t+FiH5+3WP8N",
+	"+eRV3q73+4ub3A6wWN5U+myM9uprDVeJH2Wc+zpQ7+sKMIPOl0Dmc0gwfScI01LouCTXJjbD3oP+e0PC",
+	"2apSivKWhWSpQDiTEVCpuYlO8gxNE10oA8KUSeS2hO26WVcboWd+B1nmLwX9lUCk7kdsyoSuFwFbrK30",
+	"j9Z0Jz9r/dTvb9xUGpeX1t8/XvAvkz01MnuxgDZNhCikrRcglR5JzYdz3ZFfrhUJm6YXw6iul9tyk60m",
+	"AoUsyBKgxvTR3Rq6T1HxZMZj78jb07aIhWNhNSPBdBBIRkAqLVi6x7v2im7hkgTzvYTNOX52Tap1nKmt",
+	"TbOZDrdVFzCO2ux69q8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -18,6 +18,30 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for RateLimitUnit.
+const (
+	DAY    RateLimitUnit = "DAY"
+	HOUR   RateLimitUnit = "HOUR"
+	MINUTE RateLimitUnit = "MINUTE"
+	SECOND RateLimitUnit = "SECOND"
+)
+
+// Valid indicates whether the value is a known member of the RateLimitUnit enum.
+func (e RateLimitUnit) Valid() bool {
+	switch e {
+	case DAY:
+		return true
+	case HOUR:
+		return true
+	case MINUTE:
+		return true
+	case SECOND:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TokenRole.
 const (
 	Admin  TokenRole = "admin"
@@ -100,6 +124,23 @@ type IssuedToken struct {
 // LimitKey A limit key (object kind or resource name), 2-512 characters.
 type LimitKey = string
 
+// LimitOverrides defines model for LimitOverrides.
+type LimitOverrides struct {
+	ApiLimits      map[string]RateLimit     `json:"api_limits"`
+	ObjectLimits   map[string]ObjectLimit   `json:"object_limits"`
+	ResourceLimits map[string]ResourceLimit `json:"resource_limits"`
+
+	// UpdatedAt When the overrides were last set; absent when there are none.
+	UpdatedAt *time.Time `json:"updated_at,omitempty"`
+}
+
+// LimitOverridesInput A tenant's limit overrides, in the shapes of the tenant API's quota spec.
+type LimitOverridesInput struct {
+	ApiLimits      *map[string]RateLimit     `json:"api_limits,omitempty"`
+	ObjectLimits   *map[string]ObjectLimit   `json:"object_limits,omitempty"`
+	ResourceLimits *map[string]ResourceLimit `json:"resource_limits,omitempty"`
+}
+
 // Namespace defines model for Namespace.
 type Namespace struct {
 	CreatedAt time.Time `json:"created_at"`
@@ -128,11 +169,17 @@ type ObjectCount struct {
 	// Namespace A DNS label (lower-case letters, digits and '-', starting and ending with a letter or digit).
 	Namespace DNSLabel `json:"namespace"`
 
-	// ObservedAt When the count was taken.
+	// ObservedAt When the count was taken; at most 5 minutes ahead of the server's clock.
 	ObservedAt time.Time `json:"observed_at"`
 
 	// Tenant A DNS label (lower-case letters, digits and '-', starting and ending with a letter or digit).
 	Tenant DNSLabel `json:"tenant"`
+}
+
+// ObjectLimit A limit on a count of objects of one kind (as `quotaLimitType` of the tenant API).
+type ObjectLimit struct {
+	// Maximum The most that may exist; -1 means unlimited.
+	Maximum int32 `json:"maximum"`
 }
 
 // QuotaCheck defines model for QuotaCheck.
@@ -157,6 +204,21 @@ type QuotaCheck struct {
 	Usage int64 `json:"usage"`
 }
 
+// RateLimit A rate limit on one API operation (as `quotaRateLimitType` of the tenant API).
+type RateLimit struct {
+	// Burst Requests that may be made at once; `rate` when 0 or omitted.
+	Burst *int32 `json:"burst,omitempty"`
+
+	// Rate Requests granted per `unit`.
+	Rate int32 `json:"rate"`
+
+	// Unit The period `rate` is counted over; SECOND when omitted.
+	Unit *RateLimitUnit `json:"unit,omitempty"`
+}
+
+// RateLimitUnit The period `rate` is counted over; SECOND when omitted.
+type RateLimitUnit string
+
 // ResourceAmount defines model for ResourceAmount.
 type ResourceAmount struct {
 	// Amount Amount in use, in the resource's unit.
@@ -165,7 +227,7 @@ type ResourceAmount struct {
 	// Namespace A DNS label (lower-case letters, digits and '-', starting and ending with a letter or digit).
 	Namespace DNSLabel `json:"namespace"`
 
-	// ObservedAt When the amount was measured.
+	// ObservedAt When the amount was measured; at most 5 minutes ahead of the server's clock.
 	ObservedAt time.Time `json:"observed_at"`
 
 	// Resource A limit key (object kind or resource name), 2-512 characters.
@@ -173,6 +235,12 @@ type ResourceAmount struct {
 
 	// Tenant A DNS label (lower-case letters, digits and '-', starting and ending with a letter or digit).
 	Tenant DNSLabel `json:"tenant"`
+}
+
+// ResourceLimit A limit on an amount of a resource (as `quotaFloatLimitType` of the tenant API).
+type ResourceLimit struct {
+	// Maximum The most that may be used, a finite amount of 0 or more; -1 means unlimited.
+	Maximum float64 `json:"maximum"`
 }
 
 // Tenant defines model for Tenant.
@@ -255,7 +323,7 @@ type CheckQuotaParams struct {
 	// Kind The object kind, as in `object_limits`.
 	Kind LimitKey `form:"kind" json:"kind"`
 
-	// Count How many more objects; 1 when omitted.
+	// Count How many more objects, 1 to 1000000; 1 when omitted.
 	Count *int64 `form:"count,omitempty" json:"count,omitempty"`
 }
 
@@ -264,6 +332,9 @@ type RecordGaugesJSONRequestBody = GaugeBatch
 
 // CreateTenantJSONRequestBody defines body for CreateTenant for application/json ContentType.
 type CreateTenantJSONRequestBody = TenantCreate
+
+// SetLimitOverridesJSONRequestBody defines body for SetLimitOverrides for application/json ContentType.
+type SetLimitOverridesJSONRequestBody = LimitOverridesInput
 
 // CreateNamespaceJSONRequestBody defines body for CreateNamespace for application/json ContentType.
 type CreateNamespaceJSONRequestBody = NamespaceCreate
@@ -349,8 +420,9 @@ type ClientInterface interface {
 	//
 	// Records a batch of object-count and resource-amount gauges. The batch is checked as a
 	// whole (every tenant and namespace must exist, every kind must be a valid limit key and
-	// not one the service counts itself: `quota`, `payment_method`, `subscription`) and
-	// applied in one transaction. Per key, a gauge older than the stored one is ignored.
+	// not one the service counts itself, such as `quota`; no observation may be more than 5
+	// minutes ahead of the server's clock) and applied in one transaction. Per key, a gauge
+	// older than the stored one is ignored.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -361,8 +433,9 @@ type ClientInterface interface {
 	//
 	// Records a batch of object-count and resource-amount gauges. The batch is checked as a
 	// whole (every tenant and namespace must exist, every kind must be a valid limit key and
-	// not one the service counts itself: `quota`, `payment_method`, `subscription`) and
-	// applied in one transaction. Per key, a gauge older than the stored one is ignored.
+	// not one the service counts itself, such as `quota`; no observation may be more than 5
+	// minutes ahead of the server's clock) and applied in one transaction. Per key, a gauge
+	// older than the stored one is ignored.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -396,6 +469,44 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /admin/v1/tenants/{tenant} (the `GetTenant` operationId).
 	GetTenant(ctx context.Context, tenant TenantName, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ClearLimitOverrides Remove a tenant's limit overrides
+	//
+	// Removes every override, so the plan's `default_quota` is the ceiling again. Clearing a tenant without overrides changes nothing.
+	//
+	// Corresponds with DELETE /admin/v1/tenants/{tenant}/limit_overrides (the `ClearLimitOverrides` operationId).
+	ClearLimitOverrides(ctx context.Context, tenant TenantName, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetLimitOverrides Read a tenant's limit overrides
+	//
+	// The tenant's overrides; all three maps are empty (and `updated_at` absent) when it has none.
+	//
+	// Corresponds with GET /admin/v1/tenants/{tenant}/limit_overrides (the `GetLimitOverrides` operationId).
+	GetLimitOverrides(ctx context.Context, tenant TenantName, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetLimitOverridesWithBody Replace a tenant's limit overrides
+	//
+	// Replaces the tenant's overrides with exactly these. Over the plan's `default_quota` each
+	// key given here wins, higher or lower (-1 is unlimited); keys not given keep the plan's
+	// value. API limit keys are operation ids or vendor RPC names (one spelling per operation).
+	// The new ceiling holds at once on this replica and within a second on the others.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /admin/v1/tenants/{tenant}/limit_overrides (the `SetLimitOverrides` operationId).
+	SetLimitOverridesWithBody(ctx context.Context, tenant TenantName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetLimitOverrides Replace a tenant's limit overrides
+	//
+	// Replaces the tenant's overrides with exactly these. Over the plan's `default_quota` each
+	// key given here wins, higher or lower (-1 is unlimited); keys not given keep the plan's
+	// value. API limit keys are operation ids or vendor RPC names (one spelling per operation).
+	// The new ceiling holds at once on this replica and within a second on the others.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /admin/v1/tenants/{tenant}/limit_overrides (the `SetLimitOverrides` operationId).
+	SetLimitOverrides(ctx context.Context, tenant TenantName, body SetLimitOverridesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListNamespaces List a tenant's namespaces
 	//
@@ -464,8 +575,9 @@ type ClientInterface interface {
 //
 // Records a batch of object-count and resource-amount gauges. The batch is checked as a
 // whole (every tenant and namespace must exist, every kind must be a valid limit key and
-// not one the service counts itself: `quota`, `payment_method`, `subscription`) and
-// applied in one transaction. Per key, a gauge older than the stored one is ignored.
+// not one the service counts itself, such as `quota`; no observation may be more than 5
+// minutes ahead of the server's clock) and applied in one transaction. Per key, a gauge
+// older than the stored one is ignored.
 //
 // Takes any type of body and a specified content type.
 //
@@ -486,8 +598,9 @@ func (c *Client) RecordGaugesWithBody(ctx context.Context, contentType string, b
 //
 // Records a batch of object-count and resource-amount gauges. The batch is checked as a
 // whole (every tenant and namespace must exist, every kind must be a valid limit key and
-// not one the service counts itself: `quota`, `payment_method`, `subscription`) and
-// applied in one transaction. Per key, a gauge older than the stored one is ignored.
+// not one the service counts itself, such as `quota`; no observation may be more than 5
+// minutes ahead of the server's clock) and applied in one transaction. Per key, a gauge
+// older than the stored one is ignored.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -562,6 +675,84 @@ func (c *Client) CreateTenant(ctx context.Context, body CreateTenantJSONRequestB
 // Corresponds with GET /admin/v1/tenants/{tenant} (the `GetTenant` operationId).
 func (c *Client) GetTenant(ctx context.Context, tenant TenantName, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetTenantRequest(c.Server, tenant)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ClearLimitOverrides Remove a tenant's limit overrides
+//
+// Removes every override, so the plan's `default_quota` is the ceiling again. Clearing a tenant without overrides changes nothing.
+//
+// Corresponds with DELETE /admin/v1/tenants/{tenant}/limit_overrides (the `ClearLimitOverrides` operationId).
+func (c *Client) ClearLimitOverrides(ctx context.Context, tenant TenantName, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewClearLimitOverridesRequest(c.Server, tenant)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetLimitOverrides Read a tenant's limit overrides
+//
+// The tenant's overrides; all three maps are empty (and `updated_at` absent) when it has none.
+//
+// Corresponds with GET /admin/v1/tenants/{tenant}/limit_overrides (the `GetLimitOverrides` operationId).
+func (c *Client) GetLimitOverrides(ctx context.Context, tenant TenantName, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetLimitOverridesRequest(c.Server, tenant)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetLimitOverridesWithBody Replace a tenant's limit overrides
+//
+// Replaces the tenant's overrides with exactly these. Over the plan's `default_quota` each
+// key given here wins, higher or lower (-1 is unlimited); keys not given keep the plan's
+// value. API limit keys are operation ids or vendor RPC names (one spelling per operation).
+// The new ceiling holds at once on this replica and within a second on the others.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /admin/v1/tenants/{tenant}/limit_overrides (the `SetLimitOverrides` operationId).
+func (c *Client) SetLimitOverridesWithBody(ctx context.Context, tenant TenantName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetLimitOverridesRequestWithBody(c.Server, tenant, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetLimitOverrides Replace a tenant's limit overrides
+//
+// Replaces the tenant's overrides with exactly these. Over the plan's `default_quota` each
+// key given here wins, higher or lower (-1 is unlimited); keys not given keep the plan's
+// value. API limit keys are operation ids or vendor RPC names (one spelling per operation).
+// The new ceiling holds at once on this replica and within a second on the others.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /admin/v1/tenants/{tenant}/limit_overrides (the `SetLimitOverrides` operationId).
+func (c *Client) SetLimitOverrides(ctx context.Context, tenant TenantName, body SetLimitOverridesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetLimitOverridesRequest(c.Server, tenant, body)
 	if err != nil {
 		return nil, err
 	}
@@ -851,6 +1042,121 @@ func NewGetTenantRequest(server string, tenant TenantName) (*http.Request, error
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewClearLimitOverridesRequest constructs an http.Request for the ClearLimitOverrides method
+func NewClearLimitOverridesRequest(server string, tenant TenantName) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tenant", tenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/tenants/%s/limit_overrides", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetLimitOverridesRequest constructs an http.Request for the GetLimitOverrides method
+func NewGetLimitOverridesRequest(server string, tenant TenantName) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tenant", tenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/tenants/%s/limit_overrides", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewSetLimitOverridesRequest calls the generic SetLimitOverrides builder with application/json body
+func NewSetLimitOverridesRequest(server string, tenant TenantName, body SetLimitOverridesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSetLimitOverridesRequestWithBody(server, tenant, "application/json", bodyReader)
+}
+
+// NewSetLimitOverridesRequestWithBody constructs an http.Request for the SetLimitOverrides method, with any body, and a specified content type
+func NewSetLimitOverridesRequestWithBody(server string, tenant TenantName, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tenant", tenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/tenants/%s/limit_overrides", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -1182,8 +1488,9 @@ type ClientWithResponsesInterface interface {
 	//
 	// Records a batch of object-count and resource-amount gauges. The batch is checked as a
 	// whole (every tenant and namespace must exist, every kind must be a valid limit key and
-	// not one the service counts itself: `quota`, `payment_method`, `subscription`) and
-	// applied in one transaction. Per key, a gauge older than the stored one is ignored.
+	// not one the service counts itself, such as `quota`; no observation may be more than 5
+	// minutes ahead of the server's clock) and applied in one transaction. Per key, a gauge
+	// older than the stored one is ignored.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1194,8 +1501,9 @@ type ClientWithResponsesInterface interface {
 	//
 	// Records a batch of object-count and resource-amount gauges. The batch is checked as a
 	// whole (every tenant and namespace must exist, every kind must be a valid limit key and
-	// not one the service counts itself: `quota`, `payment_method`, `subscription`) and
-	// applied in one transaction. Per key, a gauge older than the stored one is ignored.
+	// not one the service counts itself, such as `quota`; no observation may be more than 5
+	// minutes ahead of the server's clock) and applied in one transaction. Per key, a gauge
+	// older than the stored one is ignored.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1233,6 +1541,48 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /admin/v1/tenants/{tenant} (the `GetTenant` operationId).
 	GetTenantWithResponse(ctx context.Context, tenant TenantName, reqEditors ...RequestEditorFn) (*GetTenantResponse, error)
+
+	// ClearLimitOverridesWithResponse Remove a tenant's limit overrides
+	//
+	// Removes every override, so the plan's `default_quota` is the ceiling again. Clearing a tenant without overrides changes nothing.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /admin/v1/tenants/{tenant}/limit_overrides (the `ClearLimitOverrides` operationId).
+	ClearLimitOverridesWithResponse(ctx context.Context, tenant TenantName, reqEditors ...RequestEditorFn) (*ClearLimitOverridesResponse, error)
+
+	// GetLimitOverridesWithResponse Read a tenant's limit overrides
+	//
+	// The tenant's overrides; all three maps are empty (and `updated_at` absent) when it has none.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/v1/tenants/{tenant}/limit_overrides (the `GetLimitOverrides` operationId).
+	GetLimitOverridesWithResponse(ctx context.Context, tenant TenantName, reqEditors ...RequestEditorFn) (*GetLimitOverridesResponse, error)
+
+	// SetLimitOverridesWithBodyWithResponse Replace a tenant's limit overrides
+	//
+	// Replaces the tenant's overrides with exactly these. Over the plan's `default_quota` each
+	// key given here wins, higher or lower (-1 is unlimited); keys not given keep the plan's
+	// value. API limit keys are operation ids or vendor RPC names (one spelling per operation).
+	// The new ceiling holds at once on this replica and within a second on the others.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /admin/v1/tenants/{tenant}/limit_overrides (the `SetLimitOverrides` operationId).
+	SetLimitOverridesWithBodyWithResponse(ctx context.Context, tenant TenantName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetLimitOverridesResponse, error)
+
+	// SetLimitOverridesWithResponse Replace a tenant's limit overrides
+	//
+	// Replaces the tenant's overrides with exactly these. Over the plan's `default_quota` each
+	// key given here wins, higher or lower (-1 is unlimited); keys not given keep the plan's
+	// value. API limit keys are operation ids or vendor RPC names (one spelling per operation).
+	// The new ceiling holds at once on this replica and within a second on the others.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /admin/v1/tenants/{tenant}/limit_overrides (the `SetLimitOverrides` operationId).
+	SetLimitOverridesWithResponse(ctx context.Context, tenant TenantName, body SetLimitOverridesJSONRequestBody, reqEditors ...RequestEditorFn) (*SetLimitOverridesResponse, error)
 
 	// ListNamespacesWithResponse List a tenant's namespaces
 	//
@@ -1631,6 +1981,262 @@ func (r GetTenantResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetTenantResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ClearLimitOverridesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *LimitOverrides
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ClearLimitOverridesResponse) GetJSON200() *LimitOverrides {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ClearLimitOverridesResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ClearLimitOverridesResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ClearLimitOverridesResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ClearLimitOverridesResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ClearLimitOverridesResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ClearLimitOverridesResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ClearLimitOverridesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ClearLimitOverridesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ClearLimitOverridesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ClearLimitOverridesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetLimitOverridesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *LimitOverrides
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetLimitOverridesResponse) GetJSON200() *LimitOverrides {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetLimitOverridesResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetLimitOverridesResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetLimitOverridesResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetLimitOverridesResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetLimitOverridesResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetLimitOverridesResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetLimitOverridesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetLimitOverridesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetLimitOverridesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetLimitOverridesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type SetLimitOverridesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *LimitOverrides
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SetLimitOverridesResponse) GetJSON200() *LimitOverrides {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SetLimitOverridesResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SetLimitOverridesResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r SetLimitOverridesResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r SetLimitOverridesResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r SetLimitOverridesResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SetLimitOverridesResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r SetLimitOverridesResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r SetLimitOverridesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SetLimitOverridesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SetLimitOverridesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SetLimitOverridesResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -2160,8 +2766,9 @@ func (r RevokeTokenResponse) ContentType() string {
 //
 // Records a batch of object-count and resource-amount gauges. The batch is checked as a
 // whole (every tenant and namespace must exist, every kind must be a valid limit key and
-// not one the service counts itself: `quota`, `payment_method`, `subscription`) and
-// applied in one transaction. Per key, a gauge older than the stored one is ignored.
+// not one the service counts itself, such as `quota`; no observation may be more than 5
+// minutes ahead of the server's clock) and applied in one transaction. Per key, a gauge
+// older than the stored one is ignored.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2178,8 +2785,9 @@ func (c *ClientWithResponses) RecordGaugesWithBodyWithResponse(ctx context.Conte
 //
 // Records a batch of object-count and resource-amount gauges. The batch is checked as a
 // whole (every tenant and namespace must exist, every kind must be a valid limit key and
-// not one the service counts itself: `quota`, `payment_method`, `subscription`) and
-// applied in one transaction. Per key, a gauge older than the stored one is ignored.
+// not one the service counts itself, such as `quota`; no observation may be more than 5
+// minutes ahead of the server's clock) and applied in one transaction. Per key, a gauge
+// older than the stored one is ignored.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2246,6 +2854,72 @@ func (c *ClientWithResponses) GetTenantWithResponse(ctx context.Context, tenant 
 		return nil, err
 	}
 	return ParseGetTenantResponse(rsp)
+}
+
+// ClearLimitOverridesWithResponse Remove a tenant's limit overrides
+//
+// Removes every override, so the plan's `default_quota` is the ceiling again. Clearing a tenant without overrides changes nothing.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /admin/v1/tenants/{tenant}/limit_overrides (the `ClearLimitOverrides` operationId).
+func (c *ClientWithResponses) ClearLimitOverridesWithResponse(ctx context.Context, tenant TenantName, reqEditors ...RequestEditorFn) (*ClearLimitOverridesResponse, error) {
+	rsp, err := c.ClearLimitOverrides(ctx, tenant, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseClearLimitOverridesResponse(rsp)
+}
+
+// GetLimitOverridesWithResponse Read a tenant's limit overrides
+//
+// The tenant's overrides; all three maps are empty (and `updated_at` absent) when it has none.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/v1/tenants/{tenant}/limit_overrides (the `GetLimitOverrides` operationId).
+func (c *ClientWithResponses) GetLimitOverridesWithResponse(ctx context.Context, tenant TenantName, reqEditors ...RequestEditorFn) (*GetLimitOverridesResponse, error) {
+	rsp, err := c.GetLimitOverrides(ctx, tenant, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetLimitOverridesResponse(rsp)
+}
+
+// SetLimitOverridesWithBodyWithResponse Replace a tenant's limit overrides
+//
+// Replaces the tenant's overrides with exactly these. Over the plan's `default_quota` each
+// key given here wins, higher or lower (-1 is unlimited); keys not given keep the plan's
+// value. API limit keys are operation ids or vendor RPC names (one spelling per operation).
+// The new ceiling holds at once on this replica and within a second on the others.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /admin/v1/tenants/{tenant}/limit_overrides (the `SetLimitOverrides` operationId).
+func (c *ClientWithResponses) SetLimitOverridesWithBodyWithResponse(ctx context.Context, tenant TenantName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetLimitOverridesResponse, error) {
+	rsp, err := c.SetLimitOverridesWithBody(ctx, tenant, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetLimitOverridesResponse(rsp)
+}
+
+// SetLimitOverridesWithResponse Replace a tenant's limit overrides
+//
+// Replaces the tenant's overrides with exactly these. Over the plan's `default_quota` each
+// key given here wins, higher or lower (-1 is unlimited); keys not given keep the plan's
+// value. API limit keys are operation ids or vendor RPC names (one spelling per operation).
+// The new ceiling holds at once on this replica and within a second on the others.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /admin/v1/tenants/{tenant}/limit_overrides (the `SetLimitOverrides` operationId).
+func (c *ClientWithResponses) SetLimitOverridesWithResponse(ctx context.Context, tenant TenantName, body SetLimitOverridesJSONRequestBody, reqEditors ...RequestEditorFn) (*SetLimitOverridesResponse, error) {
+	rsp, err := c.SetLimitOverrides(ctx, tenant, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetLimitOverridesResponse(rsp)
 }
 
 // ListNamespacesWithResponse List a tenant's namespaces
@@ -2611,6 +3285,217 @@ func ParseGetTenantResponse(rsp *http.Response) (*GetTenantResponse, error) {
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseClearLimitOverridesResponse parses an HTTP response from a ClearLimitOverridesWithResponse call
+func ParseClearLimitOverridesResponse(rsp *http.Response) (*ClearLimitOverridesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ClearLimitOverridesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest LimitOverrides
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetLimitOverridesResponse parses an HTTP response from a GetLimitOverridesWithResponse call
+func ParseGetLimitOverridesResponse(rsp *http.Response) (*GetLimitOverridesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetLimitOverridesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest LimitOverrides
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSetLimitOverridesResponse parses an HTTP response from a SetLimitOverridesWithResponse call
+func ParseSetLimitOverridesResponse(rsp *http.Response) (*SetLimitOverridesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SetLimitOverridesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest LimitOverrides
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Error

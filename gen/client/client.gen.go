@@ -1382,7 +1382,7 @@ type QuotaDeleteRequest struct {
 
 // QuotaFloatLimitType A limit on an amount of a resource, in the resource's own unit.
 type QuotaFloatLimitType struct {
-	// Maximum The most that may be used; -1 means unlimited.
+	// Maximum The most that may be used, a finite amount of 0 or more; -1 means unlimited.
 	//
 	// Example: 512.5
 	Maximum float64 `json:"maximum"`
@@ -2970,12 +2970,12 @@ type ClientInterface interface {
 
 	// GetQuotaLimits Effective limits of a namespace
 	//
-	// The limits in force for the namespace: the current plan's default quota, overridden key
-	// by key by quota objects in `system`, overridden by quota objects in the namespace
-	// itself; within one namespace a newer object overrides an older one. Disabled quota
-	// objects do not count. API limits are shown resolved (unit and burst filled in). The
-	// deprecated maps repeat the current ones (`quota_usage` = `objects`,
-	// `float_quota_usage` = `resources`, `api_limits` = `apis`).
+	// The limits in force for the namespace: the tenant's ceiling (the plan's default quota
+	// with the operator's overrides), tightened key by key by the enabled quota objects in
+	// `system`, then by those in the namespace itself (see **Limits** above). API limits are
+	// keyed by operation id and shown resolved (unit and burst filled in). The deprecated
+	// maps repeat the current ones (`quota_usage` = `objects`, `float_quota_usage` =
+	// `resources`, `api_limits` = `apis`).
 	//
 	// Corresponds with GET /api/web/namespaces/{namespace}/quota/limits (the `GetQuotaLimits` operationId).
 	GetQuotaLimits(ctx context.Context, namespace Namespace, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2983,11 +2983,11 @@ type ClientInterface interface {
 	// GetQuotaUsage Effective limits of a namespace with current usage
 	//
 	// Each effective limit of the namespace with what is used against it now. Object usage is
-	// the latest reported object-count gauge of the kind in the namespace plus the service's
-	// own objects of that kind (quota objects are counted live); resource usage is the latest
+	// the latest reported object-count gauge of the kind in the namespace, or, for the kinds
+	// the service keeps itself (quota objects), its live count; resource usage is the latest
 	// reported amount; API usage is the number of requests currently taken from the
-	// operation's rate-limit bucket on the answering replica. The deprecated maps repeat the
-	// current ones.
+	// operation's rate-limit bucket on the answering replica (the namespace's own bucket
+	// where it has one). The deprecated maps repeat the current ones.
 	//
 	// Corresponds with GET /api/web/namespaces/{namespace}/quota/usage (the `GetQuotaUsage` operationId).
 	GetQuotaUsage(ctx context.Context, namespace Namespace, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3003,12 +3003,14 @@ type ClientInterface interface {
 
 	// CreateQuotaWithBody Create a quota object
 	//
-	// Creates a quota object in the namespace. Its limits override the plan defaults (in
-	// `system`, for every namespace of the tenant; elsewhere, for that namespace only).
-	// Limits hold per namespace. The name must be unique in the namespace (409 `EEXISTS`
+	// Creates a quota object in the namespace. Its limits tighten the tenant's ceiling (in
+	// `system`, for every namespace of the tenant; elsewhere, for that namespace only); they
+	// never raise it, and the object reads back exactly as sent whatever it asks for. Limits
+	// hold per namespace. The name must be unique in the namespace (409 `EEXISTS`
 	// otherwise), and the namespace must have room under its own limit for objects of kind
 	// `quota` (409 otherwise). `metadata.namespace`, when given, must equal the namespace in
-	// the path. Label keys and values follow the Kubernetes label syntax.
+	// the path. Label keys and values follow the Kubernetes label syntax. An API limit key
+	// may be given in one spelling only (operation id or vendor RPC name).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3017,12 +3019,14 @@ type ClientInterface interface {
 
 	// CreateQuota Create a quota object
 	//
-	// Creates a quota object in the namespace. Its limits override the plan defaults (in
-	// `system`, for every namespace of the tenant; elsewhere, for that namespace only).
-	// Limits hold per namespace. The name must be unique in the namespace (409 `EEXISTS`
+	// Creates a quota object in the namespace. Its limits tighten the tenant's ceiling (in
+	// `system`, for every namespace of the tenant; elsewhere, for that namespace only); they
+	// never raise it, and the object reads back exactly as sent whatever it asks for. Limits
+	// hold per namespace. The name must be unique in the namespace (409 `EEXISTS`
 	// otherwise), and the namespace must have room under its own limit for objects of kind
 	// `quota` (409 otherwise). `metadata.namespace`, when given, must equal the namespace in
-	// the path. Label keys and values follow the Kubernetes label syntax.
+	// the path. Label keys and values follow the Kubernetes label syntax. An API limit key
+	// may be given in one spelling only (operation id or vendor RPC name).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3031,8 +3035,8 @@ type ClientInterface interface {
 
 	// DeleteQuotaWithBody Delete a quota object
 	//
-	// Deletes a quota object; the limits it set fall back to the next level (system objects,
-	// then the plan default). The body is optional. With `fail_if_referred: true` the delete
+	// Deletes a quota object; the limits it set fall back to the level above (the objects in
+	// `system`, then the tenant's ceiling). The body is optional. With `fail_if_referred: true` the delete
 	// is refused (409) while other objects refer to this one; nothing refers to quota
 	// objects today, so it always proceeds.
 	//
@@ -3043,8 +3047,8 @@ type ClientInterface interface {
 
 	// DeleteQuota Delete a quota object
 	//
-	// Deletes a quota object; the limits it set fall back to the next level (system objects,
-	// then the plan default). The body is optional. With `fail_if_referred: true` the delete
+	// Deletes a quota object; the limits it set fall back to the level above (the objects in
+	// `system`, then the tenant's ceiling). The body is optional. With `fail_if_referred: true` the delete
 	// is refused (409) while other objects refer to this one; nothing refers to quota
 	// objects today, so it always proceeds.
 	//
@@ -3674,12 +3678,12 @@ func (c *Client) ListMonthlyUsage(ctx context.Context, namespace Namespace, body
 
 // GetQuotaLimits Effective limits of a namespace
 //
-// The limits in force for the namespace: the current plan's default quota, overridden key
-// by key by quota objects in `system`, overridden by quota objects in the namespace
-// itself; within one namespace a newer object overrides an older one. Disabled quota
-// objects do not count. API limits are shown resolved (unit and burst filled in). The
-// deprecated maps repeat the current ones (`quota_usage` = `objects`,
-// `float_quota_usage` = `resources`, `api_limits` = `apis`).
+// The limits in force for the namespace: the tenant's ceiling (the plan's default quota
+// with the operator's overrides), tightened key by key by the enabled quota objects in
+// `system`, then by those in the namespace itself (see **Limits** above). API limits are
+// keyed by operation id and shown resolved (unit and burst filled in). The deprecated
+// maps repeat the current ones (`quota_usage` = `objects`, `float_quota_usage` =
+// `resources`, `api_limits` = `apis`).
 //
 // Corresponds with GET /api/web/namespaces/{namespace}/quota/limits (the `GetQuotaLimits` operationId).
 func (c *Client) GetQuotaLimits(ctx context.Context, namespace Namespace, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3697,11 +3701,11 @@ func (c *Client) GetQuotaLimits(ctx context.Context, namespace Namespace, reqEdi
 // GetQuotaUsage Effective limits of a namespace with current usage
 //
 // Each effective limit of the namespace with what is used against it now. Object usage is
-// the latest reported object-count gauge of the kind in the namespace plus the service's
-// own objects of that kind (quota objects are counted live); resource usage is the latest
+// the latest reported object-count gauge of the kind in the namespace, or, for the kinds
+// the service keeps itself (quota objects), its live count; resource usage is the latest
 // reported amount; API usage is the number of requests currently taken from the
-// operation's rate-limit bucket on the answering replica. The deprecated maps repeat the
-// current ones.
+// operation's rate-limit bucket on the answering replica (the namespace's own bucket
+// where it has one). The deprecated maps repeat the current ones.
 //
 // Corresponds with GET /api/web/namespaces/{namespace}/quota/usage (the `GetQuotaUsage` operationId).
 func (c *Client) GetQuotaUsage(ctx context.Context, namespace Namespace, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3737,12 +3741,14 @@ func (c *Client) ListQuotas(ctx context.Context, namespace QuotaNamespace, param
 
 // CreateQuotaWithBody Create a quota object
 //
-// Creates a quota object in the namespace. Its limits override the plan defaults (in
-// `system`, for every namespace of the tenant; elsewhere, for that namespace only).
-// Limits hold per namespace. The name must be unique in the namespace (409 `EEXISTS`
+// Creates a quota object in the namespace. Its limits tighten the tenant's ceiling (in
+// `system`, for every namespace of the tenant; elsewhere, for that namespace only); they
+// never raise it, and the object reads back exactly as sent whatever it asks for. Limits
+// hold per namespace. The name must be unique in the namespace (409 `EEXISTS`
 // otherwise), and the namespace must have room under its own limit for objects of kind
 // `quota` (409 otherwise). `metadata.namespace`, when given, must equal the namespace in
-// the path. Label keys and values follow the Kubernetes label syntax.
+// the path. Label keys and values follow the Kubernetes label syntax. An API limit key
+// may be given in one spelling only (operation id or vendor RPC name).
 //
 // Takes any type of body and a specified content type.
 //
@@ -3761,12 +3767,14 @@ func (c *Client) CreateQuotaWithBody(ctx context.Context, namespace QuotaNamespa
 
 // CreateQuota Create a quota object
 //
-// Creates a quota object in the namespace. Its limits override the plan defaults (in
-// `system`, for every namespace of the tenant; elsewhere, for that namespace only).
-// Limits hold per namespace. The name must be unique in the namespace (409 `EEXISTS`
+// Creates a quota object in the namespace. Its limits tighten the tenant's ceiling (in
+// `system`, for every namespace of the tenant; elsewhere, for that namespace only); they
+// never raise it, and the object reads back exactly as sent whatever it asks for. Limits
+// hold per namespace. The name must be unique in the namespace (409 `EEXISTS`
 // otherwise), and the namespace must have room under its own limit for objects of kind
 // `quota` (409 otherwise). `metadata.namespace`, when given, must equal the namespace in
-// the path. Label keys and values follow the Kubernetes label syntax.
+// the path. Label keys and values follow the Kubernetes label syntax. An API limit key
+// may be given in one spelling only (operation id or vendor RPC name).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3785,8 +3793,8 @@ func (c *Client) CreateQuota(ctx context.Context, namespace QuotaNamespace, body
 
 // DeleteQuotaWithBody Delete a quota object
 //
-// Deletes a quota object; the limits it set fall back to the next level (system objects,
-// then the plan default). The body is optional. With `fail_if_referred: true` the delete
+// Deletes a quota object; the limits it set fall back to the level above (the objects in
+// `system`, then the tenant's ceiling). The body is optional. With `fail_if_referred: true` the delete
 // is refused (409) while other objects refer to this one; nothing refers to quota
 // objects today, so it always proceeds.
 //
@@ -3807,8 +3815,8 @@ func (c *Client) DeleteQuotaWithBody(ctx context.Context, namespace QuotaNamespa
 
 // DeleteQuota Delete a quota object
 //
-// Deletes a quota object; the limits it set fall back to the next level (system objects,
-// then the plan default). The body is optional. With `fail_if_referred: true` the delete
+// Deletes a quota object; the limits it set fall back to the level above (the objects in
+// `system`, then the tenant's ceiling). The body is optional. With `fail_if_referred: true` the delete
 // is refused (409) while other objects refer to this one; nothing refers to quota
 // objects today, so it always proceeds.
 //
@@ -5601,12 +5609,12 @@ type ClientWithResponsesInterface interface {
 
 	// GetQuotaLimitsWithResponse Effective limits of a namespace
 	//
-	// The limits in force for the namespace: the current plan's default quota, overridden key
-	// by key by quota objects in `system`, overridden by quota objects in the namespace
-	// itself; within one namespace a newer object overrides an older one. Disabled quota
-	// objects do not count. API limits are shown resolved (unit and burst filled in). The
-	// deprecated maps repeat the current ones (`quota_usage` = `objects`,
-	// `float_quota_usage` = `resources`, `api_limits` = `apis`).
+	// The limits in force for the namespace: the tenant's ceiling (the plan's default quota
+	// with the operator's overrides), tightened key by key by the enabled quota objects in
+	// `system`, then by those in the namespace itself (see **Limits** above). API limits are
+	// keyed by operation id and shown resolved (unit and burst filled in). The deprecated
+	// maps repeat the current ones (`quota_usage` = `objects`, `float_quota_usage` =
+	// `resources`, `api_limits` = `apis`).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -5616,11 +5624,11 @@ type ClientWithResponsesInterface interface {
 	// GetQuotaUsageWithResponse Effective limits of a namespace with current usage
 	//
 	// Each effective limit of the namespace with what is used against it now. Object usage is
-	// the latest reported object-count gauge of the kind in the namespace plus the service's
-	// own objects of that kind (quota objects are counted live); resource usage is the latest
+	// the latest reported object-count gauge of the kind in the namespace, or, for the kinds
+	// the service keeps itself (quota objects), its live count; resource usage is the latest
 	// reported amount; API usage is the number of requests currently taken from the
-	// operation's rate-limit bucket on the answering replica. The deprecated maps repeat the
-	// current ones.
+	// operation's rate-limit bucket on the answering replica (the namespace's own bucket
+	// where it has one). The deprecated maps repeat the current ones.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -5640,12 +5648,14 @@ type ClientWithResponsesInterface interface {
 
 	// CreateQuotaWithBodyWithResponse Create a quota object
 	//
-	// Creates a quota object in the namespace. Its limits override the plan defaults (in
-	// `system`, for every namespace of the tenant; elsewhere, for that namespace only).
-	// Limits hold per namespace. The name must be unique in the namespace (409 `EEXISTS`
+	// Creates a quota object in the namespace. Its limits tighten the tenant's ceiling (in
+	// `system`, for every namespace of the tenant; elsewhere, for that namespace only); they
+	// never raise it, and the object reads back exactly as sent whatever it asks for. Limits
+	// hold per namespace. The name must be unique in the namespace (409 `EEXISTS`
 	// otherwise), and the namespace must have room under its own limit for objects of kind
 	// `quota` (409 otherwise). `metadata.namespace`, when given, must equal the namespace in
-	// the path. Label keys and values follow the Kubernetes label syntax.
+	// the path. Label keys and values follow the Kubernetes label syntax. An API limit key
+	// may be given in one spelling only (operation id or vendor RPC name).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5654,12 +5664,14 @@ type ClientWithResponsesInterface interface {
 
 	// CreateQuotaWithResponse Create a quota object
 	//
-	// Creates a quota object in the namespace. Its limits override the plan defaults (in
-	// `system`, for every namespace of the tenant; elsewhere, for that namespace only).
-	// Limits hold per namespace. The name must be unique in the namespace (409 `EEXISTS`
+	// Creates a quota object in the namespace. Its limits tighten the tenant's ceiling (in
+	// `system`, for every namespace of the tenant; elsewhere, for that namespace only); they
+	// never raise it, and the object reads back exactly as sent whatever it asks for. Limits
+	// hold per namespace. The name must be unique in the namespace (409 `EEXISTS`
 	// otherwise), and the namespace must have room under its own limit for objects of kind
 	// `quota` (409 otherwise). `metadata.namespace`, when given, must equal the namespace in
-	// the path. Label keys and values follow the Kubernetes label syntax.
+	// the path. Label keys and values follow the Kubernetes label syntax. An API limit key
+	// may be given in one spelling only (operation id or vendor RPC name).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5668,8 +5680,8 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteQuotaWithBodyWithResponse Delete a quota object
 	//
-	// Deletes a quota object; the limits it set fall back to the next level (system objects,
-	// then the plan default). The body is optional. With `fail_if_referred: true` the delete
+	// Deletes a quota object; the limits it set fall back to the level above (the objects in
+	// `system`, then the tenant's ceiling). The body is optional. With `fail_if_referred: true` the delete
 	// is refused (409) while other objects refer to this one; nothing refers to quota
 	// objects today, so it always proceeds.
 	//
@@ -5680,8 +5692,8 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteQuotaWithResponse Delete a quota object
 	//
-	// Deletes a quota object; the limits it set fall back to the next level (system objects,
-	// then the plan default). The body is optional. With `fail_if_referred: true` the delete
+	// Deletes a quota object; the limits it set fall back to the level above (the objects in
+	// `system`, then the tenant's ceiling). The body is optional. With `fail_if_referred: true` the delete
 	// is refused (409) while other objects refer to this one; nothing refers to quota
 	// objects today, so it always proceeds.
 	//
@@ -9295,12 +9307,12 @@ func (c *ClientWithResponses) ListMonthlyUsageWithResponse(ctx context.Context, 
 
 // GetQuotaLimitsWithResponse Effective limits of a namespace
 //
-// The limits in force for the namespace: the current plan's default quota, overridden key
-// by key by quota objects in `system`, overridden by quota objects in the namespace
-// itself; within one namespace a newer object overrides an older one. Disabled quota
-// objects do not count. API limits are shown resolved (unit and burst filled in). The
-// deprecated maps repeat the current ones (`quota_usage` = `objects`,
-// `float_quota_usage` = `resources`, `api_limits` = `apis`).
+// The limits in force for the namespace: the tenant's ceiling (the plan's default quota
+// with the operator's overrides), tightened key by key by the enabled quota objects in
+// `system`, then by those in the namespace itself (see **Limits** above). API limits are
+// keyed by operation id and shown resolved (unit and burst filled in). The deprecated
+// maps repeat the current ones (`quota_usage` = `objects`, `float_quota_usage` =
+// `resources`, `api_limits` = `apis`).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -9316,11 +9328,11 @@ func (c *ClientWithResponses) GetQuotaLimitsWithResponse(ctx context.Context, na
 // GetQuotaUsageWithResponse Effective limits of a namespace with current usage
 //
 // Each effective limit of the namespace with what is used against it now. Object usage is
-// the latest reported object-count gauge of the kind in the namespace plus the service's
-// own objects of that kind (quota objects are counted live); resource usage is the latest
+// the latest reported object-count gauge of the kind in the namespace, or, for the kinds
+// the service keeps itself (quota objects), its live count; resource usage is the latest
 // reported amount; API usage is the number of requests currently taken from the
-// operation's rate-limit bucket on the answering replica. The deprecated maps repeat the
-// current ones.
+// operation's rate-limit bucket on the answering replica (the namespace's own bucket
+// where it has one). The deprecated maps repeat the current ones.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -9352,12 +9364,14 @@ func (c *ClientWithResponses) ListQuotasWithResponse(ctx context.Context, namesp
 
 // CreateQuotaWithBodyWithResponse Create a quota object
 //
-// Creates a quota object in the namespace. Its limits override the plan defaults (in
-// `system`, for every namespace of the tenant; elsewhere, for that namespace only).
-// Limits hold per namespace. The name must be unique in the namespace (409 `EEXISTS`
+// Creates a quota object in the namespace. Its limits tighten the tenant's ceiling (in
+// `system`, for every namespace of the tenant; elsewhere, for that namespace only); they
+// never raise it, and the object reads back exactly as sent whatever it asks for. Limits
+// hold per namespace. The name must be unique in the namespace (409 `EEXISTS`
 // otherwise), and the namespace must have room under its own limit for objects of kind
 // `quota` (409 otherwise). `metadata.namespace`, when given, must equal the namespace in
-// the path. Label keys and values follow the Kubernetes label syntax.
+// the path. Label keys and values follow the Kubernetes label syntax. An API limit key
+// may be given in one spelling only (operation id or vendor RPC name).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9372,12 +9386,14 @@ func (c *ClientWithResponses) CreateQuotaWithBodyWithResponse(ctx context.Contex
 
 // CreateQuotaWithResponse Create a quota object
 //
-// Creates a quota object in the namespace. Its limits override the plan defaults (in
-// `system`, for every namespace of the tenant; elsewhere, for that namespace only).
-// Limits hold per namespace. The name must be unique in the namespace (409 `EEXISTS`
+// Creates a quota object in the namespace. Its limits tighten the tenant's ceiling (in
+// `system`, for every namespace of the tenant; elsewhere, for that namespace only); they
+// never raise it, and the object reads back exactly as sent whatever it asks for. Limits
+// hold per namespace. The name must be unique in the namespace (409 `EEXISTS`
 // otherwise), and the namespace must have room under its own limit for objects of kind
 // `quota` (409 otherwise). `metadata.namespace`, when given, must equal the namespace in
-// the path. Label keys and values follow the Kubernetes label syntax.
+// the path. Label keys and values follow the Kubernetes label syntax. An API limit key
+// may be given in one spelling only (operation id or vendor RPC name).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9392,8 +9408,8 @@ func (c *ClientWithResponses) CreateQuotaWithResponse(ctx context.Context, names
 
 // DeleteQuotaWithBodyWithResponse Delete a quota object
 //
-// Deletes a quota object; the limits it set fall back to the next level (system objects,
-// then the plan default). The body is optional. With `fail_if_referred: true` the delete
+// Deletes a quota object; the limits it set fall back to the level above (the objects in
+// `system`, then the tenant's ceiling). The body is optional. With `fail_if_referred: true` the delete
 // is refused (409) while other objects refer to this one; nothing refers to quota
 // objects today, so it always proceeds.
 //
@@ -9410,8 +9426,8 @@ func (c *ClientWithResponses) DeleteQuotaWithBodyWithResponse(ctx context.Contex
 
 // DeleteQuotaWithResponse Delete a quota object
 //
-// Deletes a quota object; the limits it set fall back to the next level (system objects,
-// then the plan default). The body is optional. With `fail_if_referred: true` the delete
+// Deletes a quota object; the limits it set fall back to the level above (the objects in
+// `system`, then the tenant's ceiling). The body is optional. With `fail_if_referred: true` the delete
 // is refused (409) while other objects refer to this one; nothing refers to quota
 // objects today, so it always proceeds.
 //

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -26,6 +27,8 @@ const (
 	KindRateLimited
 	KindUnavailable
 	KindNotImplemented
+	// KindClientGone is a client that disconnected; nobody reads the answer.
+	KindClientGone
 )
 
 func (k Kind) String() string {
@@ -48,6 +51,8 @@ func (k Kind) String() string {
 		return "unavailable"
 	case KindNotImplemented:
 		return "not_implemented"
+	case KindClientGone:
+		return "client_gone"
 	default:
 		return "internal"
 	}
@@ -190,4 +195,20 @@ func (v *Violations) Err() error {
 	fields := append([]FieldError(nil), v.fields...)
 	sort.SliceStable(fields, func(i, j int) bool { return fields[i].Field < fields[j].Field })
 	return &Error{Kind: KindInvalid, Message: "invalid request", Fields: fields}
+}
+
+// Key renders a map key inside a field path, as in
+// spec.object_limits[origin_pool].maximum; keys that could be misread (or
+// hold unprintable bytes) are quoted.
+func Key(k string) string {
+	if k != "" && !strings.ContainsAny(k, "[].\"' ") && strconv.Quote(k) == `"`+k+`"` {
+		return "[" + k + "]"
+	}
+	return "[" + strconv.Quote(k) + "]"
+}
+
+// ClientGone reports a client that went away before its request was read
+// or answered; it is logged, never counted as a server failure.
+func ClientGone(cause error) *Error {
+	return &Error{Kind: KindClientGone, Message: "client closed the request", Err: cause}
 }

@@ -217,7 +217,7 @@ func Load(data []byte) (*Catalogue, error) {
 				v.Add(fmt.Sprintf("%s.included_addons[%d]", field, j), "ref", fmt.Sprintf("%q must also be allowed", a))
 			}
 		}
-		if err := quota.ValidateLimits(p.DefaultQuota, field+".default_quota"); err != nil {
+		if err := quota.ValidateLimits(p.DefaultQuota, field+".default_quota", nil); err != nil {
 			var fe *fault.Error
 			if errors.As(err, &fe) {
 				for _, fld := range fe.Fields {

@@ -48,6 +48,7 @@ plans:
     included_addons: [f5xc_waap_standard]
     default_quota:
       objects: {"x": 1, http_loadbalancer: -2}
+      resources: {storage_gib: .inf, egress_gib: .nan, cpu_hours: -0.5, ram_gib: -1}
       apis: {listQuotas: {rate: 0, unit: WEEK}}
     transition: {method: TRANSITION_METHOD_WIZARD, required_fields: [TRANSITION_REQUIRED_FIELD_SHOE_SIZE]}
 `
@@ -55,11 +56,16 @@ plans:
 	if err == nil {
 		t.Fatal("an invalid catalogue loaded")
 	}
+	if strings.Contains(err.Error(), "ram_gib") {
+		t.Errorf("-1 (unlimited) was refused:\n%v", err)
+	}
 	for _, want := range []string{
 		"currency", "default_plan", "addons[1].name", "plans[0].type", "plans[0].flat_price", "plans[0].trial",
-		"plans[0].allowed_addons[0]", "plans[0].included_addons[0]", `default_quota.object_limits["x"]`,
-		`default_quota.object_limits["http_loadbalancer"].maximum`, `default_quota.api_limits["listQuotas"].rate`,
-		`default_quota.api_limits["listQuotas"].unit`, "required_fields[0]",
+		"plans[0].allowed_addons[0]", "plans[0].included_addons[0]", `default_quota.object_limits[x]`,
+		`default_quota.object_limits[http_loadbalancer].maximum`, `default_quota.api_limits[listQuotas].rate`,
+		`default_quota.api_limits[listQuotas].unit`, "required_fields[0]",
+		`default_quota.resource_limits[storage_gib].maximum`, `default_quota.resource_limits[egress_gib].maximum`,
+		`default_quota.resource_limits[cpu_hours].maximum`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not name %s:\n%v", want, err)

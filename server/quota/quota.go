@@ -1,7 +1,10 @@
 // Package quota holds the quota rules: quota objects and their validation,
-// the effective limits of a namespace (plan default ← system objects ←
-// namespace objects), usage against them, and the api_limits token buckets
-// enforced on this API. No HTTP and no SQL here; the store implements Store.
+// the effective limits of a namespace (the plan's default quota and the
+// operator's overrides as a ceiling, tightened by the tenant's objects in
+// system and in the namespace), usage against them, the room check every
+// domain creating counted objects goes through, and the api_limits token
+// buckets enforced on this API. No HTTP and no SQL here; the store
+// implements Store.
 package quota
 
 import (
@@ -11,12 +14,9 @@ import (
 	"github.com/google/uuid"
 )
 
-// Kinds the service counts itself; gauges for them are refused.
-const (
-	KindQuota         = "quota"
-	KindPaymentMethod = "payment_method"
-	KindSubscription  = "subscription"
-)
+// KindQuota is the object kind of quota objects, which the quota domain
+// counts itself. Other domains register their own kinds (CountKind).
+const KindQuota = "quota"
 
 // Unlimited as a maximum means no limit.
 const Unlimited = -1
@@ -120,6 +120,13 @@ type ObjectCount struct {
 	ObservedAt time.Time
 }
 
+// Overrides are the operator's limit overrides of one tenant: over its
+// plan's default quota they raise or lower any key.
+type Overrides struct {
+	Limits    Limits
+	UpdatedAt *time.Time
+}
+
 // ResourceAmount is a resource gauge: how much of a resource a namespace
 // used when observed.
 type ResourceAmount struct {
@@ -134,7 +141,9 @@ type ResourceAmount struct {
 // fault not-found errors, duplicates as conflicts.
 type Store interface {
 	WithTx(ctx context.Context, fn func(ctx context.Context) error) error
-	// LockTenant serialises writers of one tenant until the transaction ends.
+	// LockTenant serialises writers of one tenant until the transaction
+	// ends, without blocking unrelated writes that merely reference the
+	// tenant (such as inserts checking a foreign key).
 	LockTenant(ctx context.Context, tenantID uuid.UUID) error
 
 	CreateObject(ctx context.Context, o Object) error
@@ -155,6 +164,11 @@ type Store interface {
 	RecordResourceAmounts(ctx context.Context, amounts []ResourceAmount) (int, error)
 	ObjectCounts(ctx context.Context, tenantID uuid.UUID, namespace string) (map[string]int64, error)
 	ResourceAmounts(ctx context.Context, tenantID uuid.UUID, namespace string) (map[string]float64, error)
+
+	// LimitOverrides returns the tenant's overrides (empty when none).
+	LimitOverrides(ctx context.Context, tenantID uuid.UUID) (Overrides, error)
+	SetLimitOverrides(ctx context.Context, tenantID uuid.UUID, l Limits, at time.Time) error
+	DeleteLimitOverrides(ctx context.Context, tenantID uuid.UUID) error
 }
 
 // DefaultQuotas gives the default limits of a tenant's current plan.
@@ -162,9 +176,7 @@ type DefaultQuotas interface {
 	DefaultQuota(ctx context.Context, tenantID uuid.UUID) (Limits, error)
 }
 
-// LiveCounter counts objects the service itself keeps (quota objects,
-// payment methods, subscriptions) in a tenant's namespace.
-type LiveCounter struct {
-	Kind  string
-	Count func(ctx context.Context, tenantID uuid.UUID, namespace string) (int64, error)
-}
+// Counter counts the objects of one kind the service itself keeps in a
+// tenant's namespace (quota objects; payment methods and subscriptions when
+// those domains register theirs).
+type Counter func(ctx context.Context, tenantID uuid.UUID, namespace string) (int64, error)

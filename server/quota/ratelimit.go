@@ -13,6 +13,10 @@ import (
 	"billing-api/server/fault"
 )
 
+// scopeTenant marks a tenant-wide bucket; a namespace name marks that
+// namespace's own.
+const scopeTenant = ""
+
 // RateLimiter enforces api_limits: one token bucket (golang.org/x/time/rate)
 // per tenant, limit scope and operation key. Buckets live in this replica's
 // memory — the one piece of per-replica state; with N replicas a tenant can
@@ -117,29 +121,48 @@ func (l *RateLimiter) bucketFor(k bucketKey, r RateLimit, now time.Time) *rate.L
 	return b.lim
 }
 
-// Allow takes one request from the operation's bucket, or answers a
-// rate-limited fault with the time until the next request fits.
-func (l *RateLimiter) Allow(ctx context.Context, tenant uuid.UUID, namespace, operationID, vendorID string) error {
+// Allow takes one request from every bucket that applies to the operation
+// (the tenant-wide one and the namespace's own), or none of them and
+// answers a rate-limited fault with the time until the request fits.
+func (l *RateLimiter) Allow(ctx context.Context, tenant uuid.UUID, namespace, operationID string) error {
 	eff, err := l.effective(ctx, tenant, namespace)
 	if err != nil {
 		return err
 	}
-	r, key, scope, ok := eff.APILimit(operationID, vendorID)
-	if !ok {
+	key := l.svc.keys.Canonical(operationID)
+	type take struct {
+		bucket bucketKey
+		limit  RateLimit
+	}
+	var takes []take
+	if r, ok := eff.TenantAPIs[key]; ok {
+		takes = append(takes, take{bucketKey{tenant, scopeTenant, key}, r})
+	}
+	if r, ok := eff.NamespaceAPIs[key]; ok {
+		takes = append(takes, take{bucketKey{tenant, namespace, key}, r})
+	}
+	if len(takes) == 0 {
 		return nil
 	}
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.sweep(now)
-	lim := l.bucketFor(bucketKey{tenant, scope, key}, r, now)
-	res := lim.ReserveN(now, 1)
-	if !res.OK() {
-		return rateLimited(operationID, r, r.Unit.Duration())
-	}
-	if delay := res.DelayFrom(now); delay > 0 {
-		res.CancelAt(now)
-		return rateLimited(operationID, r, delay)
+	taken := make([]*rate.Reservation, 0, len(takes))
+	for _, t := range takes {
+		res := l.bucketFor(t.bucket, t.limit, now).ReserveN(now, 1)
+		retry := t.limit.Unit.Duration()
+		if res.OK() {
+			if retry = res.DelayFrom(now); retry == 0 {
+				taken = append(taken, res)
+				continue
+			}
+			res.CancelAt(now)
+		}
+		for _, r := range taken {
+			r.CancelAt(now)
+		}
+		return rateLimited(operationID, t.limit, retry)
 	}
 	return nil
 }
@@ -152,17 +175,21 @@ func rateLimited(op string, r RateLimit, retry time.Duration) error {
 	}
 }
 
-// taken is how many requests are currently taken from a bucket (0 when it
-// has not been used on this replica).
-func (l *RateLimiter) taken(tenant uuid.UUID, scope, key string, r RateLimit) int64 {
+// taken is how many requests are currently taken from the bucket that
+// holds key in the namespace (its own where it has one, else the
+// tenant's); 0 when the bucket has not been used on this replica.
+func (l *RateLimiter) taken(tenant uuid.UUID, namespace, key string, eff Effective) int64 {
+	scope, r := scopeTenant, eff.TenantAPIs[key]
+	if own, ok := eff.NamespaceAPIs[key]; ok {
+		scope, r = namespace, own
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b, ok := l.buckets[bucketKey{tenant, scope, key}]
-	if !ok {
+	if !ok || r.Burst == nil {
 		return 0
 	}
-	left := b.lim.TokensAt(l.now())
-	used := float64(*r.Burst) - left
+	used := float64(*r.Burst) - b.lim.TokensAt(l.now())
 	if used < 0 {
 		return 0
 	}
@@ -185,4 +212,12 @@ func (l *RateLimiter) sweep(now time.Time) {
 			delete(l.limits, k)
 		}
 	}
+}
+
+// Size is how many limit sets are cached and how many buckets are kept on
+// this replica (for tests and metrics).
+func (l *RateLimiter) Size() (cachedLimits, buckets int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.limits), len(l.buckets)
 }

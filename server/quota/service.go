@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
+	"billing-api/server/clock"
 	"billing-api/server/fault"
 	"billing-api/server/tenancy"
 )
@@ -16,17 +19,23 @@ import (
 type Service struct {
 	store    Store
 	defaults DefaultQuotas
-	now      func() time.Time
-	counters []LiveCounter
+	keys     APIKeys
+	now      clock.Clock
 	limiter  *RateLimiter
+
+	mu       sync.RWMutex
+	counters map[string]Counter
 }
 
 // Config configures a Service.
 type Config struct {
 	Store    Store
 	Defaults DefaultQuotas
-	// Now is the clock (UTC); nil means time.Now.
-	Now func() time.Time
+	// Keys tells the two spellings of an API limit key apart; nil knows no
+	// aliases.
+	Keys APIKeys
+	// Now is the clock; nil means the system clock.
+	Now clock.Clock
 	// LimitsTTL bounds how long a replica may use cached limits for rate
 	// limiting; writes on this replica invalidate at once. Default 1s.
 	LimitsTTL time.Duration
@@ -43,49 +52,76 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// NewService returns a Service; it counts quota objects itself.
+// NewService returns a Service. It counts no kind yet: the wiring registers
+// every kind the service keeps itself (CountKind), quota objects included.
 func NewService(cfg Config) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
-	}
-	now := cfg.Now
-	if now == nil {
-		now = func() time.Time { return time.Now().UTC() }
 	}
 	ttl := cfg.LimitsTTL
 	if ttl == 0 {
 		ttl = time.Second
 	}
-	s := &Service{store: cfg.Store, defaults: cfg.Defaults, now: now}
-	s.limiter = newRateLimiter(s, now, ttl)
-	s.AddLiveCounter(LiveCounter{Kind: KindQuota, Count: cfg.Store.CountObjects})
+	keys := cfg.Keys
+	if keys == nil {
+		keys = SameKeys{}
+	}
+	s := &Service{store: cfg.Store, defaults: cfg.Defaults, keys: keys, now: clock.Normalized(cfg.Now), counters: map[string]Counter{}}
+	s.limiter = newRateLimiter(s, s.now, ttl)
 	return s, nil
 }
 
-// AddLiveCounter makes the usage of kind the live count of the service's own
-// objects (domains register their object kinds at wiring time).
-func (s *Service) AddLiveCounter(c LiveCounter) { s.counters = append(s.counters, c) }
+// CountKind makes kind one the service counts itself: its usage is count's
+// live answer (gauges for it are refused), and objects of it must be
+// created through CreateCounted.
+func (s *Service) CountKind(kind string, count Counter) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, dup := s.counters[kind]; dup {
+		panic(fmt.Sprintf("quota: kind %q is registered twice", kind))
+	}
+	s.counters[kind] = count
+}
 
-// ownKind reports whether kind is one of the service's own object kinds:
-// their usage is the service's live count, never a reported gauge. Payment
-// methods and subscriptions register their counters when those domains are
-// wired; until then the service holds none of them, so their count is 0.
-func (s *Service) ownKind(kind string) bool {
-	switch kind {
-	case KindQuota, KindPaymentMethod, KindSubscription:
-		return true
+func (s *Service) counter(kind string) (Counter, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	c, ok := s.counters[kind]
+	return c, ok
+}
+
+// CreateCounted is the one way to create objects of a counted kind: in one
+// transaction it takes the tenant's lock, checks that n more objects of
+// kind fit in the namespace (409 otherwise) and runs insert. Concurrent
+// creators of one tenant queue on the lock, so the limit holds across
+// replicas.
+func (s *Service) CreateCounted(ctx context.Context, tenantID uuid.UUID, namespace, kind string, n int64, insert func(ctx context.Context) error) error {
+	if _, ok := s.counter(kind); !ok {
+		return fault.Internal(fmt.Errorf("quota: %q is not a counted kind", kind))
 	}
-	for _, c := range s.counters {
-		if c.Kind == kind {
-			return true
+	err := s.store.WithTx(ctx, func(ctx context.Context) error {
+		if err := s.store.LockTenant(ctx, tenantID); err != nil {
+			return err
 		}
+		c, err := s.CheckRoom(ctx, tenantID, namespace, kind, n)
+		if err != nil {
+			return err
+		}
+		if !c.Allowed {
+			return fault.Conflictf("quota exceeded: namespace %q may hold %d %s objects and holds %d", namespace, c.Limit, kind, c.Usage)
+		}
+		return insert(ctx)
+	})
+	if err != nil {
+		return err
 	}
-	return false
+	s.limiter.invalidate(tenantID)
+	return nil
 }
 
 // Create stores a new quota object in namespace.
 func (s *Service) Create(ctx context.Context, p tenancy.Principal, namespace string, in ObjectInput) (Object, error) {
-	if err := in.validate(namespace, ""); err != nil {
+	if err := in.validate(namespace, "", s.keys); err != nil {
 		return Object{}, err
 	}
 	now := s.now()
@@ -94,13 +130,7 @@ func (s *Service) Create(ctx context.Context, p tenancy.Principal, namespace str
 		Labels: in.Labels, Annotations: in.Annotations, Description: in.Description, Disabled: in.Disabled,
 		Spec: in.Spec, CreatorID: p.CreatorID(), CreatorClass: p.CreatorClass(), CreatedAt: now, UpdatedAt: now,
 	}
-	err := s.store.WithTx(ctx, func(ctx context.Context) error {
-		if err := s.store.LockTenant(ctx, p.TenantID); err != nil {
-			return err
-		}
-		if err := s.checkRoom(ctx, p.TenantID, namespace, KindQuota, 1); err != nil {
-			return err
-		}
+	err := s.CreateCounted(ctx, p.TenantID, namespace, KindQuota, 1, func(ctx context.Context) error {
 		if err := s.store.CreateObject(ctx, o); err != nil {
 			if errors.Is(err, fault.ErrConflict) {
 				return fault.Conflictf("quota %q already exists in namespace %q", in.Name, namespace)
@@ -112,13 +142,12 @@ func (s *Service) Create(ctx context.Context, p tenancy.Principal, namespace str
 	if err != nil {
 		return Object{}, err
 	}
-	s.limiter.invalidate(p.TenantID)
 	return o, nil
 }
 
 // Replace overwrites an existing quota object's metadata and spec.
 func (s *Service) Replace(ctx context.Context, p tenancy.Principal, namespace, name string, in ObjectInput) error {
-	if err := in.validate(namespace, name); err != nil {
+	if err := in.validate(namespace, name, s.keys); err != nil {
 		return err
 	}
 	err := s.store.WithTx(ctx, func(ctx context.Context) error {
@@ -208,27 +237,43 @@ func (s *Service) Usage(ctx context.Context, tenantID uuid.UUID, namespace strin
 	for k := range eff.Resources {
 		u.Resources[k] = resources[k]
 	}
-	for k, r := range eff.APIs {
-		u.APIs[k] = s.limiter.taken(tenantID, eff.apiScope[k], k, r)
+	for k := range eff.APIs {
+		u.APIs[k] = s.limiter.taken(tenantID, namespace, k, eff)
 	}
 	return u, nil
 }
 
-// objectUsage is the latest gauge of each kind plus the live counts of the
-// service's own objects.
+// objectUsage is, per kind, the latest gauge or, for the kinds the service
+// counts itself, the live count.
 func (s *Service) objectUsage(ctx context.Context, tenantID uuid.UUID, namespace string) (map[string]int64, error) {
 	counts, err := s.store.ObjectCounts(ctx, tenantID, namespace)
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range s.counters {
-		n, err := c.Count(ctx, tenantID, namespace)
+	s.mu.RLock()
+	counters := make(map[string]Counter, len(s.counters))
+	for k, c := range s.counters {
+		counters[k] = c
+	}
+	s.mu.RUnlock()
+	for kind, count := range counters {
+		n, err := count(ctx, tenantID, namespace)
 		if err != nil {
 			return nil, err
 		}
-		counts[c.Kind] += n
+		counts[kind] = n
 	}
 	return counts, nil
+}
+
+// kindUsage is the usage of one kind: its live count if the service counts
+// it, else its latest gauge.
+func (s *Service) kindUsage(ctx context.Context, tenantID uuid.UUID, namespace, kind string) (int64, error) {
+	if count, ok := s.counter(kind); ok {
+		return count(ctx, tenantID, namespace)
+	}
+	counts, err := s.store.ObjectCounts(ctx, tenantID, namespace)
+	return counts[kind], err
 }
 
 // Check is the answer to "may the tenant create n more of kind here?".
@@ -242,6 +287,7 @@ type Check struct {
 }
 
 // CheckRoom answers whether n more objects of kind fit in the namespace.
+// It only answers; CreateCounted is what creates under the limit.
 func (s *Service) CheckRoom(ctx context.Context, tenantID uuid.UUID, namespace, kind string, n int64) (Check, error) {
 	var v fault.Violations
 	CheckLimitKey(&v, "kind", kind)
@@ -255,50 +301,55 @@ func (s *Service) CheckRoom(ctx context.Context, tenantID uuid.UUID, namespace, 
 	if err != nil {
 		return Check{}, err
 	}
-	usage, err := s.objectUsage(ctx, tenantID, namespace)
+	usage, err := s.kindUsage(ctx, tenantID, namespace, kind)
 	if err != nil {
 		return Check{}, err
 	}
-	c := Check{Usage: usage[kind], Limit: Unlimited, Remaining: Unlimited, Allowed: true}
+	c := Check{Usage: usage, Limit: Unlimited, Remaining: Unlimited, Allowed: true}
 	if limit, ok := eff.Objects[kind]; ok && limit != Unlimited {
 		c.Limited, c.Limit = true, int64(limit)
 		c.Remaining = max(c.Limit-c.Usage, 0)
-		c.Allowed = c.Usage+n <= c.Limit
+		// Compared as n <= remaining: usage+n could overflow int64.
+		c.Allowed = n <= c.Remaining
 	}
 	return c, nil
 }
 
-// checkRoom refuses (409) to go past the namespace's limit for kind.
-func (s *Service) checkRoom(ctx context.Context, tenantID uuid.UUID, namespace, kind string, n int64) error {
-	c, err := s.CheckRoom(ctx, tenantID, namespace, kind, n)
-	if err != nil {
-		return err
-	}
-	if !c.Allowed {
-		return fault.Conflictf("quota exceeded: namespace %q may hold %d %s objects and holds %d", namespace, c.Limit, kind, c.Usage)
-	}
-	return nil
-}
+// MaxGaugeLead is how far ahead of the server's clock a gauge may be
+// observed: a clock skew allowance, not more, since the newest observation
+// wins and one from the far future would win for ever.
+const MaxGaugeLead = 5 * time.Minute
 
 // RecordGauges stores object-count and resource gauges (latest observation
 // wins per key, so replays and out-of-order batches are harmless).
 func (s *Service) RecordGauges(ctx context.Context, counts []ObjectCount, amounts []ResourceAmount) (int, int, error) {
 	var v fault.Violations
-	for i, c := range counts {
+	latest := s.now().Add(MaxGaugeLead)
+	checkTime := func(field string, at *time.Time) {
+		*at = clock.Normalize(*at)
+		if at.After(latest) {
+			v.Add(field+".observed_at", "maximum", fmt.Sprintf("must not be more than %s ahead of the server's clock", MaxGaugeLead))
+		}
+	}
+	for i := range counts {
+		c := &counts[i]
 		field := fmt.Sprintf("object_counts[%d]", i)
+		checkTime(field, &c.ObservedAt)
 		CheckLimitKey(&v, field+".kind", c.Kind)
-		if s.ownKind(c.Kind) {
+		if _, own := s.counter(c.Kind); own {
 			v.Add(field+".kind", "reserved", fmt.Sprintf("%q objects are counted by the service itself", c.Kind))
 		}
 		if c.Count < 0 {
 			v.Add(field+".count", "minimum", "must not be negative")
 		}
 	}
-	for i, a := range amounts {
+	for i := range amounts {
+		a := &amounts[i]
 		field := fmt.Sprintf("resource_amounts[%d]", i)
+		checkTime(field, &a.ObservedAt)
 		CheckLimitKey(&v, field+".resource", a.Resource)
-		if a.Amount < 0 || a.Amount != a.Amount {
-			v.Add(field+".amount", "minimum", "must not be negative")
+		if !(a.Amount >= 0) || math.IsInf(a.Amount, 1) {
+			v.Add(field+".amount", "minimum", "must be a finite amount of 0 or more")
 		}
 	}
 	if err := v.Err(); err != nil {
@@ -315,3 +366,42 @@ func (s *Service) RecordGauges(ctx context.Context, counts []ObjectCount, amount
 	})
 	return nc, na, err
 }
+
+// LimitOverrides returns the operator's limit overrides of a tenant.
+func (s *Service) LimitOverrides(ctx context.Context, tenantID uuid.UUID) (Overrides, error) {
+	return s.store.LimitOverrides(ctx, tenantID)
+}
+
+// SetLimitOverrides replaces the operator's limit overrides of a tenant;
+// the tenant's limits follow at once on this replica.
+func (s *Service) SetLimitOverrides(ctx context.Context, tenantID uuid.UUID, l Limits) (Overrides, error) {
+	var v fault.Violations
+	l.validate(&v, "", s.keys)
+	if err := v.Err(); err != nil {
+		return Overrides{}, err
+	}
+	at := s.now()
+	if err := s.store.SetLimitOverrides(ctx, tenantID, l, at); err != nil {
+		return Overrides{}, err
+	}
+	s.limiter.invalidate(tenantID)
+	return Overrides{Limits: l, UpdatedAt: &at}, nil
+}
+
+// ClearLimitOverrides removes the operator's limit overrides of a tenant,
+// leaving its plan's default quota as the ceiling.
+func (s *Service) ClearLimitOverrides(ctx context.Context, tenantID uuid.UUID) error {
+	if err := s.store.DeleteLimitOverrides(ctx, tenantID); err != nil {
+		return err
+	}
+	s.limiter.invalidate(tenantID)
+	return nil
+}
+
+// CanonicalAPIKey is the one spelling of an API limit key (the operation
+// id where the key is a vendor RPC name).
+func (s *Service) CanonicalAPIKey(key string) string { return s.keys.Canonical(key) }
+
+// InvalidateTenant drops what this replica caches of a tenant's limits;
+// domains that change what the limits come from (a plan change) call it.
+func (s *Service) InvalidateTenant(tenantID uuid.UUID) { s.limiter.invalidate(tenantID) }

@@ -39,7 +39,7 @@ func TestQuotaChangeReachesOtherReplicasWithinASecond(t *testing.T) {
 		t.Fatal(err)
 	}
 	allow := func(s *server.App) error {
-		return s.Quotas.Limiter().Allow(ctx, acme.ID, "system", "listQuotas", "ves.io.schema.quota.API.List")
+		return s.Quotas.Limiter().Allow(ctx, acme.ID, "system", "listQuotas")
 	}
 	if err := allow(b); err != nil { // b caches the plan's generous limit
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package quota
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"sort"
 	"strings"
@@ -45,7 +46,7 @@ type ObjectInput struct {
 
 // validate collects every broken rule of the input that the spec cannot
 // express: map-key rules, label syntax, description bytes, path agreement.
-func (in ObjectInput) validate(pathNamespace, pathName string) error {
+func (in ObjectInput) validate(pathNamespace, pathName string, keys APIKeys) error {
 	var v fault.Violations
 	tenancy.CheckObjectName(&v, "metadata.name", in.Name)
 	if in.Namespace != "" && in.Namespace != pathNamespace {
@@ -58,7 +59,7 @@ func (in ObjectInput) validate(pathNamespace, pathName string) error {
 		v.Add("metadata.labels", "maxProperties", fmt.Sprintf("at most %d labels", maxLabels))
 	}
 	for _, k := range sortedKeys(in.Labels) {
-		field := fmt.Sprintf("metadata.labels[%q]", k)
+		field := "metadata.labels" + fault.Key(k)
 		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
 			v.Add(field, "key", "label key "+strings.Join(errs, "; "))
 		}
@@ -67,7 +68,7 @@ func (in ObjectInput) validate(pathNamespace, pathName string) error {
 		}
 	}
 	for _, k := range sortedKeys(in.Annotations) {
-		field := fmt.Sprintf("metadata.annotations[%q]", k)
+		field := "metadata.annotations" + fault.Key(k)
 		if len(k) == 0 || len(k) > maxAnnotationKeyLen {
 			v.Add(field, "key", fmt.Sprintf("annotation keys are 1-%d characters", maxAnnotationKeyLen))
 		}
@@ -78,38 +79,51 @@ func (in ObjectInput) validate(pathNamespace, pathName string) error {
 	if in.Description != nil && len(*in.Description) > maxDescriptionBytes {
 		v.Add("metadata.description", "maxBytes", fmt.Sprintf("at most %d bytes of UTF-8 (got %d)", maxDescriptionBytes, len(*in.Description)))
 	}
-	in.Spec.validate(&v, "spec")
+	in.Spec.validate(&v, "spec", keys)
 	return v.Err()
 }
 
-// ValidateLimits checks a set of limits (for example a plan's default quota).
-func ValidateLimits(l Limits, prefix string) error {
+// ValidateLimits checks a set of limits (for example a plan's default
+// quota); keys tells the two spellings of an API key apart (nil: none).
+func ValidateLimits(l Limits, prefix string, keys APIKeys) error {
+	if keys == nil {
+		keys = SameKeys{}
+	}
 	var v fault.Violations
-	l.validate(&v, prefix)
+	l.validate(&v, prefix, keys)
 	return v.Err()
 }
 
-func (l Limits) validate(v *fault.Violations, prefix string) {
+func (l Limits) validate(v *fault.Violations, prefix string, keys APIKeys) {
+	if prefix != "" {
+		prefix += "."
+	}
 	if len(l.Objects) > maxMapEntries || len(l.Resources) > maxMapEntries || len(l.APIs) > maxMapEntries {
-		v.Add(prefix, "maxProperties", fmt.Sprintf("at most %d entries per limit map", maxMapEntries))
+		v.Add(strings.TrimSuffix(prefix, "."), "maxProperties", fmt.Sprintf("at most %d entries per limit map", maxMapEntries))
 	}
 	for _, k := range sortedKeys(l.Objects) {
-		field := fmt.Sprintf("%s.object_limits[%q]", prefix, k)
+		field := prefix + "object_limits" + fault.Key(k)
 		CheckLimitKey(v, field, k)
 		if l.Objects[k] < Unlimited {
 			v.Add(field+".maximum", "minimum", "must be -1 (unlimited) or more")
 		}
 	}
 	for _, k := range sortedKeys(l.Resources) {
-		field := fmt.Sprintf("%s.resource_limits[%q]", prefix, k)
+		field := prefix + "resource_limits" + fault.Key(k)
 		CheckLimitKey(v, field, k)
-		if m := l.Resources[k]; m < Unlimited || m != m {
-			v.Add(field+".maximum", "minimum", "must be -1 (unlimited) or more")
+		if m := l.Resources[k]; m != Unlimited && !(m >= 0 && !math.IsInf(m, 1)) {
+			v.Add(field+".maximum", "minimum", "must be -1 (unlimited) or a finite amount of 0 or more")
 		}
 	}
+	spelled := map[string]string{}
 	for _, k := range sortedKeys(l.APIs) {
-		field := fmt.Sprintf("%s.api_limits[%q]", prefix, k)
+		field := prefix + "api_limits" + fault.Key(k)
 		CheckLimitKey(v, field, k)
+		c := keys.Canonical(k)
+		if other, dup := spelled[c]; dup {
+			v.Add(field, "unique", fmt.Sprintf("names the same operation as api_limits%s; use one of the two", fault.Key(other)))
+		}
+		spelled[c] = k
 		r := l.APIs[k]
 		if r.Rate < 1 {
 			v.Add(field+".rate", "minimum", "must be at least 1")

@@ -1,0 +1,176 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// internals are words that would show a client how the server is built.
+var internals = []string{"json:", "json.", "Go ", "struct", "offset", "float64", "int64 ", "reflect", "<nil>", "openapi3", "kin-openapi", "Schema:", "SQLSTATE", "pq:", "sqlite", "gorm"}
+
+func assertClean(t *testing.T, msg string) {
+	t.Helper()
+	for _, w := range internals {
+		if strings.Contains(msg, w) {
+			t.Errorf("message exposes %q: %s", w, msg)
+		}
+	}
+}
+
+// Input no store keeps faithfully, and numbers out of range, answer 400
+// naming the field, identically on SQLite and PostgreSQL, and change
+// nothing.
+func TestHostileInputAnswers400AndChangesNothing(t *testing.T) {
+	v := newEnv(t)
+	tok := v.tenant("acme", "shop")
+	v.admin(http.MethodPut, "/admin/v1/tenants/acme/limit_overrides", `{"api_limits":{"createQuota":{"rate":100000},"listQuotas":{"rate":100000},"getQuotaLimits":{"rate":100000}}}`)
+	quota := func(meta, spec string) string {
+		return `{"metadata":{"name":"q1"` + meta + `},"spec":{` + spec + `}}`
+	}
+	for _, tc := range []struct {
+		name, method, path, body string
+		want                     []string
+	}{
+		{"NUL in the description", "POST", "/api/web/namespaces/shop/quotas", quota(`,"description":"a\u0000b"`, ""), []string{"metadata.description: must not contain the NUL character"}},
+		{"NUL in an annotation", "POST", "/api/web/namespaces/shop/quotas", quota(`,"annotations":{"owner":"x\u0000"}`, ""), []string{"metadata.annotations[owner]: must not contain the NUL"}},
+		{"NUL in a label key", "POST", "/api/web/namespaces/shop/quotas", quota(`,"labels":{"a\u0000":"b"}`, ""), []string{`metadata.labels["a\x00"]: key must not contain the NUL`}},
+		{"NUL in a limit key", "POST", "/api/web/namespaces/shop/quotas", quota("", `"object_limits":{"pool\u0000":{"maximum":1}}`), []string{`spec.object_limits["pool\x00"]: key must not contain the NUL`}},
+		{"invalid UTF-8 in a string", "POST", "/api/web/namespaces/shop/quotas", quota(",\"description\":\"caf\xe9\"", ""), []string{"metadata.description: is not valid UTF-8"}},
+		{"overlong UTF-8", "POST", "/api/web/namespaces/shop/quotas", quota(",\"description\":\"\xc0\xaf\"", ""), []string{"metadata.description: is not valid UTF-8"}},
+		{"UTF-8 surrogate", "POST", "/api/web/namespaces/shop/quotas", quota(",\"description\":\"\xed\xa0\x80\"", ""), []string{"metadata.description: is not valid UTF-8"}},
+		{"unpaired surrogate escape", "POST", "/api/web/namespaces/shop/quotas", quota(`,"description":"\udc00x"`, ""), []string{"metadata.description: holds an unpaired UTF-16 surrogate"}},
+		{"a key twice", "POST", "/api/web/namespaces/shop/quotas", `{"metadata":{"name":"q1","name":"q2"},"spec":{}}`, []string{"metadata.name: appears more than once"}},
+		{"data after the JSON value", "POST", "/api/web/namespaces/shop/quotas", quota("", "") + ` {}`, []string{"request body: is not valid JSON"}},
+		{"int32 overflow", "POST", "/api/web/namespaces/shop/quotas", quota("", `"object_limits":{"origin_pool":{"maximum":3000000000}}`), []string{"spec.object_limits[origin_pool].maximum: must be between -2147483648 and 2147483647"}},
+		{"a fraction in an integer", "POST", "/api/web/namespaces/shop/quotas", quota("", `"object_limits":{"origin_pool":{"maximum":2.0}}`), []string{"spec.object_limits[origin_pool].maximum: must be a whole number"}},
+		{"an exponent past float64", "POST", "/api/web/namespaces/shop/quotas", quota("", `"resource_limits":{"gib":{"maximum":1e400}}`), []string{"spec.resource_limits[gib].maximum"}},
+		{"a negative maximum other than -1", "POST", "/api/web/namespaces/shop/quotas", quota("", `"resource_limits":{"gib":{"maximum":-0.5}}`), []string{"spec.resource_limits[gib].maximum"}},
+		{"rate limit unit", "POST", "/api/web/namespaces/shop/quotas", quota("", `"api_limits":{"listQuotas":{"rate":1,"unit":"WEEK"}}`), []string{"spec.api_limits[listQuotas].unit: value is not one of the allowed values"}},
+		{"NUL in the namespace", "GET", "/api/web/namespaces/%00/quotas", "", []string{"path parameter namespace"}},
+		{"invalid UTF-8 in the namespace", "GET", "/api/web/namespaces/%FF/quotas", "", []string{"path parameter namespace"}},
+		{"overlong slash in the namespace", "GET", "/api/web/namespaces/%C0%AF/quotas", "", []string{"path parameter namespace"}},
+		{"surrogate in the namespace", "GET", "/api/web/namespaces/%ED%A0%80/quota/limits", "", []string{"path parameter namespace"}},
+		{"NUL in the name", "GET", "/api/web/namespaces/shop/quotas/q%00", "", []string{"path parameter name: must not contain the NUL"}},
+		{"NUL in a query", "GET", "/api/web/namespaces/shop/quotas?label_filter=a%00", "", []string{"query parameter label_filter: must not contain the NUL"}},
+		{"invalid UTF-8 in a query", "GET", "/api/web/namespaces/shop/quotas?label_filter=%FF", "", []string{"query parameter label_filter: is not valid UTF-8"}},
+		{"huge limit", "GET", "/api/web/namespaces/system/usage/invoices/custom_list?limit=99999999999", "", []string{"query parameter limit: must be a whole number from 1 to 1000"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var body any
+			if tc.body != "" {
+				body = tc.body
+			}
+			res := v.call(tc.method, tc.path, tok, body)
+			if res.Status != http.StatusBadRequest {
+				t.Fatalf("status %d, want 400: %s", res.Status, res.Body)
+			}
+			msg := res.errorBody(t).Message
+			for _, want := range tc.want {
+				if !strings.Contains(msg, want) {
+					t.Errorf("message %q does not say %q", msg, want)
+				}
+			}
+			assertClean(t, msg)
+		})
+	}
+	if _, items, _ := v.listQuotas(tok, "shop", ""); len(items) != 0 {
+		t.Fatalf("refused requests left %d objects", len(items))
+	}
+	// The limiter keys state only by real namespaces: malformed or missing
+	// ones are refused before it, and so leave nothing behind.
+	before, _ := v.quotas.Limiter().Size()
+	for _, ns := range []string{"%00", "%FF", "ghost", "Bad_Name"} {
+		res := v.call(http.MethodGet, "/api/web/namespaces/"+ns+"/quota/limits", tok, nil)
+		if res.Status != http.StatusBadRequest && res.Status != http.StatusNotFound {
+			t.Errorf("namespace %s: %d %s", ns, res.Status, res.Body)
+		}
+	}
+	if after, _ := v.quotas.Limiter().Size(); after != before {
+		t.Errorf("refused namespaces grew the limit cache from %d to %d entries", before, after)
+	}
+}
+
+func TestOperatorInputIsCheckedToo(t *testing.T) {
+	v := newEnv(t)
+	v.tenant("acme", "shop")
+	future := v.app.Now().Add(time.Hour).Format(time.RFC3339Nano)
+	for _, tc := range []struct{ method, path, body, want string }{
+		{"POST", "/admin/v1/gauges", `{"object_counts":[{"tenant":"acme","namespace":"shop","kind":"origin_pool","count":1,"observed_at":"` + future + `"}]}`,
+			"object_counts[0].observed_at: must not be more than 5m0s ahead"},
+		{"POST", "/admin/v1/gauges", `{"resource_amounts":[{"tenant":"acme","namespace":"shop","resource":"gib","amount":1e400,"observed_at":"2026-11-25T10:00:00Z"}]}`,
+			"resource_amounts[0].amount"},
+		{"POST", "/admin/v1/tenants", `{"name":"x","display_name":"a\u0000b"}`, "display_name: must not contain the NUL"},
+		{"GET", "/admin/v1/tenants/acme/namespaces/shop/quota_check?kind=origin_pool&count=9223372036854775807", "", "query parameter count"},
+	} {
+		var body any
+		if tc.body != "" {
+			body = tc.body
+		}
+		res := v.admin(tc.method, tc.path, body)
+		if res.Status != http.StatusBadRequest || !strings.Contains(res.errorBody(t).Message, tc.want) {
+			t.Errorf("%s %s: %d %s, want 400 saying %q", tc.method, tc.path, res.Status, res.Body, tc.want)
+		}
+		assertClean(t, string(res.Body))
+	}
+}
+
+// A chunked body past the cap answers 413 like one with a Content-Length.
+func TestChunkedBodyOverTheCapIs413(t *testing.T) {
+	v := newEnv(t)
+	tok := v.tenant("acme")
+	big := `{"metadata":{"name":"a","description":"` + strings.Repeat("x", maxBodyBytes) + `"},"spec":{}}`
+	req := httptest.NewRequest(http.MethodPost, "/api/web/namespaces/system/quotas", io.MultiReader(strings.NewReader(big)))
+	req.ContentLength = -1
+	req.TransferEncoding = []string{"chunked"}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "APIToken "+tok)
+	rec := httptest.NewRecorder()
+	v.e.ServeHTTP(rec, req)
+	res := response{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
+	if res.Status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("chunked oversized body: %d %s", res.Status, res.Body)
+	}
+	res.errorBody(t)
+}
+
+type failingReader struct{}
+
+func (failingReader) Read([]byte) (int, error) { return 0, errors.New("connection reset by peer") }
+
+// A client that goes away is not a server error: it is logged at info as
+// 499 and counted so in the metrics.
+func TestClientThatDisconnectsIsNot500(t *testing.T) {
+	v := newEnv(t)
+	tok := v.tenant("acme")
+	// Gone while the server reads the body, and gone while it queries.
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, req := range []*http.Request{
+		httptest.NewRequest(http.MethodPost, "/api/web/namespaces/system/quotas", io.MultiReader(strings.NewReader(`{"meta`), failingReader{})),
+		httptest.NewRequestWithContext(cancelled, http.MethodGet, "/api/web/namespaces/system/quota/limits", nil),
+	} {
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "APIToken "+tok)
+		rec := httptest.NewRecorder()
+		v.e.ServeHTTP(rec, req)
+		if rec.Code == http.StatusInternalServerError {
+			t.Fatalf("%s %s: 500 %s", req.Method, req.URL.Path, rec.Body)
+		}
+	}
+	logs := v.logs.String()
+	if strings.Contains(logs, `"level":"ERROR"`) || strings.Count(logs, `"status":499`) != 2 {
+		t.Fatalf("want two info lines with status 499 and no error:\n%s", logs)
+	}
+	metrics := v.sr.do(t, v.e, http.MethodGet, "/metrics", nil, nil)
+	for _, want := range []string{`operation="createQuota",status="499"`, `operation="getQuotaLimits",status="499"`} {
+		if !strings.Contains(string(metrics.Body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
