@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"billing-api/server"
 )
@@ -38,15 +39,22 @@ finish (up to --shutdown-timeout).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return serve(cmd.Context(), g, sc) },
 	}
-	fs := cmd.Flags()
-	fs.StringVar(&sc.listen, "listen", envString("LISTEN_ADDR", ":8080"), "address to listen on [$LISTEN_ADDR]")
-	fs.StringVar(&sc.adminToken, "admin-token", envString("BILLING_ADMIN_TOKEN", ""),
-		"operator token for /admin/v1 (Authorization: Bearer ...); unset closes the operator API [$BILLING_ADMIN_TOKEN]")
-	fs.DurationVar(&sc.shutdownTimeout, "shutdown-timeout", envDuration("BILLING_SHUTDOWN_TIMEOUT", 30*time.Second),
-		"how long in-flight requests may take to finish on shutdown [$BILLING_SHUTDOWN_TIMEOUT]")
-	fs.BoolVar(&sc.demo, "demo", envBool("BILLING_DEMO", false),
-		"seed the demo tenant and print a fresh demo token [$BILLING_DEMO]")
+	sc.bind(cmd.Flags())
 	return cmd
+}
+
+func (sc *serveConfig) bind(fs *pflag.FlagSet) {
+	fs.StringVar(&sc.listen, "listen", ":8080", "address to listen on")
+	envFlag(fs, "listen", "LISTEN_ADDR")
+	fs.StringVar(&sc.adminToken, "admin-token", "",
+		"operator token for /admin/v1 (Authorization: Bearer ...); unset closes the operator API")
+	envFlag(fs, "admin-token", "BILLING_ADMIN_TOKEN")
+	secretFileFlag(fs, "admin-token", "BILLING_ADMIN_TOKEN")
+	fs.DurationVar(&sc.shutdownTimeout, "shutdown-timeout", 30*time.Second,
+		"how long in-flight requests may take to finish on shutdown")
+	envFlag(fs, "shutdown-timeout", "BILLING_SHUTDOWN_TIMEOUT")
+	fs.BoolVar(&sc.demo, "demo", false, "seed the demo tenant and print a fresh demo token")
+	envFlag(fs, "demo", "BILLING_DEMO")
 }
 
 func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
