@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/subtle"
 	"log/slog"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -155,6 +156,17 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 	return m
 }
 
+// methodLabel keeps the metrics' method label bounded: a client may send
+// any token as the method.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "OTHER"
+}
+
 // observe logs every request as one JSON line and records its metrics. It
 // answers errors itself (through the error handler) so the status it
 // reports is the one the client got.
@@ -174,7 +186,7 @@ func observe(log *slog.Logger, m *httpMetrics) echo.MiddlewareFunc {
 			} else if p := c.Path(); p != "" && status != 404 {
 				name = p
 			}
-			labels := []string{name, c.Request().Method, strconv.Itoa(status)}
+			labels := []string{name, methodLabel(c.Request().Method), strconv.Itoa(status)}
 			m.requests.WithLabelValues(labels...).Inc()
 			m.duration.WithLabelValues(labels...).Observe(elapsed.Seconds())
 

@@ -3,6 +3,8 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -114,5 +116,23 @@ func TestSpecsAndSwaggerUIAreServed(t *testing.T) {
 		if res.Status != http.StatusOK || !strings.Contains(string(res.Body), want) {
 			t.Errorf("%s: %d, body lacks %q", path, res.Status, want)
 		}
+	}
+}
+
+// Methods outside the standard ones share one metrics label.
+func TestUnknownMethodsShareOneMetricsLabel(t *testing.T) {
+	v := newEnv(t)
+	for _, m := range []string{"BREW", "PROPFIND", "X-" + strings.Repeat("A", 40)} {
+		rec := httptest.NewRecorder()
+		v.e.ServeHTTP(rec, httptest.NewRequest(m, "/healthz", nil))
+	}
+	rec := httptest.NewRecorder()
+	v.e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body := rec.Body.String()
+	if strings.Contains(body, "BREW") || strings.Contains(body, "PROPFIND") || strings.Contains(body, "X-AAAA") {
+		t.Fatalf("a custom method became a label:\n%s", body)
+	}
+	if !regexp.MustCompile(`billing_http_requests_total\{method="OTHER",operation="[^"]*",status="\d+"\} 3`).MatchString(body) {
+		t.Fatalf("no OTHER series counting the 3 requests:\n%s", body)
 	}
 }
