@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/rand"
 	"crypto/subtle"
 	"log/slog"
 	"net/http"
@@ -21,6 +22,37 @@ const (
 	ctxOperation = "billing.operation"
 	ctxNamespace = "billing.namespace"
 )
+
+// maxRequestIDLen bounds a client's X-Request-Id; longer ones are replaced.
+const maxRequestIDLen = 64
+
+// requestIDs gives every request an id, returned in X-Request-Id and used by
+// every log line about it. A client's id is kept only when it is short and
+// plain, so it cannot bloat or forge log lines.
+func requestIDs() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			id := c.Request().Header.Get(echo.HeaderXRequestID)
+			if !validRequestID(id) {
+				id = rand.Text()
+			}
+			c.Response().Header().Set(echo.HeaderXRequestID, id)
+			return next(c)
+		}
+	}
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > maxRequestIDLen {
+		return false
+	}
+	for _, r := range id {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // tagOperation records which spec operation a route serves, for logs,
 // metrics and the later middleware.

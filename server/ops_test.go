@@ -136,3 +136,41 @@ func TestUnknownMethodsShareOneMetricsLabel(t *testing.T) {
 		t.Fatalf("no OTHER series counting the 3 requests:\n%s", body)
 	}
 }
+
+// A client's X-Request-Id is kept when it is at most 64 characters of
+// [A-Za-z0-9._-]; anything else is replaced by a generated id.
+func TestClientRequestIDsAreKeptOnlyWhenPlain(t *testing.T) {
+	v := newEnv(t)
+	plain := regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+	loggedWith := func(id string) bool {
+		for _, line := range strings.Split(v.logs.String(), "\n") {
+			var rec map[string]any
+			if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "request" && rec["request_id"] == id {
+				return true
+			}
+		}
+		return false
+	}
+	for _, id := range []string{"client-id_1.2", strings.Repeat("a", 64), "Z"} {
+		res := v.sr.do(t, v.e, http.MethodGet, "/healthz", nil, http.Header{echo.HeaderXRequestID: {id}})
+		if got := res.Header.Get(echo.HeaderXRequestID); got != id {
+			t.Errorf("plain id %q answered as %q", id, got)
+		}
+		if !loggedWith(id) {
+			t.Errorf("no request log line with id %q:\n%s", id, v.logs.String())
+		}
+	}
+	for _, id := range []string{strings.Repeat("a", 65), "has space", `quote"d`, "a/b", "ünï", "line\tbreak"} {
+		res := v.sr.do(t, v.e, http.MethodGet, "/healthz", nil, http.Header{echo.HeaderXRequestID: {id}})
+		got := res.Header.Get(echo.HeaderXRequestID)
+		if got == id || !plain.MatchString(got) {
+			t.Errorf("bad id %q answered as %q", id, got)
+		}
+		if !loggedWith(got) {
+			t.Errorf("no request log line with the replacement id %q", got)
+		}
+		if loggedWith(id) {
+			t.Errorf("bad id %q reached the log", id)
+		}
+	}
+}
