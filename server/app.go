@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,6 +50,9 @@ type App struct {
 	Plans   *plan.Service
 	Quotas  *quota.Service
 	// A new domain adds its service here and its wiring to domains.
+
+	// draining is set by StartDraining when shutdown begins.
+	draining atomic.Bool
 }
 
 // domains are wired in this order; each may use the services of the ones

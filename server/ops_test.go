@@ -174,3 +174,20 @@ func TestClientRequestIDsAreKeptOnlyWhenPlain(t *testing.T) {
 		}
 	}
 }
+
+// Once draining, /readyz fails while everything else keeps being served.
+func TestDrainingFailsOnlyReadiness(t *testing.T) {
+	v := newEnv(t)
+	tok := v.tenant("acme")
+	v.app.StartDraining()
+	res := v.sr.do(t, v.e, http.MethodGet, "/readyz", nil, nil)
+	if res.Status != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" || res.errorBody(t).Code != api.EINTERNAL {
+		t.Fatalf("readyz while draining: %d %v %s", res.Status, res.Header, res.Body)
+	}
+	if res := v.sr.do(t, v.e, http.MethodGet, "/healthz", nil, nil); res.Status != http.StatusOK {
+		t.Fatalf("healthz while draining: %d", res.Status)
+	}
+	if res := v.call(http.MethodGet, limitsPath, tok, nil); res.Status != http.StatusOK {
+		t.Fatalf("API while draining: %d %s", res.Status, res.Body)
+	}
+}

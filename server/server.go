@@ -68,7 +68,7 @@ func (a *App) HTTPHandler() (*echo.Echo, error) {
 	if err := registerDocs(e, billingSpec, adminSpec); err != nil {
 		return nil, err
 	}
-	registerOps(e, a.DB.Ping, reg)
+	a.registerOps(e, reg)
 
 	// Tenant API: every operation gets its own chain, so each step knows the
 	// operation it guards.

@@ -146,11 +146,17 @@ func (g *globalConfig) logger() (*slog.Logger, error) {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler
 	switch strings.ToLower(g.logFormat) {
 	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+		h = slog.NewJSONHandler(os.Stderr, opts)
 	case "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+		h = slog.NewTextHandler(os.Stderr, opts)
+	default:
+		return nil, fmt.Errorf("--log-format must be json or text, not %q", g.logFormat)
 	}
-	return nil, fmt.Errorf("--log-format must be json or text, not %q", g.logFormat)
+	// The default too, so main's signal handler logs in the same format.
+	l := slog.New(h)
+	slog.SetDefault(l)
+	return l, nil
 }

@@ -19,6 +19,7 @@ import (
 type serveConfig struct {
 	listen          string
 	adminToken      string
+	drainDelay      time.Duration
 	shutdownTimeout time.Duration
 	demo            bool
 }
@@ -34,8 +35,10 @@ func newServeCommand(g *globalConfig) *cobra.Command {
   /docs/                   Swagger UI; /openapi.yaml and /openapi.json
   /healthz, /readyz        liveness (process up) and readiness (database reachable)
   /metrics                 Prometheus metrics
-On SIGTERM or SIGINT it stops accepting connections and lets in-flight requests
-finish (up to --shutdown-timeout).`,
+On SIGTERM or SIGINT /readyz starts failing while everything else is still
+served for --shutdown-drain-delay, so load balancers stop sending requests;
+then the server stops accepting connections and lets in-flight requests finish
+(up to --shutdown-timeout). A second signal exits at once.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return serve(cmd.Context(), g, sc) },
 	}
@@ -50,6 +53,9 @@ func (sc *serveConfig) bind(fs *pflag.FlagSet) {
 		"operator token for /admin/v1 (Authorization: Bearer ...); unset closes the operator API")
 	envFlag(fs, "admin-token", "BILLING_ADMIN_TOKEN")
 	secretFileFlag(fs, "admin-token", "BILLING_ADMIN_TOKEN")
+	fs.DurationVar(&sc.drainDelay, "shutdown-drain-delay", 5*time.Second,
+		"how long /readyz fails, with requests still served, before the server stops accepting them")
+	envFlag(fs, "shutdown-drain-delay", "BILLING_SHUTDOWN_DRAIN_DELAY")
 	fs.DurationVar(&sc.shutdownTimeout, "shutdown-timeout", 30*time.Second,
 		"how long in-flight requests may take to finish on shutdown")
 	envFlag(fs, "shutdown-timeout", "BILLING_SHUTDOWN_TIMEOUT")
@@ -116,6 +122,16 @@ func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
+	}
+
+	// Readiness fails first while requests are still served, so load
+	// balancers move traffic away before connections are refused.
+	a.StartDraining()
+	a.Log.Info("shutting down: readiness failing", "cause", context.Cause(ctx).Error(), "drain_delay", sc.drainDelay.String())
+	select {
+	case <-time.After(sc.drainDelay):
+	case err := <-errc:
+		return err
 	}
 	a.Log.Info("shutting down: draining in-flight requests", "timeout", sc.shutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), sc.shutdownTimeout)
