@@ -35,6 +35,9 @@ type Config struct {
 	// Registry receives the HTTP metrics and is what /metrics exposes; nil
 	// creates a private one.
 	Registry *prometheus.Registry
+	// SeparateMetrics leaves /metrics off the main handler, for a caller
+	// serving Registry on a listener of its own (MetricsHandler).
+	SeparateMetrics bool
 }
 
 // App is the wired service: the store, every domain's service and, on

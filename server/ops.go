@@ -15,7 +15,7 @@ import (
 
 // registerOps adds the operational endpoints: /healthz (the process is up),
 // /readyz (not shutting down and the database answers) and Prometheus
-// /metrics.
+// /metrics, unless Config.SeparateMetrics moves it to another listener.
 func (a *App) registerOps(e *echo.Echo, gatherer prometheus.Gatherer) {
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
@@ -34,7 +34,14 @@ func (a *App) registerOps(e *echo.Echo, gatherer prometheus.Gatherer) {
 		}
 		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 	})
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
+	if !a.cfg.SeparateMetrics {
+		e.GET("/metrics", echo.WrapHandler(MetricsHandler(gatherer)))
+	}
+}
+
+// MetricsHandler serves the metrics in gatherer in the Prometheus formats.
+func MetricsHandler(gatherer prometheus.Gatherer) http.Handler {
+	return promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})
 }
 
 // StartDraining makes /readyz answer 503 from now on, so load balancers stop

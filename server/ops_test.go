@@ -191,3 +191,10 @@ func TestDrainingFailsOnlyReadiness(t *testing.T) {
 		t.Fatalf("API while draining: %d %s", res.Status, res.Body)
 	}
 }
+
+func TestSeparateMetricsLeaveTheMainHandler(t *testing.T) {
+	v := newEnvWith(t, func(c *Config) { c.SeparateMetrics = true })
+	if res := v.sr.do(t, v.e, http.MethodGet, "/metrics", nil, nil); res.Status != http.StatusNotFound {
+		t.Fatalf("/metrics on the main handler: %d", res.Status)
+	}
+}

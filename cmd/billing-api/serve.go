@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -18,6 +19,7 @@ import (
 
 type serveConfig struct {
 	listen          string
+	metricsListen   string
 	adminToken      string
 	drainDelay      time.Duration
 	shutdownTimeout time.Duration
@@ -34,7 +36,7 @@ func newServeCommand(g *globalConfig) *cobra.Command {
   /admin/v1/...            the operator API (openapi/admin.yaml, BILLING_ADMIN_TOKEN)
   /docs/                   Swagger UI; /openapi.yaml and /openapi.json
   /healthz, /readyz        liveness (process up) and readiness (database reachable)
-  /metrics                 Prometheus metrics
+  /metrics                 Prometheus metrics (on --metrics-listen when set)
 On SIGTERM or SIGINT /readyz starts failing while everything else is still
 served for --shutdown-drain-delay, so load balancers stop sending requests;
 then the server stops accepting connections and lets in-flight requests finish
@@ -49,6 +51,9 @@ then the server stops accepting connections and lets in-flight requests finish
 func (sc *serveConfig) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&sc.listen, "listen", ":8080", "address to listen on")
 	envFlag(fs, "listen", "LISTEN_ADDR")
+	fs.StringVar(&sc.metricsListen, "metrics-listen", "",
+		"serve /metrics only on this address instead of on --listen")
+	envFlag(fs, "metrics-listen", "BILLING_METRICS_LISTEN")
 	fs.StringVar(&sc.adminToken, "admin-token", "",
 		"operator token for /admin/v1 (Authorization: Bearer ...); unset closes the operator API")
 	envFlag(fs, "admin-token", "BILLING_ADMIN_TOKEN")
@@ -68,6 +73,7 @@ func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
 	a, err := openApp(ctx, g, func(c *server.Config) {
 		c.AdminToken = sc.adminToken
 		c.Registry = reg
+		c.SeparateMetrics = sc.metricsListen != ""
 	})
 	if err != nil {
 		return err
@@ -86,40 +92,60 @@ func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
 		return err
 	}
 
+	// The API server comes first: it is the one drained on shutdown.
+	servers := []*http.Server{newHTTPServer(e, a.Log)}
+	listeners := []net.Listener{}
+	closeAll := func() {
+		for _, ln := range listeners {
+			_ = ln.Close()
+		}
+	}
 	ln, err := net.Listen("tcp", sc.listen)
 	if err != nil {
 		return err
 	}
+	listeners = append(listeners, ln)
 	base := baseURL(ln.Addr())
+	var metricsURL string
+	if sc.metricsListen != "" {
+		mln, err := net.Listen("tcp", sc.metricsListen)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("--metrics-listen: %w", err)
+		}
+		listeners = append(listeners, mln)
+		metricsURL = baseURL(mln.Addr()) + "/metrics"
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", server.MetricsHandler(reg))
+		servers = append(servers, newHTTPServer(mux, a.Log))
+	}
 	var demoSecret string
 	if sc.demo {
 		if demoSecret, err = seedDemo(ctx, a); err != nil {
-			_ = ln.Close()
+			closeAll()
 			return fmt.Errorf("seeding the demo tenant: %w", err)
 		}
 	}
-	srv := &http.Server{
-		Handler:           e,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          nil,
-	}
-	a.Log.Info("serving", "url", base, "store", string(a.DB.Dialect()), "operator_api", sc.adminToken != "")
+	a.Log.Info("serving", "url", base, "metrics_url", metricsURL, "store", string(a.DB.Dialect()), "operator_api", sc.adminToken != "")
 	fmt.Fprintf(stdout, "billing-api serving on %s (%s store)\n", base, a.DB.Dialect())
 	fmt.Fprintf(stdout, "  Swagger UI:  %s/docs/\n", base)
 	fmt.Fprintf(stdout, "  OpenAPI:     %s/openapi.yaml\n", base)
+	if metricsURL != "" {
+		fmt.Fprintf(stdout, "  Metrics:     %s\n", metricsURL)
+	}
 	if demoSecret != "" {
 		fmt.Fprintf(stdout, "  demo tenant: %s (namespaces %s)\n", demoTenant, "system, shop")
 		fmt.Fprintf(stdout, "  demo token:  %s\n", demoSecret)
 		fmt.Fprintf(stdout, "  try:         curl -H 'Authorization: APIToken %s' %s/api/web/namespaces/system/quota/limits\n", demoSecret, base)
 	}
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { errc <- srv.Serve(listeners[i]) }()
+	}
 	select {
 	case err := <-errc:
+		closeAll()
 		return err
 	case <-ctx.Done():
 	}
@@ -131,19 +157,35 @@ func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
 	select {
 	case <-time.After(sc.drainDelay):
 	case err := <-errc:
+		closeAll()
 		return err
 	}
 	a.Log.Info("shutting down: draining in-flight requests", "timeout", sc.shutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), sc.shutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	for _, srv := range servers {
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
 	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	for range servers {
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
 	}
 	a.Log.Info("stopped")
 	return nil
+}
+
+// newHTTPServer is how every listener is served.
+func newHTTPServer(h http.Handler, _ *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
 }
 
 // baseURL is how a client on this machine reaches the listener.
