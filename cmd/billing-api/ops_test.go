@@ -1,9 +1,13 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -43,4 +47,53 @@ func TestMetricsOnTheirOwnListener(t *testing.T) {
 	if code, _ := get(strings.TrimSuffix(metricsURL, "/metrics") + "/healthz"); code != http.StatusNotFound {
 		t.Fatalf("the metrics listener serves /healthz: %d", code)
 	}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *lockedWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// net/http's own complaints reach the JSON log at warn level. Go's server
+// answers malformed requests (and a TLS handshake on a plain port) with a
+// bare 400 and logs nothing, so the trigger is a handler writing its
+// status twice, which net/http always reports.
+func TestHTTPServerErrorsAreJSONLogLines(t *testing.T) {
+	out := &lockedWriter{}
+	srv := newHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+		w.WriteHeader(http.StatusOK)
+	}), slog.New(slog.NewJSONHandler(out, nil)))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	res, err := http.Get("http://" + ln.Addr().String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	// The handler logs before its response is sent, so the line is there.
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil && rec["level"] == "WARN" &&
+			strings.Contains(rec["msg"].(string), "http: superfluous response.WriteHeader call") {
+			return
+		}
+	}
+	t.Fatalf("no JSON warn line from net/http:\n%s", out.String())
 }

@@ -177,14 +177,16 @@ func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
 	return nil
 }
 
-// newHTTPServer is how every listener is served.
-func newHTTPServer(h http.Handler, _ *slog.Logger) *http.Server {
+// newHTTPServer is how every listener is served; net/http's own errors go to
+// the JSON log at warn level instead of plain lines on stderr.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 }
 
