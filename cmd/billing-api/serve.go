@@ -92,7 +92,7 @@ func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
 		return err
 	}
 
-	// The API server comes first: it is the one drained on shutdown.
+	// The API server comes first, so /metrics is served until it has drained.
 	servers := []*http.Server{newHTTPServer(e, a.Log)}
 	listeners := []net.Listener{}
 	closeAll := func() {
