@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -36,6 +37,9 @@ type Config struct {
 	// Registry receives the HTTP metrics and is what /metrics exposes; nil
 	// creates a private one.
 	Registry *prometheus.Registry
+	// SeparateMetrics leaves /metrics off the main handler, for a caller
+	// serving Registry on a listener of its own (MetricsHandler).
+	SeparateMetrics bool
 }
 
 // App is the wired service: the store, every domain's service and, on
@@ -54,6 +58,9 @@ type App struct {
 	Plans   *plan.Service
 	Quotas  *quota.Service
 	// A new domain adds its service here and its wiring to domains.
+
+	// draining is set by StartDraining when shutdown begins.
+	draining atomic.Bool
 }
 
 // domains are wired in this order; each may use the services of the ones

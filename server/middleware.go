@@ -1,8 +1,10 @@
 package server
 
 import (
+	"crypto/rand"
 	"crypto/subtle"
 	"log/slog"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +23,37 @@ const (
 	ctxOperation = "billing.operation"
 	ctxNamespace = "billing.namespace"
 )
+
+// maxRequestIDLen bounds a client's X-Request-Id; longer ones are replaced.
+const maxRequestIDLen = 64
+
+// requestIDs gives every request an id, returned in X-Request-Id and used by
+// every log line about it. A client's id is kept only when it is short and
+// plain, so it cannot bloat or forge log lines.
+func requestIDs() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			id := c.Request().Header.Get(echo.HeaderXRequestID)
+			if !validRequestID(id) {
+				id = rand.Text()
+			}
+			c.Response().Header().Set(echo.HeaderXRequestID, id)
+			return next(c)
+		}
+	}
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > maxRequestIDLen {
+		return false
+	}
+	for _, r := range id {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // tagOperation records which spec operation a route serves, for logs,
 // metrics and the later middleware.
@@ -162,6 +195,17 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 	return m
 }
 
+// methodLabel keeps the metrics' method label bounded: a client may send
+// any token as the method.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "OTHER"
+}
+
 // observe logs every request as one JSON line and records its metrics. It
 // answers errors itself (through the error handler) so the status it
 // reports is the one the client got.
@@ -181,7 +225,7 @@ func observe(log *slog.Logger, m *httpMetrics) echo.MiddlewareFunc {
 			} else if p := c.Path(); p != "" && status != 404 {
 				name = p
 			}
-			labels := []string{name, c.Request().Method, strconv.Itoa(status)}
+			labels := []string{name, methodLabel(c.Request().Method), strconv.Itoa(status)}
 			m.requests.WithLabelValues(labels...).Inc()
 			m.duration.WithLabelValues(labels...).Observe(elapsed.Seconds())
 

@@ -9,22 +9,41 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"billing-api/gen/api"
 	"billing-api/server/fault"
 )
 
 // registerOps adds the operational endpoints: /healthz (the process is up),
-// /readyz (the database answers) and Prometheus /metrics.
-func registerOps(e *echo.Echo, ready func(context.Context) error, gatherer prometheus.Gatherer) {
+// /readyz (not shutting down and the database answers) and Prometheus
+// /metrics, unless Config.SeparateMetrics moves it to another listener.
+func (a *App) registerOps(e *echo.Echo, gatherer prometheus.Gatherer) {
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 	})
 	e.GET("/readyz", func(c echo.Context) error {
+		if a.draining.Load() {
+			// Written here, not through the error responder: a load balancer's
+			// probes during shutdown are expected, not a failure to log.
+			c.Response().Header().Set("Retry-After", "1")
+			return c.JSON(http.StatusServiceUnavailable, api.SchemaErrorType{Code: api.EINTERNAL, Message: "shutting down"})
+		}
 		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 		defer cancel()
-		if err := ready(ctx); err != nil {
+		if err := a.DB.Ping(ctx); err != nil {
 			return fault.Unavailable(err)
 		}
 		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 	})
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
+	if !a.cfg.SeparateMetrics {
+		e.GET("/metrics", echo.WrapHandler(MetricsHandler(gatherer)))
+	}
 }
+
+// MetricsHandler serves the metrics in gatherer in the Prometheus formats.
+func MetricsHandler(gatherer prometheus.Gatherer) http.Handler {
+	return promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})
+}
+
+// StartDraining makes /readyz answer 503 from now on, so load balancers stop
+// sending new requests before the server stops accepting them.
+func (a *App) StartDraining() { a.draining.Store(true) }

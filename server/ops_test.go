@@ -3,6 +3,8 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -114,5 +116,85 @@ func TestSpecsAndSwaggerUIAreServed(t *testing.T) {
 		if res.Status != http.StatusOK || !strings.Contains(string(res.Body), want) {
 			t.Errorf("%s: %d, body lacks %q", path, res.Status, want)
 		}
+	}
+}
+
+// Methods outside the standard ones share one metrics label.
+func TestUnknownMethodsShareOneMetricsLabel(t *testing.T) {
+	v := newEnv(t)
+	for _, m := range []string{"BREW", "PROPFIND", "X-" + strings.Repeat("A", 40)} {
+		rec := httptest.NewRecorder()
+		v.e.ServeHTTP(rec, httptest.NewRequest(m, "/healthz", nil))
+	}
+	rec := httptest.NewRecorder()
+	v.e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body := rec.Body.String()
+	if strings.Contains(body, "BREW") || strings.Contains(body, "PROPFIND") || strings.Contains(body, "X-AAAA") {
+		t.Fatalf("a custom method became a label:\n%s", body)
+	}
+	if !regexp.MustCompile(`billing_http_requests_total\{method="OTHER",operation="[^"]*",status="\d+"\} 3`).MatchString(body) {
+		t.Fatalf("no OTHER series counting the 3 requests:\n%s", body)
+	}
+}
+
+// A client's X-Request-Id is kept when it is at most 64 characters of
+// [A-Za-z0-9._-]; anything else is replaced by a generated id.
+func TestClientRequestIDsAreKeptOnlyWhenPlain(t *testing.T) {
+	v := newEnv(t)
+	plain := regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+	loggedWith := func(id string) bool {
+		for _, line := range strings.Split(v.logs.String(), "\n") {
+			var rec map[string]any
+			if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "request" && rec["request_id"] == id {
+				return true
+			}
+		}
+		return false
+	}
+	for _, id := range []string{"client-id_1.2", strings.Repeat("a", 64), "Z"} {
+		res := v.sr.do(t, v.e, http.MethodGet, "/healthz", nil, http.Header{echo.HeaderXRequestID: {id}})
+		if got := res.Header.Get(echo.HeaderXRequestID); got != id {
+			t.Errorf("plain id %q answered as %q", id, got)
+		}
+		if !loggedWith(id) {
+			t.Errorf("no request log line with id %q:\n%s", id, v.logs.String())
+		}
+	}
+	for _, id := range []string{strings.Repeat("a", 65), "has space", `quote"d`, "a/b", "ünï", "line\tbreak"} {
+		res := v.sr.do(t, v.e, http.MethodGet, "/healthz", nil, http.Header{echo.HeaderXRequestID: {id}})
+		got := res.Header.Get(echo.HeaderXRequestID)
+		if got == id || !plain.MatchString(got) {
+			t.Errorf("bad id %q answered as %q", id, got)
+		}
+		if !loggedWith(got) {
+			t.Errorf("no request log line with the replacement id %q", got)
+		}
+		if loggedWith(id) {
+			t.Errorf("bad id %q reached the log", id)
+		}
+	}
+}
+
+// Once draining, /readyz fails while everything else keeps being served.
+func TestDrainingFailsOnlyReadiness(t *testing.T) {
+	v := newEnv(t)
+	tok := v.tenant("acme")
+	v.app.StartDraining()
+	res := v.sr.do(t, v.e, http.MethodGet, "/readyz", nil, nil)
+	if res.Status != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" || res.errorBody(t).Code != api.EINTERNAL {
+		t.Fatalf("readyz while draining: %d %v %s", res.Status, res.Header, res.Body)
+	}
+	if res := v.sr.do(t, v.e, http.MethodGet, "/healthz", nil, nil); res.Status != http.StatusOK {
+		t.Fatalf("healthz while draining: %d", res.Status)
+	}
+	if res := v.call(http.MethodGet, limitsPath, tok, nil); res.Status != http.StatusOK {
+		t.Fatalf("API while draining: %d %s", res.Status, res.Body)
+	}
+}
+
+func TestSeparateMetricsLeaveTheMainHandler(t *testing.T) {
+	v := newEnvWith(t, func(c *Config) { c.SeparateMetrics = true })
+	if res := v.sr.do(t, v.e, http.MethodGet, "/metrics", nil, nil); res.Status != http.StatusNotFound {
+		t.Fatalf("/metrics on the main handler: %d", res.Status)
 	}
 }

@@ -47,7 +47,7 @@ func (a *App) HTTPHandler() (*echo.Echo, error) {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = errorResponder{log: log}.handle
-	e.Pre(middleware.RequestID())
+	e.Pre(requestIDs())
 	e.Use(observe(log, newHTTPMetrics(reg)))
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
@@ -64,7 +64,7 @@ func (a *App) HTTPHandler() (*echo.Echo, error) {
 	if err := registerDocs(e, a.spec, adminSpec); err != nil {
 		return nil, err
 	}
-	registerOps(e, a.DB.Ping, reg)
+	a.registerOps(e, reg)
 
 	// Tenant API: every operation gets its own chain, so each step knows the
 	// operation it guards.

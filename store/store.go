@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -89,7 +90,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		TranslateError:         true,
 		SkipDefaultTransaction: true,
 		NowFunc:                clock.Normalized(cfg.Now),
-		Logger:                 gormLogger{log: log, slow: cfg.SlowQuery},
+		Logger:                 gormLogger{log: log, slow: cfg.SlowQuery, numbered: cfg.URL != ""},
 	}
 	var (
 		dialector gorm.Dialector
@@ -270,26 +271,64 @@ func unavailable(err error) bool {
 		strings.Contains(msg, "sql: database is closed")
 }
 
-// gormLogger sends GORM's errors and slow statements to slog.
+// gormLogger sends GORM's errors and slow statements to slog, never with
+// the values bound to a statement: those are tenants' data and token hashes.
 type gormLogger struct {
 	log  *slog.Logger
 	slow time.Duration
+	// numbered is set on PostgreSQL, whose placeholders are $1, $2, ...
+	numbered bool
 }
+
+// ParamsFilter drops the bound values, so the SQL GORM hands to Trace keeps
+// its placeholders.
+func (l gormLogger) ParamsFilter(_ context.Context, sql string, _ ...any) (string, []any) {
+	return sql, nil
+}
+
+var _ gorm.ParamsFilter = gormLogger{}
 
 func (l gormLogger) LogMode(logger.LogLevel) logger.Interface { return l }
 func (l gormLogger) Info(context.Context, string, ...any)     {}
 func (l gormLogger) Warn(ctx context.Context, msg string, args ...any) {
-	l.log.WarnContext(ctx, "gorm: "+fmt.Sprintf(msg, args...))
+	l.log.WarnContext(ctx, "gorm: "+fmt.Sprintf(msg, withoutValues(args)...))
 }
 func (l gormLogger) Error(ctx context.Context, msg string, args ...any) {
-	l.log.ErrorContext(ctx, "gorm: "+fmt.Sprintf(msg, args...))
+	l.log.ErrorContext(ctx, "gorm: "+fmt.Sprintf(msg, withoutValues(args)...))
 }
+
+// withoutValues keeps the errors among GORM's message arguments and masks
+// the rest, which may be a row's values.
+func withoutValues(args []any) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		if err, ok := a.(error); ok {
+			out[i] = err
+		} else {
+			out[i] = masked{}
+		}
+	}
+	return out
+}
+
+// masked prints as "<redacted>" whatever the verb.
+type masked struct{}
+
+func (masked) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte("<redacted>")) }
+
+// dollarPlaceholder is how GORM's PostgreSQL Explain leaves a $n placeholder
+// it has no value for.
+var dollarPlaceholder = regexp.MustCompile(`\$(\d+)\$`)
+
 func (l gormLogger) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
 	if l.slow <= 0 {
 		return
 	}
 	if elapsed := time.Since(begin); elapsed >= l.slow {
 		sqlText, rows := fc()
+		if l.numbered {
+			sqlText = dollarPlaceholder.ReplaceAllString(sqlText, "$$$1")
+		}
 		if len(sqlText) > 300 {
 			sqlText = sqlText[:300] + "..."
 		}

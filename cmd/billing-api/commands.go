@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -30,8 +29,8 @@ The store is PostgreSQL when DATABASE_URL is set, else an embedded SQLite file.
 Every flag can also be set by the environment variable shown in its help.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRunE: func(*cobra.Command, []string) error {
-			return errors.Join(envErrors...)
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return applyEnvironment(cmd.Flags(), os.LookupEnv)
 		},
 	}
 	g.bind(root.PersistentFlags())

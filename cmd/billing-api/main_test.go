@@ -137,10 +137,11 @@ func startServerProcess(t *testing.T, env []string, extra ...string) (string, *e
 	return base, cmd, logs
 }
 
-// startServerWithBanner also returns the server's stdout (its banner).
+// startServerWithBanner also returns the server's stdout (its banner). The
+// server stops without a drain delay unless extra sets one.
 func startServerWithBanner(t *testing.T, env []string, extra ...string) (string, *exec.Cmd, *lineReader, *lineReader) {
 	t.Helper()
-	args := append([]string{"serve", "--listen", "127.0.0.1:0"}, extra...)
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--shutdown-drain-delay", "0"}, extra...)
 	cmd := exec.Command(binary, args...)
 	cmd.Env = env
 	stdout, err := cmd.StdoutPipe()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -11,13 +12,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"billing-api/server"
 )
 
 type serveConfig struct {
 	listen          string
+	metricsListen   string
 	adminToken      string
+	drainDelay      time.Duration
 	shutdownTimeout time.Duration
 	demo            bool
 }
@@ -32,21 +36,36 @@ func newServeCommand(g *globalConfig) *cobra.Command {
   /admin/v1/...            the operator API (openapi/admin.yaml, BILLING_ADMIN_TOKEN)
   /docs/                   Swagger UI; /openapi.yaml and /openapi.json
   /healthz, /readyz        liveness (process up) and readiness (database reachable)
-  /metrics                 Prometheus metrics
-On SIGTERM or SIGINT it stops accepting connections and lets in-flight requests
-finish (up to --shutdown-timeout).`,
+  /metrics                 Prometheus metrics (on --metrics-listen when set)
+On SIGTERM or SIGINT /readyz starts failing while everything else is still
+served for --shutdown-drain-delay, so load balancers stop sending requests;
+then the server stops accepting connections and lets in-flight requests finish
+(up to --shutdown-timeout). A second signal exits at once.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return serve(cmd.Context(), g, sc) },
 	}
-	fs := cmd.Flags()
-	fs.StringVar(&sc.listen, "listen", envString("LISTEN_ADDR", ":8080"), "address to listen on [$LISTEN_ADDR]")
-	fs.StringVar(&sc.adminToken, "admin-token", envString("BILLING_ADMIN_TOKEN", ""),
-		"operator token for /admin/v1 (Authorization: Bearer ...); unset closes the operator API [$BILLING_ADMIN_TOKEN]")
-	fs.DurationVar(&sc.shutdownTimeout, "shutdown-timeout", envDuration("BILLING_SHUTDOWN_TIMEOUT", 30*time.Second),
-		"how long in-flight requests may take to finish on shutdown [$BILLING_SHUTDOWN_TIMEOUT]")
-	fs.BoolVar(&sc.demo, "demo", envBool("BILLING_DEMO", false),
-		"seed the demo tenant and print a fresh demo token [$BILLING_DEMO]")
+	sc.bind(cmd.Flags())
 	return cmd
+}
+
+func (sc *serveConfig) bind(fs *pflag.FlagSet) {
+	fs.StringVar(&sc.listen, "listen", ":8080", "address to listen on")
+	envFlag(fs, "listen", "LISTEN_ADDR")
+	fs.StringVar(&sc.metricsListen, "metrics-listen", "",
+		"serve /metrics only on this address instead of on --listen")
+	envFlag(fs, "metrics-listen", "BILLING_METRICS_LISTEN")
+	fs.StringVar(&sc.adminToken, "admin-token", "",
+		"operator token for /admin/v1 (Authorization: Bearer ...); unset closes the operator API")
+	envFlag(fs, "admin-token", "BILLING_ADMIN_TOKEN")
+	secretFileFlag(fs, "admin-token", "BILLING_ADMIN_TOKEN")
+	fs.DurationVar(&sc.drainDelay, "shutdown-drain-delay", 5*time.Second,
+		"how long /readyz fails, with requests still served, before the server stops accepting them")
+	envFlag(fs, "shutdown-drain-delay", "BILLING_SHUTDOWN_DRAIN_DELAY")
+	fs.DurationVar(&sc.shutdownTimeout, "shutdown-timeout", 30*time.Second,
+		"how long in-flight requests may take to finish on shutdown")
+	envFlag(fs, "shutdown-timeout", "BILLING_SHUTDOWN_TIMEOUT")
+	fs.BoolVar(&sc.demo, "demo", false, "seed the demo tenant and print a fresh demo token")
+	envFlag(fs, "demo", "BILLING_DEMO")
 }
 
 func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
@@ -54,6 +73,7 @@ func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
 	a, err := openApp(ctx, g, func(c *server.Config) {
 		c.AdminToken = sc.adminToken
 		c.Registry = reg
+		c.SeparateMetrics = sc.metricsListen != ""
 	})
 	if err != nil {
 		return err
@@ -72,54 +92,102 @@ func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
 		return err
 	}
 
+	// The API server comes first, so /metrics is served until it has drained.
+	servers := []*http.Server{newHTTPServer(e, a.Log)}
+	listeners := []net.Listener{}
+	closeAll := func() {
+		for _, ln := range listeners {
+			_ = ln.Close()
+		}
+	}
 	ln, err := net.Listen("tcp", sc.listen)
 	if err != nil {
 		return err
 	}
+	listeners = append(listeners, ln)
 	base := baseURL(ln.Addr())
+	var metricsURL string
+	if sc.metricsListen != "" {
+		mln, err := net.Listen("tcp", sc.metricsListen)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("--metrics-listen: %w", err)
+		}
+		listeners = append(listeners, mln)
+		metricsURL = baseURL(mln.Addr()) + "/metrics"
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", server.MetricsHandler(reg))
+		servers = append(servers, newHTTPServer(mux, a.Log))
+	}
 	var demoSecret string
 	if sc.demo {
 		if demoSecret, err = seedDemo(ctx, a); err != nil {
-			_ = ln.Close()
+			closeAll()
 			return fmt.Errorf("seeding the demo tenant: %w", err)
 		}
 	}
-	srv := &http.Server{
-		Handler:           e,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          nil,
-	}
-	a.Log.Info("serving", "url", base, "store", string(a.DB.Dialect()), "operator_api", sc.adminToken != "")
+	a.Log.Info("serving", "url", base, "metrics_url", metricsURL, "store", string(a.DB.Dialect()), "operator_api", sc.adminToken != "")
 	fmt.Fprintf(stdout, "billing-api serving on %s (%s store)\n", base, a.DB.Dialect())
 	fmt.Fprintf(stdout, "  Swagger UI:  %s/docs/\n", base)
 	fmt.Fprintf(stdout, "  OpenAPI:     %s/openapi.yaml\n", base)
+	if metricsURL != "" {
+		fmt.Fprintf(stdout, "  Metrics:     %s\n", metricsURL)
+	}
 	if demoSecret != "" {
 		fmt.Fprintf(stdout, "  demo tenant: %s (namespaces %s)\n", demoTenant, "system, shop")
 		fmt.Fprintf(stdout, "  demo token:  %s\n", demoSecret)
 		fmt.Fprintf(stdout, "  try:         curl -H 'Authorization: APIToken %s' %s/api/web/namespaces/system/quota/limits\n", demoSecret, base)
 	}
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { errc <- srv.Serve(listeners[i]) }()
+	}
 	select {
 	case err := <-errc:
+		closeAll()
 		return err
 	case <-ctx.Done():
+	}
+
+	// Readiness fails first while requests are still served, so load
+	// balancers move traffic away before connections are refused.
+	a.StartDraining()
+	a.Log.Info("shutting down: readiness failing", "cause", context.Cause(ctx).Error(), "drain_delay", sc.drainDelay.String())
+	select {
+	case <-time.After(sc.drainDelay):
+	case err := <-errc:
+		closeAll()
+		return err
 	}
 	a.Log.Info("shutting down: draining in-flight requests", "timeout", sc.shutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), sc.shutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	for _, srv := range servers {
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
 	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	for range servers {
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
 	}
 	a.Log.Info("stopped")
 	return nil
+}
+
+// newHTTPServer is how every listener is served; net/http's own errors go to
+// the JSON log at warn level instead of plain lines on stderr.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 // baseURL is how a client on this machine reaches the listener.

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -14,7 +16,7 @@ import (
 // process then exits cleanly.
 func TestSIGTERMLetsInFlightRequestsFinish(t *testing.T) {
 	env := append(storeEnv(t), "BILLING_ADMIN_TOKEN=ops")
-	base, cmd, logs := startServerProcess(t, env)
+	base, cmd, logs := startServerProcess(t, env, "--shutdown-drain-delay", "0")
 	addr := strings.TrimPrefix(base, "http://")
 
 	conn, err := net.Dial("tcp", addr)
@@ -61,5 +63,76 @@ func TestSIGTERMLetsInFlightRequestsFinish(t *testing.T) {
 	// The tenant created by the drained request is committed.
 	if out := mustRun(t, env, "tenant", "list"); !strings.Contains(out, "late-tenant") {
 		t.Fatalf("tenant list %q", out)
+	}
+}
+
+// After SIGTERM only /readyz fails while the drain delay lasts; a second
+// signal ends the process at once, whatever is left of the delay.
+func TestReadinessFailsFirstAndASecondSignalExitsAtOnce(t *testing.T) {
+	for _, second := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(second.String(), func(t *testing.T) {
+			env := append(storeEnv(t), "BILLING_ADMIN_TOKEN=ops")
+			// The last --shutdown-drain-delay wins over the helper's 0.
+			base, cmd, logs := startServerProcess(t, env, "--shutdown-drain-delay", "1h")
+			get := func(path string) *http.Response {
+				t.Helper()
+				req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+				req.Header.Set("Authorization", "Bearer ops")
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatalf("GET %s during the drain delay: %v", path, err)
+				}
+				res.Body.Close()
+				return res
+			}
+			if res := get("/readyz"); res.StatusCode != http.StatusOK {
+				t.Fatalf("readyz before SIGTERM: %d", res.StatusCode)
+			}
+			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			if !logs.waitFor("shutting down: readiness failing") {
+				t.Fatalf("no readiness log line:\n%s", logs.all())
+			}
+			if res := get("/readyz"); res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
+				t.Fatalf("readyz while draining: %d %v", res.StatusCode, res.Header)
+			}
+			for _, path := range []string{"/healthz", "/admin/v1/tenants"} {
+				if res := get(path); res.StatusCode != http.StatusOK {
+					t.Fatalf("%s while draining: %d", path, res.StatusCode)
+				}
+			}
+			if err := cmd.Process.Signal(second); err != nil {
+				t.Fatal(err)
+			}
+			if !logs.waitFor("second signal: exiting at once") {
+				t.Fatalf("no second-signal log line:\n%s", logs.all())
+			}
+			err := cmd.Wait()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+				t.Fatalf("exit after the second signal: %v, want status 1\n%s", err, logs.all())
+			}
+			if strings.Contains(logs.all(), `"msg":"stopped"`) {
+				t.Fatalf("the process waited for the drain after a second signal:\n%s", logs.all())
+			}
+		})
+	}
+}
+
+// The shutdown steps are logged in the order they happen.
+func TestShutdownStepsAreLoggedInOrder(t *testing.T) {
+	_, cmd, logs := startServerProcess(t, storeEnv(t), "--shutdown-drain-delay", "50ms")
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// waitFor only looks past the previous match, so this checks the order.
+	for _, step := range []string{"shutting down: readiness failing", "shutting down: draining in-flight requests", "stopped"} {
+		if !logs.waitFor(step) {
+			t.Fatalf("no %q log line after the previous step:\n%s", step, logs.all())
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("server exited with %v\n%s", err, logs.all())
 	}
 }
