@@ -18,6 +18,7 @@ var update = flag.Bool("update", false, "rewrite the golden contract summaries f
 // and compares it with the committed golden file. An accidental change to the
 // contract fails here; a deliberate one is committed with `make golden`.
 func TestContractSummary(t *testing.T) {
+	t.Parallel()
 	for spec, golden := range map[string]string{
 		"billing.yaml": "billing.summary.txt",
 		"admin.yaml":   "admin.summary.txt",
@@ -49,6 +50,7 @@ func TestContractSummary(t *testing.T) {
 // TestSpecsAreValid checks each spec with kin-openapi's own validation,
 // examples included.
 func TestSpecsAreValid(t *testing.T) {
+	t.Parallel()
 	for _, spec := range []string{"billing.yaml", "admin.yaml"} {
 		doc, err := openapi3.NewLoader().LoadFromFile(spec)
 		if err != nil {

@@ -16,6 +16,7 @@ import (
 // Who may call an operation comes from the spec alone, and a spec that is
 // unclear about it stops start-up.
 func TestAccessRulesComeFromTheSpec(t *testing.T) {
+	t.Parallel()
 	for name, tc := range map[string]struct {
 		access   any
 		security *openapi3.SecurityRequirements
@@ -53,6 +54,7 @@ func samplePath(path string) string {
 // Every operation of the spec: 401 without a token (unless public), 403
 // for a viewer's write.
 func TestEveryOperationChecksTokenAndRole(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	v.tenant("acme")
 	viewer := v.token("acme", tenancy.RoleViewer)

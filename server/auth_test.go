@@ -18,6 +18,7 @@ const (
 )
 
 func TestTenantAPIRejectsMissingAndBadTokens(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	good := v.tenant("acme")
 	for name, header := range map[string]string{
@@ -46,20 +47,21 @@ func TestTenantAPIRejectsMissingAndBadTokens(t *testing.T) {
 	// The scheme is case-insensitive, as in HTTP.
 	h := http.Header{}
 	h.Set("Authorization", "apitoken "+good)
-	if res := v.sr.do(t, v.e, http.MethodGet, limitsPath, nil, h); res.Status == http.StatusUnauthorized {
-		t.Fatalf("lower-case scheme rejected: %s", res.Body)
+	if res := v.sr.do(t, v.e, http.MethodGet, limitsPath, nil, h); res.Status != http.StatusOK {
+		t.Fatalf("lower-case scheme: %d %s, want 200", res.Status, res.Body)
 	}
 }
 
 func TestRevokedTokenStopsAtOnce(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	v.tenant("acme")
 	tok, secret, err := v.tenancy.IssueToken(context.Background(), tenancy.IssueTokenInput{TenantName: "acme", Name: "short-lived", Role: tenancy.RoleAdmin})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res := v.call(http.MethodGet, limitsPath, secret, nil); res.Status == http.StatusUnauthorized {
-		t.Fatalf("fresh token rejected: %s", res.Body)
+	if res := v.call(http.MethodGet, limitsPath, secret, nil); res.Status != http.StatusOK {
+		t.Fatalf("fresh token: %d %s, want 200", res.Status, res.Body)
 	}
 	res := v.admin(http.MethodDelete, "/admin/v1/tenants/acme/tokens/"+tok.ID.String(), nil)
 	if res.Status != http.StatusOK {
@@ -71,15 +73,17 @@ func TestRevokedTokenStopsAtOnce(t *testing.T) {
 }
 
 func TestViewerMayReadButNotWrite(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	v.tenant("acme")
 	viewer := v.token("acme", tenancy.RoleViewer)
-	if res := v.call(http.MethodGet, limitsPath, viewer, nil); res.Status == http.StatusForbidden || res.Status == http.StatusUnauthorized {
-		t.Fatalf("viewer read answered %d %s", res.Status, res.Body)
+	if res := v.call(http.MethodGet, limitsPath, viewer, nil); res.Status != http.StatusOK {
+		t.Fatalf("viewer read answered %d %s, want 200", res.Status, res.Body)
 	}
-	// A read-only POST query is a read.
-	if res := v.call(http.MethodPost, "/api/web/namespaces/system/usage_details", viewer, `{}`); res.Status == http.StatusForbidden {
-		t.Fatalf("viewer query answered 403: %s", res.Body)
+	// A read-only POST query is a read: it passes authorization and reaches
+	// the handler (which answers 501 until metering lands).
+	if res := v.call(http.MethodPost, "/api/web/namespaces/system/usage_details", viewer, `{}`); res.Status != http.StatusNotImplemented {
+		t.Fatalf("viewer query answered %d %s, want the handler's 501", res.Status, res.Body)
 	}
 	res := v.call(http.MethodPost, quotasPath, viewer, quotaBody)
 	if res.Status != http.StatusForbidden {
@@ -91,11 +95,12 @@ func TestViewerMayReadButNotWrite(t *testing.T) {
 }
 
 func TestTokenNamespaceListIsEnforced(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	v.tenant("acme", "shop", "lab")
 	shopOnly := v.token("acme", tenancy.RoleAdmin, "shop")
-	if res := v.call(http.MethodGet, "/api/web/namespaces/shop/quota/limits", shopOnly, nil); res.Status == http.StatusForbidden {
-		t.Fatalf("own namespace answered 403: %s", res.Body)
+	if res := v.call(http.MethodGet, "/api/web/namespaces/shop/quota/limits", shopOnly, nil); res.Status != http.StatusOK {
+		t.Fatalf("own namespace answered %d %s, want 200", res.Status, res.Body)
 	}
 	for _, path := range []string{
 		"/api/web/namespaces/lab/quota/limits",
@@ -109,6 +114,7 @@ func TestTokenNamespaceListIsEnforced(t *testing.T) {
 }
 
 func TestOtherTenantsNamespacesAreNotFound(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	v.tenant("globex", "secret-project")
 	acme := v.tenant("acme")
@@ -125,9 +131,15 @@ func TestOtherTenantsNamespacesAreNotFound(t *testing.T) {
 }
 
 func TestPublicOperationNeedsNoToken(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
+	// Without a token the request reaches the handler (which answers 501
+	// until plan transitions land); a malformed id is still validated.
 	res := v.call(http.MethodGet, "/no_auth/namespaces/system/billing/plan_transition?id=8d2b7c3e-2f0a-4b8e-9a51-3c6f2d9e7a10", "", nil)
-	if res.Status == http.StatusUnauthorized || res.Status == http.StatusForbidden {
-		t.Fatalf("public operation answered %d %s", res.Status, res.Body)
+	if res.Status != http.StatusNotImplemented {
+		t.Fatalf("public operation answered %d %s, want the handler's 501", res.Status, res.Body)
+	}
+	if res := v.call(http.MethodGet, "/no_auth/namespaces/system/billing/plan_transition?id=nope", "", nil); res.Status != http.StatusBadRequest {
+		t.Fatalf("public operation with a bad id answered %d %s, want 400", res.Status, res.Body)
 	}
 }

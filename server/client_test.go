@@ -12,6 +12,7 @@ import (
 // The Go client generated from the spec works against the server: the
 // round trip of an SDK user.
 func TestGeneratedClientRoundTrip(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	tok := v.tenant("acme", "shop")
 	ts := httptest.NewServer(v.e)

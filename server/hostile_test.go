@@ -27,6 +27,7 @@ func assertClean(t *testing.T, msg string) {
 // naming the field, identically on SQLite and PostgreSQL, and change
 // nothing.
 func TestHostileInputAnswers400AndChangesNothing(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	tok := v.tenant("acme", "shop")
 	v.admin(http.MethodPut, "/admin/v1/tenants/acme/limit_overrides", `{"api_limits":{"createQuota":{"rate":100000},"listQuotas":{"rate":100000},"getQuotaLimits":{"rate":100000}}}`)
@@ -97,6 +98,7 @@ func TestHostileInputAnswers400AndChangesNothing(t *testing.T) {
 }
 
 func TestOperatorInputIsCheckedToo(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	v.tenant("acme", "shop")
 	future := v.app.Now().Add(time.Hour).Format(time.RFC3339Nano)
@@ -122,6 +124,7 @@ func TestOperatorInputIsCheckedToo(t *testing.T) {
 
 // A chunked body past the cap answers 413 like one with a Content-Length.
 func TestChunkedBodyOverTheCapIs413(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	tok := v.tenant("acme")
 	big := `{"metadata":{"name":"a","description":"` + strings.Repeat("x", maxBodyBytes) + `"},"spec":{}}`
@@ -146,6 +149,7 @@ func (failingReader) Read([]byte) (int, error) { return 0, errors.New("connectio
 // A client that goes away is not a server error: it is logged at info as
 // 499 and counted so in the metrics.
 func TestClientThatDisconnectsIsNot500(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	tok := v.tenant("acme")
 	// Gone while the server reads the body, and gone while it queries.

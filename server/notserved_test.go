@@ -11,6 +11,7 @@ import (
 // Operations whose domain has not landed answer a proper 501
 // schemaErrorType (validated against the spec like every response).
 func TestUnservedOperationsAnswer501(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	tok := v.tenant("acme")
 	for _, tc := range []struct{ op, method, path, body string }{

@@ -14,6 +14,7 @@ import (
 )
 
 func TestHealthReadinessAndMetrics(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	tok := v.tenant("acme")
 	if res := v.sr.do(t, v.e, http.MethodGet, "/healthz", nil, nil); res.Status != http.StatusOK {
@@ -36,6 +37,7 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 }
 
 func TestDatabaseDownAnswers503(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	tok := v.tenant("acme")
 	if err := v.db.Close(); err != nil {
@@ -55,6 +57,7 @@ func TestDatabaseDownAnswers503(t *testing.T) {
 }
 
 func TestPanicsBecome500WithRequestIDAndNoDetail(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	v.e.GET("/test-panic", func(echo.Context) error { panic("secret internal detail: SELECT * FROM tenants") })
 	res := v.sr.do(t, v.e, http.MethodGet, "/test-panic", nil, nil)
@@ -86,6 +89,7 @@ func TestPanicsBecome500WithRequestIDAndNoDetail(t *testing.T) {
 }
 
 func TestEveryRequestIsLoggedAsJSONWithItsRequestID(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	tok := v.tenant("acme")
 	res := v.call(http.MethodGet, limitsPath, tok, nil)
@@ -103,6 +107,7 @@ func TestEveryRequestIsLoggedAsJSONWithItsRequestID(t *testing.T) {
 }
 
 func TestSpecsAndSwaggerUIAreServed(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	for path, want := range map[string]string{
 		"/openapi.yaml":                         "openapi: 3.0.3",
@@ -121,6 +126,7 @@ func TestSpecsAndSwaggerUIAreServed(t *testing.T) {
 
 // Methods outside the standard ones share one metrics label.
 func TestUnknownMethodsShareOneMetricsLabel(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	for _, m := range []string{"BREW", "PROPFIND", "X-" + strings.Repeat("A", 40)} {
 		rec := httptest.NewRecorder()
@@ -140,6 +146,7 @@ func TestUnknownMethodsShareOneMetricsLabel(t *testing.T) {
 // A client's X-Request-Id is kept when it is at most 64 characters of
 // [A-Za-z0-9._-]; anything else is replaced by a generated id.
 func TestClientRequestIDsAreKeptOnlyWhenPlain(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	plain := regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 	loggedWith := func(id string) bool {
@@ -177,6 +184,7 @@ func TestClientRequestIDsAreKeptOnlyWhenPlain(t *testing.T) {
 
 // Once draining, /readyz fails while everything else keeps being served.
 func TestDrainingFailsOnlyReadiness(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	tok := v.tenant("acme")
 	v.app.StartDraining()
@@ -193,6 +201,7 @@ func TestDrainingFailsOnlyReadiness(t *testing.T) {
 }
 
 func TestSeparateMetricsLeaveTheMainHandler(t *testing.T) {
+	t.Parallel()
 	v := newEnvWith(t, func(c *Config) { c.SeparateMetrics = true })
 	if res := v.sr.do(t, v.e, http.MethodGet, "/metrics", nil, nil); res.Status != http.StatusNotFound {
 		t.Fatalf("/metrics on the main handler: %d", res.Status)

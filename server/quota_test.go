@@ -71,6 +71,7 @@ func names(items []api.QuotaListResponseItem) string {
 }
 
 func TestQuotaObjectRoundTripsExactly(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	tok := v.tenant("acme")
 	body := `{"metadata":{"name":"team-limits","namespace":"system","labels":{"team":"payments","app.kubernetes.io/name":"web"},
@@ -108,6 +109,7 @@ func TestQuotaObjectRoundTripsExactly(t *testing.T) {
 // Every timestamp is kept at microsecond precision in UTC, so what a create
 // answers is what any later read, from this or another replica, returns.
 func TestTimestampsRoundTripAtMicrosecondPrecision(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	tok := v.tenant("acme")
 	created := v.createQuota(tok, "system", `{"metadata":{"name":"q1"},"spec":{}}`)
@@ -142,6 +144,7 @@ func TestTimestampsRoundTripAtMicrosecondPrecision(t *testing.T) {
 }
 
 func TestQuotaCreateReplaceGetDeleteRules(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	tok := v.tenant("acme", "shop")
 	created := v.createQuota(tok, "shop", `{"metadata":{"name":"q1","labels":{"a":"1"}},"spec":{"object_limits":{"origin_pool":{"maximum":4}}}}`)
@@ -228,6 +231,7 @@ func jsonOf(v any) string {
 func sortedKeys(m map[string]any) []string { return slices.Sorted(maps.Keys(m)) }
 
 func TestQuotaFieldRulesTheSpecCannotExpress(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	tok := v.tenant("acme")
 	longDesc := strings.Repeat("ü", 601) // 601 characters, 1202 bytes
@@ -253,6 +257,7 @@ func TestQuotaFieldRulesTheSpecCannotExpress(t *testing.T) {
 }
 
 func TestTwoTenantsMayUseTheSameQuotaName(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	acme := v.tenant("acme")
 	globex := v.tenant("globex")
@@ -277,6 +282,7 @@ func TestTwoTenantsMayUseTheSameQuotaName(t *testing.T) {
 }
 
 func TestLabelSelectors(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	tok := v.tenant("acme")
 	for name, labels := range map[string]string{
@@ -317,6 +323,7 @@ func TestLabelSelectors(t *testing.T) {
 }
 
 func TestListReportFields(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	tok := v.tenant("acme")
 	v.createQuota(tok, "system", `{"metadata":{"name":"q1","description":"d"},"spec":{"object_limits":{"origin_pool":{"maximum":4}}}}`)
@@ -335,6 +342,7 @@ func TestListReportFields(t *testing.T) {
 }
 
 func TestEffectiveLimitsLayerPlanSystemAndNamespace(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	tok := v.tenant("acme", "shop", "lab")
 	var cur api.PlanLocalizedPlan
@@ -402,6 +410,7 @@ func TestEffectiveLimitsLayerPlanSystemAndNamespace(t *testing.T) {
 }
 
 func TestQuotaUsageCombinesGaugesAndOwnObjects(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	tok := v.tenant("acme", "shop")
 	v.createQuota(tok, "shop", `{"metadata":{"name":"q1"},"spec":{}}`)
@@ -457,6 +466,7 @@ func TestQuotaUsageCombinesGaugesAndOwnObjects(t *testing.T) {
 }
 
 func TestGaugeBatchesAreCheckedAsAWhole(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	tok := v.tenant("acme", "shop")
 	for body, want := range map[string]int{
@@ -483,6 +493,7 @@ func TestGaugeBatchesAreCheckedAsAWhole(t *testing.T) {
 }
 
 func TestQuotaCheckAnswersAllowedOrDenied(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	tok := v.tenant("acme", "shop")
 	v.admin(http.MethodPost, "/admin/v1/gauges", `{"object_counts":[{"tenant":"acme","namespace":"shop","kind":"http_loadbalancer","count":3,"observed_at":"2026-11-25T10:00:00Z"}]}`)
@@ -537,6 +548,7 @@ func TestQuotaCheckAnswersAllowedOrDenied(t *testing.T) {
 }
 
 func TestQuotaObjectCountIsEnforced(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	tok := v.tenant("acme", "shop")
 	v.createQuota(tok, "system", `{"metadata":{"name":"few"},"spec":{"object_limits":{"quota":{"maximum":2}}}}`)
@@ -553,6 +565,7 @@ func TestQuotaObjectCountIsEnforced(t *testing.T) {
 }
 
 func TestRateLimitAnswers429ThenRecovers(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	tok := v.tenant("acme", "shop")
 	other := v.tenant("globex")
@@ -622,6 +635,7 @@ func TestRateLimitAnswers429ThenRecovers(t *testing.T) {
 }
 
 func TestRateLimitByVendorNameAndNamespaceScope(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	tok := v.tenant("acme", "shop", "lab")
 	// The vendor's RPC name works as a key too; a namespace's own limit has
@@ -645,6 +659,7 @@ func TestRateLimitByVendorNameAndNamespaceScope(t *testing.T) {
 }
 
 func TestViewerTokenIsLimitedLikeItsTenant(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	admin := v.tenant("acme")
 	viewer := v.token("acme", tenancy.RoleViewer)
@@ -659,6 +674,7 @@ func TestViewerTokenIsLimitedLikeItsTenant(t *testing.T) {
 
 // Concurrent creates never push a namespace past its limit of quota objects.
 func TestConcurrentCreatesRespectTheQuotaObjectLimit(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	tok := v.tenant("acme", "shop")
 	v.admin(http.MethodPut, "/admin/v1/tenants/acme/limit_overrides", `{"api_limits":{"createQuota":{"rate":1000,"burst":1000}}}`)
@@ -689,6 +705,7 @@ func TestConcurrentCreatesRespectTheQuotaObjectLimit(t *testing.T) {
 // Spelling an operation by its vendor RPC name instead of its operation id
 // is the same limit: it cannot escape the plan's.
 func TestVendorSpellingCannotEscapeThePlansLimit(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	tok := v.tenant("acme", "shop")
 	// The plan allows listQuotas 10 per second with a burst of 20.
@@ -715,6 +732,7 @@ func TestVendorSpellingCannotEscapeThePlansLimit(t *testing.T) {
 // namespace's own, so no mix of namespaces gets past the tenant's limit;
 // a request refused by one bucket takes nothing from the other.
 func TestRequestsTakeFromTheTenantAndTheNamespaceBucket(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	tok := v.tenant("acme", "shop", "lab")
 	v.createQuota(tok, "system", `{"metadata":{"name":"tenant"},"spec":{"api_limits":{"listQuotas":{"rate":4,"unit":"HOUR"}}}}`)

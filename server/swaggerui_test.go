@@ -34,6 +34,7 @@ func chromiumPath(t *testing.T) string {
 // Chromium: every operation renders, and "Try it out" with an APIToken
 // reaches the running server.
 func TestSwaggerUIRendersAndTriesAnOperation(t *testing.T) {
+	t.Parallel()
 	exe := chromiumPath(t)
 	v := newEnv(t)
 	tok := v.tenant("acme")

@@ -9,6 +9,7 @@ import (
 )
 
 func TestRequestValidationNamesEveryBrokenField(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	tok := v.tenant("acme")
 	body := `{
@@ -39,6 +40,7 @@ func TestRequestValidationNamesEveryBrokenField(t *testing.T) {
 }
 
 func TestRequestValidationRejectsBadParameters(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	tok := v.tenant("acme", "shop")
 	cases := []struct {
@@ -77,6 +79,7 @@ func TestRequestValidationRejectsBadParameters(t *testing.T) {
 }
 
 func TestUnknownPathAndTooLargeBody(t *testing.T) {
+	t.Parallel()
 	v := newEnv(t)
 	tok := v.tenant("acme")
 	res := v.call(http.MethodGet, "/api/web/namespaces/system/nothing-here", tok, nil)

@@ -11,6 +11,7 @@ import (
 // GORM's own warnings and errors keep the error text but not the values
 // (such as a row's field) it formats into them.
 func TestGormMessagesCarryNoValues(t *testing.T) {
+	t.Parallel()
 	var out strings.Builder
 	l := gormLogger{log: slog.New(slog.NewJSONHandler(&out, nil))}
 	ctx := context.Background()

@@ -37,6 +37,7 @@ func (l *lockedBuffer) String() string {
 // Slow-query lines carry the statement with its placeholders, never the
 // values bound to it.
 func TestSlowQueryLogsCarryNoBoundValues(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	logs := &lockedBuffer{}
 	cfg := storetest.Config(t)

@@ -8,6 +8,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"billing-api/server/clock"
 	"billing-api/store/migrations"
 )
 
@@ -55,7 +56,7 @@ func (db *DB) migrate(ctx context.Context, upTo string) error {
 			if err := m.Up(tx, d); err != nil {
 				return fmt.Errorf("migration %s: %w", m.ID, err)
 			}
-			if err := tx.Exec("INSERT INTO schema_versions (id, applied_at) VALUES (?, ?)", m.ID, time.Now().UTC()).Error; err != nil {
+			if err := tx.Exec("INSERT INTO schema_versions (id, applied_at) VALUES (?, ?)", m.ID, clock.System()).Error; err != nil {
 				return classify(err)
 			}
 		}

@@ -23,6 +23,7 @@ import (
 func TestMain(m *testing.M) { os.Exit(storetest.Run(m)) }
 
 func TestMigrationsAreIdempotentAndSafeFromManyReplicas(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	cfg := storetest.EmptyConfig(t)
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -64,6 +65,7 @@ func TestMigrationsAreIdempotentAndSafeFromManyReplicas(t *testing.T) {
 // A database migrated when versions were a counter (schema_migrations
 // with versions 1 and 2) keeps its data and moves on to the newest schema.
 func TestDatabasesWithCounterVersionsKeepWorking(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	cfg := storetest.EmptyConfig(t)
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -111,6 +113,7 @@ func TestDatabasesWithCounterVersionsKeepWorking(t *testing.T) {
 }
 
 func TestTimesComeBackInUTC(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := storetest.Open(t)
 	repo := store.NewTenancy(db)
@@ -129,6 +132,7 @@ func TestTimesComeBackInUTC(t *testing.T) {
 }
 
 func TestDuplicatesAndMissingRowsBecomeFaults(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	repo := store.NewTenancy(storetest.Open(t))
 	ten := tenancy.Tenant{ID: uuid.New(), Name: "acme", DisplayName: "Acme", CreatedAt: time.Now()}
@@ -145,6 +149,7 @@ func TestDuplicatesAndMissingRowsBecomeFaults(t *testing.T) {
 }
 
 func TestTransactionsRollBackOnError(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := storetest.Open(t)
 	repo := store.NewTenancy(db)
@@ -166,6 +171,7 @@ func TestTransactionsRollBackOnError(t *testing.T) {
 // Concurrent write transactions queue instead of failing: on SQLite every
 // transaction begins IMMEDIATE and waits on the busy timeout.
 func TestConcurrentWritersQueue(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := storetest.Open(t)
 	repo := store.NewTenancy(db)

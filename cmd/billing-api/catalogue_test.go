@@ -11,6 +11,7 @@ import (
 )
 
 func TestServeRefusesAnInvalidCatalogue(t *testing.T) {
+	t.Parallel()
 	env := storeEnv(t)
 	path := filepath.Join(t.TempDir(), "plans.yaml")
 	if err := os.WriteFile(path, []byte("locale: en-US\ncurrency: USD\ndefault_plan: GOLD\nplans: []\n"), 0o644); err != nil {
@@ -23,6 +24,7 @@ func TestServeRefusesAnInvalidCatalogue(t *testing.T) {
 }
 
 func TestServeRefusesACatalogueWithoutTheTenantsPlans(t *testing.T) {
+	t.Parallel()
 	env := storeEnv(t)
 	mustRun(t, env, "tenant", "create", "acme") // starts on FREE
 	path := filepath.Join(t.TempDir(), "plans.yaml")
@@ -53,6 +55,7 @@ plans:
 // make run's server: the demo tenant has quota objects and usage gauges, and
 // the printed token reads them.
 func TestDemoTenantShowsRealLimitsAndUsage(t *testing.T) {
+	t.Parallel()
 	env := storeEnv(t)
 	base, cmd, _, banner := startServerWithBanner(t, env, "--demo")
 	defer func() { _ = cmd.Process.Kill() }()

@@ -42,6 +42,7 @@ func bareEnv(t *testing.T) []string {
 }
 
 func TestEnvironmentFillsOnlyTheFlagsLeftUnset(t *testing.T) {
+	t.Parallel()
 	g, sc, err := parseConfig(t, map[string]string{
 		"BILLING_DB_MAX_OPEN_CONNS": "7",
 		"BILLING_LOG_LEVEL":         "debug",
@@ -61,6 +62,7 @@ func TestEnvironmentFillsOnlyTheFlagsLeftUnset(t *testing.T) {
 }
 
 func TestEveryBadVariableIsNamed(t *testing.T) {
+	t.Parallel()
 	_, _, err := parseConfig(t, map[string]string{"BILLING_DB_MAX_OPEN_CONNS": "lots", "BILLING_DEMO": "maybe"})
 	if err == nil || !strings.Contains(err.Error(), "$BILLING_DB_MAX_OPEN_CONNS") || !strings.Contains(err.Error(), "$BILLING_DEMO") {
 		t.Fatalf("error %v", err)
@@ -68,6 +70,7 @@ func TestEveryBadVariableIsNamed(t *testing.T) {
 }
 
 func TestSecretsFromFiles(t *testing.T) {
+	t.Parallel()
 	token := writeFile(t, "token-from-file\n")
 	url := writeFile(t, "postgres://billing:pw@db.example/billing\r\n")
 	for name, c := range map[string]struct {
@@ -112,6 +115,7 @@ func TestSecretsFromFiles(t *testing.T) {
 }
 
 func TestHelpShowsNoSecretFromTheEnvironment(t *testing.T) {
+	t.Parallel()
 	env := append(bareEnv(t), "BILLING_ADMIN_TOKEN=env-admin-secret",
 		"DATABASE_URL=postgres://billing:env-db-password@db.invalid/billing", "BILLING_SQLITE_PATH=/env/sqlite/path")
 	for _, args := range [][]string{{"--help"}, {"serve", "--help"}, {"migrate", "--help"}, {"token", "create", "--help"}} {
@@ -132,6 +136,7 @@ func TestHelpShowsNoSecretFromTheEnvironment(t *testing.T) {
 
 // The binary reads the operator token and the database URL from files.
 func TestBinaryReadsSecretsFromFiles(t *testing.T) {
+	t.Parallel()
 	env := append(storeEnv(t), "BILLING_ADMIN_TOKEN_FILE="+writeFile(t, "ops-from-file\n"))
 	base, stop := startServer(t, env)
 	defer stop()

@@ -14,6 +14,7 @@ import (
 // The operator raises and lowers a tenant's ceiling from the command line;
 // a running server (another process) follows within a second.
 func TestTenantLimitsCommands(t *testing.T) {
+	t.Parallel()
 	env := storeEnv(t)
 	mustRun(t, env, "tenant", "create", "acme")
 	secret := strings.TrimSpace(mustRun(t, env, "token", "create", "--tenant", "acme", "--name", "ci"))

@@ -13,6 +13,7 @@ import (
 
 // With --metrics-listen, /metrics is served there and only there.
 func TestMetricsOnTheirOwnListener(t *testing.T) {
+	t.Parallel()
 	base, cmd, logs, banner := startServerWithBanner(t, storeEnv(t), "--metrics-listen", "127.0.0.1:0")
 	defer func() { _ = cmd.Process.Kill() }()
 	metricsURL, ok := banner.waitForPrefix("  Metrics:     ")
@@ -71,6 +72,7 @@ func (w *lockedWriter) String() string {
 // bare 400 and logs nothing, so the trigger is a handler writing its
 // status twice, which net/http always reports.
 func TestHTTPServerErrorsAreJSONLogLines(t *testing.T) {
+	t.Parallel()
 	out := &lockedWriter{}
 	srv := newHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusNoContent)

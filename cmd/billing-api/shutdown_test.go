@@ -15,6 +15,7 @@ import (
 // A request in flight when SIGTERM arrives is served to the end, and the
 // process then exits cleanly.
 func TestSIGTERMLetsInFlightRequestsFinish(t *testing.T) {
+	t.Parallel()
 	env := append(storeEnv(t), "BILLING_ADMIN_TOKEN=ops")
 	base, cmd, logs := startServerProcess(t, env, "--shutdown-drain-delay", "0")
 	addr := strings.TrimPrefix(base, "http://")
@@ -69,6 +70,7 @@ func TestSIGTERMLetsInFlightRequestsFinish(t *testing.T) {
 // After SIGTERM only /readyz fails while the drain delay lasts; a second
 // signal ends the process at once, whatever is left of the delay.
 func TestReadinessFailsFirstAndASecondSignalExitsAtOnce(t *testing.T) {
+	t.Parallel()
 	for _, second := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(second.String(), func(t *testing.T) {
 			env := append(storeEnv(t), "BILLING_ADMIN_TOKEN=ops")
@@ -122,6 +124,7 @@ func TestReadinessFailsFirstAndASecondSignalExitsAtOnce(t *testing.T) {
 
 // The shutdown steps are logged in the order they happen.
 func TestShutdownStepsAreLoggedInOrder(t *testing.T) {
+	t.Parallel()
 	_, cmd, logs := startServerProcess(t, storeEnv(t), "--shutdown-drain-delay", "50ms")
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

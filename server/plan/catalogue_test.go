@@ -9,6 +9,7 @@ import (
 )
 
 func TestEmbeddedCatalogueIsValid(t *testing.T) {
+	t.Parallel()
 	c, err := plan.Embedded()
 	if err != nil {
 		t.Fatal(err)
@@ -29,6 +30,7 @@ func TestEmbeddedCatalogueIsValid(t *testing.T) {
 }
 
 func TestCatalogueLoaderReportsEveryBrokenRule(t *testing.T) {
+	t.Parallel()
 	bad := `
 locale: en-US
 currency: dollars
@@ -74,6 +76,7 @@ plans:
 }
 
 func TestCatalogueLoaderRejectsUnknownFields(t *testing.T) {
+	t.Parallel()
 	_, err := plan.Load([]byte("locale: en-US\ncurrency: USD\ndefault_plan: FREE\nplanz: []\n"))
 	if err == nil || !strings.Contains(err.Error(), "planz") {
 		t.Fatalf("unknown field accepted: %v", err)

@@ -75,6 +75,7 @@ func (w *widgets) create(ctx context.Context, name string, insert func(ctx conte
 }
 
 func TestCountedKindsAreLimitedAndNotGauged(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	w := newWidgets(t, nil)
 	if err := w.create(ctx, "widget-a", w.insert("widget-a")); err != nil {
@@ -105,6 +106,7 @@ func TestCountedKindsAreLimitedAndNotGauged(t *testing.T) {
 // it in pg_stat_activity), never reach its count. Without the lock the
 // second count happens at once and the test fails.
 func TestRoomCheckHoldsTheTenantLockBetweenCountAndInsert(t *testing.T) {
+	t.Parallel()
 	if storetest.Dialect() != store.Postgres {
 		t.Skip("SQLite admits one writer at a time: BEGIN IMMEDIATE serialises creators before any count, so there is no tenant lock to observe")
 	}
@@ -172,6 +174,7 @@ func TestRoomCheckHoldsTheTenantLockBetweenCountAndInsert(t *testing.T) {
 // (a foreign-key check takes a key-share lock, which FOR NO KEY UPDATE
 // leaves alone): a namespace is added while a creator holds the lock.
 func TestTheTenantLockDoesNotBlockUnrelatedInserts(t *testing.T) {
+	t.Parallel()
 	if storetest.Dialect() != store.Postgres {
 		t.Skip("on SQLite every write transaction holds the one writer lock")
 	}

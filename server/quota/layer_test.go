@@ -49,6 +49,7 @@ func show(r quota.RateLimit) string {
 }
 
 func TestLayeringOfCountsAndAmounts(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name              string
 		ceiling           quota.Limits
@@ -90,6 +91,7 @@ func TestLayeringOfCountsAndAmounts(t *testing.T) {
 }
 
 func TestOverridesRaiseOrLowerThePlan(t *testing.T) {
+	t.Parallel()
 	plan := quota.Limits{Objects: map[string]int32{"lb": 5, "pool": 10}, APIs: map[string]quota.RateLimit{"listQuotas": rl(10, quota.Second, 20)}}
 	over := quota.Limits{Objects: map[string]int32{"lb": 50, "pool": 2}, APIs: map[string]quota.RateLimit{"ves.io.schema.quota.API.List": {Rate: 100}}}
 	c := quota.Overlay(plan, over, keys)
@@ -102,6 +104,7 @@ func TestOverridesRaiseOrLowerThePlan(t *testing.T) {
 }
 
 func TestLayeringOfAPILimits(t *testing.T) {
+	t.Parallel()
 	plan := apis("listQuotas", rl(10, quota.Second, 20))
 	for _, tc := range []struct {
 		name              string

@@ -22,6 +22,7 @@ func TestMain(m *testing.M) { os.Exit(storetest.Run(m)) }
 // Two replicas share one database; a quota change made on one reaches the
 // other's rate limiting within a second.
 func TestQuotaChangeReachesOtherReplicasWithinASecond(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	clk := clock.NewManual(time.Date(2026, 11, 25, 12, 0, 0, 123456789, time.UTC))
 	cfg := server.Config{Store: storetest.Config(t), Clock: clk.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
@@ -71,6 +72,7 @@ func TestQuotaChangeReachesOtherReplicasWithinASecond(t *testing.T) {
 }
 
 func TestSelectorGrammar(t *testing.T) {
+	t.Parallel()
 	labels := map[string]string{"team": "web", "env": "prod"}
 	for expr, want := range map[string]bool{
 		"": true, "team": true, "!team": false, "team=web": true, "team==web": true, "team!=web": false,

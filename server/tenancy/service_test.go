@@ -28,6 +28,7 @@ func newService(t *testing.T) *tenancy.Service {
 }
 
 func TestCreateTenantCreatesSystemNamespace(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	svc := newService(t)
 	ten, err := svc.CreateTenant(ctx, tenancy.CreateTenantInput{Name: "acme"})
@@ -53,6 +54,7 @@ func TestCreateTenantCreatesSystemNamespace(t *testing.T) {
 }
 
 func TestTenantCreationHookRunsInTheSameTransaction(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	svc := newService(t)
 	svc.OnTenantCreated(func(context.Context, tenancy.Tenant) error { return fault.Conflictf("boom") })
@@ -65,6 +67,7 @@ func TestTenantCreationHookRunsInTheSameTransaction(t *testing.T) {
 }
 
 func TestTokensAuthenticateUntilRevoked(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	svc := newService(t)
 	if _, err := svc.CreateTenant(ctx, tenancy.CreateTenantInput{Name: "acme"}); err != nil {
@@ -109,6 +112,7 @@ func TestTokensAuthenticateUntilRevoked(t *testing.T) {
 }
 
 func TestTokensAreScopedToTheirTenant(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	svc := newService(t)
 	for _, n := range []string{"acme", "globex"} {
