@@ -11,7 +11,6 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"billing-api/openapi"
 	"billing-api/server/clock"
 	"billing-api/server/fault"
 	"billing-api/server/plan"
@@ -83,7 +82,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	}
 	a := &App{cfg: cfg, Log: log, Now: clock.Normalized(cfg.Clock)}
 	var err error
-	if a.spec, err = loadSpec(openapi.BillingYAML); err != nil {
+	if a.spec, err = billingSpec(); err != nil {
 		return nil, err
 	}
 	if a.ops, err = operations(a.spec); err != nil {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -27,21 +28,31 @@ type specRouter struct {
 
 func newSpecRouter(t testing.TB) *specRouter {
 	t.Helper()
+	sr, err := sharedSpecRouter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sr
+}
+
+// sharedSpecRouter builds the routers once per test binary: they are only
+// read, and parsing the specs is the costliest part of a test's setup.
+var sharedSpecRouter = sync.OnceValues(func() (*specRouter, error) {
 	sr := &specRouter{}
 	for _, raw := range [][]byte{openapi.BillingYAML, openapi.AdminYAML} {
 		spec, err := loadSpec(raw)
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		spec.Servers = nil
 		r, err := gorillamux.NewRouter(spec)
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		sr.routers = append(sr.routers, r)
 	}
-	return sr
-}
+	return sr, nil
+})
 
 // response is one recorded answer.
 type response struct {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
@@ -19,17 +20,29 @@ import (
 //go:embed docs
 var docsFS embed.FS
 
+// specsAsJSON renders both specs as JSON, once per process.
+var specsAsJSON = sync.OnceValues(func() ([2][]byte, error) {
+	var out [2][]byte
+	for i, load := range []func() (*openapi3.T, error){billingSpec, adminSpec} {
+		spec, err := load()
+		if err != nil {
+			return out, err
+		}
+		if out[i], err = json.Marshal(spec); err != nil {
+			return out, fmt.Errorf("rendering a spec as JSON: %w", err)
+		}
+	}
+	return out, nil
+})
+
 // registerDocs serves the specs (/openapi.yaml, /openapi.json and the
 // operator API's under /admin/) and Swagger UI at /docs/.
-func registerDocs(e *echo.Echo, billing, admin *openapi3.T) error {
-	billingJSON, err := json.Marshal(billing)
+func registerDocs(e *echo.Echo) error {
+	asJSON, err := specsAsJSON()
 	if err != nil {
-		return fmt.Errorf("rendering billing spec as JSON: %w", err)
+		return err
 	}
-	adminJSON, err := json.Marshal(admin)
-	if err != nil {
-		return fmt.Errorf("rendering admin spec as JSON: %w", err)
-	}
+	billingJSON, adminJSON := asJSON[0], asJSON[1]
 	serve := func(path, contentType string, body []byte) {
 		e.GET(path, func(c echo.Context) error { return c.Blob(http.StatusOK, contentType, body) })
 	}

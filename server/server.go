@@ -7,6 +7,7 @@ package server
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
@@ -57,11 +58,11 @@ func (a *App) HTTPHandler() (*echo.Echo, error) {
 		},
 	}))
 
-	adminSpec, err := loadSpec(openapi.AdminYAML)
+	operatorSpec, err := adminSpec()
 	if err != nil {
 		return nil, err
 	}
-	if err := registerDocs(e, a.spec, adminSpec); err != nil {
+	if err := registerDocs(e); err != nil {
 		return nil, err
 	}
 	a.registerOps(e, reg)
@@ -82,7 +83,7 @@ func (a *App) HTTPHandler() (*echo.Echo, error) {
 	api.RegisterHandlersWithOptions(e, api.NewStrictHandler(&Server{app: a}, nil), api.RegisterHandlersOptions{OperationMiddlewares: perOp})
 
 	// Operator API.
-	adminOps, err := operatorOperations(adminSpec)
+	adminOps, err := operatorOperations(operatorSpec)
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +96,13 @@ func (a *App) HTTPHandler() (*echo.Echo, error) {
 		admin.RegisterHandlersOptions{OperationMiddlewares: adminPerOp})
 	return e, nil
 }
+
+// The specs are parsed once per process and only read afterwards: parsing
+// the tenant API's takes some 15 ms.
+var (
+	billingSpec = sync.OnceValues(func() (*openapi3.T, error) { return loadSpec(openapi.BillingYAML) })
+	adminSpec   = sync.OnceValues(func() (*openapi3.T, error) { return loadSpec(openapi.AdminYAML) })
+)
 
 // loadSpec parses a spec as written (the generated embedded copies have
 // their operation ids rewritten).
