@@ -7,7 +7,7 @@ export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
 # The PostgreSQL the second test pass uses (each test gets a throw-away database).
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 
-.PHONY: all build run generate check-generated golden lint lint-spec tools test vet vendor-swagger-ui check-swagger-ui
+.PHONY: all build run generate check-generated golden lint lint-spec tools test race vet vendor-swagger-ui check-swagger-ui
 
 all: build
 
@@ -57,6 +57,21 @@ test: vet
 		BILLING_TEST_POSTGRES_URL='$(PG_TEST_URL)' $(GO) test -count=1 ./...; \
 	else \
 		echo "PostgreSQL is not reachable on 127.0.0.1:5432: skipped the PostgreSQL pass (CI=true makes it mandatory)"; \
+	fi
+
+# The packages with the server, the domain rules and the store: what the
+# race detector watches (the binary's tests drive subprocesses it cannot see).
+RACE_PKGS := ./server/... ./store/...
+
+## race: the server, domain and store tests under the race detector, on SQLite and
+## then on PostgreSQL (same rule as `test` for when PostgreSQL is required)
+race:
+	$(GO) test -race -count=1 $(RACE_PKGS)
+	@if [ "$$CI" = "true" ] || pg_isready -q -h 127.0.0.1 -p 5432 >/dev/null 2>&1; then \
+		echo "== the same packages under the race detector on PostgreSQL"; \
+		BILLING_TEST_POSTGRES_URL='$(PG_TEST_URL)' $(GO) test -race -count=1 $(RACE_PKGS); \
+	else \
+		echo "PostgreSQL is not reachable on 127.0.0.1:5432: skipped the PostgreSQL race pass (CI=true makes it mandatory)"; \
 	fi
 
 SWAGGER_UI_FILES := swagger-ui-bundle.js swagger-ui-bundle.js.LICENSE.txt swagger-ui-standalone-preset.js \
