@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -68,13 +69,17 @@ func pathParam(c echo.Context, name string) string {
 // SchemaOptions are the string formats this project checks beyond
 // kin-openapi's defaults (date-time, byte): uuid, hostname and int64 carried
 // in a string (money and counts).
-func SchemaOptions() []openapi3.SchemaValidationOption {
+func SchemaOptions() []openapi3.SchemaValidationOption { return schemaOptions() }
+
+// schemaOptions builds the options once: the format validators compile
+// regular expressions.
+var schemaOptions = sync.OnceValue(func() []openapi3.SchemaValidationOption {
 	return []openapi3.SchemaValidationOption{openapi3.WithStringFormatValidators(map[string]openapi3.StringFormatValidator{
 		"uuid":     openapi3.NewRegexpFormatValidator(openapi3.FormatOfStringForUUIDOfRFC9562),
 		"hostname": openapi3.NewRegexpFormatValidator(`^(?i:[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.(?i:[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?))*$`),
 		"int64":    int64String{},
 	})}
-}
+})
 
 // int64String accepts a decimal integer that fits in an int64.
 type int64String struct{}
