@@ -73,7 +73,7 @@ func (s *adminServer) SetLimitOverrides(ctx context.Context, req admin.SetLimitO
 	if err != nil {
 		return nil, err
 	}
-	o, err := s.app.Quotas.SetLimitOverrides(ctx, id, overridesFromAdmin(*req.Body))
+	o, err := s.app.Quotas.SetLimitOverrides(ctx, id, OverridesFromAdmin(*req.Body))
 	if err != nil {
 		return nil, err
 	}

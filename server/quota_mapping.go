@@ -205,7 +205,9 @@ func clamp32(n int64) int32 {
 
 // ---- operator API: limit overrides
 
-func overridesFromAdmin(in admin.LimitOverridesInput) quota.Limits {
+// OverridesFromAdmin is the operator API's overrides body as quota limits
+// (the CLI reads files in the same shape).
+func OverridesFromAdmin(in admin.LimitOverridesInput) quota.Limits {
 	var l quota.Limits
 	if in.ObjectLimits != nil {
 		l.Objects = make(map[string]int32, len(*in.ObjectLimits))

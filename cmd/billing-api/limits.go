@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"billing-api/gen/admin"
 	"billing-api/server"
 	"billing-api/server/quota"
 )
@@ -276,35 +277,13 @@ func limitsFromFile(path string) (quota.Limits, error) {
 	if err != nil {
 		return quota.Limits{}, err
 	}
-	var f struct {
-		Objects map[string]struct {
-			Maximum int32 `json:"maximum"`
-		} `json:"object_limits"`
-		Resources map[string]struct {
-			Maximum float64 `json:"maximum"`
-		} `json:"resource_limits"`
-		APIs map[string]struct {
-			Rate  int32  `json:"rate"`
-			Unit  string `json:"unit"`
-			Burst *int32 `json:"burst"`
-		} `json:"api_limits"`
-	}
+	var in admin.LimitOverridesInput
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
+	if err := dec.Decode(&in); err != nil {
 		return quota.Limits{}, fmt.Errorf("%s: %w", path, err)
 	}
-	l := quota.Limits{Objects: map[string]int32{}, Resources: map[string]float64{}, APIs: map[string]quota.RateLimit{}}
-	for k, v := range f.Objects {
-		l.Objects[k] = v.Maximum
-	}
-	for k, v := range f.Resources {
-		l.Resources[k] = v.Maximum
-	}
-	for k, v := range f.APIs {
-		l.APIs[k] = quota.RateLimit{Rate: v.Rate, Unit: quota.Unit(v.Unit), Burst: v.Burst}
-	}
-	return l, nil
+	return server.OverridesFromAdmin(in), nil
 }
 
 // mergeLimits is cur with the keys of given set over it; an API key given
