@@ -106,7 +106,7 @@ func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
 	}
 	listeners = append(listeners, ln)
 	base := baseURL(ln.Addr())
-	var metricsURL string
+	metricsURL := base + "/metrics"
 	if sc.metricsListen != "" {
 		mln, err := net.Listen("tcp", sc.metricsListen)
 		if err != nil {
@@ -130,9 +130,7 @@ func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
 	fmt.Fprintf(stdout, "billing-api serving on %s (%s store)\n", base, a.DB.Dialect())
 	fmt.Fprintf(stdout, "  Swagger UI:  %s/docs/\n", base)
 	fmt.Fprintf(stdout, "  OpenAPI:     %s/openapi.yaml\n", base)
-	if metricsURL != "" {
-		fmt.Fprintf(stdout, "  Metrics:     %s\n", metricsURL)
-	}
+	fmt.Fprintf(stdout, "  Metrics:     %s\n", metricsURL)
 	if demoSecret != "" {
 		fmt.Fprintf(stdout, "  demo tenant: %s (namespaces %s)\n", demoTenant, "system, shop")
 		fmt.Fprintf(stdout, "  demo token:  %s\n", demoSecret)
