@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,20 +56,43 @@ func TestAReleasedDatabaseComesBackEmpty(t *testing.T) {
 }
 
 // Tests running in parallel never share a database, and a reused one is
-// empty for each of them. The second round reuses the first round's.
+// empty for each of them. The second round reuses the first round's. Each
+// subtest holds its database's settings (path or URL) in a shared set while
+// it runs, so two holding the same one at once fail whichever way they
+// interleave.
 func TestParallelTestsGetPrivateDatabases(t *testing.T) {
+	var mu sync.Mutex
+	held := map[string]bool{}
 	for round := range 2 {
 		t.Run(fmt.Sprint("round", round), func(t *testing.T) {
 			for i := range 4 {
 				t.Run(fmt.Sprint(i), func(t *testing.T) {
 					t.Parallel()
-					db := Open(t)
+					cfg := Config(t)
+					key := cfg.SQLitePath + cfg.URL
+					mu.Lock()
+					if held[key] {
+						mu.Unlock()
+						t.Fatalf("%s is held by another running test", key)
+					}
+					held[key] = true
+					mu.Unlock()
+					db, err := store.Open(context.Background(), cfg)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := db.Migrate(context.Background()); err != nil { // SQLite files start empty
+						t.Fatal(err)
+					}
 					assertEmptyAndMigrated(t, db)
 					fillSome(t, db)
-					time.Sleep(20 * time.Millisecond) // overlap with the others
 					if n := rowCounts(t, db)["tenants"]; n != 1 {
 						t.Fatalf("%d tenants, want only this test's", n)
 					}
+					_ = db.Close()
+					mu.Lock()
+					delete(held, key)
+					mu.Unlock()
 				})
 			}
 		})
