@@ -28,8 +28,10 @@ type Config struct {
 	// Clock is the one time source; nil means the system clock. Its
 	// readings are normalised (UTC, microseconds) whatever it returns.
 	Clock clock.Clock
-	// LimitsTTL bounds how long a replica may use cached limits; 0 means 1s.
-	LimitsTTL time.Duration
+	// CacheTTL bounds how long a replica may serve tokens, namespaces, plans
+	// and limits from its cache (a change made on another replica is seen
+	// within it); 0 means 1s, the most allowed.
+	CacheTTL time.Duration
 
 	// AdminToken is the operator token; empty closes the operator API.
 	AdminToken string
@@ -79,6 +81,12 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 			return nil, err
 		}
 		cfg.Catalogue = cat
+	}
+	if cfg.CacheTTL == 0 {
+		cfg.CacheTTL = time.Second
+	}
+	if cfg.CacheTTL < 0 || cfg.CacheTTL > time.Second {
+		return nil, fmt.Errorf("CacheTTL must be between 0 and 1s")
 	}
 	a := &App{cfg: cfg, Log: log, Now: clock.Normalized(cfg.Clock)}
 	var err error

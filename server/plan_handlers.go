@@ -11,7 +11,7 @@ import (
 // wirePlans builds the plan domain: the catalogue and each tenant's plan
 // (a new tenant starts on the catalogue's default plan).
 func wirePlans(a *App) error {
-	a.Plans = plan.NewService(a.cfg.Catalogue, store.NewPlans(a.DB))
+	a.Plans = plan.NewService(a.cfg.Catalogue, store.NewPlans(a.DB), a.Now, a.cfg.CacheTTL)
 	a.Tenancy.OnTenantCreated(a.Plans.AssignDefault)
 	return nil
 }

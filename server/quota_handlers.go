@@ -20,11 +20,13 @@ func wireQuotas(a *App) error {
 		}
 	}
 	repo := store.NewQuotas(a.DB)
-	q, err := quota.NewService(quota.Config{Store: repo, Defaults: a.Plans, Keys: keys, Now: a.Now, LimitsTTL: a.cfg.LimitsTTL})
+	q, err := quota.NewService(quota.Config{Store: repo, Defaults: a.Plans, Keys: keys, Now: a.Now, CacheTTL: a.cfg.CacheTTL})
 	if err != nil {
 		return err
 	}
 	q.CountKind(quota.KindQuota, repo.CountObjects)
+	// A plan change moves the tenant's ceiling.
+	a.Plans.OnPlanChanged(q.InvalidateTenant)
 	a.Quotas = q
 	return nil
 }

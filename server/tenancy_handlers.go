@@ -10,7 +10,7 @@ import (
 
 // wireTenancy builds the tenancy domain: tenants, namespaces, API tokens.
 func wireTenancy(a *App) error {
-	a.Tenancy = tenancy.NewService(store.NewTenancy(a.DB), a.Now)
+	a.Tenancy = tenancy.NewService(store.NewTenancy(a.DB), a.Now, a.cfg.CacheTTL)
 	return nil
 }
 

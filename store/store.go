@@ -25,6 +25,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
+	"billing-api/server/cache"
 	"billing-api/server/clock"
 	"billing-api/server/fault"
 )
@@ -215,7 +216,9 @@ func (db *DB) WithTx(ctx context.Context, fn func(ctx context.Context) error) er
 		return fn(ctx)
 	}
 	err := db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return fn(context.WithValue(ctx, txKey{}, tx))
+		// Reads inside a transaction see the database as it does, never a
+		// cached copy, and what they read is not cached.
+		return fn(cache.Fresh(context.WithValue(ctx, txKey{}, tx)))
 	})
 	return classify(err)
 }

@@ -3,9 +3,12 @@ package plan
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
+	"billing-api/server/cache"
+	"billing-api/server/clock"
 	"billing-api/server/quota"
 	"billing-api/server/tenancy"
 )
@@ -22,12 +25,35 @@ type Store interface {
 type Service struct {
 	cat   *Catalogue
 	store Store
+	// plans caches each tenant's plan name for the request path.
+	plans     *cache.Cache[uuid.UUID, string]
+	onChanged []func(tenantID uuid.UUID)
 }
 
 var _ quota.DefaultQuotas = (*Service)(nil)
 
-// NewService returns a Service over a validated catalogue.
-func NewService(cat *Catalogue, store Store) *Service { return &Service{cat: cat, store: store} }
+// NewService returns a Service over a validated catalogue; a tenant's plan
+// is cached for at most cacheTTL on the clock now.
+func NewService(cat *Catalogue, store Store, now clock.Clock, cacheTTL time.Duration) *Service {
+	return &Service{cat: cat, store: store, plans: cache.New[uuid.UUID, string](cacheTTL, now, uuid.UUID.String)}
+}
+
+// OnPlanChanged registers fn to run when a tenant's plan changes on this
+// replica (what depends on the plan drops its cached state).
+func (s *Service) OnPlanChanged(fn func(tenantID uuid.UUID)) { s.onChanged = append(s.onChanged, fn) }
+
+// setPlan stores the tenant's plan and drops what this replica derived from
+// the old one.
+func (s *Service) setPlan(ctx context.Context, tenantID uuid.UUID, name string) error {
+	if err := s.store.SetTenantPlan(ctx, tenantID, name); err != nil {
+		return err
+	}
+	s.plans.Invalidate(tenantID)
+	for _, fn := range s.onChanged {
+		fn(tenantID)
+	}
+	return nil
+}
 
 // Catalogue is the plan catalogue in use.
 func (s *Service) Catalogue() *Catalogue { return s.cat }
@@ -35,12 +61,14 @@ func (s *Service) Catalogue() *Catalogue { return s.cat }
 // AssignDefault puts a new tenant on the catalogue's default plan; it runs in
 // the tenant's creation transaction.
 func (s *Service) AssignDefault(ctx context.Context, t tenancy.Tenant) error {
-	return s.store.SetTenantPlan(ctx, t.ID, s.cat.DefaultPlan)
+	return s.setPlan(ctx, t.ID, s.cat.DefaultPlan)
 }
 
 // CurrentPlan is the plan the tenant is on.
 func (s *Service) CurrentPlan(ctx context.Context, tenantID uuid.UUID) (Plan, error) {
-	name, err := s.store.TenantPlan(ctx, tenantID)
+	name, err := s.plans.Get(ctx, tenantID, func(ctx context.Context) (string, error) {
+		return s.store.TenantPlan(ctx, tenantID)
+	})
 	if err != nil {
 		return Plan{}, err
 	}

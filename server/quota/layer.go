@@ -167,15 +167,23 @@ func (s *Service) Ceiling(ctx context.Context, tenantID uuid.UUID) (Limits, erro
 	if err != nil {
 		return Limits{}, err
 	}
-	o, err := s.store.LimitOverrides(ctx, tenantID)
+	o, err := s.LimitOverrides(ctx, tenantID)
 	if err != nil {
 		return Limits{}, err
 	}
 	return Overlay(def, o.Limits, s.keys), nil
 }
 
-// EffectiveLimits are the limits in force in a namespace (see Effective).
+// EffectiveLimits are the limits in force in a namespace (see Effective),
+// from the cache on the request path and from the store inside a
+// transaction (a room check sees exactly what it locks).
 func (s *Service) EffectiveLimits(ctx context.Context, tenantID uuid.UUID, namespace string) (Effective, error) {
+	return s.effective.Get(ctx, limitsKey{tenantID, namespace}, func(ctx context.Context) (Effective, error) {
+		return s.layer(ctx, tenantID, namespace)
+	})
+}
+
+func (s *Service) layer(ctx context.Context, tenantID uuid.UUID, namespace string) (Effective, error) {
 	ceiling, err := s.Ceiling(ctx, tenantID)
 	if err != nil {
 		return Effective{}, err

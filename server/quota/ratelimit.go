@@ -3,6 +3,7 @@ package quota
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"sync"
 	"time"
@@ -17,30 +18,26 @@ import (
 // namespace's own.
 const scopeTenant = ""
 
-// RateLimiter enforces api_limits: one token bucket (golang.org/x/time/rate)
-// per tenant, limit scope and operation key. Buckets live in this replica's
-// memory — the one piece of per-replica state; with N replicas a tenant can
-// get up to N times its rate. Limits are cached per (tenant, namespace) for
-// at most ttl; quota writes on this replica drop the tenant's cache at once.
-type RateLimiter struct {
-	svc *Service
-	now func() time.Time
-	ttl time.Duration
+// bucketShards spreads the buckets over independently locked maps, so
+// requests of different tenants do not queue on one mutex.
+const bucketShards = 64
 
+// RateLimiter enforces api_limits: one token bucket (golang.org/x/time/rate,
+// safe for concurrent use) per tenant, limit scope and operation key, read
+// against the service's cached effective limits. Buckets live in this
+// replica's memory — the one piece of per-replica state; with N replicas a
+// tenant can get up to N times its rate.
+type RateLimiter struct {
+	svc    *Service
+	now    func() time.Time
+	seed   maphash.Seed
+	shards [bucketShards]bucketShard
+}
+
+type bucketShard struct {
 	mu      sync.Mutex
-	limits  map[limitsKey]cachedLimits
 	buckets map[bucketKey]*bucket
 	calls   int
-}
-
-type limitsKey struct {
-	tenant    uuid.UUID
-	namespace string
-}
-
-type cachedLimits struct {
-	eff     Effective
-	fetched time.Time
 }
 
 type bucketKey struct {
@@ -54,44 +51,29 @@ type bucket struct {
 	lastUsed time.Time
 }
 
-// sweepEvery is how many calls pass between sweeps of idle buckets.
+// sweepEvery is how many calls into a shard pass between sweeps of its idle
+// buckets.
 const sweepEvery = 4096
 
-func newRateLimiter(svc *Service, now func() time.Time, ttl time.Duration) *RateLimiter {
-	return &RateLimiter{svc: svc, now: now, ttl: ttl, limits: map[limitsKey]cachedLimits{}, buckets: map[bucketKey]*bucket{}}
+func newRateLimiter(svc *Service, now func() time.Time) *RateLimiter {
+	l := &RateLimiter{svc: svc, now: now, seed: maphash.MakeSeed()}
+	for i := range l.shards {
+		l.shards[i].buckets = map[bucketKey]*bucket{}
+	}
+	return l
 }
 
 // Limiter returns the service's API rate limiter.
 func (s *Service) Limiter() *RateLimiter { return s.limiter }
 
-// invalidate drops the cached limits of a tenant (after a quota write here).
-func (l *RateLimiter) invalidate(tenant uuid.UUID) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for k := range l.limits {
-		if k.tenant == tenant {
-			delete(l.limits, k)
-		}
-	}
-}
-
-func (l *RateLimiter) effective(ctx context.Context, tenant uuid.UUID, namespace string) (Effective, error) {
-	key := limitsKey{tenant, namespace}
-	now := l.now()
-	l.mu.Lock()
-	c, ok := l.limits[key]
-	l.mu.Unlock()
-	if ok && now.Sub(c.fetched) < l.ttl && !now.Before(c.fetched) {
-		return c.eff, nil
-	}
-	eff, err := l.svc.EffectiveLimits(ctx, tenant, namespace)
-	if err != nil {
-		return Effective{}, err
-	}
-	l.mu.Lock()
-	l.limits[key] = cachedLimits{eff: eff, fetched: now}
-	l.mu.Unlock()
-	return eff, nil
+func (l *RateLimiter) shard(k bucketKey) *bucketShard {
+	var h maphash.Hash
+	h.SetSeed(l.seed)
+	h.Write(k.tenant[:])
+	h.WriteString(k.scope)
+	h.WriteByte(0)
+	h.WriteString(k.key)
+	return &l.shards[h.Sum64()%bucketShards]
 }
 
 // perSecond converts "rate per unit" into the limiter's events per second.
@@ -99,17 +81,23 @@ func perSecond(r RateLimit) rate.Limit {
 	return rate.Limit(float64(r.Rate) / r.Unit.Duration().Seconds())
 }
 
-// bucketFor returns the bucket of key: new buckets start full; when the
-// limit changed, the bucket is rebuilt with the new rate and size and the
+// bucketFor returns the bucket of k: new buckets start full; when the limit
+// changed, the bucket is rebuilt with the new rate and size and the
 // requests already spent carried over (a raised limit helps at once, a
 // lowered one cannot be dodged).
 func (l *RateLimiter) bucketFor(k bucketKey, r RateLimit, now time.Time) *rate.Limiter {
-	b, ok := l.buckets[k]
+	sh := l.shard(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.calls++; sh.calls%sweepEvery == 0 {
+		sh.sweep(now)
+	}
+	b, ok := sh.buckets[k]
 	limit, burst := perSecond(r), int(*r.Burst)
 	switch {
 	case !ok:
 		b = &bucket{lim: rate.NewLimiter(limit, burst)}
-		l.buckets[k] = b
+		sh.buckets[k] = b
 	case b.lim.Limit() != limit || b.lim.Burst() != burst:
 		spent := int(math.Ceil(float64(b.lim.Burst()) - b.lim.TokensAt(now)))
 		b.lim = rate.NewLimiter(limit, burst)
@@ -125,7 +113,7 @@ func (l *RateLimiter) bucketFor(k bucketKey, r RateLimit, now time.Time) *rate.L
 // (the tenant-wide one and the namespace's own), or none of them and
 // answers a rate-limited fault with the time until the request fits.
 func (l *RateLimiter) Allow(ctx context.Context, tenant uuid.UUID, namespace, operationID string) error {
-	eff, err := l.effective(ctx, tenant, namespace)
+	eff, err := l.svc.EffectiveLimits(ctx, tenant, namespace)
 	if err != nil {
 		return err
 	}
@@ -134,32 +122,29 @@ func (l *RateLimiter) Allow(ctx context.Context, tenant uuid.UUID, namespace, op
 		bucket bucketKey
 		limit  RateLimit
 	}
-	var takes []take
+	var takes [2]take
+	n := 0
 	if r, ok := eff.TenantAPIs[key]; ok {
-		takes = append(takes, take{bucketKey{tenant, scopeTenant, key}, r})
+		takes[n] = take{bucketKey{tenant, scopeTenant, key}, r}
+		n++
 	}
 	if r, ok := eff.NamespaceAPIs[key]; ok {
-		takes = append(takes, take{bucketKey{tenant, namespace, key}, r})
-	}
-	if len(takes) == 0 {
-		return nil
+		takes[n] = take{bucketKey{tenant, namespace, key}, r}
+		n++
 	}
 	now := l.now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.sweep(now)
-	taken := make([]*rate.Reservation, 0, len(takes))
-	for _, t := range takes {
+	var taken [2]*rate.Reservation
+	for i, t := range takes[:n] {
 		res := l.bucketFor(t.bucket, t.limit, now).ReserveN(now, 1)
 		retry := t.limit.Unit.Duration()
 		if res.OK() {
 			if retry = res.DelayFrom(now); retry == 0 {
-				taken = append(taken, res)
+				taken[i] = res
 				continue
 			}
 			res.CancelAt(now)
 		}
-		for _, r := range taken {
+		for _, r := range taken[:i] {
 			r.CancelAt(now)
 		}
 		return rateLimited(operationID, t.limit, retry)
@@ -183,9 +168,11 @@ func (l *RateLimiter) taken(tenant uuid.UUID, namespace, key string, eff Effecti
 	if own, ok := eff.NamespaceAPIs[key]; ok {
 		scope, r = namespace, own
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b, ok := l.buckets[bucketKey{tenant, scope, key}]
+	k := bucketKey{tenant, scope, key}
+	sh := l.shard(k)
+	sh.mu.Lock()
+	b, ok := sh.buckets[k]
+	sh.mu.Unlock()
 	if !ok || r.Burst == nil {
 		return 0
 	}
@@ -197,19 +184,10 @@ func (l *RateLimiter) taken(tenant uuid.UUID, namespace, key string, eff Effecti
 }
 
 // sweep drops buckets idle long enough to have refilled completely.
-func (l *RateLimiter) sweep(now time.Time) {
-	l.calls++
-	if l.calls%sweepEvery != 0 {
-		return
-	}
-	for k, b := range l.buckets {
+func (sh *bucketShard) sweep(now time.Time) {
+	for k, b := range sh.buckets {
 		if now.Sub(b.lastUsed) > 25*time.Hour {
-			delete(l.buckets, k)
-		}
-	}
-	for k, c := range l.limits {
-		if now.Sub(c.fetched) > l.ttl {
-			delete(l.limits, k)
+			delete(sh.buckets, k)
 		}
 	}
 }
@@ -217,7 +195,11 @@ func (l *RateLimiter) sweep(now time.Time) {
 // Size is how many limit sets are cached and how many buckets are kept on
 // this replica (for tests and metrics).
 func (l *RateLimiter) Size() (cachedLimits, buckets int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.limits), len(l.buckets)
+	for i := range l.shards {
+		sh := &l.shards[i]
+		sh.mu.Lock()
+		buckets += len(sh.buckets)
+		sh.mu.Unlock()
+	}
+	return l.svc.effective.Len(), buckets
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"billing-api/server/cache"
 	"billing-api/server/clock"
 	"billing-api/server/fault"
 	"billing-api/server/tenancy"
@@ -22,6 +23,10 @@ type Service struct {
 	keys     APIKeys
 	now      clock.Clock
 	limiter  *RateLimiter
+	// The request path reads effective limits and the operator's overrides
+	// through these caches; every write here drops the tenant's entries.
+	effective *cache.Cache[limitsKey, Effective]
+	overrides *cache.Cache[uuid.UUID, Overrides]
 
 	mu       sync.RWMutex
 	counters map[string]Counter
@@ -36,9 +41,9 @@ type Config struct {
 	Keys APIKeys
 	// Now is the clock; nil means the system clock.
 	Now clock.Clock
-	// LimitsTTL bounds how long a replica may use cached limits for rate
-	// limiting; writes on this replica invalidate at once. Default 1s.
-	LimitsTTL time.Duration
+	// CacheTTL bounds how long a replica may use cached limits; writes on
+	// this replica invalidate at once. Default 1s.
+	CacheTTL time.Duration
 }
 
 // Validate checks the configuration.
@@ -46,8 +51,8 @@ func (c Config) Validate() error {
 	if c.Store == nil || c.Defaults == nil {
 		return errors.New("quota: Store and Defaults are required")
 	}
-	if c.LimitsTTL < 0 || c.LimitsTTL > time.Second {
-		return errors.New("quota: LimitsTTL must be between 0 and 1s (a quota change takes effect within a second)")
+	if c.CacheTTL < 0 || c.CacheTTL > time.Second {
+		return errors.New("quota: CacheTTL must be between 0 and 1s (a quota change takes effect within a second)")
 	}
 	return nil
 }
@@ -58,7 +63,7 @@ func NewService(cfg Config) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	ttl := cfg.LimitsTTL
+	ttl := cfg.CacheTTL
 	if ttl == 0 {
 		ttl = time.Second
 	}
@@ -67,8 +72,21 @@ func NewService(cfg Config) (*Service, error) {
 		keys = SameKeys{}
 	}
 	s := &Service{store: cfg.Store, defaults: cfg.Defaults, keys: keys, now: clock.Normalized(cfg.Now), counters: map[string]Counter{}}
-	s.limiter = newRateLimiter(s, s.now, ttl)
+	s.limiter = newRateLimiter(s, s.now)
+	s.effective = cache.New[limitsKey, Effective](ttl, s.now, func(k limitsKey) string { return k.tenant.String() + "/" + k.namespace })
+	s.overrides = cache.New[uuid.UUID, Overrides](ttl, s.now, uuid.UUID.String)
 	return s, nil
+}
+
+type limitsKey struct {
+	tenant    uuid.UUID
+	namespace string
+}
+
+// invalidate drops what this replica caches of a tenant's limits.
+func (s *Service) invalidate(tenantID uuid.UUID) {
+	s.overrides.Invalidate(tenantID)
+	s.effective.InvalidateWhere(func(k limitsKey, _ Effective) bool { return k.tenant == tenantID })
 }
 
 // CountKind makes kind one the service counts itself: its usage is count's
@@ -115,7 +133,7 @@ func (s *Service) CreateCounted(ctx context.Context, tenantID uuid.UUID, namespa
 	if err != nil {
 		return err
 	}
-	s.limiter.invalidate(tenantID)
+	s.invalidate(tenantID)
 	return nil
 }
 
@@ -163,7 +181,7 @@ func (s *Service) Replace(ctx context.Context, p tenancy.Principal, namespace, n
 	if err != nil {
 		return err
 	}
-	s.limiter.invalidate(p.TenantID)
+	s.invalidate(p.TenantID)
 	return nil
 }
 
@@ -212,7 +230,7 @@ func (s *Service) Delete(ctx context.Context, p tenancy.Principal, namespace, na
 	if err != nil {
 		return err
 	}
-	s.limiter.invalidate(p.TenantID)
+	s.invalidate(p.TenantID)
 	return nil
 }
 
@@ -369,7 +387,9 @@ func (s *Service) RecordGauges(ctx context.Context, counts []ObjectCount, amount
 
 // LimitOverrides returns the operator's limit overrides of a tenant.
 func (s *Service) LimitOverrides(ctx context.Context, tenantID uuid.UUID) (Overrides, error) {
-	return s.store.LimitOverrides(ctx, tenantID)
+	return s.overrides.Get(ctx, tenantID, func(ctx context.Context) (Overrides, error) {
+		return s.store.LimitOverrides(ctx, tenantID)
+	})
 }
 
 // SetLimitOverrides replaces the operator's limit overrides of a tenant;
@@ -384,7 +404,7 @@ func (s *Service) SetLimitOverrides(ctx context.Context, tenantID uuid.UUID, l L
 	if err := s.store.SetLimitOverrides(ctx, tenantID, l, at); err != nil {
 		return Overrides{}, err
 	}
-	s.limiter.invalidate(tenantID)
+	s.invalidate(tenantID)
 	return Overrides{Limits: l, UpdatedAt: &at}, nil
 }
 
@@ -394,7 +414,7 @@ func (s *Service) ClearLimitOverrides(ctx context.Context, tenantID uuid.UUID) e
 	if err := s.store.DeleteLimitOverrides(ctx, tenantID); err != nil {
 		return err
 	}
-	s.limiter.invalidate(tenantID)
+	s.invalidate(tenantID)
 	return nil
 }
 
@@ -404,4 +424,4 @@ func (s *Service) CanonicalAPIKey(key string) string { return s.keys.Canonical(k
 
 // InvalidateTenant drops what this replica caches of a tenant's limits;
 // domains that change what the limits come from (a plan change) call it.
-func (s *Service) InvalidateTenant(tenantID uuid.UUID) { s.limiter.invalidate(tenantID) }
+func (s *Service) InvalidateTenant(tenantID uuid.UUID) { s.invalidate(tenantID) }

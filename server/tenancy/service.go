@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
+	"billing-api/server/cache"
 	"billing-api/server/clock"
 	"billing-api/server/fault"
 )
@@ -30,15 +32,38 @@ const maxTokenNamespaces = 64
 type Service struct {
 	store Store
 	now   clock.Clock
+	// tokens (by secret hash) and namespaces that exist are cached for the
+	// request path; see package cache for how long and why that is exact
+	// enough.
+	tokens     *cache.Cache[string, tokenEntry]
+	namespaces *cache.Cache[namespaceKey, bool]
 	// OnTenantCreated runs inside the tenant's creation transaction, so other
 	// domains can give a new tenant its initial state atomically.
 	onTenantCreated []func(ctx context.Context, t Tenant) error
 }
 
+// tokenEntry is a token found by its hash, with its tenant's name.
+type tokenEntry struct {
+	token      Token
+	tenantName string
+}
+
+type namespaceKey struct {
+	tenant uuid.UUID
+	name   string
+}
+
 // NewService returns a Service over store; now is the clock (nil: the
-// system clock).
-func NewService(store Store, now clock.Clock) *Service {
-	return &Service{store: store, now: clock.Normalized(now)}
+// system clock) and cacheTTL how long the request path may use a cached
+// token or namespace.
+func NewService(store Store, now clock.Clock, cacheTTL time.Duration) *Service {
+	return &Service{
+		store: store, now: clock.Normalized(now),
+		tokens: cache.New[string, tokenEntry](cacheTTL, now, func(h string) string { return h }),
+		namespaces: cache.New[namespaceKey, bool](cacheTTL, now, func(k namespaceKey) string {
+			return k.tenant.String() + "/" + k.name
+		}),
+	}
 }
 
 // OnTenantCreated registers fn to run in the transaction that creates a tenant.
@@ -131,15 +156,17 @@ func (s *Service) ListNamespaces(ctx context.Context, tenantName string) ([]Name
 }
 
 // RequireNamespace answers not-found unless the tenant has namespace ns.
+// Only namespaces that exist are cached, so one just created is seen at
+// once everywhere.
 func (s *Service) RequireNamespace(ctx context.Context, tenantID uuid.UUID, ns string) error {
-	ok, err := s.store.NamespaceExists(ctx, tenantID, ns)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fault.NotFoundf("namespace %q not found", ns)
-	}
-	return nil
+	_, err := s.namespaces.Get(ctx, namespaceKey{tenantID, ns}, func(ctx context.Context) (bool, error) {
+		ok, err := s.store.NamespaceExists(ctx, tenantID, ns)
+		if err == nil && !ok {
+			err = fault.NotFoundf("namespace %q not found", ns)
+		}
+		return ok, err
+	})
+	return err
 }
 
 // IssueTokenInput describes a new API token.
@@ -214,6 +241,8 @@ func (s *Service) RevokeToken(ctx context.Context, tenantName string, id uuid.UU
 	if errors.Is(err, fault.ErrNotFound) {
 		return Token{}, fault.NotFoundf("token %s not found in tenant %q", id, tenantName)
 	}
+	// Stops working on this replica at once (others: within the cache TTL).
+	s.tokens.InvalidateWhere(func(_ string, e tokenEntry) bool { return e.token.ID == id })
 	return tok, err
 }
 
@@ -226,18 +255,23 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, e
 	if !strings.HasPrefix(secret, TokenPrefix) || len(secret) > 256 {
 		return Principal{}, ErrBadToken
 	}
-	tok, tenantName, err := s.store.TokenByHash(ctx, HashSecret(secret))
+	hash := HashSecret(secret)
+	e, err := s.tokens.Get(ctx, hash, func(ctx context.Context) (tokenEntry, error) {
+		tok, tenantName, err := s.store.TokenByHash(ctx, hash)
+		return tokenEntry{tok, tenantName}, err
+	})
 	if errors.Is(err, fault.ErrNotFound) {
 		return Principal{}, ErrBadToken
 	}
 	if err != nil {
 		return Principal{}, err
 	}
+	tok := e.token
 	if tok.Revoked() {
 		return Principal{}, ErrBadToken
 	}
 	return Principal{
-		TenantID: tok.TenantID, TenantName: tenantName, TokenID: tok.ID, TokenName: tok.Name,
+		TenantID: tok.TenantID, TenantName: e.tenantName, TokenID: tok.ID, TokenName: tok.Name,
 		Role: tok.Role, Namespaces: tok.Namespaces,
 	}, nil
 }
