@@ -41,6 +41,9 @@ type Config struct {
 	// SeparateMetrics leaves /metrics off the main handler, for a caller
 	// serving Registry on a listener of its own (MetricsHandler).
 	SeparateMetrics bool
+	// Pprof serves Go's profiles under /admin/debug/pprof/, to the operator
+	// token only.
+	Pprof bool
 }
 
 // App is the wired service: the store, every domain's service and, on

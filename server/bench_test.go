@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Benchmarks of the request path, in process. Compare each with
@@ -79,4 +81,77 @@ func BenchmarkReplaceQuota(b *testing.B) {
 	v := newBenchEnv(b)
 	v.run(b, http.MethodPut, "/api/web/namespaces/shop/quotas/q07",
 		`{"metadata":{"name":"q07","labels":{"team":"web"}},"spec":{"object_limits":{"origin_pool":{"maximum":9}}}}`, http.StatusOK)
+}
+
+func BenchmarkGetQuota(b *testing.B) {
+	v := newBenchEnv(b)
+	v.run(b, http.MethodGet, "/api/web/namespaces/shop/quotas/q07", "", http.StatusOK)
+}
+
+func BenchmarkGetCurrentPlan(b *testing.B) {
+	v := newBenchEnv(b)
+	v.run(b, http.MethodGet, "/api/web/namespaces/system/usage_plans/current", "", http.StatusOK)
+}
+
+// BenchmarkValidation is what request validation costs: the same requests
+// through the handler with and without it, interleaved in one loop so both
+// see the same machine. It reports each side's time per request and their
+// ratio (target: at most 1.15); ns/op counts both requests.
+func BenchmarkValidation(b *testing.B) {
+	for _, tc := range []struct{ name, method, path, body string }{
+		{"getQuota", http.MethodGet, "/api/web/namespaces/shop/quotas/q07", ""},
+		{"replaceQuota", http.MethodPut, "/api/web/namespaces/shop/quotas/q07",
+			`{"metadata":{"name":"q07","labels":{"team":"web","env":"prod"},"annotations":{"owner":"ops@example.com"},"description":"Limits for the web team."},` +
+				`"spec":{"object_limits":{"origin_pool":{"maximum":9},"http_loadbalancer":{"maximum":4}},"resource_limits":{"storage_gib":{"maximum":12.5}},` +
+				`"api_limits":{"listQuotas":{"rate":5,"unit":"SECOND","burst":10}}}}`},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			v := newBenchEnv(b)
+			bare, err := v.app.httpHandler(false)
+			if err != nil {
+				b.Fatal(err)
+			}
+			serve := func(e http.Handler) time.Duration {
+				req := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
+				if tc.body != "" {
+					req.Header.Set("Content-Type", "application/json")
+				}
+				req.Header.Set("Authorization", "APIToken "+v.tok)
+				rec := httptest.NewRecorder()
+				start := time.Now()
+				e.ServeHTTP(rec, req)
+				took := time.Since(start)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("%s %s: %d %s", tc.method, tc.path, rec.Code, rec.Body)
+				}
+				return took
+			}
+			var with, without []time.Duration
+			b.ReportAllocs()
+			b.ResetTimer()
+			i := 0
+			for b.Loop() {
+				// Alternate which goes first, so neither always pays for the
+				// other's garbage.
+				if i++; i%2 == 0 {
+					with = append(with, serve(v.e))
+					without = append(without, serve(bare))
+				} else {
+					without = append(without, serve(bare))
+					with = append(with, serve(v.e))
+				}
+			}
+			// Medians: the store's and the machine's hiccups land on either
+			// side at random and would swamp a difference of a few percent.
+			mw, mo := median(with), median(without)
+			b.ReportMetric(float64(mw.Nanoseconds()), "validated-ns/op")
+			b.ReportMetric(float64(mo.Nanoseconds()), "unvalidated-ns/op")
+			b.ReportMetric(float64(mw)/float64(mo), "ratio")
+		})
+	}
+}
+
+func median(d []time.Duration) time.Duration {
+	slices.Sort(d)
+	return d[len(d)/2]
 }

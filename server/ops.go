@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -47,3 +48,15 @@ func MetricsHandler(gatherer prometheus.Gatherer) http.Handler {
 // StartDraining makes /readyz answer 503 from now on, so load balancers stop
 // sending new requests before the server stops accepting them.
 func (a *App) StartDraining() { a.draining.Store(true) }
+
+// registerPprof serves net/http/pprof under /admin/debug/pprof/ behind the
+// operator token: profiles show code paths and memory, not for tenants.
+func registerPprof(e *echo.Echo, onlyOperator echo.MiddlewareFunc) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	e.Any("/admin/debug/pprof/*", echo.WrapHandler(http.StripPrefix("/admin", mux)), onlyOperator)
+}

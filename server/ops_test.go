@@ -207,3 +207,35 @@ func TestSeparateMetricsLeaveTheMainHandler(t *testing.T) {
 		t.Fatalf("/metrics on the main handler: %d", res.Status)
 	}
 }
+
+// Go's profiles are served only when asked for, and only to the operator.
+func TestProfilesNeedTheFlagAndTheOperatorToken(t *testing.T) {
+	t.Parallel()
+	off := newEnv(t)
+	if res := off.sr.do(t, off.e, http.MethodGet, "/admin/debug/pprof/", nil, http.Header{"Authorization": {"Bearer " + testAdminToken}}); res.Status != http.StatusNotFound {
+		t.Fatalf("profiles without --pprof: %d", res.Status)
+	}
+	on := newEnvWith(t, func(c *Config) { c.Pprof = true })
+	tok := on.tenant("acme")
+	for header, want := range map[string]int{
+		"":                         http.StatusUnauthorized,
+		"APIToken " + tok:          http.StatusUnauthorized,
+		"Bearer " + testAdminToken: http.StatusOK,
+	} {
+		h := http.Header{}
+		if header != "" {
+			h.Set("Authorization", header)
+		}
+		res := on.sr.do(t, on.e, http.MethodGet, "/admin/debug/pprof/", nil, h)
+		if res.Status != want {
+			t.Errorf("%q: %d, want %d", header, res.Status, want)
+		}
+		if want == http.StatusOK && !strings.Contains(string(res.Body), "goroutine") {
+			t.Errorf("the profile index lacks the goroutine profile")
+		}
+	}
+	res := on.sr.do(t, on.e, http.MethodGet, "/admin/debug/pprof/heap?debug=1", nil, http.Header{"Authorization": {"Bearer " + testAdminToken}})
+	if res.Status != http.StatusOK || !strings.Contains(string(res.Body), "heap profile") {
+		t.Fatalf("heap profile: %d", res.Status)
+	}
+}

@@ -37,7 +37,11 @@ var _ admin.StrictServerInterface = (*adminServer)(nil)
 
 // HTTPHandler builds the handler serving the tenant API, the operator API,
 // health, readiness, metrics and the API documentation.
-func (a *App) HTTPHandler() (*echo.Echo, error) {
+func (a *App) HTTPHandler() (*echo.Echo, error) { return a.httpHandler(true) }
+
+// httpHandler builds the handler; without validation is for measuring what
+// validation costs (BenchmarkValidation), never for serving.
+func (a *App) httpHandler(validation bool) (*echo.Echo, error) {
 	log := a.Log
 	reg := a.cfg.Registry
 	if reg == nil {
@@ -77,7 +81,9 @@ func (a *App) HTTPHandler() (*echo.Echo, error) {
 			checkNamespace(a.Tenancy, op),
 			rateLimit(a.Quotas.Limiter(), op),
 			readBody,
-			validateRequest(op),
+		}
+		if validation {
+			perOp[id] = append(perOp[id], validateRequest(op))
 		}
 	}
 	api.RegisterHandlersWithOptions(e, api.NewStrictHandler(&Server{app: a}, nil), api.RegisterHandlersOptions{OperationMiddlewares: perOp})
@@ -88,6 +94,9 @@ func (a *App) HTTPHandler() (*echo.Echo, error) {
 		return nil, err
 	}
 	onlyOperator := operatorOnly(a.cfg.AdminToken)
+	if a.cfg.Pprof {
+		registerPprof(e, onlyOperator)
+	}
 	adminPerOp := map[string][]echo.MiddlewareFunc{}
 	for id, op := range adminOps {
 		adminPerOp[id] = []echo.MiddlewareFunc{tagOperation(op), onlyOperator, readBody, validateRequest(op)}

@@ -20,6 +20,7 @@ import (
 type serveConfig struct {
 	listen          string
 	metricsListen   string
+	pprof           bool
 	adminToken      string
 	drainDelay      time.Duration
 	shutdownTimeout time.Duration
@@ -66,6 +67,8 @@ func (sc *serveConfig) bind(fs *pflag.FlagSet) {
 	envFlag(fs, "shutdown-timeout", "BILLING_SHUTDOWN_TIMEOUT")
 	fs.BoolVar(&sc.demo, "demo", false, "seed the demo tenant and print a fresh demo token")
 	envFlag(fs, "demo", "BILLING_DEMO")
+	fs.BoolVar(&sc.pprof, "pprof", false, "serve Go's profiles under /admin/debug/pprof/ (operator token only)")
+	envFlag(fs, "pprof", "BILLING_PPROF")
 }
 
 func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
@@ -74,6 +77,7 @@ func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
 		c.AdminToken = sc.adminToken
 		c.Registry = reg
 		c.SeparateMetrics = sc.metricsListen != ""
+		c.Pprof = sc.pprof
 	})
 	if err != nil {
 		return err

@@ -151,3 +151,18 @@ func TestACancelledCallerDoesNotFailTheLoad(t *testing.T) {
 		t.Fatalf("%d %v", v, err)
 	}
 }
+
+// BenchmarkHit is a cached read, what most requests make three of.
+func BenchmarkHit(b *testing.B) {
+	c := New[string, int](time.Second, clock.System, func(s string) string { return s })
+	ctx := context.Background()
+	c.Get(ctx, "k", func(context.Context) (int, error) { return 1, nil })
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if v, _ := c.Get(ctx, "k", func(context.Context) (int, error) { return 1, nil }); v != 1 {
+				b.Fatal(v)
+			}
+		}
+	})
+}
