@@ -7,7 +7,7 @@ export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
 # The PostgreSQL the second test pass uses (each test gets a throw-away database).
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 
-.PHONY: all build run generate check-generated golden lint lint-spec tools test race vet vendor-swagger-ui check-swagger-ui
+.PHONY: all build run generate check-generated golden lint lint-spec tools test race vet vendor-swagger-ui check-swagger-ui bench bench-smoke bench-binary
 
 all: build
 
@@ -73,6 +73,24 @@ race:
 	else \
 		echo "PostgreSQL is not reachable on 127.0.0.1:5432: skipped the PostgreSQL race pass (CI=true makes it mandatory)"; \
 	fi
+
+# The harness's database: BILLING_BENCH_DATABASE_URL when set, else the tests' PostgreSQL.
+BENCH_RUN = BILLING_BENCH_DATABASE_URL="$${BILLING_BENCH_DATABASE_URL:-$(PG_TEST_URL)}" ./bin/billing-bench --server-binary bin/billing-api
+# Extra harness flags, say BENCH_FLAGS='--rounds 5 --keep'.
+BENCH_FLAGS ?=
+
+bench-binary:
+	$(GO) build -o bin/billing-bench ./cmd/billing-bench
+
+## bench: the server binary against a minimal Echo + pgx baseline under HTTP load, on a
+## fresh PostgreSQL database (about five minutes); the report also goes to bin/bench.json
+bench: build bench-binary
+	$(BENCH_RUN) --json bin/bench.json $(BENCH_FLAGS)
+
+## bench-smoke: the same run, short and on 50 tenants, to prove the harness works (CI;
+## the numbers are printed, never checked)
+bench-smoke: build bench-binary
+	$(BENCH_RUN) --rounds 1 --warmup 100ms --duration 400ms --tenants 50 --json bin/bench-smoke.json $(BENCH_FLAGS)
 
 SWAGGER_UI_FILES := swagger-ui-bundle.js swagger-ui-bundle.js.LICENSE.txt swagger-ui-standalone-preset.js \
 	swagger-ui-standalone-preset.js.LICENSE.txt swagger-ui.css favicon-16x16.png favicon-32x32.png LICENSE NOTICE

@@ -1,0 +1,363 @@
+// Command billing-bench measures the billing-api server under HTTP load
+// against a baseline on the same stack, on PostgreSQL: it creates a bench
+// database, seeds it through the domain services, starts the real server
+// binary and a minimal Echo + pgx baseline as two processes, drives both
+// with the same load generator, round by round, and prints what each
+// operation costs next to its baseline counterpart. Nothing in it judges
+// the numbers; it fails only when it cannot measure.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"debug/buildinfo"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/spf13/cobra"
+
+	"billing-api/server"
+	"billing-api/store"
+)
+
+const (
+	envDatabaseURL     = "BILLING_BENCH_DATABASE_URL"
+	defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	serverBanner       = "billing-api serving on "
+	// startTimeout covers a server's start, migrations included.
+	startTimeout = time.Minute
+	seedWorkers  = 8
+)
+
+// config is the command line.
+type config struct {
+	databaseURL  string
+	serverBinary string
+	concurrency  int
+	warmup       time.Duration
+	duration     time.Duration
+	rounds       int
+	tenants      int
+	jsonPath     string
+	keep         bool
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRootCommand().ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "billing-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func newRootCommand() *cobra.Command {
+	c := &config{}
+	cmd := &cobra.Command{
+		Use:   "billing-bench",
+		Short: "Measure the billing-api server against a minimal Echo + pgx baseline on PostgreSQL",
+		Long: `Creates a fresh PostgreSQL database (billing_bench_*) from --database-url,
+seeds it through the domain services, starts the billing-api binary and a
+baseline server (Echo v4 + pgx, one query per request) as two processes,
+and drives both with the same load: for each round and operation, the
+server and its baseline counterpart back to back, alternating which goes
+first. Prints req/s, p50 and p99 per side, their ratio and errors, and each
+process's peak RSS. The exit status is non-zero only when the harness
+cannot measure (seeding or a start fails, or every request of an
+operation fails), never because of the numbers.`,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !cmd.Flags().Changed("database-url") {
+				if v := os.Getenv(envDatabaseURL); v != "" {
+					c.databaseURL = v
+				}
+			}
+			if err := c.validate(); err != nil {
+				return err
+			}
+			return run(cmd.Context(), c)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&c.databaseURL, "database-url", defaultDatabaseURL,
+		"PostgreSQL URL of a database the user may CREATE DATABASE from [$"+envDatabaseURL+"]")
+	fs.StringVar(&c.serverBinary, "server-binary", "bin/billing-api", "the billing-api binary to measure")
+	fs.IntVar(&c.concurrency, "concurrency", 16, "requests in flight at once")
+	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "unmeasured load before each measured phase")
+	fs.DurationVar(&c.duration, "duration", 5*time.Second, "measured load per operation, side and round")
+	fs.IntVar(&c.rounds, "rounds", 3, "rounds; each runs every operation on both sides")
+	fs.IntVar(&c.tenants, "tenants", 1000, "small tenants seeded besides the large one")
+	fs.StringVar(&c.jsonPath, "json", "", "also write the report as JSON to this file")
+	fs.BoolVar(&c.keep, "keep", false, "keep the bench database instead of dropping it")
+	cmd.AddCommand(newBaselineCommand())
+	return cmd
+}
+
+func (c *config) validate() error {
+	var errs []error
+	if c.concurrency < 1 {
+		errs = append(errs, errors.New("--concurrency must be at least 1"))
+	}
+	if c.duration <= 0 || c.warmup < 0 {
+		errs = append(errs, errors.New("--duration must be positive and --warmup not negative"))
+	}
+	if c.rounds < 1 {
+		errs = append(errs, errors.New("--rounds must be at least 1"))
+	}
+	if c.tenants < 0 {
+		errs = append(errs, errors.New("--tenants must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// progress goes to stderr, so stdout holds only the report.
+func progress(msg string) { fmt.Fprintf(os.Stderr, "billing-bench: %s\n", msg) }
+
+func run(ctx context.Context, c *config) (err error) {
+	started := time.Now()
+	if _, err := os.Stat(c.serverBinary); err != nil {
+		return fmt.Errorf("--server-binary: %w (make bench builds it)", err)
+	}
+	pgVersion, err := postgresVersion(ctx, c.databaseURL)
+	if err != nil {
+		return fmt.Errorf("connecting to %s: %w", redact(c.databaseURL), err)
+	}
+	db, err := createBenchDatabase(ctx, c.databaseURL)
+	if err != nil {
+		return err
+	}
+	progress("created database " + db.Name)
+	defer func() {
+		if c.keep {
+			progress("kept database " + db.Name + " (--keep)")
+			return
+		}
+		// Dropped even when the run was interrupted, hence not ctx.
+		dropCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if dropErr := db.Drop(dropCtx); dropErr != nil {
+			err = errors.Join(err, fmt.Errorf("dropping %s: %w", db.Name, dropErr))
+		}
+	}()
+
+	seedStart := time.Now()
+	fixture, err := seedDatabase(ctx, db.URL, c.tenants)
+	if err != nil {
+		return err
+	}
+	if err := seedBaseline(ctx, db.URL); err != nil {
+		return fmt.Errorf("seeding the baseline table: %w", err)
+	}
+	seedTime := time.Since(seedStart)
+	progress(fmt.Sprintf("seeded %d tenants + %s and %d baseline rows in %s", c.tenants, largeTenant, baselineRows, seedTime.Round(time.Millisecond)))
+
+	srv, base, err := startServers(c, db.URL)
+	if err != nil {
+		return err
+	}
+	stopped := false
+	stopAll := func() {
+		if !stopped {
+			stopped = true
+			srv.Stop()
+			base.Stop()
+		}
+	}
+	defer stopAll()
+
+	cfg := loadConfig{Concurrency: c.concurrency, Warmup: c.warmup, Duration: c.duration}
+	ops, err := measure(ctx, c, cfg, fixture, srv, base)
+	if err != nil {
+		return err
+	}
+	rep := &Report{
+		Summary:    Summary,
+		Config:     RunConfig{Concurrency: c.concurrency, Warmup: c.warmup.String(), Duration: c.duration.String(), Rounds: c.rounds},
+		Machine:    Machine{GOMAXPROCS: runtime.GOMAXPROCS(0), CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Postgres: pgVersion},
+		DataSet:    DataSet{Tenants: c.tenants, LargeTenant: largeTenant, ListObjects: listObjects, SeedSeconds: seedTime.Seconds()},
+		Operations: ops,
+		Started:    started.UTC().Truncate(time.Second),
+	}
+	if bi, err := buildinfo.ReadFile(c.serverBinary); err == nil {
+		rep.Machine.ServerGoVersion = bi.GoVersion
+	}
+	// Read while both still run: VmHWM is the peak over the process's life.
+	for _, p := range []struct {
+		proc *process
+		dst  *int64
+	}{{srv, &rep.PeakRSS.Server}, {base, &rep.PeakRSS.Baseline}} {
+		if rss, err := peakRSS(p.proc.cmd.Process.Pid); err == nil {
+			*p.dst = rss
+		} else {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("peak RSS of the %s: %v", p.proc.name, err))
+		}
+	}
+	stopAll()
+
+	if err := rep.WriteText(os.Stdout); err != nil {
+		return err
+	}
+	if c.jsonPath != "" {
+		if err := rep.WriteJSONFile(c.jsonPath); err != nil {
+			return err
+		}
+		progress("wrote " + c.jsonPath)
+	}
+	var failed []string
+	for _, o := range rep.Operations {
+		if o.Server.Failed() {
+			failed = append(failed, o.Name+" (server)")
+		}
+		if o.Baseline.Failed() {
+			failed = append(failed, o.Name+" (baseline)")
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("every request failed for %s", strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+// seedDatabase migrates the bench database with server.Open, as the server
+// will, and seeds it through the services.
+func seedDatabase(ctx context.Context, dbURL string, tenants int) (Fixture, error) {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	a, err := server.Open(ctx, server.Config{Store: store.Config{URL: dbURL}, Logger: log})
+	if err != nil {
+		return Fixture{}, fmt.Errorf("opening the bench database: %w", err)
+	}
+	defer a.Close()
+	return seed(ctx, a, seedConfig{Tenants: tenants, Workers: seedWorkers}, progress)
+}
+
+// seedBaseline creates the baseline's table, which is not the service's
+// data and so is written with plain SQL.
+func seedBaseline(ctx context.Context, dbURL string) error {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	return createBaselineTable(ctx, conn)
+}
+
+// startServers starts the server binary and the baseline (this executable
+// again, with the hidden baseline command).
+func startServers(c *config, dbURL string) (*process, *process, error) {
+	env := cleanEnv()
+	adminToken, err := randomHex(16)
+	if err != nil {
+		return nil, nil, err
+	}
+	srv, err := startProcess("server", c.serverBinary,
+		[]string{"serve", "--listen", "127.0.0.1:0", "--shutdown-drain-delay", "0"},
+		append(env, "DATABASE_URL="+dbURL, "BILLING_ADMIN_TOKEN="+adminToken, "BILLING_LOG_LEVEL=warn"),
+		serverBanner, startTimeout)
+	if err != nil {
+		return nil, nil, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		srv.Stop()
+		return nil, nil, err
+	}
+	base, err := startProcess("baseline", self,
+		[]string{"baseline", "--listen", "127.0.0.1:0", "--database-url", dbURL}, env, baselineBanner, startTimeout)
+	if err != nil {
+		srv.Stop()
+		return nil, nil, err
+	}
+	progress(fmt.Sprintf("server on %s (pid %d), baseline on %s (pid %d)", srv.URL, srv.cmd.Process.Pid, base.URL, base.cmd.Process.Pid))
+	return srv, base, nil
+}
+
+// cleanEnv is the harness's environment without the server's settings, so
+// a DATABASE_URL_FILE or BILLING_* of the caller's shell cannot change
+// what is measured.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "BILLING_") || strings.HasPrefix(kv, "DATABASE_URL") || strings.HasPrefix(kv, "LISTEN_ADDR=") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+func randomHex(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// measure runs the rounds. In each round every operation runs its
+// baseline counterpart and itself back to back, the order flipping from
+// round to round, so drift in the machine's load hits both sides alike.
+func measure(ctx context.Context, c *config, cfg loadConfig, f Fixture, srv, base *process) ([]OpResult, error) {
+	auth := http.Header{"Authorization": {"APIToken " + f.Token}}
+	st := newTarget(srv.URL, c.concurrency, auth)
+	bt := newTarget(base.URL, c.concurrency, nil)
+	serverRounds := make([][]phase, len(operations))
+	baseRounds := make([][]phase, len(operations))
+	for r := range c.rounds {
+		for i, op := range operations {
+			runServer := func() {
+				progress(fmt.Sprintf("round %d/%d: %s on the server", r+1, c.rounds, op.Name))
+				serverRounds[i] = append(serverRounds[i], runPhase(ctx, st, func(n uint64) (string, string, []byte) {
+					var body []byte
+					if op.Body != nil {
+						body = op.Body(&f, n)
+					}
+					return op.Method, op.Path(&f, n), body
+				}, cfg))
+			}
+			runBase := func() {
+				progress(fmt.Sprintf("round %d/%d: %s on the baseline (%s)", r+1, c.rounds, op.Name, op.Baseline.Name))
+				b := op.Baseline
+				baseRounds[i] = append(baseRounds[i], runPhase(ctx, bt, func(n uint64) (string, string, []byte) {
+					var body []byte
+					if b.Body != nil {
+						body = b.Body(n)
+					}
+					return b.Method, b.Path(n), body
+				}, cfg))
+			}
+			if r%2 == 0 {
+				runBase()
+				runServer()
+			} else {
+				runServer()
+				runBase()
+			}
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("interrupted: %w", err)
+			}
+			if err := errors.Join(srv.Exited(), base.Exited()); err != nil {
+				return nil, err
+			}
+		}
+	}
+	out := make([]OpResult, len(operations))
+	for i, op := range operations {
+		// The first request stands for all in the report.
+		request := op.Method + " " + op.Path(&f, 0)
+		out[i] = newOpResult(op.Name, summarize(request, serverRounds[i]), summarize(op.Baseline.Name, baseRounds[i]))
+	}
+	return out, nil
+}

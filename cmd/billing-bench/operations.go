@@ -1,0 +1,116 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+)
+
+// operation is one measured request of the server, with the baseline
+// request it is compared to. Requests are built from the seeded fixture and
+// n, the request's sequence number in its phase, so writes differ from one
+// request to the next and reads spread over the objects.
+type operation struct {
+	// Name labels the operation in the report.
+	Name string
+	// OperationID is the spec's operation id when the request passes the
+	// tenant's rate limiter; the seeding lifts its api_limits entry.
+	OperationID string
+	Method      string
+	Path        func(f *Fixture, n uint64) string
+	// Body is nil for requests without one.
+	Body     func(f *Fixture, n uint64) []byte
+	Baseline baselineRequest
+}
+
+// operations are measured in this order. A later domain adds its rows here
+// (and its seed data in seed.go).
+var operations = []operation{
+	{
+		Name: "healthz", Method: http.MethodGet,
+		Path:     func(*Fixture, uint64) string { return "/healthz" },
+		Baseline: basePing,
+	},
+	{
+		Name: "getQuota", OperationID: "getQuota", Method: http.MethodGet,
+		Path: func(f *Fixture, n uint64) string {
+			return fmt.Sprintf("/api/web/namespaces/%s/quotas/%s", f.ListNamespace, f.quotaName(n))
+		},
+		Baseline: baseGet,
+	},
+	{
+		Name: "getCurrentPlan", OperationID: "getCurrentPlan", Method: http.MethodGet,
+		Path:     func(*Fixture, uint64) string { return "/api/web/namespaces/system/usage_plans/current" },
+		Baseline: baseGet,
+	},
+	{
+		Name: "getQuotaLimits", OperationID: "getQuotaLimits", Method: http.MethodGet,
+		Path: func(f *Fixture, _ uint64) string {
+			return fmt.Sprintf("/api/web/namespaces/%s/quota/limits", f.ListNamespace)
+		},
+		Baseline: baseGet,
+	},
+	{
+		Name: "getQuotaUsage", OperationID: "getQuotaUsage", Method: http.MethodGet,
+		Path: func(f *Fixture, _ uint64) string {
+			return fmt.Sprintf("/api/web/namespaces/%s/quota/usage", f.ListNamespace)
+		},
+		Baseline: baseGet,
+	},
+	{
+		Name: "listQuotas", OperationID: "listQuotas", Method: http.MethodGet,
+		Path: func(f *Fixture, _ uint64) string {
+			return fmt.Sprintf("/api/web/namespaces/%s/quotas", f.ListNamespace)
+		},
+		Baseline: baseGet,
+	},
+	{
+		Name: "replaceQuota", OperationID: "replaceQuota", Method: http.MethodPut,
+		Path: func(f *Fixture, n uint64) string {
+			return fmt.Sprintf("/api/web/namespaces/%s/quotas/%s", f.ListNamespace, f.quotaName(n))
+		},
+		// A new label value and limit every time, so each request really
+		// changes the row.
+		Body: func(f *Fixture, n uint64) []byte {
+			return fmt.Appendf(nil, `{"metadata":{"name":%q,"namespace":%q,"labels":{"team":"web","rev":"r%d"},`+
+				`"description":"Replaced by the benchmark."},"spec":{"object_limits":{"origin_pool":{"maximum":%d},`+
+				`"http_loadbalancer":{"maximum":50}},"resource_limits":{"storage_gib":{"maximum":500}}}}`,
+				f.quotaName(n), f.ListNamespace, n, 100+n%100)
+		},
+		Baseline: basePut,
+	},
+}
+
+// quotaName spreads requests over the namespace's objects.
+func (f *Fixture) quotaName(n uint64) string { return f.QuotaNames[n%uint64(len(f.QuotaNames))] }
+
+// baselineRequest is a request to the baseline server (baseline.go).
+type baselineRequest struct {
+	// Name labels it in the report.
+	Name   string
+	Method string
+	Path   func(n uint64) string
+	Body   func(n uint64) []byte
+}
+
+var (
+	basePing = baselineRequest{
+		Name: "GET /ping", Method: http.MethodGet,
+		Path: func(uint64) string { return "/ping" },
+	}
+	baseGet = baselineRequest{
+		Name: "GET /items/:id", Method: http.MethodGet,
+		Path: func(n uint64) string { return fmt.Sprintf("/items/%d", 1+n%baselineRows) },
+	}
+	// basePut cycles over as many rows as replaceQuota does objects, so
+	// both see the same contention for row locks.
+	basePut = baselineRequest{
+		Name: "PUT /items/:id", Method: http.MethodPut,
+		Path: func(n uint64) string { return fmt.Sprintf("/items/%d", 1+n%listObjects) },
+		Body: func(n uint64) []byte {
+			return fmt.Appendf(nil, `{"tenant":"00000000-0000-4000-8000-000000000001","name":"item-%d",`+
+				`"payload":{"labels":{"team":"web","rev":"r%d"},"description":"Replaced by the benchmark.",`+
+				`"spec":{"object_limits":{"origin_pool":{"maximum":%d},"http_loadbalancer":{"maximum":50}},`+
+				`"resource_limits":{"storage_gib":{"maximum":500}}}}}`, 1+n%listObjects, n, 100+n%100)
+		},
+	}
+)

@@ -1,0 +1,248 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
+
+	"billing-api/server"
+	"billing-api/server/quota"
+	"billing-api/server/tenancy"
+)
+
+// The shape of the seeded data set. The large tenant is the one the load
+// runs as; the small ones are there so every table holds many tenants' rows,
+// as a shared production database does.
+const (
+	largeTenant = "bench-large"
+	// listNamespace is the large tenant's namespace the operations read:
+	// listQuotas answers listObjects objects from it.
+	listNamespace = "ns-00"
+	listObjects   = 50
+	// largeNamespaces are the large tenant's namespaces besides system;
+	// all but listNamespace hold otherObjects quota objects, and so does system.
+	largeNamespaces = 10
+	otherObjects    = 5
+	// smallNamespace is each small tenant's namespace besides system.
+	smallNamespace = "apps"
+	// unlimitedRate lifts an api_limits entry out of the way of the load.
+	unlimitedRate = 1_000_000_000
+)
+
+// seedConfig sizes the data set.
+type seedConfig struct {
+	// Tenants is the number of small tenants (the large one comes on top).
+	Tenants int
+	// Workers is how many tenants are seeded at once; the services'
+	// transactions are short, so a few in flight keep the database busy.
+	Workers int
+}
+
+// seededTenant is a tenant as the seeders made it.
+type seededTenant struct {
+	tenancy.Tenant
+	// Namespaces are its namespaces besides system.
+	Namespaces []string
+}
+
+// principal is the operator acting for the tenant while seeding.
+func (t seededTenant) principal() tenancy.Principal {
+	return tenancy.Principal{TenantID: t.ID, TenantName: t.Name, TokenName: "bench-seed", Role: tenancy.RoleAdmin, Operator: true}
+}
+
+// Fixture is what the operations' requests are built from.
+type Fixture struct {
+	Tenant   string
+	TenantID uuid.UUID
+	// Token is the secret of the large tenant's admin API token.
+	Token string
+	// ListNamespace holds QuotaNames, the objects the quota operations touch.
+	ListNamespace string
+	QuotaNames    []string
+}
+
+// dataset is what one seeder hands to the next.
+type dataset struct {
+	cfg     seedConfig
+	small   []seededTenant
+	large   seededTenant
+	fixture Fixture
+}
+
+// seeders fill the bench database, one per domain, in this order, each
+// through its domain's service (so the rows are what the API would have
+// written). A later domain appends its own here: usage records, payment
+// methods, invoices.
+var seeders = []struct {
+	domain string
+	seed   func(ctx context.Context, a *server.App, d *dataset) error
+}{
+	{"tenancy", seedTenancy},
+	{"quotas", seedQuotas},
+}
+
+// seed builds the whole data set and returns what the load needs.
+func seed(ctx context.Context, a *server.App, cfg seedConfig, progress func(string)) (Fixture, error) {
+	if cfg.Workers < 1 {
+		cfg.Workers = 1
+	}
+	d := &dataset{cfg: cfg}
+	for _, s := range seeders {
+		start := time.Now()
+		if err := s.seed(ctx, a, d); err != nil {
+			return Fixture{}, fmt.Errorf("seeding %s: %w", s.domain, err)
+		}
+		progress(fmt.Sprintf("seeded %s in %s", s.domain, time.Since(start).Round(time.Millisecond)))
+	}
+	return d.fixture, nil
+}
+
+// eachTenant runs fn for every small tenant, cfg.Workers at a time.
+func (d *dataset) eachTenant(ctx context.Context, fn func(ctx context.Context, i int, t *seededTenant) error) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(d.cfg.Workers)
+	for i := range d.small {
+		g.Go(func() error { return fn(ctx, i, &d.small[i]) })
+	}
+	return g.Wait()
+}
+
+func smallTenantName(i int) string { return fmt.Sprintf("bench-%04d", i) }
+
+// seedTenancy creates the tenants (each with its system namespace), their
+// other namespaces and an admin API token each; the large tenant's token is
+// the one the load uses.
+func seedTenancy(ctx context.Context, a *server.App, d *dataset) error {
+	d.small = make([]seededTenant, d.cfg.Tenants)
+	err := d.eachTenant(ctx, func(ctx context.Context, i int, st *seededTenant) error {
+		t, err := a.Tenancy.CreateTenant(ctx, tenancy.CreateTenantInput{Name: smallTenantName(i), DisplayName: fmt.Sprintf("Bench tenant %d", i)})
+		if err != nil {
+			return err
+		}
+		if _, err := a.Tenancy.CreateNamespace(ctx, t.Name, smallNamespace); err != nil {
+			return err
+		}
+		if _, _, err := a.Tenancy.IssueToken(ctx, tenancy.IssueTokenInput{TenantName: t.Name, Name: "ci", Role: tenancy.RoleAdmin}); err != nil {
+			return err
+		}
+		*st = seededTenant{Tenant: t, Namespaces: []string{smallNamespace}}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+
+	t, err := a.Tenancy.CreateTenant(ctx, tenancy.CreateTenantInput{Name: largeTenant, DisplayName: "Bench large tenant"})
+	if err != nil {
+		return err
+	}
+	d.large = seededTenant{Tenant: t}
+	for i := range largeNamespaces {
+		ns := fmt.Sprintf("ns-%02d", i)
+		if _, err := a.Tenancy.CreateNamespace(ctx, t.Name, ns); err != nil {
+			return err
+		}
+		d.large.Namespaces = append(d.large.Namespaces, ns)
+	}
+	_, secret, err := a.Tenancy.IssueToken(ctx, tenancy.IssueTokenInput{TenantName: t.Name, Name: "bench", Role: tenancy.RoleAdmin})
+	if err != nil {
+		return err
+	}
+	d.fixture = Fixture{Tenant: t.Name, TenantID: t.ID, Token: secret, ListNamespace: listNamespace}
+	return nil
+}
+
+// benchOverrides lifts the large tenant's limits on what the load touches:
+// every rate-limited operation of the table (so a later domain's rows are
+// covered by adding them) and the number of quota objects per namespace.
+func benchOverrides() quota.Limits {
+	l := quota.Limits{Objects: map[string]int32{quota.KindQuota: quota.Unlimited}, APIs: map[string]quota.RateLimit{}}
+	burst := int32(unlimitedRate)
+	for _, op := range operations {
+		if op.OperationID != "" {
+			l.APIs[op.OperationID] = quota.RateLimit{Rate: unlimitedRate, Unit: quota.Second, Burst: &burst}
+		}
+	}
+	return l
+}
+
+// quotaInput is the i-th quota object of a namespace: a spread of labels
+// and limits, none of them on the kinds or operations the load needs.
+func quotaInput(name string, i int) quota.ObjectInput {
+	desc := fmt.Sprintf("Seeded limits %d.", i)
+	return quota.ObjectInput{
+		Name:        name,
+		Labels:      map[string]string{"team": []string{"web", "data", "ops"}[i%3], "env": []string{"prod", "staging"}[i%2]},
+		Annotations: map[string]string{"owner": fmt.Sprintf("team-%d@example.com", i%7)},
+		Description: &desc,
+		Spec: quota.Limits{
+			Objects:   map[string]int32{"origin_pool": int32(100 + i), "http_loadbalancer": int32(50 + i)},
+			Resources: map[string]float64{"storage_gib": float64(500 + i)},
+		},
+	}
+}
+
+func quotaName(i int) string { return fmt.Sprintf("q-%02d", i) }
+
+// seedQuotas gives every small tenant a tenant-wide and a namespace quota
+// object, and the large tenant its overrides, its objects and usage gauges.
+func seedQuotas(ctx context.Context, a *server.App, d *dataset) error {
+	err := d.eachTenant(ctx, func(ctx context.Context, i int, st *seededTenant) error {
+		p := st.principal()
+		if _, err := a.Quotas.Create(ctx, p, tenancy.SystemNamespace, quotaInput("tenant-defaults", i)); err != nil {
+			return err
+		}
+		_, err := a.Quotas.Create(ctx, p, smallNamespace, quotaInput("apps-limits", i))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+
+	lt := d.large
+	// First, or listNamespace could not hold more objects than the plan allows.
+	if _, err := a.Quotas.SetLimitOverrides(ctx, lt.ID, benchOverrides()); err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(d.cfg.Workers)
+	for _, ns := range append([]string{tenancy.SystemNamespace}, lt.Namespaces...) {
+		n := otherObjects
+		if ns == listNamespace {
+			n = listObjects
+		}
+		for i := range n {
+			g.Go(func() error {
+				in := quotaInput(quotaName(i), i)
+				if ns == tenancy.SystemNamespace {
+					// Tenant-wide objects also limit an operation the load does not call.
+					in.Spec.APIs = map[string]quota.RateLimit{"deleteQuota": {Rate: int32(100 + i), Unit: quota.Minute}}
+				}
+				_, err := a.Quotas.Create(gctx, lt.principal(), ns, in)
+				return err
+			})
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for i := range listObjects {
+		d.fixture.QuotaNames = append(d.fixture.QuotaNames, quotaName(i))
+	}
+
+	now := a.Now()
+	var counts []quota.ObjectCount
+	var amounts []quota.ResourceAmount
+	for i, ns := range append([]string{tenancy.SystemNamespace}, lt.Namespaces...) {
+		counts = append(counts,
+			quota.ObjectCount{TenantID: lt.ID, Namespace: ns, Kind: "http_loadbalancer", Count: int64(i % 5), ObservedAt: now},
+			quota.ObjectCount{TenantID: lt.ID, Namespace: ns, Kind: "origin_pool", Count: int64(2 * (i % 5)), ObservedAt: now},
+		)
+		amounts = append(amounts, quota.ResourceAmount{TenantID: lt.ID, Namespace: ns, Resource: "storage_gib", Amount: 1.5 * float64(i), ObservedAt: now})
+	}
+	_, _, err = a.Quotas.RecordGauges(ctx, counts, amounts)
+	return err
+}
