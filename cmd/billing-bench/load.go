@@ -48,6 +48,17 @@ type phase struct {
 	ErrorSample string
 	// Elapsed is the measured window.
 	Elapsed time.Duration
+	// CPU is the CPU time the target process used in the measured window
+	// (0 when unknown).
+	CPU time.Duration
+}
+
+// CPUPerRequest is the target's CPU time per successful request.
+func (p phase) CPUPerRequest() time.Duration {
+	if len(p.Latencies) == 0 {
+		return 0
+	}
+	return p.CPU / time.Duration(len(p.Latencies))
 }
 
 // Requests is how many requests were measured, failed ones included.
@@ -66,6 +77,11 @@ type loadConfig struct {
 	Concurrency int
 	Warmup      time.Duration
 	Duration    time.Duration
+	// CPU reads the target process's CPU time (nil: not measured).
+	CPU func() (time.Duration, error)
+	// OnMeasure, when set, runs as the measured window opens, with its
+	// length (say, to take a profile over it).
+	OnMeasure func(time.Duration)
 }
 
 // worker is one client's share of a phase.
@@ -108,8 +124,30 @@ func runPhase(ctx context.Context, t *target, build requestFunc, cfg loadConfig)
 			}
 		})
 	}
+	// The target's CPU time over the measured window, read at its edges.
+	var cpu time.Duration
+	cpuDone := make(chan struct{})
+	go func() {
+		defer close(cpuDone)
+		time.Sleep(time.Until(measureFrom))
+		if cfg.OnMeasure != nil {
+			go cfg.OnMeasure(cfg.Duration)
+		}
+		if cfg.CPU == nil {
+			return
+		}
+		from, err := cfg.CPU()
+		if err != nil {
+			return
+		}
+		time.Sleep(time.Until(end))
+		if to, err := cfg.CPU(); err == nil {
+			cpu = to - from
+		}
+	}()
 	wg.Wait()
-	p := phase{Elapsed: cfg.Duration}
+	<-cpuDone
+	p := phase{Elapsed: cfg.Duration, CPU: cpu}
 	for _, w := range workers {
 		p.Latencies = append(p.Latencies, w.lat...)
 		p.Errors += w.errs

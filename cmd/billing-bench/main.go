@@ -18,7 +18,10 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -50,6 +53,11 @@ type config struct {
 	tenants      int
 	jsonPath     string
 	keep         bool
+	// only, when set, keeps the operations whose name it matches.
+	only string
+	// profileDir, when set, receives a CPU profile of the server per
+	// operation and round, taken over the measured window.
+	profileDir string
 }
 
 func main() {
@@ -102,6 +110,8 @@ operation fails), never because of the numbers.`,
 	fs.IntVar(&c.tenants, "tenants", 1000, "small tenants seeded besides the large one")
 	fs.StringVar(&c.jsonPath, "json", "", "also write the report as JSON to this file")
 	fs.BoolVar(&c.keep, "keep", false, "keep the bench database instead of dropping it")
+	fs.StringVar(&c.only, "only", "", "measure only the operations whose name matches this regular expression")
+	fs.StringVar(&c.profileDir, "profile", "", "write the server's CPU profile of each measured phase into this directory (<operation>-<round>.pprof)")
 	cmd.AddCommand(newBaselineCommand())
 	return cmd
 }
@@ -262,13 +272,17 @@ func startServers(c *config, dbURL string) (*process, *process, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	srv, err := startProcess("server", c.serverBinary,
-		[]string{"serve", "--listen", "127.0.0.1:0", "--shutdown-drain-delay", "0"},
+	args := []string{"serve", "--listen", "127.0.0.1:0", "--shutdown-drain-delay", "0"}
+	if c.profileDir != "" {
+		args = append(args, "--pprof")
+	}
+	srv, err := startProcess("server", c.serverBinary, args,
 		append(env, "DATABASE_URL="+dbURL, "BILLING_ADMIN_TOKEN="+adminToken, "BILLING_LOG_LEVEL=warn"),
 		serverBanner, startTimeout)
 	if err != nil {
 		return nil, nil, err
 	}
+	srv.adminToken = adminToken
 	self, err := os.Executable()
 	if err != nil {
 		srv.Stop()
@@ -313,19 +327,42 @@ func measure(ctx context.Context, c *config, cfg loadConfig, f Fixture, srv, bas
 	auth := http.Header{"Authorization": {"APIToken " + f.Token}}
 	st := newTarget(srv.URL, c.concurrency, auth)
 	bt := newTarget(base.URL, c.concurrency, nil)
-	serverRounds := make([][]phase, len(operations))
-	baseRounds := make([][]phase, len(operations))
+	srvCfg, baseCfg := cfg, cfg
+	srvCfg.CPU = func() (time.Duration, error) { return cpuTime(srv.cmd.Process.Pid) }
+	baseCfg.CPU = func() (time.Duration, error) { return cpuTime(base.cmd.Process.Pid) }
+	ops := operations
+	if c.only != "" {
+		re, err := regexp.Compile(c.only)
+		if err != nil {
+			return nil, fmt.Errorf("--only: %w", err)
+		}
+		ops = slices.DeleteFunc(slices.Clone(operations), func(op operation) bool { return !re.MatchString(op.Name) })
+		if len(ops) == 0 {
+			return nil, fmt.Errorf("--only %q matches no operation", c.only)
+		}
+	}
+	serverRounds := make([][]phase, len(ops))
+	baseRounds := make([][]phase, len(ops))
 	for r := range c.rounds {
-		for i, op := range operations {
+		for i, op := range ops {
 			runServer := func() {
 				progress(fmt.Sprintf("round %d/%d: %s on the server", r+1, c.rounds, op.Name))
+				phaseCfg := srvCfg
+				if c.profileDir != "" {
+					path := filepath.Join(c.profileDir, fmt.Sprintf("%s-%d.pprof", op.Name, r+1))
+					phaseCfg.OnMeasure = func(d time.Duration) {
+						if err := srv.cpuProfile(ctx, d, path); err != nil {
+							progress("profile: " + err.Error())
+						}
+					}
+				}
 				serverRounds[i] = append(serverRounds[i], runPhase(ctx, st, func(n uint64) (string, string, []byte) {
 					var body []byte
 					if op.Body != nil {
 						body = op.Body(&f, n)
 					}
 					return op.Method, op.Path(&f, n), body
-				}, cfg))
+				}, phaseCfg))
 			}
 			runBase := func() {
 				progress(fmt.Sprintf("round %d/%d: %s on the baseline (%s)", r+1, c.rounds, op.Name, op.Baseline.Name))
@@ -336,7 +373,7 @@ func measure(ctx context.Context, c *config, cfg loadConfig, f Fixture, srv, bas
 						body = b.Body(n)
 					}
 					return b.Method, b.Path(n), body
-				}, cfg))
+				}, baseCfg))
 			}
 			if r%2 == 0 {
 				runBase()
@@ -353,8 +390,8 @@ func measure(ctx context.Context, c *config, cfg loadConfig, f Fixture, srv, bas
 			}
 		}
 	}
-	out := make([]OpResult, len(operations))
-	for i, op := range operations {
+	out := make([]OpResult, len(ops))
+	for i, op := range ops {
 		// The first request stands for all in the report.
 		request := op.Method + " " + op.Path(&f, 0)
 		out[i] = newOpResult(op.Name, summarize(request, serverRounds[i]), summarize(op.Baseline.Name, baseRounds[i]))

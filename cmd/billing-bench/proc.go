@@ -2,10 +2,14 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,8 +24,10 @@ type process struct {
 	// URL is where it serves, from its banner.
 	URL  string
 	logs *tail
-	done chan struct{}
-	err  error // of Wait, once done is closed
+	// adminToken opens the server's operator endpoints (profiles).
+	adminToken string
+	done       chan struct{}
+	err        error // of Wait, once done is closed
 }
 
 // startProcess runs path with args and env and waits (up to timeout) for
@@ -122,3 +128,34 @@ func (t *tail) String() string {
 }
 
 var errNoRSS = errors.New("peak RSS is read from /proc, which this system lacks")
+
+// cpuProfile fetches the server's CPU profile over d into path (the server
+// runs with --pprof; the profile is behind the operator token).
+func (p *process) cpuProfile(ctx context.Context, d time.Duration, path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	secs := max(int(d/time.Second), 1)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/admin/debug/pprof/profile?seconds=%d", p.URL, secs), nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+p.adminToken)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("profile: %s", res.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, res.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

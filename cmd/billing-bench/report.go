@@ -17,7 +17,8 @@ import (
 // rests on every sample there is rather than on one round's tail. Failed
 // requests count only as errors.
 const Summary = "req/s: successful requests per second, median of the rounds; " +
-	"p50/p99: latency of the successful requests, pooled over all rounds; ratio: server req/s ÷ baseline req/s"
+	"p50/p99: latency of the successful requests, pooled over all rounds; CPU/req: the process's CPU time per successful request, median of the rounds; " +
+	"ratio: server req/s ÷ baseline req/s"
 
 // Report is a run's result, printed as a table and written as JSON.
 type Report struct {
@@ -81,6 +82,11 @@ type SideResult struct {
 	RoundRPS []float64 `json:"round_rps"`
 	P50Ms    float64   `json:"p50_ms"`
 	P99Ms    float64   `json:"p99_ms"`
+	// CPUUs is the process's CPU time per successful request in
+	// microseconds, median of the rounds (0 when unknown): with client,
+	// servers and database on one small machine, it is what throughput
+	// mostly comes down to.
+	CPUUs float64 `json:"cpu_us_per_request"`
 	// Requests counts every measured request; Errors those that failed.
 	Requests    int    `json:"requests"`
 	Errors      int    `json:"errors"`
@@ -94,8 +100,12 @@ func (s SideResult) Failed() bool { return s.Requests == s.Errors }
 func summarize(request string, rounds []phase) SideResult {
 	s := SideResult{Request: request}
 	var all []time.Duration
+	var cpu []float64
 	for _, p := range rounds {
 		s.RoundRPS = append(s.RoundRPS, p.RPS())
+		if c := p.CPUPerRequest(); c > 0 {
+			cpu = append(cpu, float64(c)/float64(time.Microsecond))
+		}
 		s.Requests += p.Requests()
 		s.Errors += p.Errors
 		if s.ErrorSample == "" {
@@ -105,6 +115,9 @@ func summarize(request string, rounds []phase) SideResult {
 	}
 	slices.Sort(all)
 	s.RPS = median(s.RoundRPS)
+	if len(cpu) > 0 {
+		s.CPUUs = median(cpu)
+	}
 	s.P50Ms = ms(percentile(all, 0.50))
 	s.P99Ms = ms(percentile(all, 0.99))
 	return s
@@ -135,11 +148,11 @@ func (r *Report) WriteText(w io.Writer) error {
 		width = max(width, len(o.Name))
 	}
 	tw := tabwriter.NewWriter(&b, 0, 0, 0, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "%-*s\t  server req/s\t  p50\t  p99\t  baseline req/s\t  p50\t  p99\t  ratio\t  errors (server/baseline)\t\n", width, "operation")
+	fmt.Fprintf(tw, "%-*s\t  server req/s\t  p50\t  p99\t  CPU/req\t  baseline req/s\t  p50\t  p99\t  CPU/req\t  ratio\t  errors (server/baseline)\t\n", width, "operation")
 	for _, o := range r.Operations {
-		fmt.Fprintf(tw, "%-*s\t  %.0f\t  %s\t  %s\t  %.0f\t  %s\t  %s\t  %.3f\t  %d/%d\t\n", width, o.Name,
-			o.Server.RPS, fmtMs(o.Server.P50Ms), fmtMs(o.Server.P99Ms),
-			o.Baseline.RPS, fmtMs(o.Baseline.P50Ms), fmtMs(o.Baseline.P99Ms),
+		fmt.Fprintf(tw, "%-*s\t  %.0f\t  %s\t  %s\t  %s\t  %.0f\t  %s\t  %s\t  %s\t  %.3f\t  %d/%d\t\n", width, o.Name,
+			o.Server.RPS, fmtMs(o.Server.P50Ms), fmtMs(o.Server.P99Ms), fmtUs(o.Server.CPUUs),
+			o.Baseline.RPS, fmtMs(o.Baseline.P50Ms), fmtMs(o.Baseline.P99Ms), fmtUs(o.Baseline.CPUUs),
 			o.Ratio, o.Server.Errors, o.Baseline.Errors)
 	}
 	if err := tw.Flush(); err != nil {
@@ -201,6 +214,13 @@ func fmtMs(v float64) string {
 	default:
 		return fmt.Sprintf("%.2fms", v)
 	}
+}
+
+func fmtUs(v float64) string {
+	if v <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0fus", v)
 }
 
 func fmtBytes(n int64) string {

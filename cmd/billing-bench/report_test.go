@@ -18,7 +18,7 @@ func fixedReport() *Report {
 		DataSet: DataSet{Tenants: 1000, LargeTenant: largeTenant, ListObjects: listObjects, SeedSeconds: 3.8},
 		Operations: []OpResult{
 			newOpResult("healthz",
-				SideResult{Request: "GET /healthz", RPS: 18000, RoundRPS: []float64{17000, 18000, 19000}, P50Ms: 0.66, P99Ms: 4.5, Requests: 270000},
+				SideResult{Request: "GET /healthz", RPS: 18000, RoundRPS: []float64{17000, 18000, 19000}, P50Ms: 0.66, P99Ms: 4.5, CPUUs: 61, Requests: 270000},
 				SideResult{Request: "GET /ping", RPS: 20000, RoundRPS: []float64{20000, 20000, 20000}, P50Ms: 0.55, P99Ms: 4.7, Requests: 300000}),
 			newOpResult("replaceQuota",
 				SideResult{Request: "PUT /api/web/namespaces/ns-00/quotas/q-00", RPS: 500, RoundRPS: []float64{500, 400, 600}, P50Ms: 30, P99Ms: 105,
@@ -60,10 +60,10 @@ func TestReportText(t *testing.T) {
 		t.Fatalf("no row for %s in\n%s", name, out)
 		return nil
 	}
-	if got, want := row("healthz"), []string{"healthz", "18000", "0.66ms", "4.50ms", "20000", "0.55ms", "4.70ms", "0.900", "0/0"}; !slices.Equal(got, want) {
+	if got, want := row("healthz"), []string{"healthz", "18000", "0.66ms", "4.50ms", "61us", "20000", "0.55ms", "4.70ms", "-", "0.900", "0/0"}; !slices.Equal(got, want) {
 		t.Errorf("healthz row %q, want %q", got, want)
 	}
-	if got, want := row("replaceQuota"), []string{"replaceQuota", "500", "30.0ms", "105ms", "2500", "3.70ms", "44.7ms", "0.200", "2/0"}; !slices.Equal(got, want) {
+	if got, want := row("replaceQuota"), []string{"replaceQuota", "500", "30.0ms", "105ms", "-", "2500", "3.70ms", "44.7ms", "-", "0.200", "2/0"}; !slices.Equal(got, want) {
 		t.Errorf("replaceQuota row %q, want %q", got, want)
 	}
 	// The rows line up under the header.
