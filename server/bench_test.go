@@ -155,3 +155,8 @@ func median(d []time.Duration) time.Duration {
 	slices.Sort(d)
 	return d[len(d)/2]
 }
+
+func BenchmarkListQuotas(b *testing.B) {
+	v := newBenchEnv(b)
+	v.run(b, http.MethodGet, "/api/web/namespaces/shop/quotas", "", http.StatusOK)
+}

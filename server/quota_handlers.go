@@ -104,11 +104,11 @@ func (s *Server) ListQuotas(ctx context.Context, req api.ListQuotasRequestObject
 	if err != nil {
 		return nil, err
 	}
-	objs, err := s.app.Quotas.List(ctx, p, req.Namespace, sel)
+	full, status := req.Params.ReportFields != nil, req.Params.ReportStatusFields != nil
+	objs, err := s.app.Quotas.List(ctx, p, req.Namespace, sel, full)
 	if err != nil {
 		return nil, err
 	}
-	full, status := req.Params.ReportFields != nil, req.Params.ReportStatusFields != nil
 	items := make([]api.QuotaListResponseItem, len(objs))
 	for i, o := range objs {
 		items[i] = wireListItem(o, full, status)

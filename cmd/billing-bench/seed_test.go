@@ -155,7 +155,7 @@ func assertTokens(t *testing.T, a *server.App, tenant string, want int) {
 
 func assertQuotaCount(t *testing.T, a *server.App, p tenancy.Principal, ns string, want int) {
 	t.Helper()
-	objs, err := a.Quotas.List(context.Background(), p, ns, quota.Selector{})
+	objs, err := a.Quotas.List(context.Background(), p, ns, quota.Selector{}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

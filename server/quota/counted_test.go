@@ -52,7 +52,7 @@ func newWidgets(t *testing.T, count quota.Counter) *widgets {
 }
 
 func (w *widgets) count(ctx context.Context, tenantID uuid.UUID, namespace string) (int64, error) {
-	objs, err := w.repo.ListObjects(ctx, tenantID, namespace)
+	objs, err := w.repo.ListObjects(ctx, tenantID, namespace, false)
 	var n int64
 	for _, o := range objs {
 		if len(o.Name) > 7 && o.Name[:7] == "widget-" {

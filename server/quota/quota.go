@@ -147,10 +147,13 @@ type Store interface {
 	LockTenant(ctx context.Context, tenantID uuid.UUID) error
 
 	CreateObject(ctx context.Context, o Object) error
+	// ReplaceObject overwrites an object's metadata, spec and modification
+	// time (not found if there is none).
 	ReplaceObject(ctx context.Context, o Object) error
 	GetObject(ctx context.Context, tenantID uuid.UUID, namespace, name string) (Object, error)
-	// ListObjects returns a namespace's objects sorted by name.
-	ListObjects(ctx context.Context, tenantID uuid.UUID, namespace string) ([]Object, error)
+	// ListObjects returns a namespace's objects sorted by name; without
+	// full, only what a list item shows (no spec, no system metadata).
+	ListObjects(ctx context.Context, tenantID uuid.UUID, namespace string, full bool) ([]Object, error)
 	// EnabledSpecs returns the specs of the enabled objects of the
 	// namespaces, oldest first (only what effective limits need).
 	EnabledSpecs(ctx context.Context, tenantID uuid.UUID, namespaces []string) ([]NamespacedSpec, error)
@@ -162,8 +165,9 @@ type Store interface {
 	// newer than the stored ones.
 	RecordObjectCounts(ctx context.Context, counts []ObjectCount) (int, error)
 	RecordResourceAmounts(ctx context.Context, amounts []ResourceAmount) (int, error)
-	ObjectCounts(ctx context.Context, tenantID uuid.UUID, namespace string) (map[string]int64, error)
-	ResourceAmounts(ctx context.Context, tenantID uuid.UUID, namespace string) (map[string]float64, error)
+	// UsageGauges returns the latest object-count and resource gauges of a
+	// namespace, by kind and by resource.
+	UsageGauges(ctx context.Context, tenantID uuid.UUID, namespace string) (map[string]int64, map[string]float64, error)
 
 	// LimitOverrides returns the tenant's overrides (empty when none).
 	LimitOverrides(ctx context.Context, tenantID uuid.UUID) (Overrides, error)

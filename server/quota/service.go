@@ -86,6 +86,12 @@ type limitsKey struct {
 // invalidate drops what this replica caches of a tenant's limits.
 func (s *Service) invalidate(tenantID uuid.UUID) {
 	s.overrides.Invalidate(tenantID)
+	s.invalidateEffective(tenantID)
+}
+
+// invalidateEffective drops the tenant's effective limits (after a change
+// to its quota objects, which the overrides do not depend on).
+func (s *Service) invalidateEffective(tenantID uuid.UUID) {
 	s.effective.InvalidateWhere(func(k limitsKey, _ Effective) bool { return k.tenant == tenantID })
 }
 
@@ -133,7 +139,7 @@ func (s *Service) CreateCounted(ctx context.Context, tenantID uuid.UUID, namespa
 	if err != nil {
 		return err
 	}
-	s.invalidate(tenantID)
+	s.invalidateEffective(tenantID)
 	return nil
 }
 
@@ -163,25 +169,24 @@ func (s *Service) Create(ctx context.Context, p tenancy.Principal, namespace str
 	return o, nil
 }
 
-// Replace overwrites an existing quota object's metadata and spec.
+// Replace overwrites an existing quota object's metadata and spec, in one
+// statement (its uid, creation and creator stay).
 func (s *Service) Replace(ctx context.Context, p tenancy.Principal, namespace, name string, in ObjectInput) error {
 	if err := in.validate(namespace, name, s.keys); err != nil {
 		return err
 	}
-	err := s.store.WithTx(ctx, func(ctx context.Context) error {
-		old, err := s.get(ctx, p.TenantID, namespace, name)
-		if err != nil {
-			return err
-		}
-		old.Labels, old.Annotations, old.Description = in.Labels, in.Annotations, in.Description
-		old.Disabled, old.Spec = in.Disabled, in.Spec
-		old.UpdatedAt = s.now()
-		return s.store.ReplaceObject(ctx, old)
+	err := s.store.ReplaceObject(ctx, Object{
+		TenantID: p.TenantID, Namespace: namespace, Name: name,
+		Labels: in.Labels, Annotations: in.Annotations, Description: in.Description,
+		Disabled: in.Disabled, Spec: in.Spec, UpdatedAt: s.now(),
 	})
+	if errors.Is(err, fault.ErrNotFound) {
+		return fault.NotFoundf("quota %q not found in namespace %q", name, namespace)
+	}
 	if err != nil {
 		return err
 	}
-	s.invalidate(p.TenantID)
+	s.invalidateEffective(p.TenantID)
 	return nil
 }
 
@@ -203,9 +208,10 @@ func (s *Service) get(ctx context.Context, tenantID uuid.UUID, namespace, name s
 	return o, err
 }
 
-// List returns the namespace's quota objects matching the selector, by name.
-func (s *Service) List(ctx context.Context, p tenancy.Principal, namespace string, sel Selector) ([]Object, error) {
-	all, err := s.store.ListObjects(ctx, p.TenantID, namespace)
+// List returns the namespace's quota objects matching the selector, by
+// name; without full, only what a list item shows.
+func (s *Service) List(ctx context.Context, p tenancy.Principal, namespace string, sel Selector, full bool) ([]Object, error) {
+	all, err := s.store.ListObjects(ctx, p.TenantID, namespace, full)
 	if err != nil {
 		return nil, err
 	}
@@ -230,7 +236,7 @@ func (s *Service) Delete(ctx context.Context, p tenancy.Principal, namespace, na
 	if err != nil {
 		return err
 	}
-	s.invalidate(p.TenantID)
+	s.invalidateEffective(p.TenantID)
 	return nil
 }
 
@@ -240,11 +246,7 @@ func (s *Service) Usage(ctx context.Context, tenantID uuid.UUID, namespace strin
 	if err != nil {
 		return Usage{}, err
 	}
-	objects, err := s.objectUsage(ctx, tenantID, namespace)
-	if err != nil {
-		return Usage{}, err
-	}
-	resources, err := s.store.ResourceAmounts(ctx, tenantID, namespace)
+	objects, resources, err := s.objectUsage(ctx, tenantID, namespace)
 	if err != nil {
 		return Usage{}, err
 	}
@@ -262,11 +264,11 @@ func (s *Service) Usage(ctx context.Context, tenantID uuid.UUID, namespace strin
 }
 
 // objectUsage is, per kind, the latest gauge or, for the kinds the service
-// counts itself, the live count.
-func (s *Service) objectUsage(ctx context.Context, tenantID uuid.UUID, namespace string) (map[string]int64, error) {
-	counts, err := s.store.ObjectCounts(ctx, tenantID, namespace)
+// counts itself, the live count; and the latest resource gauges.
+func (s *Service) objectUsage(ctx context.Context, tenantID uuid.UUID, namespace string) (map[string]int64, map[string]float64, error) {
+	counts, amounts, err := s.store.UsageGauges(ctx, tenantID, namespace)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s.mu.RLock()
 	counters := make(map[string]Counter, len(s.counters))
@@ -277,11 +279,11 @@ func (s *Service) objectUsage(ctx context.Context, tenantID uuid.UUID, namespace
 	for kind, count := range counters {
 		n, err := count(ctx, tenantID, namespace)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		counts[kind] = n
 	}
-	return counts, nil
+	return counts, amounts, nil
 }
 
 // kindUsage is the usage of one kind: its live count if the service counts
@@ -290,7 +292,7 @@ func (s *Service) kindUsage(ctx context.Context, tenantID uuid.UUID, namespace, 
 	if count, ok := s.counter(kind); ok {
 		return count(ctx, tenantID, namespace)
 	}
-	counts, err := s.store.ObjectCounts(ctx, tenantID, namespace)
+	counts, _, err := s.store.UsageGauges(ctx, tenantID, namespace)
 	return counts[kind], err
 }
 
