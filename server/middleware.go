@@ -229,15 +229,19 @@ func observe(log *slog.Logger, m *httpMetrics) echo.MiddlewareFunc {
 			m.requests.WithLabelValues(labels...).Inc()
 			m.duration.WithLabelValues(labels...).Observe(elapsed.Seconds())
 
+			ctx := c.Request().Context()
+			if !log.Enabled(ctx, slog.LevelInfo) {
+				return nil // the line's attributes would be built for nothing
+			}
 			attrs := []any{
 				"request_id", requestID(c), "method", c.Request().Method, "path", c.Request().URL.Path,
 				"operation", name, "status", status, "duration_ms", float64(elapsed.Microseconds()) / 1000,
 				"bytes_out", c.Response().Size,
 			}
-			if p, ok := tenancy.PrincipalFrom(c.Request().Context()); ok {
+			if p, ok := tenancy.PrincipalFrom(ctx); ok {
 				attrs = append(attrs, "tenant", p.TenantName, "token", p.TokenName)
 			}
-			log.InfoContext(c.Request().Context(), "request", attrs...)
+			log.InfoContext(ctx, "request", attrs...)
 			return nil
 		}
 	}

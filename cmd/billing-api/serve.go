@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -71,7 +73,28 @@ func (sc *serveConfig) bind(fs *pflag.FlagSet) {
 	envFlag(fs, "pprof", "BILLING_PPROF")
 }
 
+// Garbage collection defaults for serving, unless the operator set Go's
+// own GOGC or GOMEMLIMIT: collect at 4x the live heap instead of 2x (a
+// request's garbage is most of what the server allocates, and collecting
+// it often cost a fifth of the CPU under load), bounded by a soft memory
+// limit that makes the collector work harder well before the process
+// would grow past its budget.
+const (
+	serveGCPercent   = 400
+	serveMemoryLimit = 96 << 20
+)
+
+func tuneGC() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(serveGCPercent)
+	}
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		debug.SetMemoryLimit(serveMemoryLimit)
+	}
+}
+
 func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
+	tuneGC()
 	reg := prometheus.NewRegistry()
 	a, err := openApp(ctx, g, func(c *server.Config) {
 		c.AdminToken = sc.adminToken
