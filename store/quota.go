@@ -342,30 +342,36 @@ func gaugeError(err error) error {
 }
 
 // UsageGauges returns a namespace's latest object-count and resource
-// gauges, in one round trip.
-func (r *Quotas) UsageGauges(ctx context.Context, tenantID uuid.UUID, namespace string) (map[string]int64, map[string]float64, error) {
-	rows, err := r.db.query(ctx, `SELECT kind, count, NULL AS amount FROM object_counts WHERE tenant_id = $1 AND namespace = $2
-		UNION ALL SELECT resource, NULL, amount FROM resource_amounts WHERE tenant_id = $1 AND namespace = $2`,
+// gauges and its number of quota objects, in one round trip (the first
+// column tells the rows apart: g gauge, a amount, q quota objects).
+func (r *Quotas) UsageGauges(ctx context.Context, tenantID uuid.UUID, namespace string) (map[string]int64, map[string]float64, int64, error) {
+	rows, err := r.db.query(ctx, `SELECT 'g', kind, count, NULL FROM object_counts WHERE tenant_id = $1 AND namespace = $2
+		UNION ALL SELECT 'a', resource, NULL, amount FROM resource_amounts WHERE tenant_id = $1 AND namespace = $2
+		UNION ALL SELECT 'q', '', count(*), NULL FROM quota_objects WHERE tenant_id = $1 AND namespace = $2`,
 		r.db.id(tenantID), namespace)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	defer rows.Close()
 	counts, amounts := map[string]int64{}, map[string]float64{}
+	var own int64
 	for rows.Next() {
-		var key string
+		var what, key string
 		var count sql.NullInt64
 		var amount sql.NullFloat64
-		if err := rows.Scan(&key, &count, &amount); err != nil {
-			return nil, nil, classify(err)
+		if err := rows.Scan(&what, &key, &count, &amount); err != nil {
+			return nil, nil, 0, classify(err)
 		}
-		if count.Valid {
+		switch what {
+		case "g":
 			counts[key] = count.Int64
-		} else {
+		case "a":
 			amounts[key] = amount.Float64
+		default:
+			own = count.Int64
 		}
 	}
-	return counts, amounts, classify(rows.Err())
+	return counts, amounts, own, classify(rows.Err())
 }
 
 // LimitOverrides returns the tenant's operator overrides (empty when none).

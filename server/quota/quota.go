@@ -166,8 +166,9 @@ type Store interface {
 	RecordObjectCounts(ctx context.Context, counts []ObjectCount) (int, error)
 	RecordResourceAmounts(ctx context.Context, amounts []ResourceAmount) (int, error)
 	// UsageGauges returns the latest object-count and resource gauges of a
-	// namespace, by kind and by resource.
-	UsageGauges(ctx context.Context, tenantID uuid.UUID, namespace string) (map[string]int64, map[string]float64, error)
+	// namespace, by kind and by resource, and how many quota objects it
+	// holds: one round trip for what quota/usage reads.
+	UsageGauges(ctx context.Context, tenantID uuid.UUID, namespace string) (counts map[string]int64, amounts map[string]float64, quotaObjects int64, err error)
 
 	// LimitOverrides returns the tenant's overrides (empty when none).
 	LimitOverrides(ctx context.Context, tenantID uuid.UUID) (Overrides, error)

@@ -266,10 +266,12 @@ func (s *Service) Usage(ctx context.Context, tenantID uuid.UUID, namespace strin
 // objectUsage is, per kind, the latest gauge or, for the kinds the service
 // counts itself, the live count; and the latest resource gauges.
 func (s *Service) objectUsage(ctx context.Context, tenantID uuid.UUID, namespace string) (map[string]int64, map[string]float64, error) {
-	counts, amounts, err := s.store.UsageGauges(ctx, tenantID, namespace)
+	counts, amounts, own, err := s.store.UsageGauges(ctx, tenantID, namespace)
 	if err != nil {
 		return nil, nil, err
 	}
+	// Quota objects, this domain's own kind, are counted in the same query.
+	counts[KindQuota] = own
 	s.mu.RLock()
 	counters := make(map[string]Counter, len(s.counters))
 	for k, c := range s.counters {
@@ -277,6 +279,9 @@ func (s *Service) objectUsage(ctx context.Context, tenantID uuid.UUID, namespace
 	}
 	s.mu.RUnlock()
 	for kind, count := range counters {
+		if kind == KindQuota {
+			continue
+		}
 		n, err := count(ctx, tenantID, namespace)
 		if err != nil {
 			return nil, nil, err
@@ -292,7 +297,7 @@ func (s *Service) kindUsage(ctx context.Context, tenantID uuid.UUID, namespace, 
 	if count, ok := s.counter(kind); ok {
 		return count(ctx, tenantID, namespace)
 	}
-	counts, _, err := s.store.UsageGauges(ctx, tenantID, namespace)
+	counts, _, _, err := s.store.UsageGauges(ctx, tenantID, namespace)
 	return counts[kind], err
 }
 
