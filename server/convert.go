@@ -33,3 +33,24 @@ func nonNilMap[V any](m map[string]V) map[string]V {
 	}
 	return m
 }
+
+// mapValues converts every value of m with f; nil stays nil, so a map the
+// client did not send is still not there.
+func mapValues[V, W any](m map[string]V, f func(V) W) map[string]W {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]W, len(m))
+	for k, v := range m {
+		out[k] = f(v)
+	}
+	return out
+}
+
+// ptrOrNil is &m, or nil for a nil map (an optional JSON object).
+func ptrOrNil[V any](m map[string]V) *map[string]V {
+	if m == nil {
+		return nil
+	}
+	return &m
+}

@@ -35,48 +35,21 @@ func quotaInput(name string, namespace *string, labels, annotations *map[string]
 
 // limitsFromWire keeps nil for maps the client did not send.
 func limitsFromWire(objects *map[string]api.QuotaLimitType, resources *map[string]api.QuotaFloatLimitType, apis *map[string]api.QuotaRateLimitType) quota.Limits {
-	var l quota.Limits
-	if objects != nil {
-		l.Objects = make(map[string]int32, len(*objects))
-		for k, v := range *objects {
-			l.Objects[k] = v.Maximum
-		}
+	return quota.Limits{
+		Objects:   mapValues(deref(objects), func(v api.QuotaLimitType) int32 { return v.Maximum }),
+		Resources: mapValues(deref(resources), func(v api.QuotaFloatLimitType) float64 { return v.Maximum }),
+		APIs: mapValues(deref(apis), func(v api.QuotaRateLimitType) quota.RateLimit {
+			return quota.RateLimit{Rate: v.Rate, Unit: quota.Unit(deref(v.Unit)), Burst: v.Burst}
+		}),
 	}
-	if resources != nil {
-		l.Resources = make(map[string]float64, len(*resources))
-		for k, v := range *resources {
-			l.Resources[k] = v.Maximum
-		}
-	}
-	if apis != nil {
-		l.APIs = make(map[string]quota.RateLimit, len(*apis))
-		for k, v := range *apis {
-			l.APIs[k] = quota.RateLimit{Rate: v.Rate, Unit: quota.Unit(deref(v.Unit)), Burst: v.Burst}
-		}
-	}
-	return l
 }
 
 func wireObjectLimits(m map[string]int32) *map[string]api.QuotaLimitType {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]api.QuotaLimitType, len(m))
-	for k, v := range m {
-		out[k] = api.QuotaLimitType{Maximum: v}
-	}
-	return &out
+	return ptrOrNil(mapValues(m, func(v int32) api.QuotaLimitType { return api.QuotaLimitType{Maximum: v} }))
 }
 
 func wireResourceLimits(m map[string]float64) *map[string]api.QuotaFloatLimitType {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]api.QuotaFloatLimitType, len(m))
-	for k, v := range m {
-		out[k] = api.QuotaFloatLimitType{Maximum: v}
-	}
-	return &out
+	return ptrOrNil(mapValues(m, func(v float64) api.QuotaFloatLimitType { return api.QuotaFloatLimitType{Maximum: v} }))
 }
 
 func wireRateLimit(r quota.RateLimit) api.QuotaRateLimitType {
@@ -88,14 +61,7 @@ func wireRateLimit(r quota.RateLimit) api.QuotaRateLimitType {
 }
 
 func wireAPILimits(m map[string]quota.RateLimit) *map[string]api.QuotaRateLimitType {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]api.QuotaRateLimitType, len(m))
-	for k, v := range m {
-		out[k] = wireRateLimit(v)
-	}
-	return &out
+	return ptrOrNil(mapValues(m, wireRateLimit))
 }
 
 func wireSpec(l quota.Limits) *api.SchemaquotaGetSpecType {
@@ -106,7 +72,7 @@ func wireSpec(l quota.Limits) *api.SchemaquotaGetSpecType {
 
 func wireMetadata(o quota.Object) *api.SchemaObjectGetMetaType {
 	return &api.SchemaObjectGetMetaType{
-		Name: ptr(o.Name), Namespace: ptr(o.Namespace), Labels: mapOrNil(o.Labels), Annotations: mapOrNil(o.Annotations),
+		Name: ptr(o.Name), Namespace: ptr(o.Namespace), Labels: ptrOrNil(o.Labels), Annotations: ptrOrNil(o.Annotations),
 		Description: o.Description, Disable: ptr(o.Disabled),
 	}
 }
@@ -123,7 +89,7 @@ func wireSystemMetadata(o quota.Object) *api.SchemaSystemObjectGetMetaType {
 func wireCreateForm(o quota.Object) *api.QuotaCreateRequest {
 	return &api.QuotaCreateRequest{
 		Metadata: api.SchemaObjectCreateMetaType{
-			Name: o.Name, Namespace: ptr(o.Namespace), Labels: mapOrNil(o.Labels), Annotations: mapOrNil(o.Annotations),
+			Name: o.Name, Namespace: ptr(o.Namespace), Labels: ptrOrNil(o.Labels), Annotations: ptrOrNil(o.Annotations),
 			Description: o.Description, Disable: ptr(o.Disabled),
 		},
 		Spec: api.SchemaquotaCreateSpecType{
@@ -135,7 +101,7 @@ func wireCreateForm(o quota.Object) *api.QuotaCreateRequest {
 func wireReplaceForm(o quota.Object) *api.QuotaReplaceRequest {
 	return &api.QuotaReplaceRequest{
 		Metadata: api.SchemaObjectReplaceMetaType{
-			Name: o.Name, Namespace: ptr(o.Namespace), Labels: mapOrNil(o.Labels), Annotations: mapOrNil(o.Annotations),
+			Name: o.Name, Namespace: ptr(o.Namespace), Labels: ptrOrNil(o.Labels), Annotations: ptrOrNil(o.Annotations),
 			Description: o.Description, Disable: ptr(o.Disabled),
 		},
 		Spec: api.SchemaquotaReplaceSpecType{
@@ -144,17 +110,10 @@ func wireReplaceForm(o quota.Object) *api.QuotaReplaceRequest {
 	}
 }
 
-func mapOrNil(m map[string]string) *map[string]string {
-	if m == nil {
-		return nil
-	}
-	return &m
-}
-
 func wireListItem(o quota.Object, full, status bool) api.QuotaListResponseItem {
 	item := api.QuotaListResponseItem{
 		Name: ptr(o.Name), Namespace: ptr(o.Namespace), Tenant: ptr(o.TenantName), Uid: ptr(openapi_types.UUID(o.UID)),
-		Description: o.Description, Disabled: ptr(o.Disabled), Labels: mapOrNil(o.Labels), Annotations: mapOrNil(o.Annotations),
+		Description: o.Description, Disabled: ptr(o.Disabled), Labels: ptrOrNil(o.Labels), Annotations: ptrOrNil(o.Annotations),
 	}
 	if full {
 		item.Metadata, item.SystemMetadata, item.GetSpec = wireMetadata(o), wireSystemMetadata(o), wireSpec(o.Spec)
@@ -208,47 +167,28 @@ func clamp32(n int64) int32 {
 // OverridesFromAdmin is the operator API's overrides body as quota limits
 // (the CLI reads files in the same shape).
 func OverridesFromAdmin(in admin.LimitOverridesInput) quota.Limits {
-	var l quota.Limits
-	if in.ObjectLimits != nil {
-		l.Objects = make(map[string]int32, len(*in.ObjectLimits))
-		for k, v := range *in.ObjectLimits {
-			l.Objects[k] = v.Maximum
-		}
+	return quota.Limits{
+		Objects:   mapValues(deref(in.ObjectLimits), func(v admin.ObjectLimit) int32 { return v.Maximum }),
+		Resources: mapValues(deref(in.ResourceLimits), func(v admin.ResourceLimit) float64 { return v.Maximum }),
+		APIs: mapValues(deref(in.ApiLimits), func(v admin.RateLimit) quota.RateLimit {
+			return quota.RateLimit{Rate: v.Rate, Unit: quota.Unit(deref(v.Unit)), Burst: v.Burst}
+		}),
 	}
-	if in.ResourceLimits != nil {
-		l.Resources = make(map[string]float64, len(*in.ResourceLimits))
-		for k, v := range *in.ResourceLimits {
-			l.Resources[k] = v.Maximum
-		}
-	}
-	if in.ApiLimits != nil {
-		l.APIs = make(map[string]quota.RateLimit, len(*in.ApiLimits))
-		for k, v := range *in.ApiLimits {
-			l.APIs[k] = quota.RateLimit{Rate: v.Rate, Unit: quota.Unit(deref(v.Unit)), Burst: v.Burst}
-		}
-	}
-	return l
 }
 
 func adminOverrides(o quota.Overrides) admin.LimitOverrides {
-	out := admin.LimitOverrides{
-		ObjectLimits:   map[string]admin.ObjectLimit{},
-		ResourceLimits: map[string]admin.ResourceLimit{},
-		ApiLimits:      map[string]admin.RateLimit{},
-		UpdatedAt:      o.UpdatedAt,
+	return admin.LimitOverrides{
+		ObjectLimits: nonNilMap(mapValues(o.Limits.Objects, func(v int32) admin.ObjectLimit { return admin.ObjectLimit{Maximum: v} })),
+		ResourceLimits: nonNilMap(mapValues(o.Limits.Resources, func(v float64) admin.ResourceLimit {
+			return admin.ResourceLimit{Maximum: v}
+		})),
+		ApiLimits: nonNilMap(mapValues(o.Limits.APIs, func(v quota.RateLimit) admin.RateLimit {
+			r := admin.RateLimit{Rate: v.Rate, Burst: v.Burst}
+			if v.Unit != "" {
+				r.Unit = ptr(admin.RateLimitUnit(v.Unit))
+			}
+			return r
+		})),
+		UpdatedAt: o.UpdatedAt,
 	}
-	for k, v := range o.Limits.Objects {
-		out.ObjectLimits[k] = admin.ObjectLimit{Maximum: v}
-	}
-	for k, v := range o.Limits.Resources {
-		out.ResourceLimits[k] = admin.ResourceLimit{Maximum: v}
-	}
-	for k, v := range o.Limits.APIs {
-		r := admin.RateLimit{Rate: v.Rate, Burst: v.Burst}
-		if v.Unit != "" {
-			r.Unit = ptr(admin.RateLimitUnit(v.Unit))
-		}
-		out.ApiLimits[k] = r
-	}
-	return out
 }

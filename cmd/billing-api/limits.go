@@ -65,7 +65,7 @@ a second.`,
 				if err != nil {
 					return err
 				}
-				next := given
+				var next quota.Limits
 				if fromFile != "" {
 					if next, err = limitsFromFile(fromFile); err != nil {
 						return err

@@ -272,13 +272,10 @@ func (s *Service) objectUsage(ctx context.Context, tenantID uuid.UUID, namespace
 	}
 	// Quota objects, this domain's own kind, are counted in the same query.
 	counts[KindQuota] = own
+	// Kinds are registered at wiring, so readers never wait for a writer.
 	s.mu.RLock()
-	counters := make(map[string]Counter, len(s.counters))
-	for k, c := range s.counters {
-		counters[k] = c
-	}
-	s.mu.RUnlock()
-	for kind, count := range counters {
+	defer s.mu.RUnlock()
+	for kind, count := range s.counters {
 		if kind == KindQuota {
 			continue
 		}
