@@ -109,6 +109,9 @@ func (s *Server) ListQuotas(ctx context.Context, req api.ListQuotasRequestObject
 	if err != nil {
 		return nil, err
 	}
+	if !full {
+		return quotaListJSON(appendQuotaList(make([]byte, 0, 256*len(objs)+32), objs, status)), nil
+	}
 	items := make([]api.QuotaListResponseItem, len(objs))
 	for i, o := range objs {
 		items[i] = wireListItem(o, full, status)

@@ -181,15 +181,6 @@ func scanObject(rows *sql.Rows, full bool, o *quota.Object) error {
 	return nil
 }
 
-// unmarshalMap decodes a nullable JSON object column; NULL stays nil (the
-// client did not send it).
-func unmarshalMap(raw []byte, m *map[string]string) error {
-	if raw == nil || string(raw) == "null" {
-		return nil
-	}
-	return jsonv2.Unmarshal(raw, m)
-}
-
 func (r *Quotas) queryObjects(ctx context.Context, full bool, where string, args ...any) ([]quota.Object, error) {
 	cols := summaryColumns
 	if full {
