@@ -16,6 +16,7 @@ import (
 	"billing-api/server/plan"
 	"billing-api/server/quota"
 	"billing-api/server/tenancy"
+	"billing-api/server/usage"
 	"billing-api/store"
 )
 
@@ -60,6 +61,7 @@ type App struct {
 
 	Tenancy *tenancy.Service
 	Plans   *plan.Service
+	Usage   *usage.Service
 	Quotas  *quota.Service
 	// A new domain adds its service here and its wiring to domains.
 
@@ -69,7 +71,7 @@ type App struct {
 
 // domains are wired in this order; each may use the services of the ones
 // before it. A domain's wiring lives in its own handlers file.
-var domains = []func(*App) error{wireTenancy, wirePlans, wireQuotas}
+var domains = []func(*App) error{wireTenancy, wirePlans, wireQuotas, wireMetering}
 
 // Open connects to the store, migrates it to the newest schema and wires
 // every domain.

@@ -17,34 +17,36 @@ import (
 	"billing-api/server/fault"
 )
 
-// readBody reads the whole request body (at most maxBodyBytes) before
+// readBody reads the whole request body (at most limit bytes) before
 // anything else looks at it, so a chunked body over the cap answers 413
 // exactly like one with a Content-Length, and later steps work on bytes.
-func readBody(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		req := c.Request()
-		if req.ContentLength > maxBodyBytes {
-			return tooLarge()
-		}
-		if req.Body == nil || req.Body == http.NoBody {
+func readBody(limit int64) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			if req.ContentLength > limit {
+				return tooLarge(limit)
+			}
+			if req.Body == nil || req.Body == http.NoBody {
+				return next(c)
+			}
+			data, err := io.ReadAll(io.LimitReader(req.Body, limit+1))
+			if err != nil {
+				return fault.ClientGone(err)
+			}
+			if int64(len(data)) > limit {
+				return tooLarge(limit)
+			}
+			req.Body = io.NopCloser(bytes.NewReader(data))
+			req.ContentLength = int64(len(data))
+			req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
 			return next(c)
 		}
-		data, err := io.ReadAll(io.LimitReader(req.Body, maxBodyBytes+1))
-		if err != nil {
-			return fault.ClientGone(err)
-		}
-		if len(data) > maxBodyBytes {
-			return tooLarge()
-		}
-		req.Body = io.NopCloser(bytes.NewReader(data))
-		req.ContentLength = int64(len(data))
-		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
-		return next(c)
 	}
 }
 
-func tooLarge() error {
-	return &fault.Error{Kind: fault.KindTooLarge, Message: fmt.Sprintf("request body larger than %d bytes", maxBodyBytes)}
+func tooLarge(limit int64) error {
+	return &fault.Error{Kind: fault.KindTooLarge, Message: fmt.Sprintf("request body larger than %d bytes", limit)}
 }
 
 // textProblems finds what no store keeps faithfully, before schema

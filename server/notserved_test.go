@@ -15,11 +15,6 @@ func TestUnservedOperationsAnswer501(t *testing.T) {
 	v := newEnv(t)
 	tok := v.tenant("acme")
 	for _, tc := range []struct{ op, method, path, body string }{
-		{"getUsageSummary", http.MethodPost, "/api/data/namespaces/system/billing/usage_summary", `{"start_time":"2026-10-01T00:00:00Z","end_time":"2026-11-01T00:00:00Z"}`},
-		{"listUsageDetails", http.MethodPost, "/api/web/namespaces/system/usage_details", `{"namespace":"system"}`},
-		{"listHourlyUsageDetails", http.MethodPost, "/api/web/namespaces/system/hourly_usage_details", `{"query":"abc"}`},
-		{"listCurrentUsage", http.MethodPost, "/api/web/namespaces/system/current_usage", `{}`},
-		{"listMonthlyUsage", http.MethodPost, "/api/web/namespaces/system/monthly_usage", `{}`},
 		{"listInvoices", http.MethodGet, "/api/web/namespaces/system/usage/invoices/custom_list?limit=5", ""},
 		{"downloadInvoicePdf", http.MethodGet, "/api/web/namespaces/system/usage/invoice_pdf?name=INV-1", ""},
 		{"createPaymentMethod", http.MethodPost, "/api/web/namespaces/system/billing/payment_methods", `{"token":"tok_visa"}`},

@@ -37,6 +37,9 @@ type operation struct {
 	route *routers.Route
 	// pathParams are the names in the path template, in order.
 	pathParams []string
+	// MaxBody caps the request body: maxBodyBytes, unless the spec raises it
+	// for the operation with x-max-body-bytes (bulk ingestion).
+	MaxBody int64
 }
 
 // bodySchema is the JSON schema of the request body (nil without one).
@@ -113,6 +116,14 @@ func readOperations(spec *openapi3.T, access func(*openapi3.Operation, string) (
 				route: &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op},
 			}
 			o.VendorID, _ = op.Extensions["x-vendor-operation-id"].(string)
+			o.MaxBody = maxBodyBytes
+			if v, ok := op.Extensions["x-max-body-bytes"]; ok {
+				n, isNum := v.(float64)
+				if !isNum || n < maxBodyBytes || n > 64<<20 || n != float64(int64(n)) {
+					return nil, fmt.Errorf("%s: x-max-body-bytes must be a whole number from %d to %d", where, maxBodyBytes, 64<<20)
+				}
+				o.MaxBody = int64(n)
+			}
 			for _, m := range templateParam.FindAllStringSubmatch(path, -1) {
 				o.pathParams = append(o.pathParams, m[1])
 			}

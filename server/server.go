@@ -80,7 +80,7 @@ func (a *App) httpHandler(validation bool) (*echo.Echo, error) {
 			authenticate(a.Tenancy, op),
 			checkNamespace(a.Tenancy, op),
 			rateLimit(a.Quotas.Limiter(), op),
-			readBody,
+			readBody(op.MaxBody),
 		}
 		if validation {
 			perOp[id] = append(perOp[id], validateRequest(op))
@@ -99,7 +99,7 @@ func (a *App) httpHandler(validation bool) (*echo.Echo, error) {
 	}
 	adminPerOp := map[string][]echo.MiddlewareFunc{}
 	for id, op := range adminOps {
-		adminPerOp[id] = []echo.MiddlewareFunc{tagOperation(op), onlyOperator, readBody, validateRequest(op)}
+		adminPerOp[id] = []echo.MiddlewareFunc{tagOperation(op), onlyOperator, readBody(op.MaxBody), validateRequest(op)}
 	}
 	admin.RegisterHandlersWithOptions(e, admin.NewStrictHandler(&adminServer{app: a}, nil),
 		admin.RegisterHandlersOptions{OperationMiddlewares: adminPerOp})

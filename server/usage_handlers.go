@@ -2,31 +2,148 @@ package server
 
 import (
 	"context"
+	"fmt"
+
+	"github.com/google/uuid"
 
 	"billing-api/gen/api"
+	"billing-api/server/fault"
+	"billing-api/server/tenancy"
+	"billing-api/server/usage"
+	"billing-api/store"
 )
 
-// GetUsageSummary is not served by this release yet (501).
-func (s *Server) GetUsageSummary(ctx context.Context, request api.GetUsageSummaryRequestObject) (api.GetUsageSummaryResponseObject, error) {
-	return nil, notServed("getUsageSummary")
+// wireMetering builds metering: ingestion, rollups, the usage queries, priced
+// from the tenant's current plan's rate card.
+func wireMetering(a *App) error {
+	cat := a.cfg.Catalogue
+	u, err := usage.NewService(usage.Config{
+		Store:     store.NewUsage(a.DB),
+		Directory: tenantDirectory{a.Tenancy},
+		Pricing: func(ctx context.Context, tenantID uuid.UUID) (usage.Pricing, error) {
+			p, err := a.Plans.CurrentPlan(ctx, tenantID)
+			if err != nil {
+				return usage.Pricing{}, err
+			}
+			return cat.Pricing(p), nil
+		},
+		Types:    cat.UsageTypes,
+		Now:      a.Now,
+		CacheTTL: a.cfg.CacheTTL,
+	})
+	if err != nil {
+		return err
+	}
+	a.Usage = u
+	return nil
 }
 
-// ListCurrentUsage is not served by this release yet (501).
-func (s *Server) ListCurrentUsage(ctx context.Context, request api.ListCurrentUsageRequestObject) (api.ListCurrentUsageResponseObject, error) {
-	return nil, notServed("listCurrentUsage")
+// tenantDirectory resolves record names through tenancy.
+type tenantDirectory struct{ t *tenancy.Service }
+
+func (d tenantDirectory) TenantID(ctx context.Context, name string) (uuid.UUID, error) {
+	t, err := d.t.Tenant(ctx, name)
+	return t.ID, err
 }
 
-// ListHourlyUsageDetails is not served by this release yet (501).
-func (s *Server) ListHourlyUsageDetails(ctx context.Context, request api.ListHourlyUsageDetailsRequestObject) (api.ListHourlyUsageDetailsResponseObject, error) {
-	return nil, notServed("listHourlyUsageDetails")
+func (d tenantDirectory) RequireNamespace(ctx context.Context, tenantID uuid.UUID, ns string) error {
+	return d.t.RequireNamespace(ctx, tenantID, ns)
 }
 
-// ListMonthlyUsage is not served by this release yet (501).
-func (s *Server) ListMonthlyUsage(ctx context.Context, request api.ListMonthlyUsageRequestObject) (api.ListMonthlyUsageResponseObject, error) {
-	return nil, notServed("listMonthlyUsage")
+func invalidField(field, rule, detail string) error {
+	return &fault.Error{Kind: fault.KindInvalid, Message: "invalid request", Fields: []fault.FieldError{{Field: field, Rule: rule, Detail: detail}}}
 }
 
-// ListUsageDetails is not served by this release yet (501).
-func (s *Server) ListUsageDetails(ctx context.Context, request api.ListUsageDetailsRequestObject) (api.ListUsageDetailsResponseObject, error) {
-	return nil, notServed("listUsageDetails")
+// checkBodyNamespace refuses a body namespace that contradicts the path's.
+func checkBodyNamespace[N ~string](path string, body *N) error {
+	if body != nil && string(*body) != path {
+		return invalidField("namespace", "match", fmt.Sprintf("must be the path's namespace %q when given", path))
+	}
+	return nil
+}
+
+// ListUsageDetails reports usage per series over a window.
+func (s *Server) ListUsageDetails(ctx context.Context, req api.ListUsageDetailsRequestObject) (api.ListUsageDetailsResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkBodyNamespace(req.Namespace, req.Body.Namespace); err != nil {
+		return nil, err
+	}
+	lines, err := s.app.Usage.Details(ctx, p, req.Namespace, req.Body.From, req.Body.To)
+	if err != nil {
+		return nil, err
+	}
+	return api.ListUsageDetails200JSONResponse{UsageItems: ptr(mapSlice(lines, wireDetailLine))}, nil
+}
+
+// ListHourlyUsageDetails returns the hours behind one usage line.
+func (s *Server) ListHourlyUsageDetails(ctx context.Context, req api.ListHourlyUsageDetailsRequestObject) (api.ListHourlyUsageDetailsResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkBodyNamespace(req.Namespace, req.Body.Namespace); err != nil {
+		return nil, err
+	}
+	page, err := s.app.Usage.Hourly(ctx, p, req.Namespace, req.Body.Query)
+	if err != nil {
+		return nil, err
+	}
+	body := api.UsageListHourlyUsageDetailsResp{HourlyUsageItems: ptr(mapSlice(page.Items, func(it usage.HourlyItem) api.UsageHourlyItem {
+		return wireHourlyItem(page.Series, it)
+	}))}
+	var headers api.ListHourlyUsageDetails200ResponseHeaders
+	if page.Next != "" {
+		headers.XNextQuery = &page.Next
+	}
+	return api.ListHourlyUsageDetails200JSONResponse{Body: body, Headers: headers}, nil
+}
+
+// ListCurrentUsage prices the running month (or a window inside it).
+func (s *Server) ListCurrentUsage(ctx context.Context, req api.ListCurrentUsageRequestObject) (api.ListCurrentUsageResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkBodyNamespace(req.Namespace, req.Body.Namespace); err != nil {
+		return nil, err
+	}
+	bill, w, err := s.app.Usage.Current(ctx, p, req.Namespace, req.Body.From, req.Body.To)
+	if err != nil {
+		return nil, err
+	}
+	return api.ListCurrentUsage200JSONResponse(wireBill(bill, w)), nil
+}
+
+// ListMonthlyUsage totals each past month.
+func (s *Server) ListMonthlyUsage(ctx context.Context, req api.ListMonthlyUsageRequestObject) (api.ListMonthlyUsageResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkBodyNamespace(req.Namespace, req.Body.Namespace); err != nil {
+		return nil, err
+	}
+	months, err := s.app.Usage.Monthly(ctx, p, req.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	return api.ListMonthlyUsage200JSONResponse{MonthlyUsageItems: ptr(mapSlice(months, wireMonthTotal))}, nil
+}
+
+// GetUsageSummary sums usage per service and usage type over a window.
+func (s *Server) GetUsageSummary(ctx context.Context, req api.GetUsageSummaryRequestObject) (api.GetUsageSummaryResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	items, w, err := s.app.Usage.Summary(ctx, p, req.Body.StartTime, req.Body.EndTime)
+	if err != nil {
+		return nil, err
+	}
+	return api.GetUsageSummary200JSONResponse{UsageSummaryItems: ptr(mapSlice(items, func(it usage.SummaryItem) api.BillingUsageSummaryItem {
+		return wireSummaryItem(it, w)
+	}))}, nil
 }

@@ -186,6 +186,18 @@ type ObjectLimit struct {
 	Maximum int32 `json:"maximum"`
 }
 
+// QueryKeyRotated defines model for QueryKeyRotated.
+type QueryKeyRotated struct {
+	KeyId   int64 `json:"key_id"`
+	Retired int32 `json:"retired"`
+}
+
+// QueryKeyRotation defines model for QueryKeyRotation.
+type QueryKeyRotation struct {
+	// RetireOld Make queries signed with older keys fail at once.
+	RetireOld *bool `json:"retire_old,omitempty"`
+}
+
 // QuotaCheck defines model for QuotaCheck.
 type QuotaCheck struct {
 	// Allowed True when usage + requested stays within the limit.
@@ -306,6 +318,50 @@ type TokenList struct {
 // TokenRole `admin` may call every operation; `viewer` may read (including the read-only POST queries).
 type TokenRole string
 
+// UsageIngestResult defines model for UsageIngestResult.
+type UsageIngestResult struct {
+	// Accepted Records stored by this batch.
+	Accepted int32 `json:"accepted"`
+
+	// Duplicates Records whose (tenant, id) had been stored before; they changed nothing.
+	Duplicates int32 `json:"duplicates"`
+
+	// Late Accepted records for months already invoiced.
+	Late int32 `json:"late"`
+}
+
+// UsageRecord defines model for UsageRecord.
+type UsageRecord struct {
+	// Id The record's id, unique per tenant: what makes ingestion idempotent.
+	Id string `json:"id"`
+
+	// Namespace A DNS label (lower-case letters, digits and '-', starting and ending with a letter or digit).
+	Namespace DNSLabel `json:"namespace"`
+
+	// ObjectName The object that used it (a load balancer, a zone, ...).
+	ObjectName string `json:"object_name"`
+
+	// Quantity How much, in the unit; kept to six decimal places.
+	Quantity float64 `json:"quantity"`
+
+	// Tenant A DNS label (lower-case letters, digits and '-', starting and ending with a letter or digit).
+	Tenant DNSLabel `json:"tenant"`
+
+	// Timestamp When it was used; at most 5 minutes ahead of the server's clock, at most two years old.
+	Timestamp time.Time `json:"timestamp"`
+
+	// Unit The usage type's unit; other units are refused.
+	Unit string `json:"unit"`
+
+	// UsageType One of the plan catalogue's usage types.
+	UsageType string `json:"usage_type"`
+}
+
+// UsageRecordBatch defines model for UsageRecordBatch.
+type UsageRecordBatch struct {
+	Records []UsageRecord `json:"records"`
+}
+
 // SchemaErrorCode Class of an error, as on the tenant API.
 type SchemaErrorCode string
 
@@ -331,6 +387,12 @@ type CheckQuotaParams struct {
 	Count *int64 `form:"count,omitempty" json:"count,omitempty"`
 }
 
+// IngestUsageRecordsParams defines parameters for IngestUsageRecords.
+type IngestUsageRecordsParams struct {
+	// DryRun Check and count the batch, then keep nothing.
+	DryRun *bool `form:"dry_run,omitempty" json:"dry_run,omitempty"`
+}
+
 // RecordGaugesJSONRequestBody defines body for RecordGauges for application/json ContentType.
 type RecordGaugesJSONRequestBody = GaugeBatch
 
@@ -345,6 +407,12 @@ type CreateNamespaceJSONRequestBody = NamespaceCreate
 
 // CreateTokenJSONRequestBody defines body for CreateToken for application/json ContentType.
 type CreateTokenJSONRequestBody = TokenCreate
+
+// RotateUsageQueryKeyJSONRequestBody defines body for RotateUsageQueryKey for application/json ContentType.
+type RotateUsageQueryKeyJSONRequestBody = QueryKeyRotation
+
+// IngestUsageRecordsJSONRequestBody defines body for IngestUsageRecords for application/json ContentType.
+type IngestUsageRecordsJSONRequestBody = UsageRecordBatch
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
@@ -387,6 +455,12 @@ type ServerInterface interface {
 	// RevokeToken Revoke an API token
 	// (DELETE /admin/v1/tenants/{tenant}/tokens/{token_id})
 	RevokeToken(ctx echo.Context, tenant TenantName, tokenId openapi_types.UUID) error
+	// RotateUsageQueryKey Rotate the key that signs breakdown queries
+	// (POST /admin/v1/usage_query_keys)
+	RotateUsageQueryKey(ctx echo.Context) error
+	// IngestUsageRecords Ingest usage records
+	// (POST /admin/v1/usage_records)
+	IngestUsageRecords(ctx echo.Context, params IngestUsageRecordsParams) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
@@ -613,6 +687,33 @@ func (w *ServerInterfaceWrapper) RevokeToken(ctx echo.Context) error {
 	return err
 }
 
+// RotateUsageQueryKey converts echo context to params.
+func (w *ServerInterfaceWrapper) RotateUsageQueryKey(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RotateUsageQueryKey(ctx)
+	return err
+}
+
+// IngestUsageRecords converts echo context to params.
+func (w *ServerInterfaceWrapper) IngestUsageRecords(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params IngestUsageRecordsParams
+	// ------------- Optional query parameter "dry_run" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "dry_run", ctx.QueryParams(), &params.DryRun, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter dry_run: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.IngestUsageRecords(ctx, params)
+	return err
+}
+
 // This is a simple interface which specifies echo.Route addition functions which
 // are present on both echo.Echo and echo.Group, since we want to allow using
 // either of them for path registration
@@ -661,6 +762,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	}
 
 	router.POST(options.BaseURL+"/admin/v1/gauges", wrapper.RecordGauges, options.OperationMiddlewares["recordGauges"]...)
+	router.POST(options.BaseURL+"/admin/v1/usage_records", wrapper.IngestUsageRecords, options.OperationMiddlewares["ingestUsageRecords"]...)
+	router.POST(options.BaseURL+"/admin/v1/usage_query_keys", wrapper.RotateUsageQueryKey, options.OperationMiddlewares["rotateUsageQueryKey"]...)
 	router.GET(options.BaseURL+"/admin/v1/tenants/:tenant/namespaces/:namespace/quota_check", wrapper.CheckQuota, options.OperationMiddlewares["checkQuota"]...)
 	router.DELETE(options.BaseURL+"/admin/v1/tenants/:tenant/limit_overrides", wrapper.ClearLimitOverrides, options.OperationMiddlewares["clearLimitOverrides"]...)
 	router.GET(options.BaseURL+"/admin/v1/tenants/:tenant/limit_overrides", wrapper.GetLimitOverrides, options.OperationMiddlewares["getLimitOverrides"]...)
@@ -2156,6 +2259,225 @@ func (response RevokeTokendefaultJSONResponse) VisitRevokeTokenResponse(w http.R
 	return err
 }
 
+type RotateUsageQueryKeyRequestObject struct {
+	Body *RotateUsageQueryKeyJSONRequestBody
+}
+
+type RotateUsageQueryKeyResponseObject interface {
+	VisitRotateUsageQueryKeyResponse(w http.ResponseWriter) error
+}
+
+type RotateUsageQueryKey200JSONResponse QueryKeyRotated
+
+func (response RotateUsageQueryKey200JSONResponse) VisitRotateUsageQueryKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateUsageQueryKey400JSONResponse struct{ ErrorJSONResponse }
+
+func (response RotateUsageQueryKey400JSONResponse) VisitRotateUsageQueryKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateUsageQueryKey401JSONResponse SchemaErrorType
+
+func (response RotateUsageQueryKey401JSONResponse) VisitRotateUsageQueryKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateUsageQueryKey500JSONResponse SchemaErrorType
+
+func (response RotateUsageQueryKey500JSONResponse) VisitRotateUsageQueryKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateUsageQueryKey503JSONResponse SchemaErrorType
+
+func (response RotateUsageQueryKey503JSONResponse) VisitRotateUsageQueryKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateUsageQueryKeydefaultJSONResponse struct {
+	Body       SchemaErrorType
+	StatusCode int
+}
+
+func (response RotateUsageQueryKeydefaultJSONResponse) VisitRotateUsageQueryKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IngestUsageRecordsRequestObject struct {
+	Params IngestUsageRecordsParams
+	Body   *IngestUsageRecordsJSONRequestBody
+}
+
+type IngestUsageRecordsResponseObject interface {
+	VisitIngestUsageRecordsResponse(w http.ResponseWriter) error
+}
+
+type IngestUsageRecords200JSONResponse UsageIngestResult
+
+func (response IngestUsageRecords200JSONResponse) VisitIngestUsageRecordsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IngestUsageRecords400JSONResponse struct{ ErrorJSONResponse }
+
+func (response IngestUsageRecords400JSONResponse) VisitIngestUsageRecordsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IngestUsageRecords401JSONResponse SchemaErrorType
+
+func (response IngestUsageRecords401JSONResponse) VisitIngestUsageRecordsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IngestUsageRecords409JSONResponse SchemaErrorType
+
+func (response IngestUsageRecords409JSONResponse) VisitIngestUsageRecordsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IngestUsageRecords413JSONResponse SchemaErrorType
+
+func (response IngestUsageRecords413JSONResponse) VisitIngestUsageRecordsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IngestUsageRecords500JSONResponse SchemaErrorType
+
+func (response IngestUsageRecords500JSONResponse) VisitIngestUsageRecordsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IngestUsageRecords503JSONResponse SchemaErrorType
+
+func (response IngestUsageRecords503JSONResponse) VisitIngestUsageRecordsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IngestUsageRecordsdefaultJSONResponse struct {
+	Body       SchemaErrorType
+	StatusCode int
+}
+
+func (response IngestUsageRecordsdefaultJSONResponse) VisitIngestUsageRecordsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// RecordGauges Record usage gauges
@@ -2197,6 +2519,12 @@ type StrictServerInterface interface {
 	// RevokeToken Revoke an API token
 	// (DELETE /admin/v1/tenants/{tenant}/tokens/{token_id})
 	RevokeToken(ctx context.Context, request RevokeTokenRequestObject) (RevokeTokenResponseObject, error)
+	// RotateUsageQueryKey Rotate the key that signs breakdown queries
+	// (POST /admin/v1/usage_query_keys)
+	RotateUsageQueryKey(ctx context.Context, request RotateUsageQueryKeyRequestObject) (RotateUsageQueryKeyResponseObject, error)
+	// IngestUsageRecords Ingest usage records
+	// (POST /admin/v1/usage_records)
+	IngestUsageRecords(ctx context.Context, request IngestUsageRecordsRequestObject) (IngestUsageRecordsResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx echo.Context, request any) (any, error)
@@ -2648,91 +2976,208 @@ func (sh *strictHandler) RevokeToken(ctx echo.Context, tenant TenantName, tokenI
 	return nil
 }
 
+// RotateUsageQueryKey operation middleware
+func (sh *strictHandler) RotateUsageQueryKey(ctx echo.Context) error {
+	var request RotateUsageQueryKeyRequestObject
+
+	var body RotateUsageQueryKeyJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RotateUsageQueryKey(ctx.Request().Context(), request.(RotateUsageQueryKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RotateUsageQueryKey")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RotateUsageQueryKeyResponseObject); ok {
+		return validResponse.VisitRotateUsageQueryKeyResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// IngestUsageRecords operation middleware
+func (sh *strictHandler) IngestUsageRecords(ctx echo.Context, params IngestUsageRecordsParams) error {
+	var request IngestUsageRecordsRequestObject
+
+	request.Params = params
+
+	var body IngestUsageRecordsJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.IngestUsageRecords(ctx.Request().Context(), request.(IngestUsageRecordsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "IngestUsageRecords")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(IngestUsageRecordsResponseObject); ok {
+		return validResponse.VisitIngestUsageRecordsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7Dzpbhs5mq9C1A4Qe7ckS7Kdw/4xUBJ3t7Yd2WM7mJmOvBZV9UnFcRVZIVl2NIaAfYh9wn2SAY+6JOqy",
-	"404D4yCASxKPjx+/+6gHL2BJyihQKbyjBy/FHCcggetPV0AxlX2cgPoUggg4SSVh1DvyriJAUv/+SiCK",
-	"E2h6vgffcJLG4B15OEjA8z2ihqZYRp7vUb2OZyZ5vsfha0Y4hN6R5Bn4nggiSLDa6U8cxt6R9x97JXB7",
-	"5lex97F/eYpHEHuz2UytIVJGBWhwTzhnXD0EjEqgUj3iNI1JgBXQe/8QCvKHEko1MlQwnfTPrn46+9z/",
-	"6PleAkLgSQkpGujDDDxEmURjltHQm20KrfmrAbuapmCAriOySxGo34+RAEBDBdEQYRqioYVk2PRmxYb6",
-	"oAUOFm6liz72L1GsfkQ7MbsH3giwABSDVJfqo5BMiBR6/VeNVz4SEnNJ6ER/AzRUj/dERgjbOYhxM2lX",
-	"XXCCv50CncjIO3q973sJofnHtq/uWQJXYPzPF9z4Z6vx7nrnS8M+/Wf+1e6f/+T5nlTYOPKE5IROFD5/",
-	"xtkE3mMZRPrawpCoI+H4nLMUuCTqisc4FuB7aeWrB4+N/gGBvAlYZmmYSEjEuos507M+qElq9wR/65lp",
-	"7VarVYCHOcdTz9AZy3gANzjZbp8LO7GbbLbVrPjCnKtAzQWILNYkveL4N5rcFUs9eGPGEyy9I49Qud8p",
-	"UU6ohAlw16m2mj6rcvCXJXCs2OPacdKeEBmEV+wW6OJJBQQcpFsSmd98JCJ2TxGj8RRFwKGJLoGGiEiE",
-	"BRp2MxkxTv6ppcER6p739E5okLVa+4FZQj8rlnOQqMzhWnXhBvh57Jipfn4G19lPSULkrzB1MXWsfkO3",
-	"MEU7ZgK6JTRUrJmjV4vgXR91GoftDgoizHGgOH6OaQ/bnRrXdha4ttv47dr+bTXeNZo3hnPNx2sn62rI",
-	"z+6AcxKaq6pfHE7JjT6BWM7aa7gIS9C7eC7+sKT3tC2MQFi+SUHHTzyJXWb5RlkaYgnhDXaQ+l8joEhG",
-	"gFiObXQPHFCMhUQC5DHCIwFUons7kAPCHBBlVOvngqnVFg1JtI6eu083X9tTL+LBr17vUrouqKNH00yu",
-	"lfDz9F8YGoYRitP7iBh8iAinIBAb609WcXfPe68E+poxiZFIIVAYeFbKTPC36szO4evfiVo32vi5KHiD",
-	"zV10rsxKkeIAFgVGwKHCApsQbW5dPqyhZj3Kr25wvQq0D3rclgZJDsmGVqwDwJUwnRLhMANo/vPmpkl5",
-	"ATOHFTIPlF3cBVrVltoOVUE+p87wZsGCnbWus4xegFITZ4TK1wee1mwkyRLvqOUyd9Q665BSaGFLUgWF",
-	"bnabir0F8Lt18lsfHN1jgSS+BXqMsEQJExIdooTQTIJAOAIc5ijQa/JXAgUxC243FeV+7mw9lhoLX61E",
-	"hUWjb++ufuDl1GGkxbZy34p7irDFGBsjVhIHo5Y4dpR5pwW93ke5WsNFZbC7qAAS/M0QjMuo1BciI3U1",
-	"eIrgGxHyGDXaKAFMBcqohg7CeUrU1nJBiY32WtM5B8KFvb+oQ32IILh12FWx8vBCB/A8A2MCZMqBRP+F",
-	"1HYgJITK4ZsK7eJZjtKnqNi7I8ZiwLTKMAtkFee3uYg0GI8hkOTOLqwRZkBZhi/NuYvcakcv7vKTohWz",
-	"JmWWRIxTIZBkhcRwH6nG0wvn4pBgQtWHhV1/YfcowXSKEsYBjZ9ysuIy5v2sJeNLJl4AODOhik0EKGX3",
-	"aEdfOJYgJJoorxKlcSYKCUMCeCWQ9qDMArsbnWgLoVEe3S/It7zqnLDyc1UvxMUcpfG1rWDhWEIpXZQc",
-	"6Z73kJqmncOKQCn22FyojDIuHNxxYc4uSpEyApTgEJTwZzSAYzRUcA0NVbWUe8cSIteKGKey49ZwWQLD",
-	"hGOqxEEKHA0zSuRw9R5t1x5qnlsKpMAJC/PzEGHEN4TadD9GlycfzvofzTkrRwSqtvrimZ893/vU63++",
-	"OvF875ezzxee733s/r1CCEtsPH1yJ7nUYzHbmSo4cdsqZjFlnmQCCn8kt7VfKT1hxGupsFk2isF9gTRL",
-	"Rga3z2h8mKNo6yMBLDIO4bMZIDkitrG7nsNoKeDw85tcb7nUPZ3H2y40xzgbI1xGbEoZ81PMsHw+y2UE",
-	"ijZDH2E0JpRIqMCjpYxSaWstm0WyVaYNZdKE1IM4E+QOPuVgmZh++X0+yXxfQN9ym0olH8x9sYXpdFWQ",
-	"0dO9y5CINMbTmyVepu+RujLPMhKu8lLrV/aZkq+Z8W2OlSkDmAsdsTQUMFRSxcb9EpA4xBI31wZuNADW",
-	"362Bv9b9NYh7lO87j6f6OZXHicaMoxRYGgPaycO1iNA7RgIQu8eFl7egHSphzGqMYRG539fxNthwe93m",
-	"fjZ3uS1JrvO382Wd4LiD448h6i1p1vmDI+aw6ITOJVNSDmPyzS25xoQLWYlfl/rHBPglQxwCNqFEAKr5",
-	"LVWdc8dut8QFZzFsFNq/UANX8ZpeqYac4sTrOU/t8KSg07zKx9KoEp3oIEJxX13EaIgYvyFhoXdyD5tI",
-	"ZOCdzyK0O2/nc39riGNRDpjf6sBZtaMueQdwEKEkE9I43rvHCJJUTitGsdVWOI4VeBvxX9VWKvNwrw8c",
-	"Cb8n0UOVFJbe8xKRon7aQqKYdNM6gWIWXQrKhT1t/ZqGOEwIHWobIsBxjOAO+LT0ko7R8I7APXAzhCtz",
-	"cYfQIM50GtnYwThs6HTc+dnlFfqaASdg3Mrc2NebeL5nlnKY93nqW2fRP+iE/TykH2IstKjANpnuK9pm",
-	"dM6Mqm57cvar53sn5ycXny7Vw/vux17//POVeq5UA5yc/K13eaVHfO7/2j/7a189Xp5c9Lqnvd+Ua3LS",
-	"61+dXPS7p3q57sVVr3u67hS6FsAp/0YsnKqDGFTrsyBMxT3wRRMwsLjYsABBo25WKXBYFyzX65fjr11h",
-	"fQFBxomcXqp9DFhnmj4YLzTV4imZHWJZP2B0TCbKD8nvzLgb6hLf905Pe/2fb7ofP/X6N1dnv570FSb0",
-	"uXRsBzAHXor0SMrUlFkQOmaO0Ei+tcj4GAegkD0icUzopIFT4iMBKdbhgTFnSYWAGmMcKLJ+bwbrgonP",
-	"CjEDGjAqlb46skOFX8apTa1F97xnziqa6KTORYgChEYQ1tEyoDtDx+mHu65k9nuNBpvKNtNNJvu4Qv8W",
-	"BJMSVBQ2oDgIIFXC1KTLCx/RXkCEBaJs+X358zJhQA21CnTQajdRgW2eBx6KvSsxGAibAzqgmkrNiOEc",
-	"swxzpbSEsdX003puUK+jsUoB3eOpNh2wMhvwXD5RIDxid8qcECiNMUU7GFGYMEmUri6v10cCT3ePKnsr",
-	"fxiIJgciivmvBBqGMMZZLG+0fzfUUMWYhDqHP5raPwOqplSymfcRUVpPCVMNKeNIF/EgTPWcJqqVXSnj",
-	"2aQ3c5UdYFP9MKCSTCKpLxPLHEiNJk2zJvon0BiUuo3ALmPCxcoMMHR8lLsdpqxDQ67j7fl+MiJiQG3s",
-	"EIUMhK6SugVIFTogHu9q+i+cXlsF4uvAU5nMQT8xjrTKV5iREQyoiU/qWqRK1HJYcdqH6J5Q4SOhbELl",
-	"doAtiWA8BCVMRlgGkaWECPMkBiGaA6VsJJG6TK3C+ej///f/SkLvnveUTgIujNhoN1vNlg6xpEBxSrwj",
-	"b7/Zau57uoAi0oJvT6uyvbv2nsGuVu7MHQoMGA8FwgbEMq3RMGmOKsoa1lk3axoKMLOIQEEEwS2Eiinw",
-	"gN5HTHlVhiUtd6ilCjxXDKqcc/V96q9HijPucEzCSr0JpuGAqitVXFSJE+cUYS7ZRyILIlQENIbHWmro",
-	"qzJCLg93Ms2UmKLDAd0g0GSox5YMaTdYgcExFThQ6zbROXAFqI+wwdCAsjgEbjbRC0pmFAtoHp1Q9dFQ",
-	"QSG1emFxKT+bqytC1e9ZON2upnCuIO1LkeZ8k2dUtJK6iRkORzjGNND6qxLw80TE0rkA1ZHXaXVeN9rt",
-	"Rufwqt06aqn/v3lltMyUXM6uXcVqX8r4ZbvTanYOH79dGdDzFGbxBG4mZOSAY+MayUrl36xugkiewXyR",
-	"Z6fVesJ1lBVu7VXlb+3tgLe1eY7iziJrZOWtrtahytB1EaixFfQYC0pTiZwDc2QXGAVq9kzxqx7d3mr0",
-	"wTaj2/tbjD7cCu7D1jZrW/268Qx1oVmSYD4tON1qu0nO8BJPFKt4WoJ512pKKdErkZ6JKUKsCw/lzF3Z",
-	"MU+l2GKvL/W4TpUlW+9KlqwH3bxukAD6wHjKDHyeifR4r3F73AoOO423+AAaB+GbUePdeB8anaA9auF3",
-	"4Vt4My7LtLfl4kqYzMEHJxWV5CszwlSMb02uf1iSUgfPraYKLRWRvJm/xBQw0R5RGKXG4lF24VBMhYRk",
-	"WK95qZOdmX1VLal/lM5aT0I1stiOKGxAayPh3t6yfv/Hssd2eHAxRmnP/w6i/t2/n6g3tFdwl5M1XYJ+",
-	"78E8zJZK/J9BFnxXbZv54gazHLJXaaux5toTlMULBzyXsfMHNl9w+ASK3tPe3Q2rFuyHEIO7XiRhdyDy",
-	"KI+dol1uZbouiXYQE87KQyN4ggltog8xYK4/V1Udy6oxmyDCdGKCCBGhE4fCU4vMNRz8UP6rlZA7yrud",
-	"hdezjflm7qhL+GeHsnuTH9ktkfnCTpuyk6LxhahgiUiHb+DnOmFFU2Qx/xjhOEYy4gAowamJR5ls1o5u",
-	"9CtbPoa2gWPXZL+JtBFY6rD9fgb5h2UELyZC6trVakVcp9XKC9Pa6tHUj+XlXjNXc8RipKRa+3LYmrn5",
-	"q95G445lfGcefOG7p6ixDbnONg/NK6k0LpPJC+xnPCr4hgMZ69iygCZS17lKhQEOogG9hSmakDugOj1i",
-	"w80RmUSmL9bE5ncabaXxiqqp3WN0C1MTCDeTdTi83GxA73CcQVOnZIpQqxELZVqIhELtcQc0ZBxdnH8w",
-	"fiDaYRSQSMFkoVIFST5ntzmgihQp3BfKN2JxKPIKU5M5IULHy0mATbzJ1IJjJCBgtEjBMRkBF65A6eX3",
-	"FzyPdFt/lMx5pOgwzW/PEeR8Eb5F1k/YgOpL6PR5hLaWtdvJ7dXuSL1SaGl0tV8rqPpxdk4V3DUB2kPr",
-	"f1uPWadZZv5mPns+R8cAtwnE1hsFl/BLeYj5aOyL2bJJpBfX331S0OWquK8rctuvlKj/GBVap81taewH",
-	"hXbdjLUt8GuZ44+mQv4dA7jdUDkJZQWDZE8JfZXMuvdQPM/2tKK6CfI2S6dv37V1TfcRKMsYDXVGeWhK",
-	"GipNqcNbQsMhGhOJMhpaL6PY65UoOyQHxmPwK0Uu5rN6NMlJbZ9HWCLTCCeaqGsqNvLQGbbql4gBLTwQ",
-	"tDO0T0dIVwsPfWS+sW8WKtrqhqjR3nXZ+LrlVNuQT5JM/sNq/qq+MspWITheGVVv5HniW6OcIFXeqqIr",
-	"zAhFw5o5PKzD6irg0IB/zYBPS8grbY/bA132RC0CXW9HLYrj2oo/2i397xi1Fzvs8hPsu+HNm7pLAAvm",
-	"bbv67XNfwG65umHwO8SY8o5ng8YV1TS2Q7lzWGkkNpMchS+Vtt/221p/7v58XUvRcvtmY31TaeFeonDy",
-	"At8XA2wTjfAJT6vln8ZOsHwwRlgz8Z+39kLKunun9LcFDLr8tdae5+tyHiFN54qPbPOJKecxxfAQHtv+",
-	"lWr5q+59Wozq6kISA8sPdXNyfKx2cdq5u6ITiJ3Ru/AAXrcbb4J93DgYH75tvIVOu/EOt0btoBPuw0El",
-	"gRiQRghpzKb18je153XZJOSNcEpu9r92Gm/u85aKI9s0sE15StFxsSwFaaqzX3jwUU5QWVxeNcps18nS",
-	"2hf9urdK6UuxiqlyNTyjqzZt2NIISl3hfIy01ZNXz2G1TIRFNKDKwgmwLlodgX0jnElBuuwcU0BjX8/2",
-	"Q12wFfyQhwF8o7Gu5/lgKy54Rp8tf0VflWl/m/z9tj3qJH95F7f+xt8GB3dXr7NfDsV/t+FiH5+3WP8N",
-	"+eRV3q73+4ub3A6wWN5U+myM9uprDVeJH2Wc+zpQ7+sKMIPOl0Dmc0gwfScI01LouCTXJjbD3oP+e0PC",
-	"2apSivKWhWSpQDiTEVCpuYlO8gxNE10oA8KUSeS2hO26WVcboWd+B1nmLwX9lUCk7kdsyoSuFwFbrK30",
-	"j9Z0Jz9r/dTvb9xUGpeX1t8/XvAvkz01MnuxgDZNhCikrRcglR5JzYdz3ZFfrhUJm6YXw6iul9tyk60m",
-	"AoUsyBKgxvTR3Rq6T1HxZMZj78jb07aIhWNhNSPBdBBIRkAqLVi6x7v2im7hkgTzvYTNOX52Tap1nKmt",
-	"TbOZDrdVFzCO2ux69q8AAAD//w==",
+	"7D2Lbhs5kr9C9C0Q+64lS3Kch43DQkk8s75JHI/jYHYn8llUd0nNdTepkGwrmsDAfcR94X3JgUX2S6Is",
+	"yR5PBtgsFogsdZPFYr1f8zWIRDYVHLhWweHXYEolzUCDxL8ugFOuT2kG5q8YVCTZVDPBg8PgIgGi8fcn",
+	"inCaQTsIA/hCs2kKwWFAowyCMGDm0SnVSRAGHNcJ7EtBGEj4nDMJcXCoZQ5hoKIEMmp2+ouEcXAY/Nte",
+	"Bdye/VXtvTn98JaOIA1ub2/NGmoquAIE91hKIc2HSHANXJuPdDpNWUQN0Hv/VAbyrxWU5snYwHR8+v7i",
+	"h/cfT98EYZCBUnRSQUoGeJhBQLjQZCxyHge3m0Jr/0XALuZTsEA3EdnnBMzvR0QBkKGBaEgoj8nQQTJs",
+	"B7flhnjQEgdLt9Inb04/kNT8SHZSMQPZiqgCkoI2lxqSmE2YVrj+k9aTkChNpWZ8gt8Aj83HGdMJoe4d",
+	"IqR9addccEa/vAU+0Ulw+Gw/DDLGiz+7oblnDdKA8d+faOu3Tuvl5c6nlvv078VXu3/9SxAG2mDjMFBa",
+	"Mj4x+PyR5hN4RXWU4LXFMTNHoumZFFOQmpkrHtNUQRhMa199DcTonxDpq0jkjoaZhkytu5j3+NZr85LZ",
+	"PaNfTuxr3U6nU4JHpaTzwNKZyGUEVzTbbp9z92I/22yr2/ILe64SNeeg8hRJ+o7jXyG5G5b6GoyFzKgO",
+	"DgPG9X6vQjnjGiYgfafa6vXbOgd/WgHHHXtcek56olQO8YW4Br58UgWRBO2XRPa3kKhEzDgRPJ2TBCS0",
+	"yQfgMWGaUEWG/VwnQrLfUBockv7ZCe5EBnmnsx/ZJfCzYTkPieoCrrsu3AK/iB37alicwXf2tyxj+ieY",
+	"+5g6Nb+Ra5iTHfsCuWY8NqxZoBdF8G5Ieq2Dbo9ECZU0Mhy/wLQH3V6Da3tLXNtv/Xrp/u20XrbaV5Zz",
+	"7Z+XXtZFyN/fgJQstlfVvDg6ZVd4ArWatddwEdWAuwQ+/nCk97AtrEBYvUlJxw88iVtm9Ub5NKYa4ivq",
+	"IfVfEuBEJ0BEgW0yAwkkpUoTBfqI0JECrsnMPSiBUAmEC476uWRqs0VLM9TRC/fp52t36mU8hPXrXUnX",
+	"JXWc8Gmu10r4RfovDQ3LCOXpQ8IsPlRCp6CIGONfTnH3z06eKPI5F5oSNYXIYOBRKTOjX+pv9g6e/UHU",
+	"utHGj0XBG2zuo3NjVqopjWBZYEQSaiywCdEW1uXXNdSMT4X1DS7vAu01PrelQVJAsqEV6wHwTpjeMuUx",
+	"A3jx8+amSXUBtx4rZBEot7gPtLottR2qouKdJsPbBUt2Rl3nGL0EpSHOGNfPngao2ViWZ8Fhx2fumHXW",
+	"IaXUwo6kSgrd7DYNeyuQN+vkNx6czKgiml4DPyJUk0woTQ5IxniuQRGaAI0LFOCa8okiUSqi601FeVg4",
+	"W/elxtJXq1Dh0Bi6u2seeDV1WGmxrdx34p4T6jAmxkRUxCG4I44dY96hoMd9jKs1XFYGu8sKIKNfLMH4",
+	"jEq8EJ2Yq6FzAl+Y0kek1SUZUK5IzhE6iBcpEa3lkhJb3bWmcwGED3s/5yDnP8H8XGgjsZYZ/xrmV2zJ",
+	"Ykdu8Bn82m66vX3v9qnWWAsts972FuLALn0l0theyJiiy+Mljnf0GsjnHCQDRRSbcIit4yrSGKSxlRUZ",
+	"U5YazhLcygsH70iIFCj3q6WfDRW9TiC69hiyqXGpYw+1yByszZUbj538BzGoA6UhNh72XCFoToQh2fjA",
+	"qSTUEh+nBfssUymMxxBpduMWRgq1oKwi0BXE4Z5e3uUHg3+7JheOJ60Xp4gWpYj2H6khRJfOJSGjjJs/",
+	"lnb9m5iRjPI5yYQEMn7IycrL2JBNKqm5BHBuY0ObaCwuZmQHL5xqUJpMjBtPpmmuSpHOIniiCLqsdoHd",
+	"jU60hZSujh6W5FtddUFYxbnqF+Lj78ra3VaSS6qhEudGcPfPToh5DQVFTYKXe2wuxUe5VB7uOLdnV5UM",
+	"HwHJaAyFTDgiQwPX0FJVx/jTImN6rUz3WhfSWYorYJhIyo04mIIkw5wzPbx7j65vD/OeXwpMQTIRF+dh",
+	"yupLiNFXOiIfjl+/P31jz1k7InCz1afA/hyEwbuT048Xx0EY/O39x/MgDN70/1EjhBVGNZ7cSy7N4Nd2",
+	"yoBmfuPQLmbswVxB6QAWzs0To5iteK0sJJGPUvBfIM+zkcXtI1p79iho7mVAVS4hfjSLr0DENobuY1iJ",
+	"JRxhcZPrTcWma3l/Y5EXGBdjQqsQWSVjfkgF1Y9nKo7A0GYcEkrGjDMNNXhQyhiVttaUXCZbY0tyoW0O",
+	"I0pzxW7gXQGWTaJU3xcv2e9L6Dt+27Tig4UvtrBVL0oyerg7HzM1Ten8aoVbHwYLNm+eo3G6MizQvLKP",
+	"nH3OrTN5ZEwZoFJhiNhSwNBIFRdozUDTmGraXhspQwBcgKEB/tp4g0XcvYINi3hqntO4+GQsJJmCmKZA",
+	"dor4OGH8RrAI1O5R6VYvaYda3Lge1FlG7u8b6bDY8Ic57P1sHuNwJLkuwFEs6wXHn424D1FvSbPeHzxB",
+	"nmWvfyF7NZUwZl/8kmvMpNK1hEGlf2xGRQsiIRITzhSQht9S1zk34npLXEiRwka5lHPz4F28his1kFOe",
+	"eD3nmR0eFOVbVPlUW1WCmSWmDPc1RQxCJOQVi0u9U4Q0mCYW3sW0Tbf3YjHZuoY4luWA/a0JnFM75pJ3",
+	"gEYJyXKlbaRj94hANtXzmlHstBVNUwPeRvxXt5WqxOezp54M64PooU4KK+95hUgxP20hUWx+b51AsYuu",
+	"BOXcnbZ5TUMaZ4wP0YaIaJoSuAE5r7ykIzK8YTADaR+RxlzcYTxKc8zbWzuYxi3Mf569/3BRBEh268Y+",
+	"bhKEgV3KY96HwUfjDZ7wCSi9Ku9Mowim3nDBOURCxoooLSTEZDQnOmGKjKiOEq/Ps+znxLmt2vDRcrH8",
+	"LBEKyI4V3SFh8S5JaExGALzcGsZoaOkE5kbE8QkYt1wnjE82hCT1enV9d3gUjQaYMRp1XCeGPcwdzAsN",
+	"G2+00QL5lMhtoMJB4yMqvDCLmS3lGIv9esGe7IkiLA6NS2XsJeO7Wnwfkpk1dq9BEYaEYrx4FkM2FRq4",
+	"fogA284Bw2waX1mj5Mw4tM2NUW6E7A4lqTC0QlPKI5DGUP9NcAhJu93e9Zk+a0D/nFOumZ6viGLlUVI6",
+	"qsY7PSLXMNVG6ir2hcQQsYymZJoaAb3CBSjM926n+N8ad3Zbny4MjKZWmmbTFZ4ssx6sQeKW3mtYPq5n",
+	"gsxRFYo03typXR33sPFW84Lz/I+I0AlI/Kww+S1hbGBeuNb93tpbxbWv7NdLAT8OxVmnKeUkopqmYpIj",
+	"GCVMam3N1AYuhde9rsHWZAKHrBpN1m92jey4T/2VE4EbK9C6qFoqh7JUXXyxRskWO/sOVSu8e401fosX",
+	"+DqlCo1d6urvQmOdCb4QCKgrzuP3PwVhcHx2fP7ug/nwqv/m5PTs44X5XCsgPD7++8mHC3zi4+lPp+9/",
+	"OTUfPxyfn/Tfnvx6bP44Ob04Pj/tv8Xl+ucXJ/23Xj28WD7oZYGRiOfmINZYwLMQytUM5HIQI3K42LBm",
+	"EVF3W6uJXJdfx/Wr5y99lQAKolwyPf9g9rFgvUcLR8jS1/LIcfeIM14jwcdskhst7+7Mihxzia9O3r49",
+	"Of3xqv/m3cnp1cX7n45PDSbwXJidACpBVnIm0XpqKzMZHwsPrxdbq1yOaYSMP2JpyvikRacsJAqmFAPc",
+	"YymyGgG1xjQyhtkr+zDWWCL5D3gkuDYe16F7VIVVatuWZ/bPTuxZVZscN+1AwgFia8o30TLgO0PP6Ye7",
+	"vvq3V4gGV/1mX7fFb0c1+ncg2CoiQ2EDXhgnrsKujHK6C0ioIlysvq9w0aodcEutijztdNukxLYsQufl",
+	"3rUsAsTtAR9wpFL7xHCBWYaFW7WCsc3rb5vlRLgOYpUDmdE5Or/UOL50oQRJEToSN8YhVlb+71DCYSI0",
+	"M95mdb0hUXS+e1jb2+hEYEgOTJXvP1Fk6PKdVxihHCJUKWUxlv2N5u6fAaq1WgHULGHGbzPuAEIqJMG6",
+	"X0I5vtMmjUptMeOuIqpwOiNqCyYHXLNJovEyqS6ARDQhzdr8lSJjMA5jAm4Zq+yMKrR0fFhYXLYSFCHH",
+	"FH2xn3EGBtxlv0gsQGFh9TXA1KAD0vEu0n8ZtnWFoyGan1X9B/lBSIJOq8GMTmDAbYYNs8C1vNuwFnYe",
+	"khnjKiRKEAnTlM7BVVEKGQO6DEYDOkpIqMxSUKqGg9LeB3SHNRgpeGjBsL+ZC1ckcWafjUBXBgHZKUWE",
+	"ufYBr9sNw0qpq6EzGKmuGze7SJkOwbh0owQfEWOtXKoNWxHGlaZct0nhNZlzVVa6uZ1h3YWyledjkcbG",
+	"UuZakETkMp2HJKYsnZtfBxwdnXROpEjTfKoKy1ZLyhWNUEAh4OiFoZjK2gOOdojG5oCa8CT/9z//W8mK",
+	"/tmJcUxBKit5u+1Ou4Nm/hQ4nbLgMNhvd9r7AZatJqg79tCf3bvp7lkCRVdV+POBDgf2lqtikpYtLqlT",
+	"XctF7O2alonsW0yRKIHo2iBZETrgs0SkQHasVHMCxixV3UgVVSmEH7IEfj0ywuWGpiyuVfkimg1XmOuu",
+	"JYsLprJ8EhJlSKzMagyPUPAitVs9UeQ8Bco1ysnBgG9gr1sGdIXaGAvnjettkzNbYmEcJ8TQgNuyC9wE",
+	"F7QeuHnRiLkJN39aKigF/0lcXsqP9urKfPUrEc+36+RYaAP4VBaXPS/KKlDPXxnHr/D7Gjb1YaASMV3I",
+	"Uh0GvU7vWavbbfUOLrqdw475/6+VUe4aXW4vfS0Cn6okZrfXafcO7r9dldULDGaNmJiwkQeOjTtTav0W",
+	"t00rTsscFltrep3OA66j6ivo3tV00N0OeBeZ8rTUlKUjTmVhjTSHmZ9ArbmFzzhQ2kbkPLVH9oFRombP",
+	"thzh092tnn66zdPd/S2ePtgK7oPONmuXJVkbvmEuNM8yKuclpztlOCkYXtOJYZUAJVhwaV6pJHot3TOx",
+	"rR9N4fGWKX3hnnkoxZZ7fWomd+os2XlZsWQz8xb0owzIayGnwsIX2HRP8Ix2x53ooNd6QZ9C62n8fNR6",
+	"Od6HVi/qjjr0ZfwCno+r5rhtubiWK/PwwXFNJYVG19s+va3J9U9LUubgheFZo6UynXcbrjAFbMpHlQaU",
+	"NRqNaT1Uc6UhGzYrjZtkZ9++qDcy3ktnrSehBllsRxQuq7WRcO9u2TX5bdljOzz4GKNyif4AUf/yX0/U",
+	"W9orucvLmj5Bv/fVfrhdKfF/BF3yXb1Z+ZMfzOqRvVozszPXHqAsvnPAYxk7f2LzhcYPoOg99O6uRL1N",
+	"MoYU/EWjmbgBVQTK3CsYtSgiB56AEbMRwSK6RCeU8TZ5nQKV+Hdd1Ym8HvayqVFVT40uKDyzyEKb5zfl",
+	"v0bjnqepztvudrsx3ywcdQX/7HAxs0USuxUyv7PTpuxkaHwpsFoh0uMbhIVOuGMURfn+EaFpSnQiAUhG",
+	"pzb0ZUtadnC8QtVoO3Rts7u2BI5pF8TmHtvvR9B/WkYIUqY0NrDUy+J7nU5Rnd41H20ytaj5vvW1pC5H",
+	"SuoFsAedWz9/NZuX/bGM35kHv/PdQ9TYhlznWrYXlZQtWGjmNmqN6cajgi800imG5xW0ibnOu1QY0CgZ",
+	"8GuYkwm7AY4ZJhexT9gksdNIbHpjp9U1Gq8snd49sj1fXGj3MmYUqs0G/IamObQxq1WGWq1YqDJrLFZm",
+	"jxvgsZDk/Oy19QPJjuBA1BRsIm9qICne2W0PuCFFDrNS+SYijVXRZmKTT0xhyoFF1MabbEMYJQoiwcss",
+	"JhYvKF+g9MPvL3ju6bZ+K5lzT9FhRw48RpDzu/AtE6dFud/30OnjCG2UtdvJ7bvdkWa58Mro6mmjqvrb",
+	"2Tl1cNcEaA+c/+08Zkyz3Iab+ezFOxgD3CYQ2xzPsIJfqkMsRmO/my2bRHp96e51cV9f5Pa0Vkj3bVRo",
+	"kza3pbFvFNr1M9a2wK9ljj+bCvlXDOD2Y+MkVBUMWjwk9FUx697X8vPtHiqqq6iYteD17fuuNGyWAJb1",
+	"DjGjPLQlDbVRIMNrxuMhGTNNch47L6Pc64mqxiQMrMcQ1uqE7N+6LCdG+zyhmthueNUmfVuxUYTOqFO/",
+	"TA146YGQnaH7dEiwUnYYEvuNm+dY9tYPSau767Pxce4E2pAPkkzh17v5qz6o01UheAZ1Nrt5HzirM7yj",
+	"Nt+gFov0GCfDhjk8bMLqK+BAwD/nIOcV5LXZB9sDXTVGLwPdnElR1hd2DX+4yvwj0l1usy9OsO+Htxil",
+	"UwFYMm/XN+VooRng7qkBv0OMqRh7YtF4RzWNG1PSO6hNE7EveQpfarM/ui8aQzr2F+tayrkbzzfWN7U5",
+	"LisUTlEj/d0A20QjvKPzegWttRMcH4wJRSb+69ZeSNV855X+roABK4gbPfohlvMobdtXQ+I6UG05j+2I",
+	"g/jINbHWK4ixAXo5qouFJBaWb+rmFPi428XpFu4KJhB7o5fxU3jWbT2P9mnr6fjgResF9Lqtl7Qz6ka9",
+	"eB+e1hKIEWvFME3FvFn+Zva8rDqFgxGdsqv9z73W81nRV3noOge3KU8p2y5XpSBtgft3HryXE1TV59eN",
+	"Mtd6urL2BYfs1kpfylVslavlGazadGFLKyixSPyIoNVTVM9Rs0xCVTLgxsKJKBatjsDN4bUpSJ+dYwto",
+	"3FDcb+qC3cEPRRggtBrrcpEPtuKCR/TZisHIdab9dfKP6+6ol/38Mu38Xb6Int5cPMv/dqD+qwvn+/Ss",
+	"I06fs3dBbabxHy9uCjvAYXlT6bMx2uvDpO8SP8Y4DzFQH2IFmEXn90DmY0gwvBNCeSV0fJJrE5th7yv+",
+	"e8Xi27tKKapbVlpMFaG5ToBr5CY+KYcDknNjQNgyicKWcI1L62oj8M3fQZaFK0HHJuymJ7QhE/r+8wsO",
+	"a3f6R2tGlDxq/dQfb9zUppesrL+/v+BfJXsaZPbdAto0EWKQtp0AsV1V6HJfXcP8jgahfozdQRxmRTOj",
+	"M4ZsOxObcEWGtiHqaiSBXsdixu3KQ4LZZWVbQLmYEWEsn5/vHlCKKeqZkCh5cp6CUmRYTUHFmi4Fuury",
+	"uwY14DqBrDDKnnY6908zk50oZQbruCYnMudFE1oMmrJUDa0Nh/MtxhJUUk0U8fXy4JBa7JQrJsE+pDy6",
+	"Pg7WGUqb+v4LY2gfI/lbDN7t1cbqdu8HIsQrg+IwM5SCGgDvMykiUEg/2LTidn90EfLnFQqIQzt4FVtB",
+	"S2YtmbQg25qwsBElr6yojTTwC4oPtrOx1kiYT20MMOx0Oi6KXPSK+vrnfO2EA47ulG0nxLjGEWFj7ON1",
+	"raU4RScmOzm/5uZQzoETtbbYkBQ/5rbRHLtOhSQUG0gtcpgtk8FwCjaXhij1JhTHCGPPtiAplRMgxRQJ",
+	"80Q5RmLAax2FmwwAKWYeuvar+hAQs3DGlGJ8MuBCYka7lQo+ISzetUF5J+qYQmnHaWakpa2NNegYM0jR",
+	"FR06jH9il238chiWnZSJa7h2VQqkOUVooQd2RlVzhBB2qTYGGREhjc87J0BlytA7tk9RCeXsVapINb4H",
+	"2ddak4UxiRW9BRFFlJMRDHjZl6zoGNJ5m/xsr4C5ruTVo2PIjhQ5jyEmCU3H5hm4ASxP6hcUNEZKwAbe",
+	"ejQvodXcIhygVAwvwhdq/j6PyTilk4mh1pRqOCRMo7Ov7EBWOqmGcmMPLAbdChvaEp9duk1eidg8VgzM",
+	"NAw04N1n5B171Sa/GE05jOX8Sub8P43AHtorL2+ybMI1aLUID+2e1W0bXPkUlR1tVZtE4gn7LTQMmd2q",
+	"vRB5eG9Ioq7YrOYj+ML87jT+QL+brbI0ovzyQQrUybFPds5TkI5az8f7tNWwcld1wdYGKwUzGLXGEjeO",
+	"67NlDru9A/tfsVqI19eGCa2yqV0pVDHmoTnUxsB6hSmG8vct4o5LI20epfqrnIDWbU4s6xRjwzrbAdwY",
+	"uOYxCMrhglZgxCz+3r30KEEKvIemFl82HMLgSyujX1ojEc9boznefPfZ8+fPe91nt/U5N8h+CxNuPl0a",
+	"xrZK0iduLqp5KqhzYhHlGXAbe8V2cXQ0jKTJZRocBnsYDHUgLq1mQygovnQCrGYv4ISqxn+ZUflCEYvz",
+	"YNoLAQXfS42pIWZrOzAE5XZ9AZspWvV+YUXtFNM2dotjWBO4tPaWjb3aHvbObi9v/z8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

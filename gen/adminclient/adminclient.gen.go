@@ -182,6 +182,18 @@ type ObjectLimit struct {
 	Maximum int32 `json:"maximum"`
 }
 
+// QueryKeyRotated defines model for QueryKeyRotated.
+type QueryKeyRotated struct {
+	KeyId   int64 `json:"key_id"`
+	Retired int32 `json:"retired"`
+}
+
+// QueryKeyRotation defines model for QueryKeyRotation.
+type QueryKeyRotation struct {
+	// RetireOld Make queries signed with older keys fail at once.
+	RetireOld *bool `json:"retire_old,omitempty"`
+}
+
 // QuotaCheck defines model for QuotaCheck.
 type QuotaCheck struct {
 	// Allowed True when usage + requested stays within the limit.
@@ -302,6 +314,50 @@ type TokenList struct {
 // TokenRole `admin` may call every operation; `viewer` may read (including the read-only POST queries).
 type TokenRole string
 
+// UsageIngestResult defines model for UsageIngestResult.
+type UsageIngestResult struct {
+	// Accepted Records stored by this batch.
+	Accepted int32 `json:"accepted"`
+
+	// Duplicates Records whose (tenant, id) had been stored before; they changed nothing.
+	Duplicates int32 `json:"duplicates"`
+
+	// Late Accepted records for months already invoiced.
+	Late int32 `json:"late"`
+}
+
+// UsageRecord defines model for UsageRecord.
+type UsageRecord struct {
+	// Id The record's id, unique per tenant: what makes ingestion idempotent.
+	Id string `json:"id"`
+
+	// Namespace A DNS label (lower-case letters, digits and '-', starting and ending with a letter or digit).
+	Namespace DNSLabel `json:"namespace"`
+
+	// ObjectName The object that used it (a load balancer, a zone, ...).
+	ObjectName string `json:"object_name"`
+
+	// Quantity How much, in the unit; kept to six decimal places.
+	Quantity float64 `json:"quantity"`
+
+	// Tenant A DNS label (lower-case letters, digits and '-', starting and ending with a letter or digit).
+	Tenant DNSLabel `json:"tenant"`
+
+	// Timestamp When it was used; at most 5 minutes ahead of the server's clock, at most two years old.
+	Timestamp time.Time `json:"timestamp"`
+
+	// Unit The usage type's unit; other units are refused.
+	Unit string `json:"unit"`
+
+	// UsageType One of the plan catalogue's usage types.
+	UsageType string `json:"usage_type"`
+}
+
+// UsageRecordBatch defines model for UsageRecordBatch.
+type UsageRecordBatch struct {
+	Records []UsageRecord `json:"records"`
+}
+
 // SchemaErrorCode Class of an error, as on the tenant API.
 type SchemaErrorCode string
 
@@ -327,6 +383,12 @@ type CheckQuotaParams struct {
 	Count *int64 `form:"count,omitempty" json:"count,omitempty"`
 }
 
+// IngestUsageRecordsParams defines parameters for IngestUsageRecords.
+type IngestUsageRecordsParams struct {
+	// DryRun Check and count the batch, then keep nothing.
+	DryRun *bool `form:"dry_run,omitempty" json:"dry_run,omitempty"`
+}
+
 // RecordGaugesJSONRequestBody defines body for RecordGauges for application/json ContentType.
 type RecordGaugesJSONRequestBody = GaugeBatch
 
@@ -341,6 +403,12 @@ type CreateNamespaceJSONRequestBody = NamespaceCreate
 
 // CreateTokenJSONRequestBody defines body for CreateToken for application/json ContentType.
 type CreateTokenJSONRequestBody = TokenCreate
+
+// RotateUsageQueryKeyJSONRequestBody defines body for RotateUsageQueryKey for application/json ContentType.
+type RotateUsageQueryKeyJSONRequestBody = QueryKeyRotation
+
+// IngestUsageRecordsJSONRequestBody defines body for IngestUsageRecords for application/json ContentType.
+type IngestUsageRecordsJSONRequestBody = UsageRecordBatch
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -569,6 +637,68 @@ type ClientInterface interface {
 	//
 	// Corresponds with DELETE /admin/v1/tenants/{tenant}/tokens/{token_id} (the `RevokeToken` operationId).
 	RevokeToken(ctx context.Context, tenant TenantName, tokenId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RotateUsageQueryKeyWithBody Rotate the key that signs breakdown queries
+	//
+	// Adds a new server secret that signs `hourly_breakdown_query` values from now on.
+	// Queries signed with older keys keep working unless `retire_old` is set, which makes
+	// them answer 400 at once on this replica and within a second on the others (clients
+	// then run `usage_details` again for fresh queries).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /admin/v1/usage_query_keys (the `RotateUsageQueryKey` operationId).
+	RotateUsageQueryKeyWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RotateUsageQueryKey Rotate the key that signs breakdown queries
+	//
+	// Adds a new server secret that signs `hourly_breakdown_query` values from now on.
+	// Queries signed with older keys keep working unless `retire_old` is set, which makes
+	// them answer 400 at once on this replica and within a second on the others (clients
+	// then run `usage_details` again for fresh queries).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /admin/v1/usage_query_keys (the `RotateUsageQueryKey` operationId).
+	RotateUsageQueryKey(ctx context.Context, body RotateUsageQueryKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// IngestUsageRecordsWithBody Ingest usage records
+	//
+	// Stores a batch of up to 10,000 usage records in one transaction. The batch is checked
+	// as a whole first; if any record is bad (unknown tenant or namespace, unknown usage
+	// type or a unit that is not the type's, a negative or too large quantity, a timestamp
+	// more than 5 minutes ahead of the server's clock or more than two years old, a missing
+	// or over-long id), the answer is 400 naming every bad field as `records[i].field`, and
+	// nothing is stored. Records whose `(tenant, id)` was stored before — by this batch or
+	// any earlier one — are counted as duplicates and change nothing, so a batch can be
+	// replayed safely. Quantities are kept to six decimal places (rounded half to even).
+	// A record for a month the tenant has already been invoiced for is stored and flagged
+	// late: it shows in usage queries and never changes that invoice. Bodies may be up to
+	// 16 MiB. With `dry_run=true` everything is checked and counted, and nothing is kept.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /admin/v1/usage_records (the `IngestUsageRecords` operationId).
+	IngestUsageRecordsWithBody(ctx context.Context, params *IngestUsageRecordsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// IngestUsageRecords Ingest usage records
+	//
+	// Stores a batch of up to 10,000 usage records in one transaction. The batch is checked
+	// as a whole first; if any record is bad (unknown tenant or namespace, unknown usage
+	// type or a unit that is not the type's, a negative or too large quantity, a timestamp
+	// more than 5 minutes ahead of the server's clock or more than two years old, a missing
+	// or over-long id), the answer is 400 naming every bad field as `records[i].field`, and
+	// nothing is stored. Records whose `(tenant, id)` was stored before — by this batch or
+	// any earlier one — are counted as duplicates and change nothing, so a batch can be
+	// replayed safely. Quantities are kept to six decimal places (rounded half to even).
+	// A record for a month the tenant has already been invoiced for is stored and flagged
+	// late: it shows in usage queries and never changes that invoice. Bodies may be up to
+	// 16 MiB. With `dry_run=true` everything is checked and counted, and nothing is kept.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /admin/v1/usage_records (the `IngestUsageRecords` operationId).
+	IngestUsageRecords(ctx context.Context, params *IngestUsageRecordsParams, body IngestUsageRecordsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // RecordGaugesWithBody Record usage gauges
@@ -895,6 +1025,108 @@ func (c *Client) CreateToken(ctx context.Context, tenant TenantName, body Create
 // Corresponds with DELETE /admin/v1/tenants/{tenant}/tokens/{token_id} (the `RevokeToken` operationId).
 func (c *Client) RevokeToken(ctx context.Context, tenant TenantName, tokenId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRevokeTokenRequest(c.Server, tenant, tokenId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RotateUsageQueryKeyWithBody Rotate the key that signs breakdown queries
+//
+// Adds a new server secret that signs `hourly_breakdown_query` values from now on.
+// Queries signed with older keys keep working unless `retire_old` is set, which makes
+// them answer 400 at once on this replica and within a second on the others (clients
+// then run `usage_details` again for fresh queries).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /admin/v1/usage_query_keys (the `RotateUsageQueryKey` operationId).
+func (c *Client) RotateUsageQueryKeyWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRotateUsageQueryKeyRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RotateUsageQueryKey Rotate the key that signs breakdown queries
+//
+// Adds a new server secret that signs `hourly_breakdown_query` values from now on.
+// Queries signed with older keys keep working unless `retire_old` is set, which makes
+// them answer 400 at once on this replica and within a second on the others (clients
+// then run `usage_details` again for fresh queries).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /admin/v1/usage_query_keys (the `RotateUsageQueryKey` operationId).
+func (c *Client) RotateUsageQueryKey(ctx context.Context, body RotateUsageQueryKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRotateUsageQueryKeyRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// IngestUsageRecordsWithBody Ingest usage records
+//
+// Stores a batch of up to 10,000 usage records in one transaction. The batch is checked
+// as a whole first; if any record is bad (unknown tenant or namespace, unknown usage
+// type or a unit that is not the type's, a negative or too large quantity, a timestamp
+// more than 5 minutes ahead of the server's clock or more than two years old, a missing
+// or over-long id), the answer is 400 naming every bad field as `records[i].field`, and
+// nothing is stored. Records whose `(tenant, id)` was stored before — by this batch or
+// any earlier one — are counted as duplicates and change nothing, so a batch can be
+// replayed safely. Quantities are kept to six decimal places (rounded half to even).
+// A record for a month the tenant has already been invoiced for is stored and flagged
+// late: it shows in usage queries and never changes that invoice. Bodies may be up to
+// 16 MiB. With `dry_run=true` everything is checked and counted, and nothing is kept.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /admin/v1/usage_records (the `IngestUsageRecords` operationId).
+func (c *Client) IngestUsageRecordsWithBody(ctx context.Context, params *IngestUsageRecordsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewIngestUsageRecordsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// IngestUsageRecords Ingest usage records
+//
+// Stores a batch of up to 10,000 usage records in one transaction. The batch is checked
+// as a whole first; if any record is bad (unknown tenant or namespace, unknown usage
+// type or a unit that is not the type's, a negative or too large quantity, a timestamp
+// more than 5 minutes ahead of the server's clock or more than two years old, a missing
+// or over-long id), the answer is 400 naming every bad field as `records[i].field`, and
+// nothing is stored. Records whose `(tenant, id)` was stored before — by this batch or
+// any earlier one — are counted as duplicates and change nothing, so a batch can be
+// replayed safely. Quantities are kept to six decimal places (rounded half to even).
+// A record for a month the tenant has already been invoiced for is stored and flagged
+// late: it shows in usage queries and never changes that invoice. Bodies may be up to
+// 16 MiB. With `dry_run=true` everything is checked and counted, and nothing is kept.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /admin/v1/usage_records (the `IngestUsageRecords` operationId).
+func (c *Client) IngestUsageRecords(ctx context.Context, params *IngestUsageRecordsParams, body IngestUsageRecordsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewIngestUsageRecordsRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1440,6 +1672,113 @@ func NewRevokeTokenRequest(server string, tenant TenantName, tokenId openapi_typ
 	return req, nil
 }
 
+// NewRotateUsageQueryKeyRequest calls the generic RotateUsageQueryKey builder with application/json body
+func NewRotateUsageQueryKeyRequest(server string, body RotateUsageQueryKeyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRotateUsageQueryKeyRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewRotateUsageQueryKeyRequestWithBody constructs an http.Request for the RotateUsageQueryKey method, with any body, and a specified content type
+func NewRotateUsageQueryKeyRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/usage_query_keys")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewIngestUsageRecordsRequest calls the generic IngestUsageRecords builder with application/json body
+func NewIngestUsageRecordsRequest(server string, params *IngestUsageRecordsParams, body IngestUsageRecordsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewIngestUsageRecordsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewIngestUsageRecordsRequestWithBody constructs an http.Request for the IngestUsageRecords method, with any body, and a specified content type
+func NewIngestUsageRecordsRequestWithBody(server string, params *IngestUsageRecordsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/usage_records")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.DryRun != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "dry_run", *params.DryRun, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -1653,6 +1992,68 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with DELETE /admin/v1/tenants/{tenant}/tokens/{token_id} (the `RevokeToken` operationId).
 	RevokeTokenWithResponse(ctx context.Context, tenant TenantName, tokenId openapi_types.UUID, reqEditors ...RequestEditorFn) (*RevokeTokenResponse, error)
+
+	// RotateUsageQueryKeyWithBodyWithResponse Rotate the key that signs breakdown queries
+	//
+	// Adds a new server secret that signs `hourly_breakdown_query` values from now on.
+	// Queries signed with older keys keep working unless `retire_old` is set, which makes
+	// them answer 400 at once on this replica and within a second on the others (clients
+	// then run `usage_details` again for fresh queries).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/v1/usage_query_keys (the `RotateUsageQueryKey` operationId).
+	RotateUsageQueryKeyWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RotateUsageQueryKeyResponse, error)
+
+	// RotateUsageQueryKeyWithResponse Rotate the key that signs breakdown queries
+	//
+	// Adds a new server secret that signs `hourly_breakdown_query` values from now on.
+	// Queries signed with older keys keep working unless `retire_old` is set, which makes
+	// them answer 400 at once on this replica and within a second on the others (clients
+	// then run `usage_details` again for fresh queries).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/v1/usage_query_keys (the `RotateUsageQueryKey` operationId).
+	RotateUsageQueryKeyWithResponse(ctx context.Context, body RotateUsageQueryKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*RotateUsageQueryKeyResponse, error)
+
+	// IngestUsageRecordsWithBodyWithResponse Ingest usage records
+	//
+	// Stores a batch of up to 10,000 usage records in one transaction. The batch is checked
+	// as a whole first; if any record is bad (unknown tenant or namespace, unknown usage
+	// type or a unit that is not the type's, a negative or too large quantity, a timestamp
+	// more than 5 minutes ahead of the server's clock or more than two years old, a missing
+	// or over-long id), the answer is 400 naming every bad field as `records[i].field`, and
+	// nothing is stored. Records whose `(tenant, id)` was stored before — by this batch or
+	// any earlier one — are counted as duplicates and change nothing, so a batch can be
+	// replayed safely. Quantities are kept to six decimal places (rounded half to even).
+	// A record for a month the tenant has already been invoiced for is stored and flagged
+	// late: it shows in usage queries and never changes that invoice. Bodies may be up to
+	// 16 MiB. With `dry_run=true` everything is checked and counted, and nothing is kept.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/v1/usage_records (the `IngestUsageRecords` operationId).
+	IngestUsageRecordsWithBodyWithResponse(ctx context.Context, params *IngestUsageRecordsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*IngestUsageRecordsResponse, error)
+
+	// IngestUsageRecordsWithResponse Ingest usage records
+	//
+	// Stores a batch of up to 10,000 usage records in one transaction. The batch is checked
+	// as a whole first; if any record is bad (unknown tenant or namespace, unknown usage
+	// type or a unit that is not the type's, a negative or too large quantity, a timestamp
+	// more than 5 minutes ahead of the server's clock or more than two years old, a missing
+	// or over-long id), the answer is 400 naming every bad field as `records[i].field`, and
+	// nothing is stored. Records whose `(tenant, id)` was stored before — by this batch or
+	// any earlier one — are counted as duplicates and change nothing, so a batch can be
+	// replayed safely. Quantities are kept to six decimal places (rounded half to even).
+	// A record for a month the tenant has already been invoiced for is stored and flagged
+	// late: it shows in usage queries and never changes that invoice. Bodies may be up to
+	// 16 MiB. With `dry_run=true` everything is checked and counted, and nothing is kept.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/v1/usage_records (the `IngestUsageRecords` operationId).
+	IngestUsageRecordsWithResponse(ctx context.Context, params *IngestUsageRecordsParams, body IngestUsageRecordsJSONRequestBody, reqEditors ...RequestEditorFn) (*IngestUsageRecordsResponse, error)
 }
 
 type RecordGaugesResponse struct {
@@ -2762,6 +3163,172 @@ func (r RevokeTokenResponse) ContentType() string {
 	return ""
 }
 
+type RotateUsageQueryKeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *QueryKeyRotated
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RotateUsageQueryKeyResponse) GetJSON200() *QueryKeyRotated {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RotateUsageQueryKeyResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RotateUsageQueryKeyResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RotateUsageQueryKeyResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RotateUsageQueryKeyResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RotateUsageQueryKeyResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RotateUsageQueryKeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RotateUsageQueryKeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RotateUsageQueryKeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RotateUsageQueryKeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type IngestUsageRecordsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UsageIngestResult
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r IngestUsageRecordsResponse) GetJSON200() *UsageIngestResult {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r IngestUsageRecordsResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r IngestUsageRecordsResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r IngestUsageRecordsResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r IngestUsageRecordsResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r IngestUsageRecordsResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r IngestUsageRecordsResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r IngestUsageRecordsResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r IngestUsageRecordsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r IngestUsageRecordsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r IngestUsageRecordsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r IngestUsageRecordsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // RecordGaugesWithBodyWithResponse Record usage gauges
 //
 // Records a batch of object-count and resource-amount gauges. The batch is checked as a
@@ -3038,6 +3605,92 @@ func (c *ClientWithResponses) RevokeTokenWithResponse(ctx context.Context, tenan
 		return nil, err
 	}
 	return ParseRevokeTokenResponse(rsp)
+}
+
+// RotateUsageQueryKeyWithBodyWithResponse Rotate the key that signs breakdown queries
+//
+// Adds a new server secret that signs `hourly_breakdown_query` values from now on.
+// Queries signed with older keys keep working unless `retire_old` is set, which makes
+// them answer 400 at once on this replica and within a second on the others (clients
+// then run `usage_details` again for fresh queries).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/v1/usage_query_keys (the `RotateUsageQueryKey` operationId).
+func (c *ClientWithResponses) RotateUsageQueryKeyWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RotateUsageQueryKeyResponse, error) {
+	rsp, err := c.RotateUsageQueryKeyWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRotateUsageQueryKeyResponse(rsp)
+}
+
+// RotateUsageQueryKeyWithResponse Rotate the key that signs breakdown queries
+//
+// Adds a new server secret that signs `hourly_breakdown_query` values from now on.
+// Queries signed with older keys keep working unless `retire_old` is set, which makes
+// them answer 400 at once on this replica and within a second on the others (clients
+// then run `usage_details` again for fresh queries).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/v1/usage_query_keys (the `RotateUsageQueryKey` operationId).
+func (c *ClientWithResponses) RotateUsageQueryKeyWithResponse(ctx context.Context, body RotateUsageQueryKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*RotateUsageQueryKeyResponse, error) {
+	rsp, err := c.RotateUsageQueryKey(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRotateUsageQueryKeyResponse(rsp)
+}
+
+// IngestUsageRecordsWithBodyWithResponse Ingest usage records
+//
+// Stores a batch of up to 10,000 usage records in one transaction. The batch is checked
+// as a whole first; if any record is bad (unknown tenant or namespace, unknown usage
+// type or a unit that is not the type's, a negative or too large quantity, a timestamp
+// more than 5 minutes ahead of the server's clock or more than two years old, a missing
+// or over-long id), the answer is 400 naming every bad field as `records[i].field`, and
+// nothing is stored. Records whose `(tenant, id)` was stored before — by this batch or
+// any earlier one — are counted as duplicates and change nothing, so a batch can be
+// replayed safely. Quantities are kept to six decimal places (rounded half to even).
+// A record for a month the tenant has already been invoiced for is stored and flagged
+// late: it shows in usage queries and never changes that invoice. Bodies may be up to
+// 16 MiB. With `dry_run=true` everything is checked and counted, and nothing is kept.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/v1/usage_records (the `IngestUsageRecords` operationId).
+func (c *ClientWithResponses) IngestUsageRecordsWithBodyWithResponse(ctx context.Context, params *IngestUsageRecordsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*IngestUsageRecordsResponse, error) {
+	rsp, err := c.IngestUsageRecordsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseIngestUsageRecordsResponse(rsp)
+}
+
+// IngestUsageRecordsWithResponse Ingest usage records
+//
+// Stores a batch of up to 10,000 usage records in one transaction. The batch is checked
+// as a whole first; if any record is bad (unknown tenant or namespace, unknown usage
+// type or a unit that is not the type's, a negative or too large quantity, a timestamp
+// more than 5 minutes ahead of the server's clock or more than two years old, a missing
+// or over-long id), the answer is 400 naming every bad field as `records[i].field`, and
+// nothing is stored. Records whose `(tenant, id)` was stored before — by this batch or
+// any earlier one — are counted as duplicates and change nothing, so a batch can be
+// replayed safely. Quantities are kept to six decimal places (rounded half to even).
+// A record for a month the tenant has already been invoiced for is stored and flagged
+// late: it shows in usage queries and never changes that invoice. Bodies may be up to
+// 16 MiB. With `dry_run=true` everything is checked and counted, and nothing is kept.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/v1/usage_records (the `IngestUsageRecords` operationId).
+func (c *ClientWithResponses) IngestUsageRecordsWithResponse(ctx context.Context, params *IngestUsageRecordsParams, body IngestUsageRecordsJSONRequestBody, reqEditors ...RequestEditorFn) (*IngestUsageRecordsResponse, error) {
+	rsp, err := c.IngestUsageRecords(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseIngestUsageRecordsResponse(rsp)
 }
 
 // ParseRecordGaugesResponse parses an HTTP response from a RecordGaugesWithResponse call
@@ -3925,6 +4578,142 @@ func ParseRevokeTokenResponse(rsp *http.Response) (*RevokeTokenResponse, error) 
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRotateUsageQueryKeyResponse parses an HTTP response from a RotateUsageQueryKeyWithResponse call
+func ParseRotateUsageQueryKeyResponse(rsp *http.Response) (*RotateUsageQueryKeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RotateUsageQueryKeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest QueryKeyRotated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseIngestUsageRecordsResponse parses an HTTP response from a IngestUsageRecordsWithResponse call
+func ParseIngestUsageRecordsResponse(rsp *http.Response) (*IngestUsageRecordsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &IngestUsageRecordsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UsageIngestResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Error

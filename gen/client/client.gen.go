@@ -2930,9 +2930,13 @@ type ClientInterface interface {
 
 	// ListHourlyUsageDetailsWithBody Hourly breakdown of one usage line
 	//
-	// The hourly items behind one usage line. `query` is the `hourly_breakdown_query` of a
-	// line returned by `usage_details`; it is opaque and only valid for the tenant that
-	// received it (400 otherwise).
+	// The hourly items behind one usage line: the hours of the line's window that have
+	// usage, oldest first, at most 744 per answer. `query` is the `hourly_breakdown_query`
+	// of a line returned by `usage_details`; it is opaque and signed by the service, so an
+	// altered or forged query, or one issued to another tenant, answers 400 (as does one
+	// signed with a key the operator has since retired). When more hours follow, the
+	// `X-Next-Query` response header carries the query for the next page; it is absent
+	// after the last page.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2941,9 +2945,13 @@ type ClientInterface interface {
 
 	// ListHourlyUsageDetails Hourly breakdown of one usage line
 	//
-	// The hourly items behind one usage line. `query` is the `hourly_breakdown_query` of a
-	// line returned by `usage_details`; it is opaque and only valid for the tenant that
-	// received it (400 otherwise).
+	// The hourly items behind one usage line: the hours of the line's window that have
+	// usage, oldest first, at most 744 per answer. `query` is the `hourly_breakdown_query`
+	// of a line returned by `usage_details`; it is opaque and signed by the service, so an
+	// altered or forged query, or one issued to another tenant, answers 400 (as does one
+	// signed with a key the operator has since retired). When more hours follow, the
+	// `X-Next-Query` response header carries the query for the next page; it is absent
+	// after the last page.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3598,9 +3606,13 @@ func (c *Client) ListCurrentUsage(ctx context.Context, namespace Namespace, body
 
 // ListHourlyUsageDetailsWithBody Hourly breakdown of one usage line
 //
-// The hourly items behind one usage line. `query` is the `hourly_breakdown_query` of a
-// line returned by `usage_details`; it is opaque and only valid for the tenant that
-// received it (400 otherwise).
+// The hourly items behind one usage line: the hours of the line's window that have
+// usage, oldest first, at most 744 per answer. `query` is the `hourly_breakdown_query`
+// of a line returned by `usage_details`; it is opaque and signed by the service, so an
+// altered or forged query, or one issued to another tenant, answers 400 (as does one
+// signed with a key the operator has since retired). When more hours follow, the
+// `X-Next-Query` response header carries the query for the next page; it is absent
+// after the last page.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3619,9 +3631,13 @@ func (c *Client) ListHourlyUsageDetailsWithBody(ctx context.Context, namespace N
 
 // ListHourlyUsageDetails Hourly breakdown of one usage line
 //
-// The hourly items behind one usage line. `query` is the `hourly_breakdown_query` of a
-// line returned by `usage_details`; it is opaque and only valid for the tenant that
-// received it (400 otherwise).
+// The hourly items behind one usage line: the hours of the line's window that have
+// usage, oldest first, at most 744 per answer. `query` is the `hourly_breakdown_query`
+// of a line returned by `usage_details`; it is opaque and signed by the service, so an
+// altered or forged query, or one issued to another tenant, answers 400 (as does one
+// signed with a key the operator has since retired). When more hours follow, the
+// `X-Next-Query` response header carries the query for the next page; it is absent
+// after the last page.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5569,9 +5585,13 @@ type ClientWithResponsesInterface interface {
 
 	// ListHourlyUsageDetailsWithBodyWithResponse Hourly breakdown of one usage line
 	//
-	// The hourly items behind one usage line. `query` is the `hourly_breakdown_query` of a
-	// line returned by `usage_details`; it is opaque and only valid for the tenant that
-	// received it (400 otherwise).
+	// The hourly items behind one usage line: the hours of the line's window that have
+	// usage, oldest first, at most 744 per answer. `query` is the `hourly_breakdown_query`
+	// of a line returned by `usage_details`; it is opaque and signed by the service, so an
+	// altered or forged query, or one issued to another tenant, answers 400 (as does one
+	// signed with a key the operator has since retired). When more hours follow, the
+	// `X-Next-Query` response header carries the query for the next page; it is absent
+	// after the last page.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5580,9 +5600,13 @@ type ClientWithResponsesInterface interface {
 
 	// ListHourlyUsageDetailsWithResponse Hourly breakdown of one usage line
 	//
-	// The hourly items behind one usage line. `query` is the `hourly_breakdown_query` of a
-	// line returned by `usage_details`; it is opaque and only valid for the tenant that
-	// received it (400 otherwise).
+	// The hourly items behind one usage line: the hours of the line's window that have
+	// usage, oldest first, at most 744 per answer. `query` is the `hourly_breakdown_query`
+	// of a line returned by `usage_details`; it is opaque and signed by the service, so an
+	// altered or forged query, or one issued to another tenant, answers 400 (as does one
+	// signed with a key the operator has since retired). When more hours follow, the
+	// `X-Next-Query` response header carries the query for the next page; it is absent
+	// after the last page.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7223,6 +7247,11 @@ func (r ListCurrentUsageResponse) ContentType() string {
 	return ""
 }
 
+// ListHourlyUsageDetailsResponse200Headers the declared response headers of an HTTP 200 response for ListHourlyUsageDetails
+type ListHourlyUsageDetailsResponse200Headers struct {
+	XNextQuery *string
+}
+
 // ListHourlyUsageDetailsResponse429Headers the declared response headers of an HTTP 429 response for ListHourlyUsageDetails
 type ListHourlyUsageDetailsResponse429Headers struct {
 	RetryAfter *int
@@ -7253,6 +7282,8 @@ type ListHourlyUsageDetailsResponse struct {
 	JSON503 *Unavailable
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *OtherError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListHourlyUsageDetailsResponse200Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListHourlyUsageDetailsResponse429Headers
 }
@@ -9243,9 +9274,13 @@ func (c *ClientWithResponses) ListCurrentUsageWithResponse(ctx context.Context, 
 
 // ListHourlyUsageDetailsWithBodyWithResponse Hourly breakdown of one usage line
 //
-// The hourly items behind one usage line. `query` is the `hourly_breakdown_query` of a
-// line returned by `usage_details`; it is opaque and only valid for the tenant that
-// received it (400 otherwise).
+// The hourly items behind one usage line: the hours of the line's window that have
+// usage, oldest first, at most 744 per answer. `query` is the `hourly_breakdown_query`
+// of a line returned by `usage_details`; it is opaque and signed by the service, so an
+// altered or forged query, or one issued to another tenant, answers 400 (as does one
+// signed with a key the operator has since retired). When more hours follow, the
+// `X-Next-Query` response header carries the query for the next page; it is absent
+// after the last page.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9260,9 +9295,13 @@ func (c *ClientWithResponses) ListHourlyUsageDetailsWithBodyWithResponse(ctx con
 
 // ListHourlyUsageDetailsWithResponse Hourly breakdown of one usage line
 //
-// The hourly items behind one usage line. `query` is the `hourly_breakdown_query` of a
-// line returned by `usage_details`; it is opaque and only valid for the tenant that
-// received it (400 otherwise).
+// The hourly items behind one usage line: the hours of the line's window that have
+// usage, oldest first, at most 744 per answer. `query` is the `hourly_breakdown_query`
+// of a line returned by `usage_details`; it is opaque and signed by the service, so an
+// altered or forged query, or one issued to another tenant, answers 400 (as does one
+// signed with a key the operator has since retired). When more hours follow, the
+// `X-Next-Query` response header carries the query for the next page; it is absent
+// after the last page.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -11002,6 +11041,16 @@ func ParseListHourlyUsageDetailsResponse(rsp *http.Response) (*ListHourlyUsageDe
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers ListHourlyUsageDetailsResponse200Headers
+		if values := rsp.Header.Values("X-Next-Query"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Next-Query", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XNextQuery = &value
+		}
+		response.Headers200 = &headers
 	case rsp.StatusCode == 429:
 		var headers ListHourlyUsageDetailsResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {

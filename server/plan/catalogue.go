@@ -16,6 +16,7 @@ import (
 
 	"billing-api/server/fault"
 	"billing-api/server/quota"
+	"billing-api/server/usage"
 )
 
 //go:embed catalogue.yaml
@@ -47,7 +48,9 @@ type Catalogue struct {
 	Currency    string
 	DefaultPlan string
 	Addons      []Addon
-	Plans       []Plan
+	// UsageTypes are the kinds of usage the service meters.
+	UsageTypes []usage.Type
+	Plans      []Plan
 }
 
 // Addon is an add-on service a plan may allow.
@@ -73,6 +76,19 @@ type Plan struct {
 	IncludedAddons  []string
 	DefaultQuota    quota.Limits
 	Transition      Transition
+	// Rates prices usage types by name (the rate card); usage of a type
+	// without a rate is reported and not billed.
+	Rates map[string]usage.Rate
+	// Coupons discount every month's bill on the plan.
+	Coupons []usage.Coupon
+}
+
+// Pricing is what prices usage on plan p.
+func (c *Catalogue) Pricing(p Plan) usage.Pricing {
+	return usage.Pricing{
+		Plan: p.Name, Currency: c.Currency, FlatPriceCents: p.FlatPriceCents, BillingDisabled: p.BillingDisabled,
+		Rates: p.Rates, Coupons: p.Coupons,
+	}
 }
 
 // Transition is what moving to the plan takes.
@@ -108,7 +124,28 @@ type file struct {
 	Currency    string     `yaml:"currency"`
 	DefaultPlan string     `yaml:"default_plan"`
 	Addons      []Addon    `yaml:"addons"`
-	Plans       []planFile `yaml:"plans"`
+	UsageTypes  []struct {
+		Name        string `yaml:"name"`
+		Service     string `yaml:"service"`
+		DisplayName string `yaml:"display_name"`
+		Unit        string `yaml:"unit"`
+	} `yaml:"usage_types"`
+	Plans []planFile `yaml:"plans"`
+}
+
+// rateFile is one rate of a plan's rate card. Quantities are decimal
+// strings (or integers), read exactly.
+type rateFile struct {
+	BillableUnit string `yaml:"billable_unit"`
+	UnitSize     string `yaml:"unit_size"`
+	Included     string `yaml:"included"`
+	Price        int64  `yaml:"price"`
+}
+
+type couponFile struct {
+	Title  string `yaml:"title"`
+	Type   string `yaml:"type"`
+	Amount int32  `yaml:"amount"`
 }
 
 type planFile struct {
@@ -133,6 +170,8 @@ type planFile struct {
 		RequiredFields         []string `yaml:"required_fields"`
 		RequiresManualApproval bool     `yaml:"requires_manual_approval"`
 	} `yaml:"transition"`
+	RateCard map[string]rateFile `yaml:"rate_card"`
+	Coupons  []couponFile        `yaml:"coupons"`
 }
 
 type quotaFile struct {
@@ -179,10 +218,43 @@ func Load(data []byte) (*Catalogue, error) {
 			v.Add(field+".display_name", "required", "is required")
 		}
 	}
+	types := map[string]usage.Type{}
+	for i, tf := range f.UsageTypes {
+		t := usage.Type{Name: tf.Name, Service: tf.Service, DisplayName: tf.DisplayName, Unit: tf.Unit}
+		field := fmt.Sprintf("usage_types[%d]", i)
+		usage.CheckType(&v, field, t)
+		if _, dup := types[t.Name]; dup {
+			v.Add(field+".name", "unique", fmt.Sprintf("%q is listed twice", t.Name))
+		}
+		types[t.Name] = t
+		c.UsageTypes = append(c.UsageTypes, t)
+	}
 	seenPlan := map[string]bool{}
 	for i, pf := range f.Plans {
 		p := pf.toPlan()
 		field := fmt.Sprintf("plans[%d]", i)
+		p.Rates = map[string]usage.Rate{}
+		for name, rf := range pf.RateCard {
+			rfield := fmt.Sprintf("%s.rate_card%s", field, fault.Key(name))
+			r := usage.Rate{UsageType: name, BillableUnit: rf.BillableUnit, PriceCents: rf.Price}
+			var err error
+			if r.UnitSize, err = usage.ParseQuantity(rf.UnitSize); err != nil {
+				v.Add(rfield+".unit_size", "decimal", err.Error())
+			}
+			if rf.Included == "" {
+				rf.Included = "0"
+			}
+			if r.Included, err = usage.ParseQuantity(rf.Included); err != nil {
+				v.Add(rfield+".included", "decimal", err.Error())
+			}
+			usage.CheckRate(&v, rfield, r, types)
+			p.Rates[name] = r
+		}
+		for j, cf := range pf.Coupons {
+			cp := usage.Coupon{Title: cf.Title, Kind: usage.DiscountKind(cf.Type), Amount: cf.Amount}
+			usage.CheckCoupon(&v, fmt.Sprintf("%s.coupons[%d]", field, j), cp)
+			p.Coupons = append(p.Coupons, cp)
+		}
 		if !planNamePattern.MatchString(p.Name) {
 			v.Add(field+".name", "pattern", "must be 1-64 letters, digits, '-' or '_'")
 		}

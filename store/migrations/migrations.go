@@ -76,3 +76,7 @@ func Exec(tx *gorm.DB, statements ...string) error {
 	}
 	return nil
 }
+
+// Bytes is a binary column; AutoID an integer key the database assigns.
+func (d DDL) Bytes() string  { return d.pick("BYTEA", "BLOB") }
+func (d DDL) AutoID() string { return d.pick("BIGINT GENERATED ALWAYS AS IDENTITY", "INTEGER") }

@@ -1,0 +1,271 @@
+package usage
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"billing-api/server/fault"
+	"billing-api/server/tenancy"
+)
+
+// DetailLine is one line of usage_details: a series' total over the window.
+type DetailLine struct {
+	Series
+	Unit     string
+	Quantity Quantity
+	Window   Window
+	// Query is the signed hourly_breakdown_query for the line.
+	Query string
+}
+
+// Details sums usage per series over [from, to) (default: this month so
+// far): the whole tenant when asked in system, else the namespace.
+func (s *Service) Details(ctx context.Context, p tenancy.Principal, namespace string, from, to *time.Time) ([]DetailLine, error) {
+	w, err := s.window(from, to, "from", "to")
+	if err != nil {
+		return nil, err
+	}
+	sums, err := s.store.SumSeries(ctx, p.TenantID, scope(namespace), w.Segments())
+	if err != nil {
+		return nil, err
+	}
+	sign, err := s.signer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lines := make([]DetailLine, 0, len(sums))
+	for series, q := range sums {
+		lines = append(lines, DetailLine{
+			Series: series, Unit: s.types[series.UsageType].Unit, Quantity: q, Window: w,
+			Query: sign(BreakdownQuery{Tenant: p.TenantID, Series: series, From: w.From.Unix(), To: w.To.Unix()}),
+		})
+	}
+	slices.SortFunc(lines, func(a, b DetailLine) int {
+		return strings.Compare(a.UsageType+"\x00"+a.Namespace+"\x00"+a.ObjectName, b.UsageType+"\x00"+b.Namespace+"\x00"+b.ObjectName)
+	})
+	return lines, nil
+}
+
+// window checks an optional [from, to); missing ends default to the start
+// of the current month and now.
+func (s *Service) window(from, to *time.Time, fromField, toField string) (Window, error) {
+	now := s.now()
+	f, t := MonthStart(now), now
+	if from != nil {
+		f = *from
+	}
+	if to != nil {
+		t = *to
+	}
+	return NewWindow(f, t, fromField, toField)
+}
+
+// HourlyPage is how many hourly items one hourly_usage_details answer holds
+// at most (a 31-day month).
+const HourlyPage = 744
+
+// HourlyItem is one hour of one series.
+type HourlyItem struct {
+	Start    time.Time
+	Unit     string
+	Quantity Quantity
+}
+
+// HourlyPageResult is one page of a line's hours.
+type HourlyPageResult struct {
+	Series Series
+	Items  []HourlyItem
+	// Next is the query for the following page, "" after the last.
+	Next string
+}
+
+// Hourly returns the hours with usage of the line a breakdown query names,
+// oldest first, a page at a time.
+func (s *Service) Hourly(ctx context.Context, p tenancy.Principal, namespace, query string) (HourlyPageResult, error) {
+	items, next, series, err := s.hourly(ctx, p, namespace, query)
+	return HourlyPageResult{Series: series, Items: items, Next: next}, err
+}
+
+func (s *Service) hourly(ctx context.Context, p tenancy.Principal, namespace, query string) (items []HourlyItem, next string, series Series, err error) {
+	q, err := s.openQuery(ctx, p.TenantID, query)
+	if err != nil {
+		return nil, "", series, err
+	}
+	series = q.Series
+	if sc := scope(namespace); (sc != "" && sc != q.Namespace) || !p.MayAccessNamespace(q.Namespace) {
+		return nil, "", series, fault.NotFoundf("no such usage line in namespace %q", namespace)
+	}
+	w := q.Window()
+	from := w.From.Add(time.Duration(q.Offset) * time.Hour)
+	rows, err := s.store.HourlySeries(ctx, p.TenantID, q.Series, from, w.To, HourlyPage+1)
+	if err != nil {
+		return nil, "", series, err
+	}
+	if len(rows) > HourlyPage {
+		rows = rows[:HourlyPage]
+		sign, err := s.signer(ctx)
+		if err != nil {
+			return nil, "", series, err
+		}
+		nq := q
+		nq.Offset = int(rows[len(rows)-1].Bucket.Add(time.Hour).Sub(w.From) / time.Hour)
+		next = sign(nq)
+	}
+	unit := s.types[q.UsageType].Unit
+	items = make([]HourlyItem, len(rows))
+	for i, r := range rows {
+		items[i] = HourlyItem{Start: r.Bucket, Unit: unit, Quantity: r.Quantity}
+	}
+	return items, next, series, nil
+}
+
+// Current prices the tenant's usage over [from, to) (default: this month so
+// far), which must lie within one calendar month: included quantities are
+// monthly.
+func (s *Service) Current(ctx context.Context, p tenancy.Principal, namespace string, from, to *time.Time) (Bill, Window, error) {
+	if err := tenantWide(namespace); err != nil {
+		return Bill{}, Window{}, err
+	}
+	w, err := s.window(from, to, "from", "to")
+	if err != nil {
+		return Bill{}, Window{}, err
+	}
+	if end := MonthStart(w.From).AddDate(0, 1, 0); w.To.After(end) {
+		return Bill{}, Window{}, invalid("to", "sameMonth",
+			fmt.Sprintf("current usage prices one calendar month: to must be at most %s (monthly_usage covers earlier months)", end.Format(time.RFC3339)))
+	}
+	pr, err := s.pricing(ctx, p.TenantID)
+	if err != nil {
+		return Bill{}, Window{}, err
+	}
+	sums, err := s.store.SumTypes(ctx, p.TenantID, w.Segments())
+	if err != nil {
+		return Bill{}, Window{}, err
+	}
+	return Price(pr, s.types, sums), w, nil
+}
+
+// tenantWide refuses cost queries outside the system namespace: a plan's
+// included quantities and prices apply to the whole tenant.
+func tenantWide(namespace string) error {
+	if namespace != tenancy.SystemNamespace {
+		return invalid("namespace", "const", fmt.Sprintf("costs are tenant-wide: ask in namespace %q", tenancy.SystemNamespace))
+	}
+	return nil
+}
+
+// MonthlyHistory is how many past months monthly_usage reports at most.
+const MonthlyHistory = 12
+
+// MonthTotal is one past month's priced total.
+type MonthTotal struct {
+	Month time.Time
+	Bill  Bill
+}
+
+// Monthly prices each past month, newest first: the last complete month back
+// to the first with usage in the last MonthlyHistory months, at the tenant's
+// current plan (invoices, once a month is closed, are the record of what was
+// billed).
+func (s *Service) Monthly(ctx context.Context, p tenancy.Principal, namespace string) ([]MonthTotal, error) {
+	if err := tenantWide(namespace); err != nil {
+		return nil, err
+	}
+	this := MonthStart(s.now())
+	first := this.AddDate(0, -MonthlyHistory, 0)
+	months, err := s.store.MonthlyTypes(ctx, p.TenantID, first, this)
+	if err != nil {
+		return nil, err
+	}
+	pr, err := s.pricing(ctx, p.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	var out []MonthTotal
+	started := false
+	for m := first; m.Before(this); m = m.AddDate(0, 1, 0) {
+		sums := months[m]
+		if !started && len(sums) == 0 {
+			continue
+		}
+		started = true
+		out = append(out, MonthTotal{Month: m, Bill: Price(pr, s.types, sums)})
+	}
+	slices.Reverse(out)
+	return out, nil
+}
+
+// SummaryItem is one usage type's total over a window, for usage_summary.
+type SummaryItem struct {
+	Type     Type
+	Quantity Quantity
+	// Billable is the quantity in billable units (the plan's unit size), as
+	// an exact decimal; BillableUnit names the unit.
+	Billable     string
+	BillableUnit string
+}
+
+// Summary sums usage per usage type over a window whose ends are RFC 3339
+// times or Unix timestamps.
+func (s *Service) Summary(ctx context.Context, p tenancy.Principal, start, end string) ([]SummaryItem, Window, error) {
+	var from, to time.Time
+	var v fault.Violations
+	parse := func(field, raw string, into *time.Time) {
+		t, err := parseQueryTime(raw)
+		if err != nil {
+			v.Add(field, "query_time", "must be an RFC 3339 time or a Unix timestamp in seconds")
+		}
+		*into = t
+	}
+	parse("start_time", start, &from)
+	parse("end_time", end, &to)
+	if err := v.Err(); err != nil {
+		return nil, Window{}, err
+	}
+	w, err := NewWindow(from, to, "start_time", "end_time")
+	if err != nil {
+		return nil, Window{}, err
+	}
+	pr, err := s.pricing(ctx, p.TenantID)
+	if err != nil {
+		return nil, Window{}, err
+	}
+	sums, err := s.store.SumTypes(ctx, p.TenantID, w.Segments())
+	if err != nil {
+		return nil, Window{}, err
+	}
+	items := make([]SummaryItem, 0, len(sums))
+	for name, q := range sums {
+		t, ok := s.types[name]
+		if !ok {
+			t = Type{Name: name, Service: "unknown", DisplayName: name}
+		}
+		it := SummaryItem{Type: t, Quantity: q, Billable: q.String(), BillableUnit: t.Unit}
+		if r, rated := pr.Rates[name]; rated {
+			it.Billable, it.BillableUnit = DivDecimal(q, r.UnitSize, 6), r.BillableUnit
+		}
+		items = append(items, it)
+	}
+	slices.SortFunc(items, func(a, b SummaryItem) int {
+		return strings.Compare(a.Type.Service+"\x00"+a.Type.Name, b.Type.Service+"\x00"+b.Type.Name)
+	})
+	return items, w, nil
+}
+
+// parseQueryTime reads an RFC 3339 time or a Unix timestamp in seconds
+// (fractions allowed).
+func parseQueryTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f < 0 || f > 1e11 {
+		return time.Time{}, fmt.Errorf("bad time %q", s)
+	}
+	sec := int64(f)
+	return time.Unix(sec, int64((f-float64(sec))*1e9)).UTC(), nil
+}

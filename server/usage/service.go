@@ -1,0 +1,392 @@
+// Package usage is metering: usage records ingested idempotently and folded
+// into hourly, daily and monthly rollups, the queries that read them, and
+// pricing from the plan's rate card. No HTTP and no SQL here.
+package usage
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"billing-api/server/cache"
+	"billing-api/server/clock"
+	"billing-api/server/fault"
+	"billing-api/server/tenancy"
+)
+
+// Store is what metering needs from persistence.
+type Store interface {
+	WithTx(ctx context.Context, fn func(ctx context.Context) error) error
+	// ShareLockTenants holds the tenants against closing a period until the
+	// transaction ends (closing locks the tenant exclusively), so a record
+	// is either in a closed month's invoice or flagged late, never neither.
+	ShareLockTenants(ctx context.Context, ids []uuid.UUID) error
+	// ClosedMonths returns, per tenant, the starts of the months already
+	// invoiced among months.
+	ClosedMonths(ctx context.Context, ids []uuid.UUID, months []time.Time) (map[uuid.UUID][]time.Time, error)
+	// ClosePeriod marks a tenant's month invoiced (invoicing does this in
+	// the transaction that issues the invoice).
+	ClosePeriod(ctx context.Context, tenantID uuid.UUID, month, at time.Time) error
+	// InsertRecords stores the records whose (tenant, id) is new and
+	// returns, per record, whether it was.
+	InsertRecords(ctx context.Context, recs []Record, received time.Time) ([]bool, error)
+	// AddRollups adds increments to the rollups, creating missing ones.
+	AddRollups(ctx context.Context, rs []Rollup) error
+
+	// SumSeries sums the segments' rollups per series; namespace "" means
+	// every namespace.
+	SumSeries(ctx context.Context, tenantID uuid.UUID, namespace string, segs []Segment) (map[Series]Quantity, error)
+	// SumTypes sums the segments' rollups per usage type, over namespaces.
+	SumTypes(ctx context.Context, tenantID uuid.UUID, segs []Segment) (map[string]Quantity, error)
+	// MonthlyTypes sums monthly rollups per month and usage type.
+	MonthlyTypes(ctx context.Context, tenantID uuid.UUID, from, to time.Time) (map[time.Time]map[string]Quantity, error)
+	// HourlySeries returns a series' hourly rollups in [from, to), oldest
+	// first, at most limit.
+	HourlySeries(ctx context.Context, tenantID uuid.UUID, s Series, from, to time.Time, limit int) ([]Rollup, error)
+
+	// SigningKeys returns the breakdown-query signing keys in use, newest
+	// first; AddSigningKey adds one; RetireSigningKeys retires all but keep.
+	SigningKeys(ctx context.Context) ([]SigningKey, error)
+	AddSigningKey(ctx context.Context, secret []byte, at time.Time) (SigningKey, error)
+	RetireSigningKeys(ctx context.Context, keep int64, at time.Time) (int, error)
+}
+
+// Directory resolves the tenant and namespace names records carry.
+type Directory interface {
+	// TenantID returns the id of the tenant named name (fault not found if
+	// there is none).
+	TenantID(ctx context.Context, name string) (uuid.UUID, error)
+	// RequireNamespace fails with fault not found if the tenant has no such
+	// namespace.
+	RequireNamespace(ctx context.Context, tenantID uuid.UUID, namespace string) error
+}
+
+// Config wires a Service.
+type Config struct {
+	Store     Store
+	Directory Directory
+	// Pricing returns what prices a tenant's usage (its current plan's).
+	Pricing func(ctx context.Context, tenantID uuid.UUID) (Pricing, error)
+	Types   []Type
+	Now     func() time.Time
+	// CacheTTL bounds how long another replica's new signing key stays
+	// unknown here (default 1 s).
+	CacheTTL time.Duration
+}
+
+// Service is the metering domain.
+type Service struct {
+	store   Store
+	dir     Directory
+	pricing func(ctx context.Context, tenantID uuid.UUID) (Pricing, error)
+	types   map[string]Type
+	now     func() time.Time
+	keys    *cache.Cache[struct{}, []SigningKey]
+}
+
+// NewService checks cfg and returns the service.
+func NewService(cfg Config) (*Service, error) {
+	if cfg.Store == nil || cfg.Directory == nil || cfg.Pricing == nil {
+		return nil, errors.New("usage: Store, Directory and Pricing are required")
+	}
+	s := &Service{
+		store: cfg.Store, dir: cfg.Directory, pricing: cfg.Pricing, now: clock.Normalized(cfg.Now),
+		types: make(map[string]Type, len(cfg.Types)),
+	}
+	ttl := cfg.CacheTTL
+	if ttl <= 0 {
+		ttl = time.Second
+	}
+	s.keys = cache.New[struct{}, []SigningKey](ttl, s.now, func(struct{}) string { return "signing-keys" })
+	for _, t := range cfg.Types {
+		s.types[t.Name] = t
+	}
+	return s, nil
+}
+
+// Types returns the usage types, by name.
+func (s *Service) Types() map[string]Type { return s.types }
+
+// IngestResult counts what a batch did.
+type IngestResult struct {
+	// Accepted records were new and are stored; Duplicates had been seen
+	// before (or twice in the batch) and changed nothing; Late is how many
+	// accepted records fell in a month already invoiced.
+	Accepted, Duplicates, Late int
+}
+
+// errDryRun rolls a dry run's transaction back.
+var errDryRun = errors.New("dry run")
+
+// Ingest checks a batch and stores it in one transaction: every record is
+// checked first, and any bad one fails the whole batch with a 400 listing
+// every problem by index. Records already seen (by tenant and id) are
+// counted as duplicates and change nothing. With dryRun everything is done
+// and then rolled back, so the counts are exactly what a real run would do.
+func (s *Service) Ingest(ctx context.Context, in []RecordInput, dryRun bool) (IngestResult, error) {
+	recs, err := s.check(ctx, in)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	var res IngestResult
+	err = s.store.WithTx(ctx, func(ctx context.Context) error {
+		res = IngestResult{}
+		tenants := uniqueTenants(recs)
+		if err := s.store.ShareLockTenants(ctx, tenants); err != nil {
+			return err
+		}
+		if err := s.flagLate(ctx, tenants, recs); err != nil {
+			return err
+		}
+		fresh, err := s.store.InsertRecords(ctx, recs, s.now())
+		if err != nil {
+			return err
+		}
+		accepted := recs[:0:0]
+		for i, r := range recs {
+			if fresh[i] {
+				accepted = append(accepted, r)
+				if r.Late {
+					res.Late++
+				}
+			}
+		}
+		res.Accepted, res.Duplicates = len(accepted), len(in)-len(accepted)
+		if err := s.store.AddRollups(ctx, Fold(accepted)); err != nil {
+			return err
+		}
+		if dryRun {
+			return errDryRun
+		}
+		return nil
+	})
+	if errors.Is(err, errDryRun) {
+		err = nil
+	}
+	return res, err
+}
+
+// check validates every record, resolving names once per batch, and drops
+// repeats of a (tenant, id) within the batch (the first one counts).
+func (s *Service) check(ctx context.Context, in []RecordInput) ([]Record, error) {
+	var v fault.Violations
+	if len(in) == 0 {
+		v.Add("records", "minItems", "a batch needs at least one record")
+	}
+	if len(in) > MaxBatchRecords {
+		v.Add("records", "maxItems", fmt.Sprintf("a batch holds at most %d records", MaxBatchRecords))
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	type nsKey struct {
+		tenant uuid.UUID
+		ns     string
+	}
+	tenants := map[string]uuid.UUID{}
+	tenantErr := map[string]error{}
+	namespaces := map[nsKey]error{}
+	now := s.now()
+	seen := make(map[[2]string]bool, len(in))
+	recs := make([]Record, 0, len(in))
+	for i, r := range in {
+		field := fmt.Sprintf("records[%d]", i)
+		if msg := checkText(r.ID, MaxIDLength); msg != "" {
+			v.Add(field+".id", "id", msg)
+		}
+		if msg := checkText(r.ObjectName, MaxObjectName); msg != "" {
+			v.Add(field+".object_name", "name", msg)
+		}
+		id, ok := tenants[r.Tenant]
+		if _, failed := tenantErr[r.Tenant]; !ok && !failed {
+			var err error
+			if id, err = s.dir.TenantID(ctx, r.Tenant); err != nil {
+				tenantErr[r.Tenant] = err
+			} else {
+				tenants[r.Tenant] = id
+			}
+		}
+		if err, failed := tenantErr[r.Tenant]; failed {
+			if fault.KindOf(err) != fault.KindNotFound {
+				return nil, err
+			}
+			v.Add(field+".tenant", "exists", fmt.Sprintf("there is no tenant named %q", r.Tenant))
+		} else {
+			k := nsKey{id, r.Namespace}
+			err, checked := namespaces[k]
+			if !checked {
+				err = s.dir.RequireNamespace(ctx, id, r.Namespace)
+				namespaces[k] = err
+			}
+			if err != nil {
+				if fault.KindOf(err) != fault.KindNotFound {
+					return nil, err
+				}
+				v.Add(field+".namespace", "exists", fmt.Sprintf("tenant %q has no namespace %q", r.Tenant, r.Namespace))
+			}
+		}
+		t, known := s.types[r.UsageType]
+		switch {
+		case !known:
+			v.Add(field+".usage_type", "enum", fmt.Sprintf("%q is not a usage type of this service", r.UsageType))
+		case r.Unit != t.Unit:
+			v.Add(field+".unit", "enum", fmt.Sprintf("%s is measured in %q, not %q", r.UsageType, t.Unit, r.Unit))
+		}
+		q, ok := QuantityOf(r.Quantity)
+		if !ok {
+			v.Add(field+".quantity", "range", fmt.Sprintf("must be a finite number from 0 to %g", float64(MaxRecordQuantity)))
+		}
+		at := clock.Normalize(r.Timestamp)
+		switch {
+		case r.Timestamp.IsZero():
+			v.Add(field+".timestamp", "required", "is required")
+		case at.After(now.Add(MaxLead)):
+			v.Add(field+".timestamp", "maximum", fmt.Sprintf("must not be more than %s ahead of the server's clock", MaxLead))
+		case at.Before(now.Add(-MaxAge)):
+			v.Add(field+".timestamp", "minimum", "must not be more than two years old")
+		}
+		dup := [2]string{r.Tenant, r.ID}
+		if v.Len() > 0 || seen[dup] {
+			continue
+		}
+		seen[dup] = true
+		recs = append(recs, Record{
+			TenantID: id, ID: r.ID, Series: Series{Namespace: r.Namespace, UsageType: r.UsageType, ObjectName: r.ObjectName},
+			Unit: r.Unit, Quantity: q, At: at,
+		})
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return recs, nil
+}
+
+func uniqueTenants(recs []Record) []uuid.UUID {
+	set := map[uuid.UUID]bool{}
+	for _, r := range recs {
+		set[r.TenantID] = true
+	}
+	ids := slices.Collect(maps.Keys(set))
+	slices.SortFunc(ids, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
+	return ids
+}
+
+func (s *Service) flagLate(ctx context.Context, tenants []uuid.UUID, recs []Record) error {
+	monthSet := map[time.Time]bool{}
+	for _, r := range recs {
+		monthSet[r.Month()] = true
+	}
+	closed, err := s.store.ClosedMonths(ctx, tenants, slices.Collect(maps.Keys(monthSet)))
+	if err != nil || len(closed) == 0 {
+		return err
+	}
+	for i := range recs {
+		recs[i].Late = slices.ContainsFunc(closed[recs[i].TenantID], recs[i].Month().Equal)
+	}
+	return nil
+}
+
+// ClosePeriod marks a tenant's month as invoiced: records for it that arrive
+// later are flagged late.
+func (s *Service) ClosePeriod(ctx context.Context, tenantID uuid.UUID, month time.Time) error {
+	return s.store.ClosePeriod(ctx, tenantID, MonthStart(month), s.now())
+}
+
+// ---- signing keys
+
+func (s *Service) signingKeys(ctx context.Context) ([]SigningKey, error) {
+	return s.keys.Get(ctx, struct{}{}, func(ctx context.Context) ([]SigningKey, error) {
+		keys, err := s.store.SigningKeys(ctx)
+		if err != nil || len(keys) > 0 {
+			return keys, err
+		}
+		// The first query of a new database makes the first key; replicas
+		// racing here each add one and all of them verify.
+		if _, err := s.store.AddSigningKey(ctx, newSecret(), s.now()); err != nil {
+			return nil, err
+		}
+		return s.store.SigningKeys(ctx)
+	})
+}
+
+func newSecret() []byte {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return b
+}
+
+// RotateSigningKey adds a new key that signs from now on; queries signed
+// with older keys keep working unless retireOld, which makes them fail at
+// once on this replica and within the cache TTL on the others.
+func (s *Service) RotateSigningKey(ctx context.Context, retireOld bool) (key SigningKey, retired int, err error) {
+	key, err = s.store.AddSigningKey(ctx, newSecret(), s.now())
+	if err == nil && retireOld {
+		retired, err = s.store.RetireSigningKeys(ctx, key.ID, s.now())
+	}
+	s.keys.Invalidate(struct{}{})
+	return key, retired, err
+}
+
+func (s *Service) signer(ctx context.Context) (func(BreakdownQuery) string, error) {
+	keys, err := s.signingKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	k := keys[0]
+	return func(q BreakdownQuery) string { return q.encode(k) }, nil
+}
+
+// openQuery verifies a breakdown query for tenant: forged, altered or
+// another tenant's → 400.
+func (s *Service) openQuery(ctx context.Context, tenantID uuid.UUID, raw string) (BreakdownQuery, error) {
+	bad := invalid("query", "signature", "is not a breakdown query this service issued (pass hourly_breakdown_query back unchanged)")
+	q, payload, sum, ok := decodeUnverified(raw)
+	if !ok {
+		return q, bad
+	}
+	find := func(keys []SigningKey) (SigningKey, bool) {
+		i := slices.IndexFunc(keys, func(k SigningKey) bool { return k.ID == q.KeyID })
+		if i < 0 {
+			return SigningKey{}, false
+		}
+		return keys[i], true
+	}
+	keys, err := s.signingKeys(ctx)
+	if err != nil {
+		return q, err
+	}
+	k, found := find(keys)
+	if !found {
+		// Perhaps another replica's newer key: look once more, uncached.
+		if keys, err = s.store.SigningKeys(ctx); err != nil {
+			return q, err
+		}
+		k, found = find(keys)
+	}
+	if !found || !verify(k, payload, sum) {
+		return q, bad
+	}
+	if q.Tenant != tenantID {
+		// Another tenant's line: answered exactly like a forged query, so
+		// nothing is learnt about other tenants.
+		return q, bad
+	}
+	return q, nil
+}
+
+// ---- access
+
+// scope is the namespace filter a query runs with: "" for the whole tenant
+// (asked in system), else the namespace asked in.
+func scope(namespace string) string {
+	if namespace == tenancy.SystemNamespace {
+		return ""
+	}
+	return namespace
+}
