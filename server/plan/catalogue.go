@@ -120,10 +120,10 @@ func (c *Catalogue) Addon(name string) (Addon, bool) {
 
 // file is the YAML layout of a catalogue.
 type file struct {
-	Locale      string     `yaml:"locale"`
-	Currency    string     `yaml:"currency"`
-	DefaultPlan string     `yaml:"default_plan"`
-	Addons      []Addon    `yaml:"addons"`
+	Locale      string  `yaml:"locale"`
+	Currency    string  `yaml:"currency"`
+	DefaultPlan string  `yaml:"default_plan"`
+	Addons      []Addon `yaml:"addons"`
 	UsageTypes  []struct {
 		Name        string `yaml:"name"`
 		Service     string `yaml:"service"`
