@@ -898,7 +898,7 @@ type BillingBillingMetricData struct {
 	// Example: million_requests
 	Unit *string `json:"unit,omitempty"`
 
-	// Value Billable quantity as a decimal string (whole units, rounded up).
+	// Value The quantity in the plan's billable units (the raw quantity divided by the unit size), as a decimal string with at most six places, rounded half to even; the raw unit when the plan does not price the type.
 	//
 	// Example: 42
 	Value *string `json:"value,omitempty"`
@@ -939,12 +939,12 @@ type BillingUsageSummaryItem struct {
 	// BillingMetricData The billable quantity derived from the metered one.
 	BillingMetricData *BillingBillingMetricData `json:"billing_metric_data,omitempty"`
 
-	// Name The usage type.
+	// Name The usage type's display name.
 	//
 	// Example: http_requests
 	Name *string `json:"name,omitempty"`
 
-	// Service The add-on service (or `base` for usage outside add-ons).
+	// Service The service the usage type belongs to.
 	//
 	// Example: f5xc_waap_standard
 	Service *string `json:"service,omitempty"`
@@ -2209,7 +2209,7 @@ type UsageCalculatedUsageItem struct {
 	// Fixed True for a line that does not come from metering (the plan's flat price).
 	Fixed *bool `json:"fixed,omitempty"`
 
-	// MetricLabels Labels of the usage lines folded into this priced line.
+	// MetricLabels The usage type of the line, then `included=<quantity> <unit>` (free each month) and `price=<cents> per <billable unit>` from the plan's rate card when the plan prices the type.
 	MetricLabels *[]string `json:"metric_labels,omitempty"`
 
 	// Quantity Quantity used.
@@ -2217,7 +2217,7 @@ type UsageCalculatedUsageItem struct {
 	// Example: 12.5
 	Quantity *float64 `json:"quantity,omitempty"`
 
-	// QuantityBillable Quantity charged for, in whole units of `unit_name_billable` (rounded up, minus what the plan includes).
+	// QuantityBillable Billable units of `unit_name_billable` beyond what the plan includes each month; a started first unit counts as one, further units are rounded down. `amount` is this times the plan's unit price.
 	//
 	// Example: 13
 	QuantityBillable *string `json:"quantity_billable,omitempty"`
@@ -2366,14 +2366,14 @@ type UsageListUsageDetailsReq struct {
 	// From Start of the window (inclusive); the start of the current month when omitted.
 	From *time.Time `json:"from,omitempty"`
 
-	// Namespace Always `system`; usage is reported tenant-wide.
+	// Namespace When given, `system`, matching the path: usage in `system` covers the whole tenant, in another namespace only that namespace.
 	Namespace *UsageListUsageDetailsReqNamespace `json:"namespace,omitempty"`
 
 	// To End of the window (exclusive); now when omitted. Must be after `from`.
 	To *time.Time `json:"to,omitempty"`
 }
 
-// UsageListUsageDetailsReqNamespace Always `system`; usage is reported tenant-wide.
+// UsageListUsageDetailsReqNamespace When given, `system`, matching the path: usage in `system` covers the whole tenant, in another namespace only that namespace.
 type UsageListUsageDetailsReqNamespace string
 
 // UsageListUsageDetailsResp Usage lines of a window.
@@ -2384,7 +2384,7 @@ type UsageListUsageDetailsResp struct {
 
 // UsageMonthlyUsageType What one closed month cost.
 type UsageMonthlyUsageType struct {
-	// Amount Total of the month's invoice, in cents.
+	// Amount The month's total, in cents.
 	//
 	// Example: 5630
 	Amount *string `json:"amount,omitempty"`
@@ -2414,7 +2414,7 @@ type UsageUsageItem struct {
 
 	// MetricLabel Stable label of the line, `namespace/usage_type/object_name`.
 	//
-	// Example: shop/http_requests/web-frontend
+	// Example: shop/lb_http_requests/web-frontend
 	MetricLabel string `json:"metric_label"`
 
 	// Namespace Namespace of the object.
@@ -2906,10 +2906,14 @@ type ClientInterface interface {
 
 	// ListCurrentUsageWithBody Month-to-date usage with prices
 	//
-	// Priced usage of the running billing month (or of `[from, to)` inside it): one item per
-	// usage type with quantity, billable quantity and amount, the plan's flat price as a
-	// fixed item, the coupons applied, the discount and the total cost. Amounts are cents as
-	// decimal strings.
+	// Priced usage of the running billing month (or of `[from, to)` inside one calendar
+	// month; a window that crosses a month answers 400): one item per usage type of the plan's
+	// rate card (and per other type used), with quantity, billable quantity and amount, the
+	// plan's flat price as a `fixed` item, the coupons applied, the discount and the total
+	// cost. Amounts are cents as decimal strings. Percentage coupons discount every item,
+	// rounded half to even per item; fixed-amount coupons then come off the total, which
+	// never goes below zero; `total_cost` is exactly the sum of the item amounts minus
+	// `discount`. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2918,10 +2922,14 @@ type ClientInterface interface {
 
 	// ListCurrentUsage Month-to-date usage with prices
 	//
-	// Priced usage of the running billing month (or of `[from, to)` inside it): one item per
-	// usage type with quantity, billable quantity and amount, the plan's flat price as a
-	// fixed item, the coupons applied, the discount and the total cost. Amounts are cents as
-	// decimal strings.
+	// Priced usage of the running billing month (or of `[from, to)` inside one calendar
+	// month; a window that crosses a month answers 400): one item per usage type of the plan's
+	// rate card (and per other type used), with quantity, billable quantity and amount, the
+	// plan's flat price as a `fixed` item, the coupons applied, the discount and the total
+	// cost. Amounts are cents as decimal strings. Percentage coupons discount every item,
+	// rounded half to even per item; fixed-amount coupons then come off the total, which
+	// never goes below zero; `total_cost` is exactly the sum of the item amounts minus
+	// `discount`. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2960,7 +2968,11 @@ type ClientInterface interface {
 
 	// ListMonthlyUsageWithBody Totals of past months
 	//
-	// One total per closed billing month, newest first, in cents.
+	// One total per past month, newest first, in cents: the last complete month back to the
+	// first month with usage in the last twelve. Each total is the plan's flat price plus the
+	// month's priced usage minus coupons, priced at the tenant's current plan; once invoices
+	// are issued, a closed month's invoice is the record of what was billed. Costs are
+	// tenant-wide: only the `system` namespace answers (400 otherwise).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2969,7 +2981,11 @@ type ClientInterface interface {
 
 	// ListMonthlyUsage Totals of past months
 	//
-	// One total per closed billing month, newest first, in cents.
+	// One total per past month, newest first, in cents: the last complete month back to the
+	// first month with usage in the last twelve. Each total is the plan's flat price plus the
+	// month's priced usage minus coupons, priced at the tenant's current plan; once invoices
+	// are issued, a closed month's invoice is the record of what was billed. Costs are
+	// tenant-wide: only the `system` namespace answers (400 otherwise).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3128,10 +3144,13 @@ type ClientInterface interface {
 
 	// ListUsageDetailsWithBody Usage lines for a time window
 	//
-	// One line per (namespace, usage type, object) with the quantity used in `[from, to)`.
-	// Each line carries an opaque `hourly_breakdown_query`; send it to
-	// `hourly_usage_details` to get the hourly items behind the line. Without `from`, the
-	// window starts at the beginning of the current month; without `to`, it ends now.
+	// One line per (namespace, usage type, object) with the quantity used in `[from, to)`:
+	// every namespace of the tenant when asked in `system`, else only the namespace asked
+	// in. Usage is kept per UTC hour, so the window is widened to whole hours (`from` down,
+	// `to` up); it must end after it starts and span at most 400 days (400 otherwise).
+	// Without `from`, the window starts at the beginning of the current month; without
+	// `to`, it ends now. Each line carries an opaque `hourly_breakdown_query`; send it to
+	// `hourly_usage_details` to get the hourly items behind the line.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3140,10 +3159,13 @@ type ClientInterface interface {
 
 	// ListUsageDetails Usage lines for a time window
 	//
-	// One line per (namespace, usage type, object) with the quantity used in `[from, to)`.
-	// Each line carries an opaque `hourly_breakdown_query`; send it to
-	// `hourly_usage_details` to get the hourly items behind the line. Without `from`, the
-	// window starts at the beginning of the current month; without `to`, it ends now.
+	// One line per (namespace, usage type, object) with the quantity used in `[from, to)`:
+	// every namespace of the tenant when asked in `system`, else only the namespace asked
+	// in. Usage is kept per UTC hour, so the window is widened to whole hours (`from` down,
+	// `to` up); it must end after it starts and span at most 400 days (400 otherwise).
+	// Without `from`, the window starts at the beginning of the current month; without
+	// `to`, it ends now. Each line carries an opaque `hourly_breakdown_query`; send it to
+	// `hourly_usage_details` to get the hourly items behind the line.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3562,10 +3584,14 @@ func (c *Client) InitiatePlanTransition(ctx context.Context, namespace InitiateP
 
 // ListCurrentUsageWithBody Month-to-date usage with prices
 //
-// Priced usage of the running billing month (or of `[from, to)` inside it): one item per
-// usage type with quantity, billable quantity and amount, the plan's flat price as a
-// fixed item, the coupons applied, the discount and the total cost. Amounts are cents as
-// decimal strings.
+// Priced usage of the running billing month (or of `[from, to)` inside one calendar
+// month; a window that crosses a month answers 400): one item per usage type of the plan's
+// rate card (and per other type used), with quantity, billable quantity and amount, the
+// plan's flat price as a `fixed` item, the coupons applied, the discount and the total
+// cost. Amounts are cents as decimal strings. Percentage coupons discount every item,
+// rounded half to even per item; fixed-amount coupons then come off the total, which
+// never goes below zero; `total_cost` is exactly the sum of the item amounts minus
+// `discount`. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
 //
 // Takes any type of body and a specified content type.
 //
@@ -3584,10 +3610,14 @@ func (c *Client) ListCurrentUsageWithBody(ctx context.Context, namespace Namespa
 
 // ListCurrentUsage Month-to-date usage with prices
 //
-// Priced usage of the running billing month (or of `[from, to)` inside it): one item per
-// usage type with quantity, billable quantity and amount, the plan's flat price as a
-// fixed item, the coupons applied, the discount and the total cost. Amounts are cents as
-// decimal strings.
+// Priced usage of the running billing month (or of `[from, to)` inside one calendar
+// month; a window that crosses a month answers 400): one item per usage type of the plan's
+// rate card (and per other type used), with quantity, billable quantity and amount, the
+// plan's flat price as a `fixed` item, the coupons applied, the discount and the total
+// cost. Amounts are cents as decimal strings. Percentage coupons discount every item,
+// rounded half to even per item; fixed-amount coupons then come off the total, which
+// never goes below zero; `total_cost` is exactly the sum of the item amounts minus
+// `discount`. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3656,7 +3686,11 @@ func (c *Client) ListHourlyUsageDetails(ctx context.Context, namespace Namespace
 
 // ListMonthlyUsageWithBody Totals of past months
 //
-// One total per closed billing month, newest first, in cents.
+// One total per past month, newest first, in cents: the last complete month back to the
+// first month with usage in the last twelve. Each total is the plan's flat price plus the
+// month's priced usage minus coupons, priced at the tenant's current plan; once invoices
+// are issued, a closed month's invoice is the record of what was billed. Costs are
+// tenant-wide: only the `system` namespace answers (400 otherwise).
 //
 // Takes any type of body and a specified content type.
 //
@@ -3675,7 +3709,11 @@ func (c *Client) ListMonthlyUsageWithBody(ctx context.Context, namespace Namespa
 
 // ListMonthlyUsage Totals of past months
 //
-// One total per closed billing month, newest first, in cents.
+// One total per past month, newest first, in cents: the last complete month back to the
+// first month with usage in the last twelve. Each total is the plan's flat price plus the
+// month's priced usage minus coupons, priced at the tenant's current plan; once invoices
+// are issued, a closed month's invoice is the record of what was billed. Costs are
+// tenant-wide: only the `system` namespace answers (400 otherwise).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3974,10 +4012,13 @@ func (c *Client) ListInvoices(ctx context.Context, namespace ListInvoicesParamsN
 
 // ListUsageDetailsWithBody Usage lines for a time window
 //
-// One line per (namespace, usage type, object) with the quantity used in `[from, to)`.
-// Each line carries an opaque `hourly_breakdown_query`; send it to
-// `hourly_usage_details` to get the hourly items behind the line. Without `from`, the
-// window starts at the beginning of the current month; without `to`, it ends now.
+// One line per (namespace, usage type, object) with the quantity used in `[from, to)`:
+// every namespace of the tenant when asked in `system`, else only the namespace asked
+// in. Usage is kept per UTC hour, so the window is widened to whole hours (`from` down,
+// `to` up); it must end after it starts and span at most 400 days (400 otherwise).
+// Without `from`, the window starts at the beginning of the current month; without
+// `to`, it ends now. Each line carries an opaque `hourly_breakdown_query`; send it to
+// `hourly_usage_details` to get the hourly items behind the line.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3996,10 +4037,13 @@ func (c *Client) ListUsageDetailsWithBody(ctx context.Context, namespace Namespa
 
 // ListUsageDetails Usage lines for a time window
 //
-// One line per (namespace, usage type, object) with the quantity used in `[from, to)`.
-// Each line carries an opaque `hourly_breakdown_query`; send it to
-// `hourly_usage_details` to get the hourly items behind the line. Without `from`, the
-// window starts at the beginning of the current month; without `to`, it ends now.
+// One line per (namespace, usage type, object) with the quantity used in `[from, to)`:
+// every namespace of the tenant when asked in `system`, else only the namespace asked
+// in. Usage is kept per UTC hour, so the window is widened to whole hours (`from` down,
+// `to` up); it must end after it starts and span at most 400 days (400 otherwise).
+// Without `from`, the window starts at the beginning of the current month; without
+// `to`, it ends now. Each line carries an opaque `hourly_breakdown_query`; send it to
+// `hourly_usage_details` to get the hourly items behind the line.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5561,10 +5605,14 @@ type ClientWithResponsesInterface interface {
 
 	// ListCurrentUsageWithBodyWithResponse Month-to-date usage with prices
 	//
-	// Priced usage of the running billing month (or of `[from, to)` inside it): one item per
-	// usage type with quantity, billable quantity and amount, the plan's flat price as a
-	// fixed item, the coupons applied, the discount and the total cost. Amounts are cents as
-	// decimal strings.
+	// Priced usage of the running billing month (or of `[from, to)` inside one calendar
+	// month; a window that crosses a month answers 400): one item per usage type of the plan's
+	// rate card (and per other type used), with quantity, billable quantity and amount, the
+	// plan's flat price as a `fixed` item, the coupons applied, the discount and the total
+	// cost. Amounts are cents as decimal strings. Percentage coupons discount every item,
+	// rounded half to even per item; fixed-amount coupons then come off the total, which
+	// never goes below zero; `total_cost` is exactly the sum of the item amounts minus
+	// `discount`. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5573,10 +5621,14 @@ type ClientWithResponsesInterface interface {
 
 	// ListCurrentUsageWithResponse Month-to-date usage with prices
 	//
-	// Priced usage of the running billing month (or of `[from, to)` inside it): one item per
-	// usage type with quantity, billable quantity and amount, the plan's flat price as a
-	// fixed item, the coupons applied, the discount and the total cost. Amounts are cents as
-	// decimal strings.
+	// Priced usage of the running billing month (or of `[from, to)` inside one calendar
+	// month; a window that crosses a month answers 400): one item per usage type of the plan's
+	// rate card (and per other type used), with quantity, billable quantity and amount, the
+	// plan's flat price as a `fixed` item, the coupons applied, the discount and the total
+	// cost. Amounts are cents as decimal strings. Percentage coupons discount every item,
+	// rounded half to even per item; fixed-amount coupons then come off the total, which
+	// never goes below zero; `total_cost` is exactly the sum of the item amounts minus
+	// `discount`. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5615,7 +5667,11 @@ type ClientWithResponsesInterface interface {
 
 	// ListMonthlyUsageWithBodyWithResponse Totals of past months
 	//
-	// One total per closed billing month, newest first, in cents.
+	// One total per past month, newest first, in cents: the last complete month back to the
+	// first month with usage in the last twelve. Each total is the plan's flat price plus the
+	// month's priced usage minus coupons, priced at the tenant's current plan; once invoices
+	// are issued, a closed month's invoice is the record of what was billed. Costs are
+	// tenant-wide: only the `system` namespace answers (400 otherwise).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5624,7 +5680,11 @@ type ClientWithResponsesInterface interface {
 
 	// ListMonthlyUsageWithResponse Totals of past months
 	//
-	// One total per closed billing month, newest first, in cents.
+	// One total per past month, newest first, in cents: the last complete month back to the
+	// first month with usage in the last twelve. Each total is the plan's flat price plus the
+	// month's priced usage minus coupons, priced at the tenant's current plan; once invoices
+	// are issued, a closed month's invoice is the record of what was billed. Costs are
+	// tenant-wide: only the `system` namespace answers (400 otherwise).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5797,10 +5857,13 @@ type ClientWithResponsesInterface interface {
 
 	// ListUsageDetailsWithBodyWithResponse Usage lines for a time window
 	//
-	// One line per (namespace, usage type, object) with the quantity used in `[from, to)`.
-	// Each line carries an opaque `hourly_breakdown_query`; send it to
-	// `hourly_usage_details` to get the hourly items behind the line. Without `from`, the
-	// window starts at the beginning of the current month; without `to`, it ends now.
+	// One line per (namespace, usage type, object) with the quantity used in `[from, to)`:
+	// every namespace of the tenant when asked in `system`, else only the namespace asked
+	// in. Usage is kept per UTC hour, so the window is widened to whole hours (`from` down,
+	// `to` up); it must end after it starts and span at most 400 days (400 otherwise).
+	// Without `from`, the window starts at the beginning of the current month; without
+	// `to`, it ends now. Each line carries an opaque `hourly_breakdown_query`; send it to
+	// `hourly_usage_details` to get the hourly items behind the line.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5809,10 +5872,13 @@ type ClientWithResponsesInterface interface {
 
 	// ListUsageDetailsWithResponse Usage lines for a time window
 	//
-	// One line per (namespace, usage type, object) with the quantity used in `[from, to)`.
-	// Each line carries an opaque `hourly_breakdown_query`; send it to
-	// `hourly_usage_details` to get the hourly items behind the line. Without `from`, the
-	// window starts at the beginning of the current month; without `to`, it ends now.
+	// One line per (namespace, usage type, object) with the quantity used in `[from, to)`:
+	// every namespace of the tenant when asked in `system`, else only the namespace asked
+	// in. Usage is kept per UTC hour, so the window is widened to whole hours (`from` down,
+	// `to` up); it must end after it starts and span at most 400 days (400 otherwise).
+	// Without `from`, the window starts at the beginning of the current month; without
+	// `to`, it ends now. Each line carries an opaque `hourly_breakdown_query`; send it to
+	// `hourly_usage_details` to get the hourly items behind the line.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9238,10 +9304,14 @@ func (c *ClientWithResponses) InitiatePlanTransitionWithResponse(ctx context.Con
 
 // ListCurrentUsageWithBodyWithResponse Month-to-date usage with prices
 //
-// Priced usage of the running billing month (or of `[from, to)` inside it): one item per
-// usage type with quantity, billable quantity and amount, the plan's flat price as a
-// fixed item, the coupons applied, the discount and the total cost. Amounts are cents as
-// decimal strings.
+// Priced usage of the running billing month (or of `[from, to)` inside one calendar
+// month; a window that crosses a month answers 400): one item per usage type of the plan's
+// rate card (and per other type used), with quantity, billable quantity and amount, the
+// plan's flat price as a `fixed` item, the coupons applied, the discount and the total
+// cost. Amounts are cents as decimal strings. Percentage coupons discount every item,
+// rounded half to even per item; fixed-amount coupons then come off the total, which
+// never goes below zero; `total_cost` is exactly the sum of the item amounts minus
+// `discount`. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9256,10 +9326,14 @@ func (c *ClientWithResponses) ListCurrentUsageWithBodyWithResponse(ctx context.C
 
 // ListCurrentUsageWithResponse Month-to-date usage with prices
 //
-// Priced usage of the running billing month (or of `[from, to)` inside it): one item per
-// usage type with quantity, billable quantity and amount, the plan's flat price as a
-// fixed item, the coupons applied, the discount and the total cost. Amounts are cents as
-// decimal strings.
+// Priced usage of the running billing month (or of `[from, to)` inside one calendar
+// month; a window that crosses a month answers 400): one item per usage type of the plan's
+// rate card (and per other type used), with quantity, billable quantity and amount, the
+// plan's flat price as a `fixed` item, the coupons applied, the discount and the total
+// cost. Amounts are cents as decimal strings. Percentage coupons discount every item,
+// rounded half to even per item; fixed-amount coupons then come off the total, which
+// never goes below zero; `total_cost` is exactly the sum of the item amounts minus
+// `discount`. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9316,7 +9390,11 @@ func (c *ClientWithResponses) ListHourlyUsageDetailsWithResponse(ctx context.Con
 
 // ListMonthlyUsageWithBodyWithResponse Totals of past months
 //
-// One total per closed billing month, newest first, in cents.
+// One total per past month, newest first, in cents: the last complete month back to the
+// first month with usage in the last twelve. Each total is the plan's flat price plus the
+// month's priced usage minus coupons, priced at the tenant's current plan; once invoices
+// are issued, a closed month's invoice is the record of what was billed. Costs are
+// tenant-wide: only the `system` namespace answers (400 otherwise).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9331,7 +9409,11 @@ func (c *ClientWithResponses) ListMonthlyUsageWithBodyWithResponse(ctx context.C
 
 // ListMonthlyUsageWithResponse Totals of past months
 //
-// One total per closed billing month, newest first, in cents.
+// One total per past month, newest first, in cents: the last complete month back to the
+// first month with usage in the last twelve. Each total is the plan's flat price plus the
+// month's priced usage minus coupons, priced at the tenant's current plan; once invoices
+// are issued, a closed month's invoice is the record of what was billed. Costs are
+// tenant-wide: only the `system` namespace answers (400 otherwise).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9588,10 +9670,13 @@ func (c *ClientWithResponses) ListInvoicesWithResponse(ctx context.Context, name
 
 // ListUsageDetailsWithBodyWithResponse Usage lines for a time window
 //
-// One line per (namespace, usage type, object) with the quantity used in `[from, to)`.
-// Each line carries an opaque `hourly_breakdown_query`; send it to
-// `hourly_usage_details` to get the hourly items behind the line. Without `from`, the
-// window starts at the beginning of the current month; without `to`, it ends now.
+// One line per (namespace, usage type, object) with the quantity used in `[from, to)`:
+// every namespace of the tenant when asked in `system`, else only the namespace asked
+// in. Usage is kept per UTC hour, so the window is widened to whole hours (`from` down,
+// `to` up); it must end after it starts and span at most 400 days (400 otherwise).
+// Without `from`, the window starts at the beginning of the current month; without
+// `to`, it ends now. Each line carries an opaque `hourly_breakdown_query`; send it to
+// `hourly_usage_details` to get the hourly items behind the line.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9606,10 +9691,13 @@ func (c *ClientWithResponses) ListUsageDetailsWithBodyWithResponse(ctx context.C
 
 // ListUsageDetailsWithResponse Usage lines for a time window
 //
-// One line per (namespace, usage type, object) with the quantity used in `[from, to)`.
-// Each line carries an opaque `hourly_breakdown_query`; send it to
-// `hourly_usage_details` to get the hourly items behind the line. Without `from`, the
-// window starts at the beginning of the current month; without `to`, it ends now.
+// One line per (namespace, usage type, object) with the quantity used in `[from, to)`:
+// every namespace of the tenant when asked in `system`, else only the namespace asked
+// in. Usage is kept per UTC hour, so the window is widened to whole hours (`from` down,
+// `to` up); it must end after it starts and span at most 400 days (400 otherwise).
+// Without `from`, the window starts at the beginning of the current month; without
+// `to`, it ends now. Each line carries an opaque `hourly_breakdown_query`; send it to
+// `hourly_usage_details` to get the hourly items behind the line.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
