@@ -1,9 +1,11 @@
 package usage
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -88,23 +90,37 @@ func Fold(recs []Record) []Rollup {
 			}
 		}
 	}
-	out := make([]Rollup, 0, len(sums))
+	ptrs := make([]*Rollup, 0, len(sums))
 	for _, s := range sums {
-		out = append(out, *s)
+		ptrs = append(ptrs, s)
 	}
-	slices.SortFunc(out, compareRollups)
+	slices.SortFunc(ptrs, func(a, b *Rollup) int { return compareRollups(*a, *b) })
+	out := make([]Rollup, len(ptrs))
+	for i, p := range ptrs {
+		out[i] = *p
+	}
 	return out
 }
 
+// compareRollups orders rollups by key: tenant, level, bucket, usage type,
+// namespace, object.
 func compareRollups(a, b Rollup) int {
-	return cmp.Or(
-		slices.Compare(a.TenantID[:], b.TenantID[:]),
-		cmp.Compare(a.Level, b.Level),
-		a.Bucket.Compare(b.Bucket),
-		cmp.Compare(a.UsageType, b.UsageType),
-		cmp.Compare(a.Namespace, b.Namespace),
-		cmp.Compare(a.ObjectName, b.ObjectName),
-	)
+	if c := bytes.Compare(a.TenantID[:], b.TenantID[:]); c != 0 {
+		return c
+	}
+	if a.Level != b.Level {
+		return cmp.Compare(a.Level, b.Level)
+	}
+	if c := a.Bucket.Compare(b.Bucket); c != 0 {
+		return c
+	}
+	if a.UsageType != b.UsageType {
+		return strings.Compare(a.UsageType, b.UsageType)
+	}
+	if a.Namespace != b.Namespace {
+		return strings.Compare(a.Namespace, b.Namespace)
+	}
+	return strings.Compare(a.ObjectName, b.ObjectName)
 }
 
 // checkText reports what is wrong with a name-like field, or "".
