@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -575,4 +576,105 @@ func flipFirst(s string) string {
 		return "B" + s[1:]
 	}
 	return "A" + s[1:]
+}
+
+// On PostgreSQL the raw records are partitioned by month: an old month can
+// be detached (to archive it) and every usage query still answers from the
+// rollups, while replays of its records stay duplicates.
+func TestAnArchivedMonthLeavesQueriesAndDedupeIntact(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t)
+	if v.db.Dialect() != store.Postgres {
+		t.Skip("monthly partitions of usage_records exist on PostgreSQL only (SQLite keeps one table)")
+	}
+	tok := v.tenant("acme", "shop")
+	sep := reqs("acme", "shop", "web", time.Date(2026, 9, 15, 10, 0, 0, 0, time.UTC), 3, 4)
+	v.ingestOK(append(sep, reqs("acme", "shop", "web", time.Date(2026, 10, 15, 10, 0, 0, 0, time.UTC), 5)...))
+	ctx := context.Background()
+	var parts []string
+	rows, err := v.db.SQL().QueryContext(ctx, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+		JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'usage_records' ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, name)
+	}
+	rows.Close()
+	if strings.Join(parts, ",") != "usage_records_2026_09,usage_records_2026_10" {
+		t.Fatalf("partitions %v", parts)
+	}
+	if _, err := v.db.SQL().ExecContext(ctx, "ALTER TABLE usage_records DETACH PARTITION usage_records_2026_09"); err != nil {
+		t.Fatal(err)
+	}
+	lines := v.details(tok, "system", `{"from":"2026-09-01T00:00:00Z","to":"2026-11-01T00:00:00Z"}`)
+	if len(lines) != 1 || *lines[0].Quantity != 12 {
+		t.Fatalf("after archiving September: %s", jsonOf(lines))
+	}
+	if got := v.ingestOK(sep); got.Duplicates != 2 {
+		t.Fatalf("replaying archived records: %+v", got)
+	}
+}
+
+// Two replicas ingest the same records at once, in different orders: every
+// record counts exactly once, and the rollups hold the sum of the distinct
+// records.
+func TestConcurrentIngestionFromTwoReplicasCountsEachRecordOnce(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t)
+	v.tenant("acme", "shop")
+	other, err := Open(context.Background(), v.app.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Close() })
+	at := testStart.Add(-48 * time.Hour)
+	var all []usage.RecordInput
+	for i := range 600 {
+		all = append(all, usage.RecordInput{
+			ID: fmt.Sprint("r", i), Tenant: "acme", Namespace: "shop", UsageType: "lb_http_requests",
+			ObjectName: fmt.Sprint("o", i%5), Unit: "requests", Quantity: float64(i), Timestamp: at.Add(time.Duration(i) * time.Minute),
+		})
+	}
+	var want float64
+	for i := range all {
+		want += all[i].Quantity
+	}
+	results := make(chan usage.IngestResult, 8)
+	errs := make(chan error, 8)
+	for w := range 8 {
+		app := []*App{v.app, other}[w%2]
+		batch := slices.Clone(all)
+		rand.New(rand.NewPCG(uint64(w), 9)).Shuffle(len(batch), func(i, j int) { batch[i], batch[j] = batch[j], batch[i] })
+		go func() {
+			res, err := app.Usage.Ingest(context.Background(), batch, false)
+			results <- res
+			errs <- err
+		}()
+	}
+	accepted := 0
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		res := <-results
+		accepted += res.Accepted
+		if res.Accepted+res.Duplicates != len(all) {
+			t.Fatalf("%+v", res)
+		}
+	}
+	if accepted != len(all) {
+		t.Fatalf("%d records accepted over all batches, want %d", accepted, len(all))
+	}
+	var total float64
+	for _, l := range v.details(v.token("acme", tenancy.RoleViewer), "system", `{"from":"2026-11-20T00:00:00Z"}`) {
+		total += *l.Quantity
+	}
+	if total != want {
+		t.Fatalf("rollups hold %v, want %v", total, want)
+	}
 }

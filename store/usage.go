@@ -1,10 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -146,8 +148,17 @@ func (u *Usage) InsertRecords(ctx context.Context, recs []usage.Record, received
 		id     string
 	}
 	fresh := make(map[key]bool, len(recs))
-	for start := 0; start < len(recs); start += rowsPerStatement {
-		chunk := recs[start:min(start+rowsPerStatement, len(recs))]
+	// Ids go in sorted: a concurrent batch holding some of the same ids
+	// then waits in the same order, never in a cycle (a deadlock).
+	sorted := slices.Clone(recs)
+	slices.SortFunc(sorted, func(a, b usage.Record) int {
+		if c := bytes.Compare(a.TenantID[:], b.TenantID[:]); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	for start := 0; start < len(sorted); start += rowsPerStatement {
+		chunk := sorted[start:min(start+rowsPerStatement, len(sorted))]
 		args := make([]any, 0, 2*len(chunk))
 		for _, r := range chunk {
 			args = append(args, u.db.id(r.TenantID), r.ID)

@@ -234,6 +234,9 @@ func (p *pgPool) empty(ctx context.Context, name string) error {
 // tables) and fingerprints the schema: relations with their columns,
 // constraints, and the applied migrations. It is a cheap check that a test
 // left the schema alone, not a proof (functions or triggers are not in it).
+// Partitions are left out: the application creates them as data arrives
+// (monthly partitions of usage_records), and truncating their parent empties
+// them; a detached partition is a plain table again and does count.
 // Sequences that no table owns are not reset; no migration creates one.
 const inspectSQL = `
 WITH rels AS (
@@ -241,6 +244,7 @@ WITH rels AS (
 	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 	WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
 	  AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
+	  AND NOT c.relispartition
 )
 SELECT
 	coalesce((SELECT string_agg(format('%I.%I', nspname, relname), ', ' ORDER BY nspname, relname)
@@ -253,7 +257,8 @@ SELECT
 			E'\n' ORDER BY r.nspname, r.relname) FROM rels r),
 		(SELECT string_agg(format('%s %s', co.conname, pg_get_constraintdef(co.oid)), E'\n' ORDER BY co.conname, co.conrelid)
 		 FROM pg_constraint co JOIN pg_namespace n ON n.oid = co.connamespace
-		 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')),
+		 LEFT JOIN pg_class cr ON cr.oid = co.conrelid
+		 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND NOT coalesce(cr.relispartition, false)),
 		(SELECT string_agg(id, ',' ORDER BY id) FROM schema_versions)))`
 
 func inspect(ctx context.Context, conn *pgx.Conn) (tables, fingerprint string, err error) {
