@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"billing-api/server/plan"
+	"billing-api/server/usage"
 )
 
 func TestEmbeddedCatalogueIsValid(t *testing.T) {
@@ -80,5 +81,58 @@ func TestCatalogueLoaderRejectsUnknownFields(t *testing.T) {
 	_, err := plan.Load([]byte("locale: en-US\ncurrency: USD\ndefault_plan: FREE\nplanz: []\n"))
 	if err == nil || !strings.Contains(err.Error(), "planz") {
 		t.Fatalf("unknown field accepted: %v", err)
+	}
+}
+
+func TestRateCardsAreChecked(t *testing.T) {
+	t.Parallel()
+	c, err := plan.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	team, _ := c.Plan("TEAM")
+	if r := team.Rates["lb_http_requests"]; r.UnitSize != 1_000_000*usage.QuantityScale || r.Included != 50_000_000*usage.QuantityScale ||
+		r.PriceCents != 50 || r.BillableUnit != "1M requests" {
+		t.Fatalf("TEAM's request rate %+v", r)
+	}
+	if len(c.UsageTypes) < 5 || len(team.Coupons) != 1 || c.Pricing(team).FlatPriceCents != 4900 {
+		t.Fatalf("usage types %v, coupons %v", c.UsageTypes, team.Coupons)
+	}
+	bad := `
+locale: en-US
+currency: USD
+default_plan: FREE
+usage_types:
+  - {name: Requests, service: lb, display_name: Requests, unit: requests}
+  - {name: gb, service: "", display_name: GB, unit: ""}
+  - {name: gb, service: lb, display_name: GB, unit: GB}
+plans:
+  - name: FREE
+    title: Free
+    type: FREE
+    tenant_type: FREEMIUM
+    renewal_period: PERIOD_MONTH
+    trial: {length: 0, unit: PERIOD_UNKNOWN}
+    transition: {method: TRANSITION_METHOD_WIZARD}
+    rate_card:
+      teleports: {billable_unit: each, unit_size: 1, price: 1}
+      gb: {billable_unit: "", unit_size: 0.5, included: "1.0000001", price: 2000000}
+    coupons:
+      - {title: "", type: PERCENTAGE, amount: 10001}
+      - {title: x, type: BOGOF, amount: 1}
+`
+	_, err = plan.Load([]byte(bad))
+	if err == nil {
+		t.Fatal("an invalid rate card loaded")
+	}
+	for _, want := range []string{
+		"usage_types[0].name", "usage_types[1].service", "usage_types[1].unit", "usage_types[2].name",
+		"plans[0].rate_card[teleports]", "plans[0].rate_card[gb].billable_unit", "plans[0].rate_card[gb].unit_size",
+		"plans[0].rate_card[gb].included", "plans[0].rate_card[gb].price", "plans[0].coupons[0].title",
+		"plans[0].coupons[0].amount", "plans[0].coupons[1].type",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %s:\n%v", want, err)
+		}
 	}
 }
