@@ -193,8 +193,40 @@ func (v *Violations) Err() error {
 		return nil
 	}
 	fields := append([]FieldError(nil), v.fields...)
-	sort.SliceStable(fields, func(i, j int) bool { return fields[i].Field < fields[j].Field })
+	sort.SliceStable(fields, func(i, j int) bool { return naturalLess(fields[i].Field, fields[j].Field) })
 	return &Error{Kind: KindInvalid, Message: "invalid request", Fields: fields}
+}
+
+// naturalLess orders field paths with their numbers compared as numbers,
+// so records[2] comes before records[10].
+func naturalLess(a, b string) bool {
+	for a != "" && b != "" {
+		da, db := digitPrefix(a), digitPrefix(b)
+		if da > 0 && db > 0 {
+			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
+			if len(na) != len(nb) {
+				return len(na) < len(nb)
+			}
+			if na != nb {
+				return na < nb
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		if a[0] != b[0] {
+			return a[0] < b[0]
+		}
+		a, b = a[1:], b[1:]
+	}
+	return len(a) < len(b)
+}
+
+func digitPrefix(s string) int {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n
 }
 
 // Key renders a map key inside a field path, as in
