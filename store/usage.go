@@ -159,12 +159,24 @@ func (u *Usage) InsertRecords(ctx context.Context, recs []usage.Record, received
 	})
 	for start := 0; start < len(sorted); start += rowsPerStatement {
 		chunk := sorted[start:min(start+rowsPerStatement, len(sorted))]
-		args := make([]any, 0, 2*len(chunk))
-		for _, r := range chunk {
-			args = append(args, u.db.id(r.TenantID), r.ID)
+		var (
+			stmt string
+			args []any
+		)
+		if u.db.dialect == Postgres {
+			tenants, ids := make([][16]byte, len(chunk)), make([]string, len(chunk))
+			for i, r := range chunk {
+				tenants[i], ids[i] = r.TenantID, r.ID
+			}
+			stmt = "INSERT INTO usage_record_ids (tenant_id, record_id) SELECT * FROM unnest($1::uuid[], $2::text[])"
+			args = []any{tenants, ids}
+		} else {
+			stmt = "INSERT INTO usage_record_ids (tenant_id, record_id) VALUES " + values(len(chunk), 2)
+			for _, r := range chunk {
+				args = append(args, u.db.id(r.TenantID), r.ID)
+			}
 		}
-		rows, err := u.db.query(ctx, "INSERT INTO usage_record_ids (tenant_id, record_id) VALUES "+values(len(chunk), 2)+
-			" ON CONFLICT DO NOTHING RETURNING tenant_id, record_id", args...)
+		rows, err := u.db.query(ctx, stmt+" ON CONFLICT DO NOTHING RETURNING tenant_id, record_id", args...)
 		if err != nil {
 			return nil, err
 		}
@@ -187,20 +199,41 @@ func (u *Usage) InsertRecords(ctx context.Context, recs []usage.Record, received
 			keep = append(keep, r)
 		}
 	}
-	const width = 10
 	for start := 0; start < len(keep); start += rowsPerStatement {
-		chunk := keep[start:min(start+rowsPerStatement, len(keep))]
-		args := make([]any, 0, width*len(chunk))
-		for _, r := range chunk {
-			args = append(args, u.db.id(r.TenantID), r.ID, r.Namespace, r.UsageType, r.ObjectName, r.Unit,
-				int64(r.Quantity), r.At, r.Late, received)
-		}
-		if _, err := u.db.exec(ctx, "INSERT INTO usage_records (tenant_id, record_id, namespace, usage_type, object_name, unit, quantity, occurred_at, late, received_at) VALUES "+
-			values(len(chunk), width), args...); err != nil {
+		if err := u.insertRaw(ctx, keep[start:min(start+rowsPerStatement, len(keep))], received); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+const rawColumns = "tenant_id, record_id, namespace, usage_type, object_name, unit, quantity, occurred_at, late, received_at"
+
+// insertRaw stores records in one statement: on PostgreSQL as arrays
+// unnested server-side (ten parameters, however many rows), elsewhere as a
+// multi-row VALUES list.
+func (u *Usage) insertRaw(ctx context.Context, chunk []usage.Record, received time.Time) error {
+	if u.db.dialect == Postgres {
+		n := len(chunk)
+		tenants, ids, nss, types, objs, units := make([][16]byte, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		qs, ats, late := make([]int64, n), make([]time.Time, n), make([]bool, n)
+		for i, r := range chunk {
+			tenants[i], ids[i], nss[i], types[i], objs[i], units[i] = r.TenantID, r.ID, r.Namespace, r.UsageType, r.ObjectName, r.Unit
+			qs[i], ats[i], late[i] = int64(r.Quantity), r.At, r.Late
+		}
+		_, err := u.db.exec(ctx, "INSERT INTO usage_records ("+rawColumns+") SELECT t, i, n, u, o, un, q, a, l, $10 FROM unnest("+
+			"$1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::timestamptz[], $9::boolean[]) AS x(t, i, n, u, o, un, q, a, l)",
+			tenants, ids, nss, types, objs, units, qs, ats, late, received)
+		return err
+	}
+	const width = 10
+	args := make([]any, 0, width*len(chunk))
+	for _, r := range chunk {
+		args = append(args, u.db.id(r.TenantID), r.ID, r.Namespace, r.UsageType, r.ObjectName, r.Unit,
+			int64(r.Quantity), r.At, r.Late, received)
+	}
+	_, err := u.db.exec(ctx, "INSERT INTO usage_records ("+rawColumns+") VALUES "+values(len(chunk), width), args...)
+	return err
 }
 
 // ensurePartitions creates the monthly partitions of usage_records the
@@ -238,17 +271,32 @@ func alreadyExists(err error) bool {
 // in the order given (Fold sorts them, so concurrent batches lock shared
 // rows in one order). A rollup that would pass its maximum fails the batch.
 func (u *Usage) AddRollups(ctx context.Context, rs []usage.Rollup) error {
-	const width = 8
+	const upsert = " ON CONFLICT (tenant_id, level, bucket, usage_type, namespace, object_name) DO UPDATE SET " +
+		"quantity = usage_rollups.quantity + excluded.quantity, late_quantity = usage_rollups.late_quantity + excluded.late_quantity"
+	const columns = "INSERT INTO usage_rollups (tenant_id, level, bucket, usage_type, namespace, object_name, quantity, late_quantity) "
 	for start := 0; start < len(rs); start += rowsPerStatement {
 		chunk := rs[start:min(start+rowsPerStatement, len(rs))]
-		args := make([]any, 0, width*len(chunk))
-		for _, r := range chunk {
-			args = append(args, u.db.id(r.TenantID), int(r.Level), r.Bucket.Unix(), r.UsageType, r.Namespace, r.ObjectName,
-				int64(r.Quantity), int64(r.Late))
+		var err error
+		if u.db.dialect == Postgres {
+			n := len(chunk)
+			tenants, levels, buckets := make([][16]byte, n), make([]int16, n), make([]int64, n)
+			types, nss, objs, qs, late := make([]string, n), make([]string, n), make([]string, n), make([]int64, n), make([]int64, n)
+			for i, r := range chunk {
+				tenants[i], levels[i], buckets[i] = r.TenantID, int16(r.Level), r.Bucket.Unix()
+				types[i], nss[i], objs[i], qs[i], late[i] = r.UsageType, r.Namespace, r.ObjectName, int64(r.Quantity), int64(r.Late)
+			}
+			// unnest keeps the rows in array order: the key order Fold gave.
+			_, err = u.db.exec(ctx, columns+"SELECT * FROM unnest($1::uuid[], $2::smallint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])"+upsert,
+				tenants, levels, buckets, types, nss, objs, qs, late)
+		} else {
+			const width = 8
+			args := make([]any, 0, width*len(chunk))
+			for _, r := range chunk {
+				args = append(args, u.db.id(r.TenantID), int(r.Level), r.Bucket.Unix(), r.UsageType, r.Namespace, r.ObjectName,
+					int64(r.Quantity), int64(r.Late))
+			}
+			_, err = u.db.exec(ctx, columns+"VALUES "+values(len(chunk), width)+upsert, args...)
 		}
-		_, err := u.db.exec(ctx, "INSERT INTO usage_rollups (tenant_id, level, bucket, usage_type, namespace, object_name, quantity, late_quantity) VALUES "+
-			values(len(chunk), width)+" ON CONFLICT (tenant_id, level, bucket, usage_type, namespace, object_name) DO UPDATE SET "+
-			"quantity = usage_rollups.quantity + excluded.quantity, late_quantity = usage_rollups.late_quantity + excluded.late_quantity", args...)
 		if err != nil {
 			if outOfRange(err) {
 				return fault.Conflictf("a usage total would pass its maximum (%s units per series and hour)", usage.MaxRollupQuantity)

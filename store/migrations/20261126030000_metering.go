@@ -12,6 +12,12 @@ import (
 // rollups at three levels (hour, day, month; buckets are Unix seconds), the
 // months already invoiced per tenant, and the keys that sign breakdown
 // queries. Every tenant table's keys lead with the tenant.
+//
+// The high-volume tables (record ids, records, rollups) carry no foreign key
+// to tenants: a per-row check costs as much as the insert itself, and
+// ingestion holds each batch's tenants FOR KEY SHARE for the whole
+// transaction, which already guarantees they exist and stay. Their text key
+// columns compare bytewise (KeyText).
 func init() {
 	register(Migration{ID: "20261126030000_metering", Up: func(tx *gorm.DB, d DDL) error {
 		partition := ""
@@ -20,12 +26,12 @@ func init() {
 		}
 		return Exec(tx,
 			fmt.Sprintf(`CREATE TABLE usage_record_ids (
-				tenant_id %[1]s NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
-				record_id TEXT NOT NULL,
-				PRIMARY KEY (tenant_id, record_id))`, d.UUID()),
+				tenant_id %[1]s NOT NULL,
+				record_id %[2]s NOT NULL,
+				PRIMARY KEY (tenant_id, record_id))`, d.UUID(), d.KeyText()),
 			fmt.Sprintf(`CREATE TABLE usage_records (
 				tenant_id %[1]s NOT NULL,
-				record_id TEXT NOT NULL,
+				record_id %[4]s NOT NULL,
 				namespace TEXT NOT NULL,
 				usage_type TEXT NOT NULL,
 				object_name TEXT NOT NULL,
@@ -34,17 +40,17 @@ func init() {
 				occurred_at %[2]s NOT NULL,
 				late BOOLEAN NOT NULL,
 				received_at %[2]s NOT NULL,
-				PRIMARY KEY (tenant_id, record_id, occurred_at))%[3]s`, d.UUID(), d.Time(), partition),
+				PRIMARY KEY (tenant_id, record_id, occurred_at))%[3]s`, d.UUID(), d.Time(), partition, d.KeyText()),
 			fmt.Sprintf(`CREATE TABLE usage_rollups (
-				tenant_id %[1]s NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+				tenant_id %[1]s NOT NULL,
 				level SMALLINT NOT NULL,
 				bucket BIGINT NOT NULL,
-				usage_type TEXT NOT NULL,
-				namespace TEXT NOT NULL,
-				object_name TEXT NOT NULL,
+				usage_type %[2]s NOT NULL,
+				namespace %[2]s NOT NULL,
+				object_name %[2]s NOT NULL,
 				quantity BIGINT NOT NULL CHECK (quantity BETWEEN 0 AND 4000000000000000000),
 				late_quantity BIGINT NOT NULL CHECK (late_quantity BETWEEN 0 AND quantity),
-				PRIMARY KEY (tenant_id, level, bucket, usage_type, namespace, object_name))`, d.UUID()),
+				PRIMARY KEY (tenant_id, level, bucket, usage_type, namespace, object_name))`, d.UUID(), d.KeyText()),
 			`CREATE INDEX usage_rollups_series ON usage_rollups (tenant_id, usage_type, namespace, object_name, level, bucket)`,
 			fmt.Sprintf(`CREATE TABLE closed_periods (
 				tenant_id %[1]s NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
