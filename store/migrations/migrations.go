@@ -80,6 +80,6 @@ func Exec(tx *gorm.DB, statements ...string) error {
 // Bytes is a binary column; AutoID an integer key the database assigns;
 // KeyText a text column compared byte by byte (fast in indexes, and the
 // same order on every PostgreSQL locale).
-func (d DDL) Bytes() string  { return d.pick("BYTEA", "BLOB") }
-func (d DDL) AutoID() string { return d.pick("BIGINT GENERATED ALWAYS AS IDENTITY", "INTEGER") }
+func (d DDL) Bytes() string   { return d.pick("BYTEA", "BLOB") }
+func (d DDL) AutoID() string  { return d.pick("BIGINT GENERATED ALWAYS AS IDENTITY", "INTEGER") }
 func (d DDL) KeyText() string { return d.pick(`TEXT COLLATE "C"`, "TEXT") }
