@@ -29,7 +29,7 @@ func (s *Service) Details(ctx context.Context, p tenancy.Principal, namespace st
 	if err != nil {
 		return nil, err
 	}
-	sums, err := s.store.SumSeries(ctx, p.TenantID, scope(namespace), w.Segments())
+	sums, err := s.store.SumSeries(ctx, p.TenantID, scope(namespace), s.segments(w))
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +142,7 @@ func (s *Service) Current(ctx context.Context, p tenancy.Principal, namespace st
 	if err != nil {
 		return Bill{}, Window{}, err
 	}
-	sums, err := s.store.SumTypes(ctx, p.TenantID, w.Segments())
+	sums, err := s.store.SumTypes(ctx, p.TenantID, s.segments(w))
 	if err != nil {
 		return Bill{}, Window{}, err
 	}
@@ -234,7 +234,7 @@ func (s *Service) Summary(ctx context.Context, p tenancy.Principal, start, end s
 	if err != nil {
 		return nil, Window{}, err
 	}
-	sums, err := s.store.SumTypes(ctx, p.TenantID, w.Segments())
+	sums, err := s.store.SumTypes(ctx, p.TenantID, s.segments(w))
 	if err != nil {
 		return nil, Window{}, err
 	}
@@ -268,4 +268,20 @@ func parseQueryTime(s string) (time.Time, error) {
 	}
 	sec := int64(f)
 	return time.Unix(sec, int64((f-float64(sec))*1e9)).UTC(), nil
+}
+
+// segments covers w with rollups. No record is later than the data horizon
+// (the clock plus MaxLead: ingestion refuses later ones), so a window that
+// reaches past it holds the same usage as one running on to the end of its
+// last month — which reads one monthly rollup per series where the exact
+// window would read a day's and an hour's each (month to date, say).
+func (s *Service) segments(w Window) []Segment {
+	if horizon := s.now().Add(MaxLead); !w.To.Before(horizon) {
+		if end := MonthStart(w.To); end.Equal(w.To) {
+			w.To = end
+		} else {
+			w.To = end.AddDate(0, 1, 0)
+		}
+	}
+	return w.Segments()
 }
