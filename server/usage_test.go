@@ -643,11 +643,10 @@ func TestAnArchivedMonthLeavesQueriesAndDedupeIntact(t *testing.T) {
 	}
 }
 
-// Two replicas ingest the same records at once (six batches, sized so that
-// SQLite under the race detector stays within its busy timeout), in
-// different orders: every
-// record counts exactly once, and the rollups hold the sum of the distinct
-// records.
+// Two replicas ingest the same records at once, in different orders (six
+// batches, sized so that SQLite under the race detector stays within its
+// busy timeout): every record counts exactly once, and the rollups hold the
+// sum of the distinct records.
 func TestConcurrentIngestionFromTwoReplicasCountsEachRecordOnce(t *testing.T) {
 	t.Parallel()
 	v := newEnv(t)
