@@ -14,8 +14,8 @@ import (
 
 // newUsageCommand is `usage`: the operator's side of metering.
 func newUsageCommand(g *globalConfig) *cobra.Command {
-	cmd := &cobra.Command{Use: "usage", Short: "Import usage records"}
-	cmd.AddCommand(newUsageImportCommand(g))
+	cmd := &cobra.Command{Use: "usage", Short: "Import usage records; rotate the breakdown-query signing key"}
+	cmd.AddCommand(newUsageImportCommand(g), newRotateQueryKeyCommand(g))
 	return cmd
 }
 
@@ -121,4 +121,32 @@ func fileSize(r io.Reader) int64 {
 		return -1
 	}
 	return st.Size()
+}
+
+// newRotateQueryKeyCommand is `usage rotate-query-key`.
+func newRotateQueryKeyCommand(g *globalConfig) *cobra.Command {
+	var retireOld bool
+	cmd := &cobra.Command{
+		Use:   "rotate-query-key",
+		Short: "Sign new breakdown queries with a new key (--retire-old: make older ones fail)",
+		Long: `Adds a new key for signing the hourly_breakdown_query of usage lines; queries
+are signed with it from now on. Queries signed with older keys keep working
+unless --retire-old, which makes them fail at once on this store's servers
+(within a second on replicas that cached the keys): clients then ask
+usage_details for fresh queries. The same as the operator API's
+POST /admin/v1/usage_query_keys.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withApp(cmd, g, func(ctx context.Context, a *server.App) error {
+				k, retired, err := a.Usage.RotateSigningKey(ctx, retireOld)
+				if err != nil {
+					return fmt.Errorf("rotating the query signing key: %w", err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "new query signing key %d; %s retired\n", k.ID, plural(retired, "older key", "older keys"))
+				return nil
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&retireOld, "retire-old", false, "retire every older key: queries they signed stop working")
+	return cmd
 }

@@ -219,3 +219,32 @@ func TestUsageImportFromStdin(t *testing.T) {
 		}
 	}
 }
+
+// Each rotation adds a newer key; --retire-old retires the ones before it.
+func TestRotateQueryKey(t *testing.T) {
+	t.Parallel()
+	env := storeEnv(t)
+	line := regexp.MustCompile(`^new query signing key (\d+); (\d+) older keys? retired\n$`)
+	rotate := func(args ...string) (id int, retired string) {
+		t.Helper()
+		out := mustRun(t, env, append([]string{"usage", "rotate-query-key"}, args...)...)
+		m := line.FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("rotate-query-key printed %q", out)
+		}
+		id, _ = strconv.Atoi(m[1])
+		return id, m[2]
+	}
+	first, retired := rotate()
+	if retired != "0" {
+		t.Fatalf("rotating without --retire-old retired %s keys", retired)
+	}
+	second, _ := rotate()
+	third, retired := rotate("--retire-old")
+	if !(first < second && second < third) || retired != "2" {
+		t.Fatalf("keys %d, %d, %d; the last retired %s, want increasing ids and 2 retired", first, second, third, retired)
+	}
+	if _, retired := rotate("--retire-old"); retired != "1" {
+		t.Fatalf("rotating again retired %s keys, want 1 (the only one left)", retired)
+	}
+}
