@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -98,5 +99,26 @@ func TestDemoTenantShowsRealLimitsAndUsage(t *testing.T) {
 	lb, pool := u.Objects["http_loadbalancer"], u.Objects["origin_pool"]
 	if lb.Limit.Maximum != 4 || lb.Usage.Current != 3 || pool.Limit.Maximum != 4 || pool.Usage.Current != 2 || u.Objects["quota"].Usage.Current != 1 {
 		t.Fatalf("demo usage %s", body)
+	}
+
+	// The seeded metering covers the whole of last month (90 days back),
+	// billed on INDIVIDUAL beyond its flat 1900 cents.
+	req, _ = http.NewRequest(http.MethodPost, base+"/api/web/namespaces/system/monthly_usage", strings.NewReader(`{"namespace":"system"}`))
+	req.Header.Set("Authorization", "APIToken "+secret)
+	req.Header.Set("Content-Type", "application/json")
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ = io.ReadAll(res.Body)
+	var monthly struct {
+		Items []struct{ Amount string } `json:"monthly_usage_items"`
+	}
+	if err := json.Unmarshal(body, &monthly); err != nil || res.StatusCode != http.StatusOK || len(monthly.Items) == 0 {
+		t.Fatalf("monthly usage: %d %s (%v)", res.StatusCode, body, err)
+	}
+	if cents, err := strconv.Atoi(monthly.Items[0].Amount); err != nil || cents <= 1900 {
+		t.Fatalf("last month of the demo tenant came to %q cents, want usage billed beyond the flat price: %s", monthly.Items[0].Amount, body)
 	}
 }

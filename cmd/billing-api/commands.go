@@ -40,6 +40,7 @@ Every flag can also be set by the environment variable shown in its help.`,
 		newTenantCommand(g),
 		newNamespaceCommand(g),
 		newTokenCommand(g),
+		newUsageCommand(g),
 	)
 	return root
 }

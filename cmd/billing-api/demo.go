@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"billing-api/server"
 	"billing-api/server/fault"
@@ -41,7 +42,8 @@ func seedDemo(ctx context.Context, a *server.App) (string, error) {
 }
 
 // seedDemoData gives the demo tenant a second namespace, quota objects at
-// both levels and usage gauges, so limits and usage show real numbers.
+// both levels, usage gauges, a billed plan and 90 days of metered usage, so
+// limits, usage and costs show real numbers.
 func seedDemoData(ctx context.Context, a *server.App, t tenancy.Tenant) error {
 	if _, err := a.Tenancy.CreateNamespace(ctx, demoTenant, "shop"); err != nil {
 		return err
@@ -74,5 +76,12 @@ func seedDemoData(ctx context.Context, a *server.App, t tenancy.Tenant) error {
 		},
 		[]quota.ResourceAmount{{TenantID: t.ID, Namespace: "shop", Resource: "storage_gib", Amount: 4.5, ObservedAt: now}},
 	)
+	if err != nil {
+		return err
+	}
+	if err := a.Plans.AssignPlan(ctx, t.ID, demoPlan); err != nil {
+		return fmt.Errorf("putting the demo tenant on %s: %w", demoPlan, err)
+	}
+	_, err = seedDemoUsage(ctx, a)
 	return err
 }

@@ -9,6 +9,7 @@ import (
 
 	"billing-api/server/cache"
 	"billing-api/server/clock"
+	"billing-api/server/fault"
 	"billing-api/server/quota"
 	"billing-api/server/tenancy"
 )
@@ -62,6 +63,17 @@ func (s *Service) Catalogue() *Catalogue { return s.cat }
 // the tenant's creation transaction.
 func (s *Service) AssignDefault(ctx context.Context, t tenancy.Tenant) error {
 	return s.setPlan(ctx, t.ID, s.cat.DefaultPlan)
+}
+
+// AssignPlan moves a tenant to the catalogue's plan name at once, as an
+// operator decision: no transition, payment or approval is asked for (that
+// is the tenant-facing plan transition's job). A plan the catalogue lacks
+// fails with fault invalid, a missing tenant with fault not found.
+func (s *Service) AssignPlan(ctx context.Context, tenantID uuid.UUID, name string) error {
+	if _, ok := s.cat.Plan(name); !ok {
+		return fault.Invalidf("there is no plan named %q in the plan catalogue", name)
+	}
+	return s.setPlan(ctx, tenantID, name)
 }
 
 // CurrentPlan is the plan the tenant is on.
