@@ -35,29 +35,29 @@ func (u *Usage) WithTx(ctx context.Context, fn func(ctx context.Context) error) 
 	return u.db.WithTx(ctx, fn)
 }
 
-// rowsPerStatement bounds a multi-row statement (PostgreSQL takes 65,535
-// parameters, SQLite 32,766).
-const rowsPerStatement = 1000
+// rowsPerStatement bounds a multi-row statement. On PostgreSQL the rows
+// travel as arrays (a handful of parameters, whatever the count); on SQLite
+// each row is a VALUES tuple, and the driver finds each parameter's
+// argument by a linear search, so a statement's binding time grows with
+// the square of its parameters: a hundred rows keep that negligible.
+func (u *Usage) rowsPerStatement() int {
+	if u.db.dialect == Postgres {
+		return 5000
+	}
+	return 100
+}
 
-// values renders n rows of width placeholders, numbered from 1:
-// ($1,$2),($3,$4)...
-func values(n, width int) string {
+// sqliteValues renders n rows of width positional placeholders for a
+// multi-row VALUES list on SQLite: (?,?),(?,?)...
+func sqliteValues(n, width int) string {
+	row := "(" + strings.Repeat("?,", width-1) + "?)"
 	var b strings.Builder
-	b.Grow(n * width * 5)
-	p := 1
+	b.Grow(n * (len(row) + 1))
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteByte('(')
-		for j := range width {
-			if j > 0 {
-				b.WriteByte(',')
-			}
-			fmt.Fprintf(&b, "$%d", p)
-			p++
-		}
-		b.WriteByte(')')
+		b.WriteString(row)
 	}
 	return b.String()
 }
@@ -157,8 +157,9 @@ func (u *Usage) InsertRecords(ctx context.Context, recs []usage.Record, received
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
-	for start := 0; start < len(sorted); start += rowsPerStatement {
-		chunk := sorted[start:min(start+rowsPerStatement, len(sorted))]
+	per := u.rowsPerStatement()
+	for start := 0; start < len(sorted); start += per {
+		chunk := sorted[start:min(start+per, len(sorted))]
 		var (
 			stmt string
 			args []any
@@ -171,7 +172,7 @@ func (u *Usage) InsertRecords(ctx context.Context, recs []usage.Record, received
 			stmt = "INSERT INTO usage_record_ids (tenant_id, record_id) SELECT * FROM unnest($1::uuid[], $2::text[])"
 			args = []any{tenants, ids}
 		} else {
-			stmt = "INSERT INTO usage_record_ids (tenant_id, record_id) VALUES " + values(len(chunk), 2)
+			stmt = "INSERT INTO usage_record_ids (tenant_id, record_id) VALUES " + sqliteValues(len(chunk), 2)
 			for _, r := range chunk {
 				args = append(args, u.db.id(r.TenantID), r.ID)
 			}
@@ -199,8 +200,8 @@ func (u *Usage) InsertRecords(ctx context.Context, recs []usage.Record, received
 			keep = append(keep, r)
 		}
 	}
-	for start := 0; start < len(keep); start += rowsPerStatement {
-		if err := u.insertRaw(ctx, keep[start:min(start+rowsPerStatement, len(keep))], received); err != nil {
+	for start := 0; start < len(keep); start += per {
+		if err := u.insertRaw(ctx, keep[start:min(start+per, len(keep))], received); err != nil {
 			return nil, err
 		}
 	}
@@ -232,7 +233,7 @@ func (u *Usage) insertRaw(ctx context.Context, chunk []usage.Record, received ti
 		args = append(args, u.db.id(r.TenantID), r.ID, r.Namespace, r.UsageType, r.ObjectName, r.Unit,
 			int64(r.Quantity), r.At, r.Late, received)
 	}
-	_, err := u.db.exec(ctx, "INSERT INTO usage_records ("+rawColumns+") VALUES "+values(len(chunk), width), args...)
+	_, err := u.db.exec(ctx, "INSERT INTO usage_records ("+rawColumns+") VALUES "+sqliteValues(len(chunk), width), args...)
 	return err
 }
 
@@ -267,15 +268,16 @@ func alreadyExists(err error) bool {
 	return errors.As(err, &pgErr) && (pgErr.Code == "42P07" || pgErr.Code == "23505")
 }
 
-// AddRollups adds the increments in one statement per thousand rollups,
+// AddRollups adds the increments in one statement per chunk of rollups,
 // in the order given (Fold sorts them, so concurrent batches lock shared
 // rows in one order). A rollup that would pass its maximum fails the batch.
 func (u *Usage) AddRollups(ctx context.Context, rs []usage.Rollup) error {
 	const upsert = " ON CONFLICT (tenant_id, level, bucket, usage_type, namespace, object_name) DO UPDATE SET " +
 		"quantity = usage_rollups.quantity + excluded.quantity, late_quantity = usage_rollups.late_quantity + excluded.late_quantity"
 	const columns = "INSERT INTO usage_rollups (tenant_id, level, bucket, usage_type, namespace, object_name, quantity, late_quantity) "
-	for start := 0; start < len(rs); start += rowsPerStatement {
-		chunk := rs[start:min(start+rowsPerStatement, len(rs))]
+	per := u.rowsPerStatement()
+	for start := 0; start < len(rs); start += per {
+		chunk := rs[start:min(start+per, len(rs))]
 		var err error
 		if u.db.dialect == Postgres {
 			n := len(chunk)
@@ -295,7 +297,7 @@ func (u *Usage) AddRollups(ctx context.Context, rs []usage.Rollup) error {
 				args = append(args, u.db.id(r.TenantID), int(r.Level), r.Bucket.Unix(), r.UsageType, r.Namespace, r.ObjectName,
 					int64(r.Quantity), int64(r.Late))
 			}
-			_, err = u.db.exec(ctx, columns+"VALUES "+values(len(chunk), width)+upsert, args...)
+			_, err = u.db.exec(ctx, columns+"VALUES "+sqliteValues(len(chunk), width)+upsert, args...)
 		}
 		if err != nil {
 			if outOfRange(err) {

@@ -11,7 +11,6 @@ import (
 	"billing-api/server"
 	"billing-api/server/tenancy"
 	"billing-api/server/usage"
-	"billing-api/store"
 )
 
 // Demo usage: 90 days of hourly records for the demo tenant's objects,
@@ -22,13 +21,6 @@ const (
 	demoUsageDays = 90
 	// demoUsageBatch is how many records go to Ingest at once.
 	demoUsageBatch = 1000
-	// demoUsageBatchSQLite is the batch on SQLite, where the driver binds a
-	// statement's parameters in time quadratic in their number (it looks
-	// each $N up among all the arguments): there the seed is fastest in
-	// many small batches, about 3 s for the 17,280 records on two cores,
-	// against 12 s in batches of 250 and some 35 s in batches of 1000.
-	// PostgreSQL takes 0.8 s in batches of 1000.
-	demoUsageBatchSQLite = 25
 )
 
 // demoMeter is one metered object of the demo tenant and how its usage
@@ -140,9 +132,6 @@ func seedDemoUsage(ctx context.Context, a *server.App) (usage.IngestResult, erro
 		return usage.IngestResult{}, err
 	}
 	batch := demoUsageBatch
-	if a.DB.Dialect() == store.SQLite {
-		batch = demoUsageBatchSQLite
-	}
 	var total usage.IngestResult
 	for start := 0; start < len(recs); start += batch {
 		res, err := a.Usage.Ingest(ctx, recs[start:min(start+batch, len(recs))], false)
