@@ -343,8 +343,12 @@ func (u *Usage) SumSeries(ctx context.Context, tenantID uuid.UUID, namespace str
 		where += " AND namespace = $2"
 	}
 	cond, segArgs := segmentFilter(segs, len(args)+1)
-	rows, err := u.db.query(ctx, "SELECT usage_type, namespace, object_name, CAST(SUM(quantity) AS BIGINT) FROM usage_rollups WHERE "+
-		where+" AND "+cond+" GROUP BY usage_type, namespace, object_name", append(args, segArgs...)...)
+	return seriesSums(u.db.query(ctx, "SELECT usage_type, namespace, object_name, CAST(SUM(quantity) AS BIGINT) FROM usage_rollups WHERE "+
+		where+" AND "+cond+" GROUP BY usage_type, namespace, object_name", append(args, segArgs...)...))
+}
+
+// seriesSums reads (usage_type, namespace, object_name, sum) rows.
+func seriesSums(rows *sql.Rows, err error) (map[usage.Series]usage.Quantity, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -476,21 +480,7 @@ func (u *Usage) RetireSigningKeys(ctx context.Context, keep int64, at time.Time)
 // series: the ground truth the rollups must equal (for reconciliation; no
 // request path reads the raw table).
 func (u *Usage) RawSums(ctx context.Context, tenantID uuid.UUID, from, to time.Time) (map[usage.Series]usage.Quantity, error) {
-	rows, err := u.db.query(ctx, "SELECT usage_type, namespace, object_name, CAST(SUM(quantity) AS BIGINT) FROM usage_records "+
+	return seriesSums(u.db.query(ctx, "SELECT usage_type, namespace, object_name, CAST(SUM(quantity) AS BIGINT) FROM usage_records "+
 		"WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3 GROUP BY usage_type, namespace, object_name",
-		u.db.id(tenantID), from.UTC(), to.UTC())
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[usage.Series]usage.Quantity{}
-	for rows.Next() {
-		var s usage.Series
-		var q int64
-		if err := rows.Scan(&s.UsageType, &s.Namespace, &s.ObjectName, &q); err != nil {
-			return nil, classify(err)
-		}
-		out[s] = usage.Quantity(q)
-	}
-	return out, classify(rows.Err())
+		u.db.id(tenantID), from.UTC(), to.UTC()))
 }
