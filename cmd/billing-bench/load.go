@@ -202,6 +202,18 @@ func runPhase(ctx context.Context, t *target, build requestFunc, cfg loadConfig)
 // do sends one request and reads the whole answer, so the connection is
 // reused; anything but a 2xx is an error.
 func (t *target) do(ctx context.Context, method, path string, body []byte) error {
+	return t.send(ctx, method, path, body, io.Discard)
+}
+
+// fetch is do, returning the answer's body.
+func (t *target) fetch(ctx context.Context, method, path string, body []byte) ([]byte, error) {
+	var out bytes.Buffer
+	err := t.send(ctx, method, path, body, &out)
+	return out.Bytes(), err
+}
+
+// send sends one request and copies a 2xx answer's body to w.
+func (t *target) send(ctx context.Context, method, path string, body []byte, w io.Writer) error {
 	var r io.Reader
 	if body != nil {
 		r = bytes.NewReader(body)
@@ -222,7 +234,7 @@ func (t *target) do(ctx context.Context, method, path string, body []byte) error
 	}
 	defer res.Body.Close()
 	if res.StatusCode/100 == 2 {
-		_, err = io.Copy(io.Discard, res.Body)
+		_, err = io.Copy(w, res.Body)
 		return err
 	}
 	msg, _ := io.ReadAll(io.LimitReader(res.Body, 300))
