@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -33,6 +35,10 @@ const (
 	// baselinePoolSize is the server's default PostgreSQL pool size.
 	baselinePoolSize = 20
 	baselineBanner   = "billing-bench baseline serving on "
+	// baselineUsageTable is what the baseline copies usage records into:
+	// usage_records' columns and primary key, unpartitioned, without
+	// usage_record_ids or rollups beside it.
+	baselineUsageTable = "bench_usage_records"
 )
 
 // createBaselineTable creates and fills the baseline's table in the bench
@@ -50,28 +56,60 @@ SELECT g, gen_random_uuid(), 'item-' || g, jsonb_build_object(
 			'http_loadbalancer', jsonb_build_object('maximum', 50)),
 		'resource_limits', jsonb_build_object('storage_gib', jsonb_build_object('maximum', 500))))
 FROM generate_series(1, `+strconv.Itoa(baselineRows)+`) AS g;
-ANALYZE `+baselineTable+`;`)
+ANALYZE `+baselineTable+`;
+CREATE TABLE `+baselineUsageTable+` (
+	tenant_id UUID NOT NULL,
+	record_id TEXT NOT NULL,
+	namespace TEXT NOT NULL,
+	usage_type TEXT NOT NULL,
+	object_name TEXT NOT NULL,
+	unit TEXT NOT NULL,
+	quantity BIGINT NOT NULL CHECK (quantity >= 0),
+	occurred_at TIMESTAMPTZ NOT NULL,
+	late BOOLEAN NOT NULL,
+	received_at TIMESTAMPTZ NOT NULL,
+	PRIMARY KEY (tenant_id, record_id, occurred_at));`)
 	return err
+}
+
+// fillBaselineUsage copies the seeded usage records into the baseline's
+// usage table, so the index its COPY extends is as large as the one the
+// server's ingestion extends.
+func fillBaselineUsage(ctx context.Context, conn *pgx.Conn) (int64, error) {
+	tag, err := conn.Exec(ctx, `INSERT INTO `+baselineUsageTable+` SELECT tenant_id, record_id, namespace, usage_type,
+		object_name, unit, quantity, occurred_at, late, received_at FROM usage_records`)
+	return tag.RowsAffected(), err
 }
 
 func newBaselineCommand() *cobra.Command {
 	var listen, dbURL string
+	var tenantFlags []string
 	cmd := &cobra.Command{
 		Use:    "baseline",
 		Short:  "Serve the baseline the server is compared to (started by the harness itself)",
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return serveBaseline(cmd.Context(), listen, dbURL)
+			tenants := map[string]uuid.UUID{}
+			for _, kv := range tenantFlags {
+				name, raw, _ := strings.Cut(kv, "=")
+				id, err := uuid.Parse(raw)
+				if err != nil || name == "" {
+					return fmt.Errorf("--tenant %q: want name=uuid", kv)
+				}
+				tenants[name] = id
+			}
+			return serveBaseline(cmd.Context(), listen, dbURL, tenants)
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:0", "address to listen on")
 	cmd.Flags().StringVar(&dbURL, "database-url", "", "the bench database (postgres:// URL)")
+	cmd.Flags().StringArrayVar(&tenantFlags, "tenant", nil, "name=uuid of a tenant whose usage records the baseline copies (repeatable)")
 	return cmd
 }
 
 // serveBaseline serves until ctx ends, after printing its banner.
-func serveBaseline(ctx context.Context, listen, dbURL string) error {
+func serveBaseline(ctx context.Context, listen, dbURL string, tenants map[string]uuid.UUID) error {
 	cfg, err := pgxpool.ParseConfig(dbURL)
 	if err != nil {
 		return err
@@ -91,7 +129,7 @@ func serveBaseline(ctx context.Context, listen, dbURL string) error {
 	}
 	// The server's own timeouts, so neither has a cheaper connection handling.
 	srv := &http.Server{
-		Handler:           newBaselineHandler(pool),
+		Handler:           newBaselineHandler(pool, tenants),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -118,10 +156,23 @@ type baselineItem struct {
 	Payload json.RawMessage `json:"payload"`
 }
 
+// baselineUsageRecord is a usage record as the operator API takes it.
+type baselineUsageRecord struct {
+	ID         string    `json:"id"`
+	Tenant     string    `json:"tenant"`
+	Namespace  string    `json:"namespace"`
+	UsageType  string    `json:"usage_type"`
+	ObjectName string    `json:"object_name"`
+	Unit       string    `json:"unit"`
+	Quantity   float64   `json:"quantity"`
+	Timestamp  time.Time `json:"timestamp"`
+}
+
 // newBaselineHandler builds the baseline's routes. It has no middleware:
 // the server's request ids, logs, metrics and panic recovery are part of
-// what the comparison prices.
-func newBaselineHandler(pool *pgxpool.Pool) *echo.Echo {
+// what the comparison prices. tenants resolves the tenant names of usage
+// records (the server resolves them from its cache too).
+func newBaselineHandler(pool *pgxpool.Pool, tenants map[string]uuid.UUID) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 
@@ -176,6 +227,42 @@ func newBaselineHandler(pool *pgxpool.Pool) *echo.Echo {
 			return err
 		}
 		return c.JSON(http.StatusOK, it)
+	})
+
+	// Counterpart of ingestUsage: the same body decoded into the same
+	// records, quantities kept in millionths as the server keeps them, and
+	// one COPY of them into a table with usage_records' columns and primary
+	// key, committed. It is the least storing a batch of records durably can
+	// cost; the server's price on top of it is its checks, the idempotency
+	// ids, the partitions and the rollups, all in one transaction.
+	e.POST("/usage_records", func(c echo.Context) error {
+		body, err := io.ReadAll(io.LimitReader(c.Request().Body, 16<<20))
+		if err != nil {
+			return err
+		}
+		var batch struct {
+			Records []baselineUsageRecord `json:"records"`
+		}
+		if err := json.Unmarshal(body, &batch); err != nil || len(batch.Records) == 0 {
+			return c.JSON(http.StatusBadRequest, map[string]string{"message": "body must be {records: [...]}"})
+		}
+		received := time.Now()
+		rows := make([][]any, len(batch.Records))
+		for i, r := range batch.Records {
+			id, ok := tenants[r.Tenant]
+			if !ok {
+				return c.JSON(http.StatusBadRequest, map[string]string{"message": fmt.Sprintf("records[%d]: no tenant %q", i, r.Tenant)})
+			}
+			rows[i] = []any{id, r.ID, r.Namespace, r.UsageType, r.ObjectName, r.Unit,
+				int64(math.RoundToEven(r.Quantity * 1e6)), r.Timestamp, false, received}
+		}
+		n, err := pool.CopyFrom(c.Request().Context(), pgx.Identifier{baselineUsageTable},
+			[]string{"tenant_id", "record_id", "namespace", "usage_type", "object_name", "unit", "quantity", "occurred_at", "late", "received_at"},
+			pgx.CopyFromRows(rows))
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, map[string]int64{"accepted": n})
 	})
 	return e
 }

@@ -75,8 +75,12 @@ func (p phase) RPS() float64 {
 // loadConfig is the load's shape.
 type loadConfig struct {
 	Concurrency int
-	Warmup      time.Duration
-	Duration    time.Duration
+	// Warmup is the least unmeasured load before the measured window, which
+	// opens only once every worker has had an answer too: a request slower
+	// than the warm-up (a batch of a thousand records, at the start of a
+	// short smoke run) then never leaves the window empty or half warm.
+	Warmup   time.Duration
+	Duration time.Duration
 	// CPU reads the target process's CPU time (nil: not measured).
 	CPU func() (time.Duration, error)
 	// OnMeasure, when set, runs as the measured window opens, with its
@@ -96,8 +100,19 @@ type worker struct {
 // within the measured window, so the requests in flight when it opens and
 // closes neither inflate nor deflate the rate.
 func runPhase(ctx context.Context, t *target, build requestFunc, cfg loadConfig) phase {
-	measureFrom := time.Now().Add(cfg.Warmup)
-	end := measureFrom.Add(cfg.Duration)
+	// The window's edges, written before opened is closed and read after.
+	var measureFrom, end time.Time
+	opened := make(chan struct{})
+	isOpen := func() bool {
+		select {
+		case <-opened:
+			return true
+		default:
+			return false
+		}
+	}
+	var firstAnswers sync.WaitGroup
+	firstAnswers.Add(cfg.Concurrency)
 	var seq atomic.Uint64
 	workers := make([]worker, cfg.Concurrency)
 	var wg sync.WaitGroup
@@ -105,12 +120,22 @@ func runPhase(ctx context.Context, t *target, build requestFunc, cfg loadConfig)
 		w := &workers[i]
 		w.lat = make([]time.Duration, 0, 1024)
 		wg.Go(func() {
-			for ctx.Err() == nil && time.Now().Before(end) {
+			answered := false
+			defer func() {
+				if !answered {
+					firstAnswers.Done()
+				}
+			}()
+			for ctx.Err() == nil && (!isOpen() || time.Now().Before(end)) {
 				method, path, body := build(seq.Add(1) - 1)
 				sent := time.Now()
 				err := t.do(ctx, method, path, body)
 				done := time.Now()
-				if done.Before(measureFrom) || !done.Before(end) {
+				if !answered {
+					answered = true
+					firstAnswers.Done()
+				}
+				if !isOpen() || done.Before(measureFrom) || !done.Before(end) {
 					continue
 				}
 				if err == nil {
@@ -124,29 +149,45 @@ func runPhase(ctx context.Context, t *target, build requestFunc, cfg loadConfig)
 			}
 		})
 	}
+	// The window opens after the warm-up and every worker's first answer
+	// (or when the run is interrupted, to let everything end).
+	allAnswered := make(chan struct{})
+	go func() {
+		firstAnswers.Wait()
+		close(allAnswered)
+	}()
+	warm := time.NewTimer(cfg.Warmup)
+	select {
+	case <-warm.C:
+	case <-ctx.Done():
+	}
+	select {
+	case <-allAnswered:
+	case <-ctx.Done():
+	}
+	warm.Stop()
+	measureFrom = time.Now()
+	end = measureFrom.Add(cfg.Duration)
+	close(opened)
 	// The target's CPU time over the measured window, read at its edges.
 	var cpu time.Duration
-	cpuDone := make(chan struct{})
-	go func() {
-		defer close(cpuDone)
-		time.Sleep(time.Until(measureFrom))
-		if cfg.OnMeasure != nil {
-			go cfg.OnMeasure(cfg.Duration)
+	if cfg.OnMeasure != nil {
+		go cfg.OnMeasure(cfg.Duration)
+	}
+	if cfg.CPU != nil {
+		if from, err := cfg.CPU(); err == nil {
+			closing := time.NewTimer(time.Until(end))
+			select {
+			case <-closing.C:
+			case <-ctx.Done():
+			}
+			closing.Stop()
+			if to, err := cfg.CPU(); err == nil {
+				cpu = to - from
+			}
 		}
-		if cfg.CPU == nil {
-			return
-		}
-		from, err := cfg.CPU()
-		if err != nil {
-			return
-		}
-		time.Sleep(time.Until(end))
-		if to, err := cfg.CPU(); err == nil {
-			cpu = to - from
-		}
-	}()
+	}
 	wg.Wait()
-	<-cpuDone
 	p := phase{Elapsed: cfg.Duration, CPU: cpu}
 	for _, w := range workers {
 		p.Latencies = append(p.Latencies, w.lat...)
@@ -161,6 +202,18 @@ func runPhase(ctx context.Context, t *target, build requestFunc, cfg loadConfig)
 // do sends one request and reads the whole answer, so the connection is
 // reused; anything but a 2xx is an error.
 func (t *target) do(ctx context.Context, method, path string, body []byte) error {
+	return t.send(ctx, method, path, body, io.Discard)
+}
+
+// fetch is do, returning the answer's body.
+func (t *target) fetch(ctx context.Context, method, path string, body []byte) ([]byte, error) {
+	var out bytes.Buffer
+	err := t.send(ctx, method, path, body, &out)
+	return out.Bytes(), err
+}
+
+// send sends one request and copies a 2xx answer's body to w.
+func (t *target) send(ctx context.Context, method, path string, body []byte, w io.Writer) error {
 	var r io.Reader
 	if body != nil {
 		r = bytes.NewReader(body)
@@ -181,7 +234,7 @@ func (t *target) do(ctx context.Context, method, path string, body []byte) error
 	}
 	defer res.Body.Close()
 	if res.StatusCode/100 == 2 {
-		_, err = io.Copy(io.Discard, res.Body)
+		_, err = io.Copy(w, res.Body)
 		return err
 	}
 	msg, _ := io.ReadAll(io.LimitReader(res.Body, 300))

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -59,5 +60,37 @@ func TestRunPhase(t *testing.T) {
 	}
 	if n := conns.Load(); n > 2*concurrency {
 		t.Errorf("%d connections for %d workers: keep-alive is not working", n, concurrency)
+	}
+}
+
+// TestRunPhaseWaitsForFirstAnswers gives every worker a first answer that
+// takes longer than the warm-up and the measured window together: the
+// window opens only once each worker has had one, so it measures the fast
+// answers that follow instead of coming out empty.
+func TestRunPhaseWaitsForFirstAnswers(t *testing.T) {
+	t.Parallel()
+	const concurrency, slow = 3, 300 * time.Millisecond
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) <= concurrency {
+			// Stands for a slow first request (a cold batch), not a wait for
+			// anything.
+			time.Sleep(slow)
+		}
+		fmt.Fprint(w, `{}`)
+	}))
+	defer srv.Close()
+	started := time.Now()
+	p := runPhase(context.Background(), newTarget(srv.URL, concurrency, nil), func(uint64) (string, string, []byte) {
+		return http.MethodGet, "/", nil
+	}, loadConfig{Concurrency: concurrency, Warmup: 10 * time.Millisecond, Duration: 100 * time.Millisecond})
+	if len(p.Latencies) == 0 || p.Errors != 0 {
+		t.Fatalf("%d answers measured, %d errors: the window opened before the first answers", len(p.Latencies), p.Errors)
+	}
+	if took := time.Since(started); took < slow+100*time.Millisecond {
+		t.Errorf("the phase took %v: its window did not wait for the first answers", took)
+	}
+	if slowest := slices.Max(p.Latencies); slowest >= slow {
+		t.Errorf("a first answer (%v) was measured", slowest)
 	}
 }

@@ -51,6 +51,7 @@ type config struct {
 	duration     time.Duration
 	rounds       int
 	tenants      int
+	usageDays    int
 	jsonPath     string
 	keep         bool
 	// only, when set, keeps the operations whose name it matches.
@@ -108,6 +109,8 @@ operation fails), never because of the numbers.`,
 	fs.DurationVar(&c.duration, "duration", 5*time.Second, "measured load per operation, side and round")
 	fs.IntVar(&c.rounds, "rounds", 3, "rounds; each runs every operation on both sides")
 	fs.IntVar(&c.tenants, "tenants", 1000, "small tenants seeded besides the large one")
+	fs.IntVar(&c.usageDays, "usage-days", defaultUsageDays,
+		fmt.Sprintf("days of hourly usage records in each of the large tenant's %d usage series", usageSeriesCount))
 	fs.StringVar(&c.jsonPath, "json", "", "also write the report as JSON to this file")
 	fs.BoolVar(&c.keep, "keep", false, "keep the bench database instead of dropping it")
 	fs.StringVar(&c.only, "only", "", "measure only the operations whose name matches this regular expression")
@@ -129,6 +132,9 @@ func (c *config) validate() error {
 	}
 	if c.tenants < 0 {
 		errs = append(errs, errors.New("--tenants must not be negative"))
+	}
+	if c.usageDays < 1 {
+		errs = append(errs, errors.New("--usage-days must be at least 1"))
 	}
 	return errors.Join(errs...)
 }
@@ -164,17 +170,25 @@ func run(ctx context.Context, c *config) (err error) {
 	}()
 
 	seedStart := time.Now()
-	fixture, err := seedDatabase(ctx, db.URL, c.tenants)
+	fixture, took, err := seedDatabase(ctx, db.URL, seedConfig{Tenants: c.tenants, Workers: seedWorkers, UsageHours: 24 * c.usageDays})
 	if err != nil {
 		return err
 	}
+	usageRecords := len(fixture.UsageSeries) * fixture.UsageHours
+	progress(fmt.Sprintf("ingested %d usage records (%d series × %d hours) in %s: %.0f records/s", usageRecords,
+		len(fixture.UsageSeries), fixture.UsageHours, took["usage"].Round(time.Millisecond), float64(usageRecords)/took["usage"].Seconds()))
 	if err := seedBaseline(ctx, db.URL); err != nil {
 		return fmt.Errorf("seeding the baseline table: %w", err)
 	}
+	copied, err := settleDatabase(ctx, db.URL)
+	if err != nil {
+		return fmt.Errorf("filling the baseline's usage table and analyzing: %w", err)
+	}
 	seedTime := time.Since(seedStart)
-	progress(fmt.Sprintf("seeded %d tenants + %s and %d baseline rows in %s", c.tenants, largeTenant, baselineRows, seedTime.Round(time.Millisecond)))
+	progress(fmt.Sprintf("seeded %d tenants + %s, %d baseline rows and %d baseline usage records in %s",
+		c.tenants, largeTenant, baselineRows, copied, seedTime.Round(time.Millisecond)))
 
-	srv, base, err := startServers(c, db.URL)
+	srv, base, err := startServers(c, db.URL, fixture)
 	if err != nil {
 		return err
 	}
@@ -194,10 +208,11 @@ func run(ctx context.Context, c *config) (err error) {
 		return err
 	}
 	rep := &Report{
-		Summary:    Summary,
-		Config:     RunConfig{Concurrency: c.concurrency, Warmup: c.warmup.String(), Duration: c.duration.String(), Rounds: c.rounds},
-		Machine:    Machine{GOMAXPROCS: runtime.GOMAXPROCS(0), CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Postgres: pgVersion},
-		DataSet:    DataSet{Tenants: c.tenants, LargeTenant: largeTenant, ListObjects: listObjects, SeedSeconds: seedTime.Seconds()},
+		Summary: Summary,
+		Config:  RunConfig{Concurrency: c.concurrency, Warmup: c.warmup.String(), Duration: c.duration.String(), Rounds: c.rounds},
+		Machine: Machine{GOMAXPROCS: runtime.GOMAXPROCS(0), CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Postgres: pgVersion},
+		DataSet: DataSet{Tenants: c.tenants, LargeTenant: largeTenant, ListObjects: listObjects, SeedSeconds: seedTime.Seconds(),
+			UsageSeries: len(fixture.UsageSeries), UsageDays: c.usageDays, UsageRecords: usageRecords, UsageSeedSeconds: took["usage"].Seconds()},
 		Operations: ops,
 		Started:    started.UTC().Truncate(time.Second),
 	}
@@ -243,14 +258,14 @@ func run(ctx context.Context, c *config) (err error) {
 
 // seedDatabase migrates the bench database with server.Open, as the server
 // will, and seeds it through the services.
-func seedDatabase(ctx context.Context, dbURL string, tenants int) (Fixture, error) {
+func seedDatabase(ctx context.Context, dbURL string, cfg seedConfig) (Fixture, seedTimes, error) {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	a, err := server.Open(ctx, server.Config{Store: store.Config{URL: dbURL}, Logger: log})
 	if err != nil {
-		return Fixture{}, fmt.Errorf("opening the bench database: %w", err)
+		return Fixture{}, nil, fmt.Errorf("opening the bench database: %w", err)
 	}
 	defer a.Close()
-	return seed(ctx, a, seedConfig{Tenants: tenants, Workers: seedWorkers}, progress)
+	return seed(ctx, a, cfg, progress)
 }
 
 // seedBaseline creates the baseline's table, which is not the service's
@@ -264,9 +279,30 @@ func seedBaseline(ctx context.Context, dbURL string) error {
 	return createBaselineTable(ctx, conn)
 }
 
+// settleDatabase copies the seeded usage records into the baseline's usage
+// table (returning how many) and ANALYZEs the whole database: a database
+// in service has statistics (autovacuum analyzes a table soon after a
+// tenth of it changed), and without them the plans, and so the numbers,
+// would depend on whether autovacuum reached the freshly seeded tables
+// before the load did.
+func settleDatabase(ctx context.Context, dbURL string) (int64, error) {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(ctx)
+	n, err := fillBaselineUsage(ctx, conn)
+	if err != nil {
+		return 0, err
+	}
+	_, err = conn.Exec(ctx, "ANALYZE")
+	return n, err
+}
+
 // startServers starts the server binary and the baseline (this executable
-// again, with the hidden baseline command).
-func startServers(c *config, dbURL string) (*process, *process, error) {
+// again, with the hidden baseline command, told the large tenant's id for
+// the usage records it copies).
+func startServers(c *config, dbURL string, f Fixture) (*process, *process, error) {
 	env := cleanEnv()
 	adminToken, err := randomHex(16)
 	if err != nil {
@@ -289,7 +325,8 @@ func startServers(c *config, dbURL string) (*process, *process, error) {
 		return nil, nil, err
 	}
 	base, err := startProcess("baseline", self,
-		[]string{"baseline", "--listen", "127.0.0.1:0", "--database-url", dbURL}, env, baselineBanner, startTimeout)
+		[]string{"baseline", "--listen", "127.0.0.1:0", "--database-url", dbURL, "--tenant", f.Tenant + "=" + f.TenantID.String()},
+		env, baselineBanner, startTimeout)
 	if err != nil {
 		srv.Stop()
 		return nil, nil, err
@@ -320,12 +357,19 @@ func randomHex(n int) (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
-// measure runs the rounds. In each round every operation runs its
-// baseline counterpart and itself back to back, the order flipping from
-// round to round, so drift in the machine's load hits both sides alike.
+// measure checks the operations and runs the rounds. In each round every
+// operation runs its baseline counterpart and itself back to back, the
+// order flipping from round to round, so drift in the machine's load hits
+// both sides alike.
 func measure(ctx context.Context, c *config, cfg loadConfig, f Fixture, srv, base *process) ([]OpResult, error) {
-	auth := http.Header{"Authorization": {"APIToken " + f.Token}}
-	st := newTarget(srv.URL, c.concurrency, auth)
+	st := newTarget(srv.URL, c.concurrency, http.Header{"Authorization": {"APIToken " + f.Token}})
+	ot := newTarget(srv.URL, c.concurrency, http.Header{"Authorization": {"Bearer " + srv.adminToken}})
+	serverTarget := func(op operation) *target {
+		if op.Operator {
+			return ot
+		}
+		return st
+	}
 	bt := newTarget(base.URL, c.concurrency, nil)
 	srvCfg, baseCfg := cfg, cfg
 	srvCfg.CPU = func() (time.Duration, error) { return cpuTime(srv.cmd.Process.Pid) }
@@ -341,10 +385,17 @@ func measure(ctx context.Context, c *config, cfg loadConfig, f Fixture, srv, bas
 			return nil, fmt.Errorf("--only %q matches no operation", c.only)
 		}
 	}
+	if err := checkOperations(ctx, ops, f, serverTarget, bt); err != nil {
+		return nil, err
+	}
+	progress(fmt.Sprintf("checked the answers of %d operation(s) on both sides", len(ops)))
 	serverRounds := make([][]phase, len(ops))
 	baseRounds := make([][]phase, len(ops))
 	for r := range c.rounds {
 		for i, op := range ops {
+			// Both sides build from the same fixture, with this round's phase.
+			pf := f
+			pf.Phase = fmt.Sprintf("r%d", r+1)
 			runServer := func() {
 				progress(fmt.Sprintf("round %d/%d: %s on the server", r+1, c.rounds, op.Name))
 				phaseCfg := srvCfg
@@ -356,12 +407,12 @@ func measure(ctx context.Context, c *config, cfg loadConfig, f Fixture, srv, bas
 						}
 					}
 				}
-				serverRounds[i] = append(serverRounds[i], runPhase(ctx, st, func(n uint64) (string, string, []byte) {
+				serverRounds[i] = append(serverRounds[i], runPhase(ctx, serverTarget(op), func(n uint64) (string, string, []byte) {
 					var body []byte
 					if op.Body != nil {
-						body = op.Body(&f, n)
+						body = op.Body(&pf, n)
 					}
-					return op.Method, op.Path(&f, n), body
+					return op.Method, op.Path(&pf, n), body
 				}, phaseCfg))
 			}
 			runBase := func() {
@@ -370,9 +421,9 @@ func measure(ctx context.Context, c *config, cfg loadConfig, f Fixture, srv, bas
 				baseRounds[i] = append(baseRounds[i], runPhase(ctx, bt, func(n uint64) (string, string, []byte) {
 					var body []byte
 					if b.Body != nil {
-						body = b.Body(n)
+						body = b.Body(&pf, n)
 					}
-					return b.Method, b.Path(n), body
+					return b.Method, b.Path(&pf, n), body
 				}, baseCfg))
 			}
 			if r%2 == 0 {
@@ -394,7 +445,46 @@ func measure(ctx context.Context, c *config, cfg loadConfig, f Fixture, srv, bas
 	for i, op := range ops {
 		// The first request stands for all in the report.
 		request := op.Method + " " + op.Path(&f, 0)
-		out[i] = newOpResult(op.Name, summarize(request, serverRounds[i]), summarize(op.Baseline.Name, baseRounds[i]))
+		out[i] = newOpResult(op.Name, summarize(request, serverRounds[i]), summarize(op.Baseline.Name, baseRounds[i])).
+			withRecords(op.RecordsPerRequest)
 	}
 	return out, nil
+}
+
+// checkOperations sends each operation once to each side before anything is
+// measured (in phase "check", so no measured write repeats it): both must
+// answer 2xx, the server's answer must pass the operation's Check and the
+// baseline's its counterpart's. It fails listing every operation that
+// does not.
+func checkOperations(ctx context.Context, ops []operation, f Fixture, serverTarget func(operation) *target, bt *target) error {
+	f.Phase = "check"
+	var errs []error
+	for _, op := range ops {
+		if err := checkRequest(ctx, serverTarget(op), &f, op.Method, op.Path, op.Body, op.Check); err != nil {
+			errs = append(errs, fmt.Errorf("%s on the server: %w", op.Name, err))
+		}
+		b := op.Baseline
+		if err := checkRequest(ctx, bt, &f, b.Method, b.Path, b.Body, b.Check); err != nil {
+			errs = append(errs, fmt.Errorf("%s on the baseline (%s): %w", op.Name, b.Name, err))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("the operations' answers before measuring: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// checkRequest sends the first request of a phase once and vets the answer
+// with check (when set).
+func checkRequest(ctx context.Context, t *target, f *Fixture, method string, path func(*Fixture, uint64) string,
+	body func(*Fixture, uint64) []byte, check func(*Fixture, []byte) error) error {
+	var b []byte
+	if body != nil {
+		b = body(f, 0)
+	}
+	got, err := t.fetch(ctx, method, path(f, 0), b)
+	if err != nil || check == nil {
+		return err
+	}
+	return check(f, got)
 }

@@ -18,7 +18,18 @@ type operation struct {
 	Method      string
 	Path        func(f *Fixture, n uint64) string
 	// Body is nil for requests without one.
-	Body     func(f *Fixture, n uint64) []byte
+	Body func(f *Fixture, n uint64) []byte
+	// Operator sends the request to the operator API with the operator
+	// token instead of the large tenant's API token.
+	Operator bool
+	// RecordsPerRequest, for an operation that stores a batch of rows per
+	// request (on both sides), is the batch's size: the report gives its
+	// rows per second too.
+	RecordsPerRequest int
+	// Check, when set, vets the server's answer to one request before the
+	// measurements start (an operation answering 200 with nothing in it
+	// would measure nothing).
+	Check    func(f *Fixture, body []byte) error
 	Baseline baselineRequest
 }
 
@@ -78,39 +89,86 @@ var operations = []operation{
 		},
 		Baseline: basePut,
 	},
+	{
+		// The usage reads are POSTs with their window in the body, reads
+		// all the same (x-billing-access: read): their counterpart is the
+		// baseline's read.
+		Name: "listUsageDetails", OperationID: "listUsageDetails", Method: http.MethodPost,
+		Path:     func(*Fixture, uint64) string { return "/api/web/namespaces/system/usage_details" },
+		Body:     func(f *Fixture, _ uint64) []byte { return f.usageDetailsBody() },
+		Check:    checkUsageDetails,
+		Baseline: baseGet,
+	},
+	{
+		// Month to date, the spec's default: the running bill a dashboard shows.
+		Name: "listCurrentUsage", OperationID: "listCurrentUsage", Method: http.MethodPost,
+		Path:     func(*Fixture, uint64) string { return "/api/web/namespaces/system/current_usage" },
+		Body:     func(*Fixture, uint64) []byte { return []byte(`{}`) },
+		Check:    checkCurrentUsage,
+		Baseline: baseGet,
+	},
+	{
+		Name: "getUsageSummary", OperationID: "getUsageSummary", Method: http.MethodPost,
+		Path:     func(*Fixture, uint64) string { return "/api/data/namespaces/system/billing/usage_summary" },
+		Body:     func(f *Fixture, _ uint64) []byte { return f.usageSummaryBody() },
+		Check:    checkUsageSummary,
+		Baseline: baseGet,
+	},
+	{
+		// Batches of fresh records (ingestBody) through the operator API,
+		// which passes no tenant rate limit, against one COPY of the same
+		// records into an indexed table.
+		Name: "ingestUsage", Method: http.MethodPost, Operator: true, RecordsPerRequest: ingestBatchRecords,
+		Path:     func(*Fixture, uint64) string { return "/admin/v1/usage_records" },
+		Body:     func(f *Fixture, n uint64) []byte { return f.ingestBody(n) },
+		Check:    checkIngested,
+		Baseline: baseCopy,
+	},
 }
 
 // quotaName spreads requests over the namespace's objects.
 func (f *Fixture) quotaName(n uint64) string { return f.QuotaNames[n%uint64(len(f.QuotaNames))] }
 
-// baselineRequest is a request to the baseline server (baseline.go).
+// baselineRequest is a request to the baseline server (baseline.go). It
+// is built from the same fixture as the server's, so a batch can carry the
+// same records to both.
 type baselineRequest struct {
 	// Name labels it in the report.
 	Name   string
 	Method string
-	Path   func(n uint64) string
-	Body   func(n uint64) []byte
+	Path   func(f *Fixture, n uint64) string
+	Body   func(f *Fixture, n uint64) []byte
+	// Check, when set, vets its answer to one request before measuring.
+	Check func(f *Fixture, body []byte) error
 }
 
 var (
 	basePing = baselineRequest{
 		Name: "GET /ping", Method: http.MethodGet,
-		Path: func(uint64) string { return "/ping" },
+		Path: func(*Fixture, uint64) string { return "/ping" },
 	}
 	baseGet = baselineRequest{
 		Name: "GET /items/:id", Method: http.MethodGet,
-		Path: func(n uint64) string { return fmt.Sprintf("/items/%d", 1+n%baselineRows) },
+		Path: func(_ *Fixture, n uint64) string { return fmt.Sprintf("/items/%d", 1+n%baselineRows) },
 	}
 	// basePut cycles over as many rows as replaceQuota does objects, so
 	// both see the same contention for row locks.
 	basePut = baselineRequest{
 		Name: "PUT /items/:id", Method: http.MethodPut,
-		Path: func(n uint64) string { return fmt.Sprintf("/items/%d", 1+n%listObjects) },
-		Body: func(n uint64) []byte {
+		Path: func(_ *Fixture, n uint64) string { return fmt.Sprintf("/items/%d", 1+n%listObjects) },
+		Body: func(_ *Fixture, n uint64) []byte {
 			return fmt.Appendf(nil, `{"tenant":"00000000-0000-4000-8000-000000000001","name":"item-%d",`+
 				`"payload":{"labels":{"team":"web","rev":"r%d"},"description":"Replaced by the benchmark.",`+
 				`"spec":{"object_limits":{"origin_pool":{"maximum":%d},"http_loadbalancer":{"maximum":50}},`+
 				`"resource_limits":{"storage_gib":{"maximum":500}}}}}`, 1+n%listObjects, n, 100+n%100)
 		},
+	}
+	// baseCopy posts ingestUsage's very body, so both sides decode and
+	// store the same records.
+	baseCopy = baselineRequest{
+		Name: "POST /usage_records (COPY)", Method: http.MethodPost,
+		Path:  func(*Fixture, uint64) string { return "/usage_records" },
+		Body:  func(f *Fixture, n uint64) []byte { return f.ingestBody(n) },
+		Check: checkIngested,
 	}
 )

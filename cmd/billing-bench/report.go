@@ -56,6 +56,13 @@ type DataSet struct {
 	LargeTenant string  `json:"large_tenant"`
 	ListObjects int     `json:"list_objects"`
 	SeedSeconds float64 `json:"seed_seconds"`
+	// UsageSeries series of the large tenant hold an hourly record each
+	// over UsageDays days, UsageRecords in all, ingested through the
+	// service in UsageSeedSeconds (part of SeedSeconds).
+	UsageSeries      int     `json:"usage_series"`
+	UsageDays        int     `json:"usage_days"`
+	UsageRecords     int     `json:"usage_records"`
+	UsageSeedSeconds float64 `json:"usage_seed_seconds"`
 }
 
 // PeakRSS is each process's resident-set high-water mark (VmHWM) over the run.
@@ -71,6 +78,9 @@ type OpResult struct {
 	Baseline SideResult `json:"baseline"`
 	// Ratio is Server.RPS / Baseline.RPS.
 	Ratio float64 `json:"ratio"`
+	// RecordsPerRequest is, for an operation storing a batch of records per
+	// request, the batch's size (the same on both sides); 0 for others.
+	RecordsPerRequest int `json:"records_per_request,omitempty"`
 }
 
 // SideResult is one side of an operation over all rounds.
@@ -87,6 +97,9 @@ type SideResult struct {
 	// servers and database on one small machine, it is what throughput
 	// mostly comes down to.
 	CPUUs float64 `json:"cpu_us_per_request"`
+	// RecordsPerSecond is RPS × the operation's RecordsPerRequest (0 for
+	// operations that do not store batches).
+	RecordsPerSecond float64 `json:"records_per_second,omitempty"`
 	// Requests counts every measured request; Errors those that failed.
 	Requests    int    `json:"requests"`
 	Errors      int    `json:"errors"`
@@ -133,6 +146,17 @@ func newOpResult(name string, server, baseline SideResult) OpResult {
 	return r
 }
 
+// withRecords sets the batch size of an operation storing records, and
+// each side's records per second.
+func (r OpResult) withRecords(perRequest int) OpResult {
+	if perRequest > 0 {
+		r.RecordsPerRequest = perRequest
+		r.Server.RecordsPerSecond = r.Server.RPS * float64(perRequest)
+		r.Baseline.RecordsPerSecond = r.Baseline.RPS * float64(perRequest)
+	}
+	return r
+}
+
 // WriteText prints the report as a table with its context.
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
@@ -140,6 +164,10 @@ func (r *Report) WriteText(w io.Writer) error {
 		r.Config.Rounds, r.Config.Warmup, r.Config.Duration, r.Config.Concurrency)
 	fmt.Fprintf(&b, "data set: %d tenants + %s (%d quota objects listed), seeded in %.1fs\n",
 		r.DataSet.Tenants, r.DataSet.LargeTenant, r.DataSet.ListObjects, r.DataSet.SeedSeconds)
+	if ds := r.DataSet; ds.UsageRecords > 0 {
+		fmt.Fprintf(&b, "usage: %d series × %d days of hourly records = %d records, ingested through the service in %.1fs (%.0f records/s)\n",
+			ds.UsageSeries, ds.UsageDays, ds.UsageRecords, ds.UsageSeedSeconds, float64(ds.UsageRecords)/ds.UsageSeedSeconds)
+	}
 	fmt.Fprintf(&b, "%s\n\n", r.Summary)
 	// Numbers right-aligned; the names padded so they read left-aligned,
 	// and every later cell starts with the gap, so no line is indented.
@@ -158,18 +186,33 @@ func (r *Report) WriteText(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	// Operations storing batches: the same ratio, in records.
+	first := true
+	for _, o := range r.Operations {
+		if o.RecordsPerRequest == 0 {
+			continue
+		}
+		if first {
+			b.WriteString("\nrecords/s (operations storing a batch per request: req/s × records per request):\n")
+			first = false
+		}
+		fmt.Fprintf(&b, "  %-*s %d per request: server %.0f records/s, baseline %.0f records/s, ratio %.3f\n", width, o.Name,
+			o.RecordsPerRequest, o.Server.RecordsPerSecond, o.Baseline.RecordsPerSecond, o.Ratio)
+	}
 	// One line per baseline request, naming the operations compared to it.
 	var counterparts []string
 	byRequest := map[string][]string{}
+	reqWidth := 16
 	for _, o := range r.Operations {
 		if _, seen := byRequest[o.Baseline.Request]; !seen {
 			counterparts = append(counterparts, o.Baseline.Request)
+			reqWidth = max(reqWidth, len(o.Baseline.Request))
 		}
 		byRequest[o.Baseline.Request] = append(byRequest[o.Baseline.Request], o.Name)
 	}
 	b.WriteString("\nbaseline counterparts:\n")
 	for _, req := range counterparts {
-		fmt.Fprintf(&b, "  %-16s %s\n", req, strings.Join(byRequest[req], ", "))
+		fmt.Fprintf(&b, "  %-*s %s\n", reqWidth, req, strings.Join(byRequest[req], ", "))
 	}
 	for _, o := range r.Operations {
 		for _, side := range []struct {

@@ -15,7 +15,8 @@ func fixedReport() *Report {
 		Summary: Summary,
 		Config:  RunConfig{Concurrency: 16, Warmup: "2s", Duration: "5s", Rounds: 3},
 		Machine: Machine{GOMAXPROCS: 2, CPUs: 2, GoVersion: "go1.26.8", ServerGoVersion: "go1.26.8", Postgres: "15.20"},
-		DataSet: DataSet{Tenants: 1000, LargeTenant: largeTenant, ListObjects: listObjects, SeedSeconds: 3.8},
+		DataSet: DataSet{Tenants: 1000, LargeTenant: largeTenant, ListObjects: listObjects, SeedSeconds: 30.2,
+			UsageSeries: 200, UsageDays: 90, UsageRecords: 432000, UsageSeedSeconds: 24},
 		Operations: []OpResult{
 			newOpResult("healthz",
 				SideResult{Request: "GET /healthz", RPS: 18000, RoundRPS: []float64{17000, 18000, 19000}, P50Ms: 0.66, P99Ms: 4.5, CPUUs: 61, Requests: 270000},
@@ -24,6 +25,10 @@ func fixedReport() *Report {
 				SideResult{Request: "PUT /api/web/namespaces/ns-00/quotas/q-00", RPS: 500, RoundRPS: []float64{500, 400, 600}, P50Ms: 30, P99Ms: 105,
 					Requests: 7500, Errors: 2, ErrorSample: "PUT /api/web/namespaces/ns-00/quotas/q-00: 503 unavailable"},
 				SideResult{Request: "PUT /items/:id", RPS: 2500, RoundRPS: []float64{2500, 2400, 2600}, P50Ms: 3.7, P99Ms: 44.7, Requests: 37500}),
+			newOpResult("ingestUsage",
+				SideResult{Request: "POST /admin/v1/usage_records", RPS: 21.5, RoundRPS: []float64{21, 21.5, 22}, P50Ms: 700, P99Ms: 1500, CPUUs: 26000, Requests: 320},
+				SideResult{Request: "POST /usage_records (COPY)", RPS: 86, RoundRPS: []float64{85, 86, 90}, P50Ms: 180, P99Ms: 400, CPUUs: 7000, Requests: 1300}).
+				withRecords(1000),
 		},
 		PeakRSS: PeakRSS{Server: 40 << 20, Baseline: 30 << 20},
 		Started: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC),
@@ -39,9 +44,12 @@ func TestReportText(t *testing.T) {
 	out := b.String()
 	for _, want := range []string{
 		"3 round(s) of 2s warm-up + 5s measured per operation and side, concurrency 16",
-		"1000 tenants + bench-large (50 quota objects listed), seeded in 3.8s",
+		"1000 tenants + bench-large (50 quota objects listed), seeded in 30.2s",
+		"usage: 200 series × 90 days of hourly records = 432000 records, ingested through the service in 24.0s (18000 records/s)",
 		"req/s: successful requests per second, median of the rounds; p50/p99: latency of the successful requests, pooled over all rounds",
-		"  GET /ping        healthz\n  PUT /items/:id   replaceQuota\n",
+		"  GET /ping                  healthz\n  PUT /items/:id             replaceQuota\n  POST /usage_records (COPY) ingestUsage\n",
+		"records/s (operations storing a batch per request: req/s × records per request):\n" +
+			"  ingestUsage  1000 per request: server 21500 records/s, baseline 86000 records/s, ratio 0.250\n",
 		"errors: replaceQuota server: 2 of 7500 requests failed; first: PUT /api/web/namespaces/ns-00/quotas/q-00: 503 unavailable",
 		"peak RSS (VmHWM): server 40.0 MiB, baseline 30.0 MiB",
 		"machine: GOMAXPROCS 2, 2 CPUs, go1.26.8 (harness), go1.26.8 (server), PostgreSQL 15.20",
@@ -66,9 +74,14 @@ func TestReportText(t *testing.T) {
 	if got, want := row("replaceQuota"), []string{"replaceQuota", "500", "30.0ms", "105ms", "-", "2500", "3.70ms", "44.7ms", "-", "0.200", "2/0"}; !slices.Equal(got, want) {
 		t.Errorf("replaceQuota row %q, want %q", got, want)
 	}
+	// A batch operation's row has the same columns as the others.
+	if got, want := row("ingestUsage"), []string{"ingestUsage", "22", "700ms", "1500ms", "26000us", "86", "180ms", "400ms", "7000us", "0.250", "0/0"}; !slices.Equal(got, want) {
+		t.Errorf("ingestUsage row %q, want %q", got, want)
+	}
 	// The rows line up under the header.
 	header := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "operation") })
-	if header < 0 || len(lines[header]) != len(lines[header+1]) || len(lines[header+1]) != len(lines[header+2]) {
+	if header < 0 || len(lines[header]) != len(lines[header+1]) || len(lines[header+1]) != len(lines[header+2]) ||
+		len(lines[header+2]) != len(lines[header+3]) {
 		t.Errorf("table is ragged:\n%s", out)
 	}
 }
@@ -104,6 +117,20 @@ func TestReportJSON(t *testing.T) {
 	for _, k := range []string{"request", "rps", "round_rps", "p50_ms", "p99_ms", "requests", "errors"} {
 		if _, ok := op["server"].(map[string]any)[k]; !ok {
 			t.Errorf("side has no %q: %v", k, op["server"])
+		}
+	}
+	// Records per second only where an operation stores batches.
+	if _, ok := op["records_per_request"]; ok {
+		t.Errorf("healthz has records_per_request: %v", op)
+	}
+	batch := got.Operations[2]
+	if batch.RecordsPerRequest != 1000 || batch.Server.RecordsPerSecond != 21500 || batch.Baseline.RecordsPerSecond != 86000 {
+		t.Errorf("ingestUsage: %+v", batch)
+	}
+	ds := generic["data_set"].(map[string]any)
+	for _, k := range []string{"usage_series", "usage_days", "usage_records", "usage_seed_seconds"} {
+		if _, ok := ds[k]; !ok {
+			t.Errorf("data set has no %q: %v", k, ds)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"billing-api/server"
 	"billing-api/server/quota"
 	"billing-api/server/tenancy"
+	"billing-api/server/usage"
 )
 
 // The shape of the seeded data set. The large tenant is the one the load
@@ -39,6 +40,9 @@ type seedConfig struct {
 	// Workers is how many tenants are seeded at once; the services'
 	// transactions are short, so a few in flight keep the database busy.
 	Workers int
+	// UsageHours is how many hourly usage records each of the large
+	// tenant's usageSeriesCount series gets (at least 1; --usage-days × 24).
+	UsageHours int
 }
 
 // seededTenant is a tenant as the seeders made it.
@@ -62,6 +66,16 @@ type Fixture struct {
 	// ListNamespace holds QuotaNames, the objects the quota operations touch.
 	ListNamespace string
 	QuotaNames    []string
+	// UsageSeries are the large tenant's metered series; each has a record
+	// for each of the UsageHours hours up to and including the one starting
+	// at UsageLast, the hour the seed ran in.
+	UsageSeries []usageSeries
+	UsageHours  int
+	UsageLast   time.Time
+	// Phase names the phase a request is built for (measure sets it per
+	// round), so the ids of ingested records never repeat from one phase
+	// to the next: the sequence number n starts from 0 in every phase.
+	Phase string
 }
 
 // dataset is what one seeder hands to the next.
@@ -82,22 +96,31 @@ var seeders = []struct {
 }{
 	{"tenancy", seedTenancy},
 	{"quotas", seedQuotas},
+	{"usage", seedUsage},
 }
 
+// seedTimes is how long each domain's seeding took, by domain.
+type seedTimes map[string]time.Duration
+
 // seed builds the whole data set and returns what the load needs.
-func seed(ctx context.Context, a *server.App, cfg seedConfig, progress func(string)) (Fixture, error) {
+func seed(ctx context.Context, a *server.App, cfg seedConfig, progress func(string)) (Fixture, seedTimes, error) {
 	if cfg.Workers < 1 {
 		cfg.Workers = 1
 	}
+	if cfg.UsageHours < 1 {
+		return Fixture{}, nil, fmt.Errorf("the usage data set needs at least one hour, not %d", cfg.UsageHours)
+	}
 	d := &dataset{cfg: cfg}
+	took := seedTimes{}
 	for _, s := range seeders {
 		start := time.Now()
 		if err := s.seed(ctx, a, d); err != nil {
-			return Fixture{}, fmt.Errorf("seeding %s: %w", s.domain, err)
+			return Fixture{}, nil, fmt.Errorf("seeding %s: %w", s.domain, err)
 		}
-		progress(fmt.Sprintf("seeded %s in %s", s.domain, time.Since(start).Round(time.Millisecond)))
+		took[s.domain] = time.Since(start)
+		progress(fmt.Sprintf("seeded %s in %s", s.domain, took[s.domain].Round(time.Millisecond)))
 	}
-	return d.fixture, nil
+	return d.fixture, took, nil
 }
 
 // eachTenant runs fn for every small tenant, cfg.Workers at a time.
@@ -245,4 +268,52 @@ func seedQuotas(ctx context.Context, a *server.App, d *dataset) error {
 	}
 	_, _, err = a.Quotas.RecordGauges(ctx, counts, amounts)
 	return err
+}
+
+// seedUsage gives the large tenant its metered usage: a record per series
+// and hour over the last cfg.UsageHours hours, ending at the current hour,
+// ingested through the service in batches of seedBatchRecords, so the
+// records, their ids and the hour, day and month rollups the usage queries
+// read are what the operator API would have stored. The records go series
+// by series, so batches in flight at once share at most the day and month
+// rollups of the one series at their boundary; the first batch, which
+// starts with a whole series (up to 10,000 hours) and so creates every
+// month's partition of usage_records, runs alone.
+func seedUsage(ctx context.Context, a *server.App, d *dataset) error {
+	units := map[string]string{}
+	for name, t := range a.Usage.Types() {
+		units[name] = t.Unit
+	}
+	series, err := newUsageSeries(d.large.Namespaces, units)
+	if err != nil {
+		return err
+	}
+	f := &d.fixture
+	f.UsageSeries, f.UsageHours, f.UsageLast = series, d.cfg.UsageHours, a.Now().Truncate(time.Hour)
+	total := len(series) * f.UsageHours
+	ingest := func(ctx context.Context, b int) error {
+		in := make([]usage.RecordInput, 0, seedBatchRecords)
+		for k := b * seedBatchRecords; k < min((b+1)*seedBatchRecords, total); k++ {
+			i, at := k/f.UsageHours, f.usageHour(k%f.UsageHours)
+			s := series[i]
+			in = append(in, usage.RecordInput{
+				ID: seedRecordID(i, at), Tenant: f.Tenant, Namespace: s.Namespace, UsageType: s.UsageType,
+				ObjectName: s.ObjectName, Unit: s.Unit, Quantity: usageQuantity(s, i, int(at.Unix()/3600)), Timestamp: at,
+			})
+		}
+		res, err := a.Usage.Ingest(ctx, in, false)
+		if err == nil && res.Accepted != len(in) {
+			err = fmt.Errorf("usage batch %d: %d of %d records accepted", b, res.Accepted, len(in))
+		}
+		return err
+	}
+	if err := ingest(ctx, 0); err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(d.cfg.Workers)
+	for b := 1; b*seedBatchRecords < total; b++ {
+		g.Go(func() error { return ingest(gctx, b) })
+	}
+	return g.Wait()
 }

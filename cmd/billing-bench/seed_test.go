@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
@@ -17,13 +20,18 @@ import (
 	"billing-api/server"
 	"billing-api/server/quota"
 	"billing-api/server/tenancy"
+	"billing-api/server/usage"
 	"billing-api/store/storetest"
 )
+
+// testAdminToken is the operator token of the apps the tests open.
+const testAdminToken = "bench-test-operator-token"
 
 func openApp(t *testing.T) *server.App {
 	t.Helper()
 	cfg := storetest.Config(t)
-	a, err := server.Open(context.Background(), server.Config{Store: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	a, err := server.Open(context.Background(), server.Config{Store: cfg, AdminToken: testAdminToken,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,16 +40,24 @@ func openApp(t *testing.T) *server.App {
 }
 
 // TestSeedShape checks the seeded data set through the services: the
-// tenants, namespaces, tokens, quota objects, overrides and gauges the
-// operations rely on.
+// tenants, namespaces, tokens, quota objects, overrides, gauges and usage
+// the operations rely on.
 func TestSeedShape(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	a := openApp(t)
 	const tenants = 3
-	f, err := seed(ctx, a, seedConfig{Tenants: tenants, Workers: 4}, func(string) {})
+	// A few hours of usage: on SQLite, ingestion costs more than
+	// linearly in the rows per statement (the driver's parameter binding).
+	const hours = 3
+	f, took, err := seed(ctx, a, seedConfig{Tenants: tenants, Workers: 4, UsageHours: hours}, func(string) {})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, s := range seeders {
+		if _, ok := took[s.domain]; !ok {
+			t.Errorf("no seed time for %s", s.domain)
+		}
 	}
 
 	all, err := a.Tenancy.ListTenants(ctx)
@@ -115,6 +131,82 @@ func TestSeedShape(t *testing.T) {
 	if u.Objects[quota.KindQuota] != listObjects || u.Objects["http_loadbalancer"] != 1 || u.Objects["origin_pool"] != 2 || u.Resources["storage_gib"] != 1.5 {
 		t.Fatalf("usage of %s: objects %v resources %v", f.ListNamespace, u.Objects, u.Resources)
 	}
+
+	// Metering: 200 series over the large tenant's namespaces, each with a
+	// record per hour up to the current hour, the rollups summing exactly
+	// what was ingested.
+	if len(f.UsageSeries) != usageSeriesCount || f.UsageHours != hours || !f.UsageLast.Equal(a.Now().Truncate(time.Hour)) {
+		t.Fatalf("usage fixture: %d series, %d hours up to %v", len(f.UsageSeries), f.UsageHours, f.UsageLast)
+	}
+	from, to := f.usageHour(0), f.usageWindowEnd()
+	lines, err := a.Usage.Details(ctx, p, tenancy.SystemNamespace, &from, &to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) != usageSeriesCount {
+		t.Fatalf("%d usage lines, want %d", len(lines), usageSeriesCount)
+	}
+	namespaces, types := map[string]bool{}, map[string]bool{}
+	for i, s := range f.UsageSeries {
+		namespaces[s.Namespace], types[s.UsageType] = true, true
+		var want float64
+		for j := range f.UsageHours {
+			want += usageQuantity(s, i, int(f.usageHour(j).Unix()/3600))
+		}
+		k := slices.IndexFunc(lines, func(l usage.DetailLine) bool {
+			return l.Namespace == s.Namespace && l.UsageType == s.UsageType && l.ObjectName == s.ObjectName
+		})
+		if k < 0 {
+			t.Fatalf("series %+v: no usage line", s)
+		}
+		if microUnits(lines[k].Quantity.Units()) != microUnits(want) || lines[k].Unit != s.Unit {
+			t.Fatalf("series %+v: line %+v, want %v", s, lines[k], want)
+		}
+	}
+	if len(namespaces) != largeNamespaces || len(types) != len(usageKinds) {
+		t.Fatalf("series over %d namespaces and %d usage types", len(namespaces), len(types))
+	}
+}
+
+// microUnits rounds an amount of usage to the millionth the service keeps.
+func microUnits(v float64) float64 { return math.Round(v*1e6) / 1e6 }
+
+// TestOperationsAnswer sends every operation of the table, built from a
+// seeded fixture, once to the server's handler and checks the answer as
+// the harness does before measuring: a 2xx, and what the operation's Check
+// wants (200 usage lines, priced usage, a summary, a batch of new records).
+func TestOperationsAnswer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a := openApp(t)
+	f, _, err := seed(ctx, a, seedConfig{Tenants: 1, Workers: 4, UsageHours: 2}, func(string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := a.HTTPHandler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+	st := newTarget(ts.URL, 1, http.Header{"Authorization": {"APIToken " + f.Token}})
+	ot := newTarget(ts.URL, 1, http.Header{"Authorization": {"Bearer " + testAdminToken}})
+	f.Phase = "check"
+	for _, op := range operations {
+		tg := st
+		if op.Operator {
+			tg = ot
+		}
+		if err := checkRequest(ctx, tg, &f, op.Method, op.Path, op.Body, op.Check); err != nil {
+			t.Errorf("%s: %v", op.Name, err)
+		}
+	}
+	// The same request again stores nothing: the phase and n are what
+	// keep ingested records new (TestIngestBody).
+	body, err := ot.fetch(ctx, http.MethodPost, "/admin/v1/usage_records", f.ingestBody(0))
+	if err != nil || checkIngested(&f, body) == nil {
+		t.Fatalf("a repeated batch: %s (%v), want all duplicates", body, err)
+	}
 }
 
 func principalOf(t *testing.T, a *server.App, name string) tenancy.Principal {
@@ -166,14 +258,23 @@ func assertQuotaCount(t *testing.T, a *server.App, p tenancy.Principal, ns strin
 
 // TestOperationsMatchTheSpec keeps the table honest as rows are added:
 // each operation id is the spec's, with its method, and the path built for
-// it matches the spec's path.
+// it matches the spec's path; an operator operation's path and method are
+// the operator API's. A body the baseline counterpart does not send is only
+// allowed for reads (the usage queries take their window in a POST body).
 func TestOperationsMatchTheSpec(t *testing.T) {
 	t.Parallel()
-	spec, err := openapi3.NewLoader().LoadFromData(openapi.BillingYAML)
-	if err != nil {
-		t.Fatal(err)
+	load := func(raw []byte) *openapi3.T {
+		spec, err := openapi3.NewLoader().LoadFromData(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return spec
 	}
+	spec, adminSpec := load(openapi.BillingYAML), load(openapi.AdminYAML)
 	f := &Fixture{ListNamespace: listNamespace, QuotaNames: []string{quotaName(0), quotaName(1)}}
+	pathRE := func(tmpl string) *regexp.Regexp {
+		return regexp.MustCompile("^" + regexp.MustCompile(`\\\{[^}]+\\\}`).ReplaceAllString(regexp.QuoteMeta(tmpl), "[^/]+") + "$")
+	}
 	names := map[string]bool{}
 	for _, op := range operations {
 		if names[op.Name] {
@@ -184,8 +285,26 @@ func TestOperationsMatchTheSpec(t *testing.T) {
 			t.Errorf("%s: no path or no baseline counterpart", op.Name)
 			continue
 		}
-		if (op.Body == nil) != (op.Baseline.Body == nil) {
-			t.Errorf("%s: one side sends a body and the other does not", op.Name)
+		if op.Body == nil && op.Baseline.Body != nil {
+			t.Errorf("%s: the baseline sends a body and the server does not", op.Name)
+		}
+		if op.RecordsPerRequest > 0 && op.Baseline.Body == nil {
+			t.Errorf("%s: stores batches, and its baseline stores none", op.Name)
+		}
+		if op.Operator {
+			if op.OperationID != "" {
+				t.Errorf("%s: an operator operation passes no tenant rate limit, so has no OperationID to lift", op.Name)
+			}
+			var found bool
+			for tmpl, item := range adminSpec.Paths.Map() {
+				if item.GetOperation(op.Method) != nil && pathRE(tmpl).MatchString(op.Path(f, 0)) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("%s: %s %s is not in openapi/admin.yaml", op.Name, op.Method, op.Path(f, 0))
+			}
+			continue
 		}
 		if op.OperationID == "" {
 			continue
@@ -200,7 +319,10 @@ func TestOperationsMatchTheSpec(t *testing.T) {
 				if method != op.Method {
 					t.Errorf("%s: method %s, the spec's is %s", op.Name, op.Method, method)
 				}
-				re := regexp.MustCompile("^" + regexp.MustCompile(`\\\{[^}]+\\\}`).ReplaceAllString(regexp.QuoteMeta(tmpl), "[^/]+") + "$")
+				if op.Body != nil && op.Baseline.Body == nil && o.Extensions["x-billing-access"] != "read" {
+					t.Errorf("%s: sends a body to a write, and its baseline counterpart does not", op.Name)
+				}
+				re := pathRE(tmpl)
 				for n := range uint64(3) {
 					if p := op.Path(f, n); !re.MatchString(p) {
 						t.Errorf("%s: path %s does not match %s", op.Name, p, tmpl)
