@@ -23,10 +23,14 @@ import (
 // Store is what metering needs from persistence.
 type Store interface {
 	WithTx(ctx context.Context, fn func(ctx context.Context) error) error
-	// ShareLockTenants holds the tenants against closing a period until the
-	// transaction ends (closing locks the tenant exclusively), so a record
-	// is either in a closed month's invoice or flagged late, never neither.
-	ShareLockTenants(ctx context.Context, ids []uuid.UUID) error
+	// LockTenantsForIngest holds the tenants (given sorted) against closing
+	// a period until the transaction ends (closing locks the tenant
+	// exclusively), so a record is either in a closed month's invoice or
+	// flagged late, never neither.
+	LockTenantsForIngest(ctx context.Context, ids []uuid.UUID) error
+	// QueueRollups may make the transaction wait for others adding to the
+	// same tenants' rollups (given sorted), until it ends.
+	QueueRollups(ctx context.Context, ids []uuid.UUID) error
 	// ClosedMonths returns, per tenant, the starts of the months already
 	// invoiced among months.
 	ClosedMonths(ctx context.Context, ids []uuid.UUID, months []time.Time) (map[uuid.UUID][]time.Time, error)
@@ -138,7 +142,7 @@ func (s *Service) Ingest(ctx context.Context, in []RecordInput, dryRun bool) (In
 	err = s.store.WithTx(ctx, func(ctx context.Context) error {
 		res = IngestResult{}
 		tenants := uniqueTenants(recs)
-		if err := s.store.ShareLockTenants(ctx, tenants); err != nil {
+		if err := s.store.LockTenantsForIngest(ctx, tenants); err != nil {
 			return err
 		}
 		if err := s.flagLate(ctx, tenants, recs); err != nil {
@@ -158,8 +162,13 @@ func (s *Service) Ingest(ctx context.Context, in []RecordInput, dryRun bool) (In
 			}
 		}
 		res.Accepted, res.Duplicates = len(accepted), len(in)-len(accepted)
-		if err := s.store.AddRollups(ctx, Fold(accepted)); err != nil {
-			return err
+		if len(accepted) > 0 {
+			if err := s.store.QueueRollups(ctx, tenants); err != nil {
+				return err
+			}
+			if err := s.store.AddRollups(ctx, Fold(accepted)); err != nil {
+				return err
+			}
 		}
 		if dryRun {
 			return errDryRun
