@@ -34,6 +34,8 @@ func wireMetering(a *App) error {
 	if err != nil {
 		return err
 	}
+	// Prices follow the tenant's plan.
+	a.Plans.OnPlanChanged(func(id uuid.UUID) { u.InvalidateTenants(id) })
 	a.Usage = u
 	return nil
 }

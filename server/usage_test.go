@@ -702,3 +702,59 @@ func TestConcurrentIngestionFromTwoReplicasCountsEachRecordOnce(t *testing.T) {
 		t.Fatalf("rollups hold %v, want %v", total, want)
 	}
 }
+
+// Query results are cached for a second: the replica that ingests (or
+// changes the plan) shows the change at once, another replica within the
+// second.
+func TestUsageResultsFollowIngestionAndPlanChanges(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t)
+	v.tenant("acme", "shop")
+	other, err := Open(context.Background(), v.app.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Close() })
+	acme, _ := v.tenancy.Tenant(context.Background(), "acme")
+	p := tenancy.Principal{TenantID: acme.ID, TenantName: "acme", Role: tenancy.RoleAdmin}
+	total := func(a *App) float64 {
+		lines, err := a.Usage.Details(context.Background(), p, "system", nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum float64
+		for _, l := range lines {
+			sum += l.Quantity.Units()
+		}
+		return sum
+	}
+	cost := func(a *App) int64 {
+		b, _, err := a.Usage.Current(context.Background(), p, "system", nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.TotalCents
+	}
+	if total(v.app) != 0 || total(other) != 0 || cost(v.app) != 0 { // both cache "nothing yet"
+		t.Fatal("usage before any was ingested")
+	}
+	v.ingestOK(reqs("acme", "shop", "web", testStart.Add(-time.Hour), 60_000_000))
+	if got := total(v.app); got != 60_000_000 {
+		t.Fatalf("the ingesting replica shows %v", got)
+	}
+	if got := total(other); got != 0 {
+		t.Fatalf("the other replica's cached answer changed early: %v", got) // proves the cache is there
+	}
+	v.clock.Advance(time.Second)
+	if got := total(other); got != 60_000_000 {
+		t.Fatalf("the other replica shows %v a second later", got)
+	}
+	// A plan change reprices at once where it is made: TEAM charges 4900
+	// flat and 50 c per started million past 50M (10% off).
+	if err := v.plans.AssignPlan(context.Background(), acme.ID, "TEAM"); err != nil {
+		t.Fatal(err)
+	}
+	if got := cost(v.app); got != (4900+10*50)-(490+50) {
+		t.Fatalf("cost on TEAM: %d", got)
+	}
+}

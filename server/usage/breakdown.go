@@ -49,11 +49,21 @@ var b64 = base64.RawURLEncoding
 
 // encode renders q as base64url(JSON) "." base64url(HMAC-SHA256).
 func (q BreakdownQuery) encode(k SigningKey) string {
-	q.Version, q.KeyID = 1, k.ID
-	payload, _ := json.Marshal(q) // plain struct: cannot fail
+	return newSigner(k)(q)
+}
+
+// newSigner returns a function encoding queries under k, with one HMAC
+// state for all of them (a request signs a query per usage line).
+func newSigner(k SigningKey) func(BreakdownQuery) string {
 	mac := hmac.New(sha256.New, k.Secret)
-	mac.Write(payload)
-	return b64.EncodeToString(payload) + "." + b64.EncodeToString(mac.Sum(nil))
+	var sum [sha256.Size]byte
+	return func(q BreakdownQuery) string {
+		q.Version, q.KeyID = 1, k.ID
+		payload, _ := json.Marshal(q) // plain struct: cannot fail
+		mac.Reset()
+		mac.Write(payload)
+		return b64.EncodeToString(payload) + "." + b64.EncodeToString(mac.Sum(sum[:0]))
+	}
 }
 
 // decodeUnverified splits and parses s, returning the payload and MAC for

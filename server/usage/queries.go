@@ -1,12 +1,15 @@
 package usage
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 
 	"billing-api/server/fault"
 	"billing-api/server/tenancy"
@@ -29,7 +32,13 @@ func (s *Service) Details(ctx context.Context, p tenancy.Principal, namespace st
 	if err != nil {
 		return nil, err
 	}
-	sums, err := s.store.SumSeries(ctx, p.TenantID, scope(namespace), s.segments(w))
+	return s.details.Get(ctx, keyOf(p.TenantID, scope(namespace), w), func(ctx context.Context) ([]DetailLine, error) {
+		return s.loadDetails(ctx, p.TenantID, scope(namespace), w)
+	})
+}
+
+func (s *Service) loadDetails(ctx context.Context, tenantID uuid.UUID, scope string, w Window) ([]DetailLine, error) {
+	sums, err := s.store.SumSeries(ctx, tenantID, scope, s.segments(w))
 	if err != nil {
 		return nil, err
 	}
@@ -41,11 +50,11 @@ func (s *Service) Details(ctx context.Context, p tenancy.Principal, namespace st
 	for series, q := range sums {
 		lines = append(lines, DetailLine{
 			Series: series, Unit: s.types[series.UsageType].Unit, Quantity: q, Window: w,
-			Query: sign(BreakdownQuery{Tenant: p.TenantID, Series: series, From: w.From.Unix(), To: w.To.Unix()}),
+			Query: sign(BreakdownQuery{Tenant: tenantID, Series: series, From: w.From.Unix(), To: w.To.Unix()}),
 		})
 	}
 	slices.SortFunc(lines, func(a, b DetailLine) int {
-		return strings.Compare(a.UsageType+"\x00"+a.Namespace+"\x00"+a.ObjectName, b.UsageType+"\x00"+b.Namespace+"\x00"+b.ObjectName)
+		return cmp.Or(strings.Compare(a.UsageType, b.UsageType), strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.ObjectName, b.ObjectName))
 	})
 	return lines, nil
 }
@@ -138,15 +147,18 @@ func (s *Service) Current(ctx context.Context, p tenancy.Principal, namespace st
 		return Bill{}, Window{}, invalid("to", "sameMonth",
 			fmt.Sprintf("current usage prices one calendar month: to must be at most %s (monthly_usage covers earlier months)", end.Format(time.RFC3339)))
 	}
-	pr, err := s.pricing(ctx, p.TenantID)
-	if err != nil {
-		return Bill{}, Window{}, err
-	}
-	sums, err := s.store.SumTypes(ctx, p.TenantID, s.segments(w))
-	if err != nil {
-		return Bill{}, Window{}, err
-	}
-	return Price(pr, s.types, sums), w, nil
+	bill, err := s.bills.Get(ctx, keyOf(p.TenantID, "", w), func(ctx context.Context) (Bill, error) {
+		pr, err := s.pricing(ctx, p.TenantID)
+		if err != nil {
+			return Bill{}, err
+		}
+		sums, err := s.store.SumTypes(ctx, p.TenantID, s.segments(w))
+		if err != nil {
+			return Bill{}, err
+		}
+		return Price(pr, s.types, sums), nil
+	})
+	return bill, w, err
 }
 
 // tenantWide refuses cost queries outside the system namespace: a plan's
@@ -177,26 +189,28 @@ func (s *Service) Monthly(ctx context.Context, p tenancy.Principal, namespace st
 	}
 	this := MonthStart(s.now())
 	first := this.AddDate(0, -MonthlyHistory, 0)
-	months, err := s.store.MonthlyTypes(ctx, p.TenantID, first, this)
-	if err != nil {
-		return nil, err
-	}
-	pr, err := s.pricing(ctx, p.TenantID)
-	if err != nil {
-		return nil, err
-	}
-	var out []MonthTotal
-	started := false
-	for m := first; m.Before(this); m = m.AddDate(0, 1, 0) {
-		sums := months[m]
-		if !started && len(sums) == 0 {
-			continue
+	return s.months.Get(ctx, keyOf(p.TenantID, "", Window{From: first, To: this}), func(ctx context.Context) ([]MonthTotal, error) {
+		months, err := s.store.MonthlyTypes(ctx, p.TenantID, first, this)
+		if err != nil {
+			return nil, err
 		}
-		started = true
-		out = append(out, MonthTotal{Month: m, Bill: Price(pr, s.types, sums)})
-	}
-	slices.Reverse(out)
-	return out, nil
+		pr, err := s.pricing(ctx, p.TenantID)
+		if err != nil {
+			return nil, err
+		}
+		var out []MonthTotal
+		started := false
+		for m := first; m.Before(this); m = m.AddDate(0, 1, 0) {
+			sums := months[m]
+			if !started && len(sums) == 0 {
+				continue
+			}
+			started = true
+			out = append(out, MonthTotal{Month: m, Bill: Price(pr, s.types, sums)})
+		}
+		slices.Reverse(out)
+		return out, nil
+	})
 }
 
 // SummaryItem is one usage type's total over a window, for usage_summary.
@@ -234,7 +248,9 @@ func (s *Service) Summary(ctx context.Context, p tenancy.Principal, start, end s
 	if err != nil {
 		return nil, Window{}, err
 	}
-	sums, err := s.store.SumTypes(ctx, p.TenantID, s.segments(w))
+	sums, err := s.sums.Get(ctx, keyOf(p.TenantID, "", w), func(ctx context.Context) (map[string]Quantity, error) {
+		return s.store.SumTypes(ctx, p.TenantID, s.segments(w))
+	})
 	if err != nil {
 		return nil, Window{}, err
 	}

@@ -92,6 +92,11 @@ type Service struct {
 	types   map[string]Type
 	now     func() time.Time
 	keys    *cache.Cache[struct{}, []SigningKey]
+	// Query results, per tenant, scope and (aligned) window; see results.go.
+	details *cache.Cache[resultKey, []DetailLine]
+	bills   *cache.Cache[resultKey, Bill]
+	months  *cache.Cache[resultKey, []MonthTotal]
+	sums    *cache.Cache[resultKey, map[string]Quantity]
 }
 
 // NewService checks cfg and returns the service.
@@ -108,6 +113,10 @@ func NewService(cfg Config) (*Service, error) {
 		ttl = time.Second
 	}
 	s.keys = cache.New[struct{}, []SigningKey](ttl, s.now, func(struct{}) string { return "signing-keys" })
+	s.details = cache.New[resultKey, []DetailLine](ttl, s.now, resultKey.String)
+	s.bills = cache.New[resultKey, Bill](ttl, s.now, resultKey.String)
+	s.months = cache.New[resultKey, []MonthTotal](ttl, s.now, resultKey.String)
+	s.sums = cache.New[resultKey, map[string]Quantity](ttl, s.now, resultKey.String)
 	for _, t := range cfg.Types {
 		s.types[t.Name] = t
 	}
@@ -176,7 +185,11 @@ func (s *Service) Ingest(ctx context.Context, in []RecordInput, dryRun bool) (In
 		return nil
 	})
 	if errors.Is(err, errDryRun) {
-		err = nil
+		return res, nil
+	}
+	if res.Accepted > 0 {
+		// Whether or not the commit reported success, the batch may be in.
+		s.InvalidateTenants(uniqueTenants(recs)...)
 	}
 	return res, err
 }
@@ -339,6 +352,7 @@ func (s *Service) RotateSigningKey(ctx context.Context, retireOld bool) (key Sig
 		retired, err = s.store.RetireSigningKeys(ctx, key.ID, s.now())
 	}
 	s.keys.Invalidate(struct{}{})
+	s.details.InvalidateWhere(func(resultKey, []DetailLine) bool { return true }) // they carry signed queries
 	return key, retired, err
 }
 
@@ -347,8 +361,7 @@ func (s *Service) signer(ctx context.Context) (func(BreakdownQuery) string, erro
 	if err != nil {
 		return nil, err
 	}
-	k := keys[0]
-	return func(q BreakdownQuery) string { return q.encode(k) }, nil
+	return newSigner(keys[0]), nil
 }
 
 // openQuery verifies a breakdown query for tenant: forged, altered or
