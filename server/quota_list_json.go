@@ -1,9 +1,7 @@
 package server
 
 import (
-	"encoding/json"
 	"net/http"
-	"slices"
 	"strconv"
 
 	"billing-api/server/quota"
@@ -64,40 +62,4 @@ func appendQuotaListItem(b []byte, o *quota.Object, withStatus bool) []byte {
 	b = append(b, `,"uid":"`...)
 	b = append(b, o.UID.String()...)
 	return append(b, `"}`...)
-}
-
-// appendStringMap writes m with its keys sorted, as encoding/json does.
-func appendStringMap(b []byte, m map[string]string) []byte {
-	var stack [16]string
-	keys := stack[:0]
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	b = append(b, '{')
-	for i, k := range keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendJSONString(b, k)
-		b = append(b, ':')
-		b = appendJSONString(b, m[k])
-	}
-	return append(b, '}')
-}
-
-// appendJSONString writes s as a JSON string. Printable ASCII that needs no
-// escaping is copied; anything else (quotes, controls, HTML-sensitive
-// characters, non-ASCII) is left to encoding/json, so escaping is exactly the
-// generated encoder's.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s) // a string always encodes
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }

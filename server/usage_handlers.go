@@ -77,7 +77,7 @@ func (s *Server) ListUsageDetails(ctx context.Context, req api.ListUsageDetailsR
 	if err != nil {
 		return nil, err
 	}
-	return api.ListUsageDetails200JSONResponse{UsageItems: ptr(mapSlice(lines, wireDetailLine))}, nil
+	return usageDetailsJSON(appendUsageDetails(make([]byte, 0, 512*len(lines)+32), lines)), nil
 }
 
 // ListHourlyUsageDetails returns the hours behind one usage line.
