@@ -1,5 +1,6 @@
 // Package cache is the short-lived read-through cache of the request path:
-// tokens, namespaces, tenants' plans, limit overrides and effective limits.
+// tokens, namespaces, tenants' plans, limit overrides, effective limits,
+// usage query results and the keys that sign breakdown queries.
 // Entries live for at most a TTL (one second), counted from when their load
 // began, so a change committed anywhere is seen by every replica within the
 // TTL; the replica that made a change drops the affected entries at once.
