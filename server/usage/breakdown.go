@@ -20,13 +20,15 @@ type Series struct {
 	ObjectName string `json:"o"`
 }
 
-// BreakdownQuery is what an hourly_breakdown_query carries: the tenant, the
-// series and the window of the line it came with. Clients pass it back
-// unchanged; it is signed, so it can be neither forged nor altered.
+// BreakdownQuery is what an hourly_breakdown_query carries: the series and
+// the window of the line it came with, signed together with the tenant it
+// was issued to (the tenant is in the signature, not in the text, which
+// keeps the query short). Clients pass it back unchanged; it can be neither
+// forged, altered, nor used by another tenant.
 type BreakdownQuery struct {
 	Version int       `json:"v"`
 	KeyID   int64     `json:"k"`
-	Tenant  uuid.UUID `json:"t"`
+	Tenant  uuid.UUID `json:"-"`
 	Series
 	From int64 `json:"f"`
 	To   int64 `json:"e"`
@@ -45,9 +47,15 @@ type SigningKey struct {
 	Secret []byte
 }
 
-var b64 = base64.RawURLEncoding
+// b64 is strict: a query has exactly one spelling.
+var b64 = base64.RawURLEncoding.Strict()
 
-// encode renders q as base64url(JSON) "." base64url(HMAC-SHA256).
+// macSize is how much of the HMAC-SHA256 a query carries: 128 bits, well
+// above the 64 that truncated HMACs need to resist forgery.
+const macSize = 16
+
+// encode renders q as base64url(JSON) "." base64url(MAC), the MAC being
+// HMAC-SHA256 over the tenant's 16 bytes and the JSON, truncated to macSize.
 func (q BreakdownQuery) encode(k SigningKey) string {
 	return newSigner(k)(q)
 }
@@ -61,8 +69,9 @@ func newSigner(k SigningKey) func(BreakdownQuery) string {
 		q.Version, q.KeyID = 1, k.ID
 		payload, _ := json.Marshal(q) // plain struct: cannot fail
 		mac.Reset()
+		mac.Write(q.Tenant[:])
 		mac.Write(payload)
-		return b64.EncodeToString(payload) + "." + b64.EncodeToString(mac.Sum(sum[:0]))
+		return b64.EncodeToString(payload) + "." + b64.EncodeToString(mac.Sum(sum[:0])[:macSize])
 	}
 }
 
@@ -75,7 +84,7 @@ func decodeUnverified(s string) (q BreakdownQuery, payload, sum []byte, ok bool)
 	}
 	payload, err1 := b64.DecodeString(p)
 	sum, err2 := b64.DecodeString(m)
-	if err1 != nil || err2 != nil || len(sum) != sha256.Size {
+	if err1 != nil || err2 != nil || len(sum) != macSize {
 		return q, nil, nil, false
 	}
 	dec := json.NewDecoder(bytes.NewReader(payload))
@@ -86,9 +95,10 @@ func decodeUnverified(s string) (q BreakdownQuery, payload, sum []byte, ok bool)
 	return q, payload, sum, true
 }
 
-// verify reports whether sum is the MAC of payload under k.
-func verify(k SigningKey, payload, sum []byte) bool {
+// verify reports whether sum is the MAC of payload issued to tenant under k.
+func verify(k SigningKey, tenant uuid.UUID, payload, sum []byte) bool {
 	mac := hmac.New(sha256.New, k.Secret)
+	mac.Write(tenant[:])
 	mac.Write(payload)
-	return hmac.Equal(mac.Sum(nil), sum)
+	return hmac.Equal(mac.Sum(nil)[:macSize], sum)
 }

@@ -391,14 +391,12 @@ func (s *Service) openQuery(ctx context.Context, tenantID uuid.UUID, raw string)
 		}
 		k, found = find(keys)
 	}
-	if !found || !verify(k, payload, sum) {
+	// Another tenant's query fails here exactly like a forged one, so
+	// nothing is learnt about other tenants.
+	if !found || !verify(k, tenantID, payload, sum) {
 		return q, bad
 	}
-	if q.Tenant != tenantID {
-		// Another tenant's line: answered exactly like a forged query, so
-		// nothing is learnt about other tenants.
-		return q, bad
-	}
+	q.Tenant = tenantID
 	return q, nil
 }
 

@@ -3,6 +3,7 @@ package usage
 import (
 	"math/big"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -214,17 +215,20 @@ func TestBreakdownQueriesAreSigned(t *testing.T) {
 	q := BreakdownQuery{Tenant: uuid.New(), Series: Series{Namespace: "shop", UsageType: "a", ObjectName: "lb"}, From: 1, To: 7201}
 	s := q.encode(k)
 	got, payload, sum, ok := decodeUnverified(s)
-	if !ok || !verify(k, payload, sum) || got.Tenant != q.Tenant || got.Series != q.Series || got.KeyID != 3 {
+	if !ok || !verify(k, q.Tenant, payload, sum) || got.Series != q.Series || got.KeyID != 3 || got.From != 1 || got.To != 7201 {
 		t.Fatalf("round trip: %+v %v", got, ok)
 	}
+	if strings.Contains(string(payload), q.Tenant.String()) || len(s) > 160 {
+		t.Fatalf("the query carries the tenant or is long: %s (%d)", payload, len(s))
+	}
 	other := SigningKey{ID: 3, Secret: []byte("another secret of thirty-two b..")}
-	if verify(other, payload, sum) {
-		t.Fatal("verified under another key")
+	if verify(other, q.Tenant, payload, sum) || verify(k, uuid.New(), payload, sum) {
+		t.Fatal("verified under another key or for another tenant")
 	}
 	for i := range s {
 		b := []byte(s)
 		b[i] ^= 1
-		if q2, p2, s2, ok := decodeUnverified(string(b)); ok && verify(k, p2, s2) && q2 == got {
+		if q2, p2, s2, ok := decodeUnverified(string(b)); ok && verify(k, q.Tenant, p2, s2) && q2 == got {
 			t.Fatalf("flipping byte %d still verifies", i)
 		}
 	}
