@@ -628,7 +628,8 @@ func TestAnArchivedMonthLeavesQueriesAndDedupeIntact(t *testing.T) {
 		parts = append(parts, name)
 	}
 	rows.Close()
-	if strings.Join(parts, ",") != "usage_records_2026_09,usage_records_2026_10" {
+	// (A test database is reused emptied, so earlier tests' months may be there too.)
+	if !slices.Contains(parts, "usage_records_2026_09") || !slices.Contains(parts, "usage_records_2026_10") {
 		t.Fatalf("partitions %v", parts)
 	}
 	if _, err := v.db.SQL().ExecContext(ctx, "ALTER TABLE usage_records DETACH PARTITION usage_records_2026_09"); err != nil {
