@@ -13,6 +13,7 @@ import (
 
 	"billing-api/server/clock"
 	"billing-api/server/fault"
+	"billing-api/server/payment"
 	"billing-api/server/plan"
 	"billing-api/server/quota"
 	"billing-api/server/tenancy"
@@ -62,7 +63,9 @@ type App struct {
 	Tenancy *tenancy.Service
 	Plans   *plan.Service
 	Usage   *usage.Service
-	Quotas  *quota.Service
+	// Payments holds payment methods.
+	Payments *payment.Service
+	Quotas   *quota.Service
 	// A new domain adds its service here and its wiring to domains.
 
 	// draining is set by StartDraining when shutdown begins.
@@ -71,7 +74,7 @@ type App struct {
 
 // domains are wired in this order; each may use the services of the ones
 // before it. A domain's wiring lives in its own handlers file.
-var domains = []func(*App) error{wireTenancy, wirePlans, wireQuotas, wireMetering}
+var domains = []func(*App) error{wireTenancy, wirePlans, wireQuotas, wireMetering, wirePayments}
 
 // Open connects to the store, migrates it to the newest schema and wires
 // every domain.

@@ -17,11 +17,6 @@ func TestUnservedOperationsAnswer501(t *testing.T) {
 	for _, tc := range []struct{ op, method, path, body string }{
 		{"listInvoices", http.MethodGet, "/api/web/namespaces/system/usage/invoices/custom_list?limit=5", ""},
 		{"downloadInvoicePdf", http.MethodGet, "/api/web/namespaces/system/usage/invoice_pdf?name=INV-1", ""},
-		{"createPaymentMethod", http.MethodPost, "/api/web/namespaces/system/billing/payment_methods", `{"token":"tok_visa"}`},
-		{"deletePaymentMethod", http.MethodDelete, "/api/web/namespaces/system/billing/payment_methods/pm-1", ""},
-		{"makePaymentMethodPrimary", http.MethodPost, "/api/web/namespaces/system/billing/payment_method/pm-1/primary", `{}`},
-		{"makePaymentMethodSecondary", http.MethodPost, "/api/web/namespaces/system/billing/payment_method/pm-1/secondary", `{}`},
-		{"swapPaymentMethodRole", http.MethodPost, "/api/web/namespaces/system/billing/payment_method/pm-1/swap-primary", `{}`},
 		{"initiatePlanTransition", http.MethodPost, "/api/web/namespaces/system/billing/plan_transition", `{"new_plan":"TEAM"}`},
 		{"getPlanTransition", http.MethodGet, "/no_auth/namespaces/system/billing/plan_transition?id=8d2b7c3e-2f0a-4b8e-9a51-3c6f2d9e7a10", ""},
 		{"subscribeAddon", http.MethodPost, "/api/web/namespaces/system/addon/subscribe", `{"f5xc_waap_standard":{}}`},

@@ -4,29 +4,118 @@ import (
 	"context"
 
 	"billing-api/gen/api"
+	"billing-api/server/payment"
+	"billing-api/store"
 )
 
-// MakePaymentMethodPrimary is not served by this release yet (501).
-func (s *Server) MakePaymentMethodPrimary(ctx context.Context, request api.MakePaymentMethodPrimaryRequestObject) (api.MakePaymentMethodPrimaryResponseObject, error) {
-	return nil, notServed("makePaymentMethodPrimary")
+// wirePayments builds payment methods on the built-in test provider; they
+// are counted objects (kind payment_method), created through the quota room
+// check.
+func wirePayments(a *App) error {
+	repo := store.NewPayments(a.DB)
+	a.Payments = payment.NewService(repo, payment.TestProvider{}, a.Quotas.CreateCounted, a.Now)
+	a.Quotas.CountKind(payment.KindPaymentMethod, repo.CountMethods)
+	return nil
 }
 
-// MakePaymentMethodSecondary is not served by this release yet (501).
-func (s *Server) MakePaymentMethodSecondary(ctx context.Context, request api.MakePaymentMethodSecondaryRequestObject) (api.MakePaymentMethodSecondaryResponseObject, error) {
-	return nil, notServed("makePaymentMethodSecondary")
+var roleFromWire = map[api.PaymentMethodPaymentMethodRole]payment.Role{
+	api.PAYMENTMETHODROLEUNKNOWN: "", api.PAYMENTMETHODROLENORMAL: payment.RoleNormal,
+	api.PAYMENTMETHODROLEPRIMARY: payment.RolePrimary, api.PAYMENTMETHODROLESECONDARY: payment.RoleSecondary,
 }
 
-// SwapPaymentMethodRole is not served by this release yet (501).
-func (s *Server) SwapPaymentMethodRole(ctx context.Context, request api.SwapPaymentMethodRoleRequestObject) (api.SwapPaymentMethodRoleResponseObject, error) {
-	return nil, notServed("swapPaymentMethodRole")
+func contactFromWire(c *api.ContactGlobalSpecType) *payment.Contact {
+	if c == nil {
+		return nil
+	}
+	return &payment.Contact{
+		Type: string(deref(c.ContactType)), Address1: deref(c.Address1), Address2: deref(c.Address2), City: deref(c.City),
+		County: deref(c.County), State: deref(c.State), StateCode: deref(c.StateCode), ZipCode: deref(c.ZipCode),
+		Country: deref(c.Country), Phone: deref(c.PhoneNumber),
+	}
 }
 
-// CreatePaymentMethod is not served by this release yet (501).
-func (s *Server) CreatePaymentMethod(ctx context.Context, request api.CreatePaymentMethodRequestObject) (api.CreatePaymentMethodResponseObject, error) {
-	return nil, notServed("createPaymentMethod")
+// CreatePaymentMethod adds a payment method from a provider token.
+func (s *Server) CreatePaymentMethod(ctx context.Context, req api.CreatePaymentMethodRequestObject) (api.CreatePaymentMethodResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.app.Payments.Create(ctx, p, payment.CreateInput{
+		Token: req.Body.Token, Role: roleFromWire[deref(req.Body.Role)], Contact: contactFromWire(req.Body.Contact),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return api.CreatePaymentMethod200JSONResponse{Name: ptr(m.Name)}, nil
 }
 
-// DeletePaymentMethod is not served by this release yet (501).
-func (s *Server) DeletePaymentMethod(ctx context.Context, request api.DeletePaymentMethodRequestObject) (api.DeletePaymentMethodResponseObject, error) {
-	return nil, notServed("deletePaymentMethod")
+// checkBodyName refuses a body name that differs from the path's.
+func checkBodyName(path string, body *string) error {
+	if body != nil && *body != path {
+		return invalidField("name", "match", "must be the path's name "+path+" when given")
+	}
+	return nil
+}
+
+// MakePaymentMethodPrimary gives a method the PRIMARY role.
+func (s *Server) MakePaymentMethodPrimary(ctx context.Context, req api.MakePaymentMethodPrimaryRequestObject) (api.MakePaymentMethodPrimaryResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if req.Body != nil {
+		if err := checkBodyName(req.Name, req.Body.Name); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.app.Payments.MakePrimary(ctx, p, req.Name); err != nil {
+		return nil, err
+	}
+	return api.MakePaymentMethodPrimary200JSONResponse{}, nil
+}
+
+// MakePaymentMethodSecondary gives a method the SECONDARY role.
+func (s *Server) MakePaymentMethodSecondary(ctx context.Context, req api.MakePaymentMethodSecondaryRequestObject) (api.MakePaymentMethodSecondaryResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if req.Body != nil {
+		if err := checkBodyName(req.Name, req.Body.Name); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.app.Payments.MakeSecondary(ctx, p, req.Name); err != nil {
+		return nil, err
+	}
+	return api.MakePaymentMethodSecondary200JSONResponse{}, nil
+}
+
+// SwapPaymentMethodRole exchanges the PRIMARY and SECONDARY roles.
+func (s *Server) SwapPaymentMethodRole(ctx context.Context, req api.SwapPaymentMethodRoleRequestObject) (api.SwapPaymentMethodRoleResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if req.Body != nil {
+		if err := checkBodyName(req.Name, req.Body.Name); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.app.Payments.Swap(ctx, p, req.Name); err != nil {
+		return nil, err
+	}
+	return api.SwapPaymentMethodRole200JSONResponse{}, nil
+}
+
+// DeletePaymentMethod removes a payment method.
+func (s *Server) DeletePaymentMethod(ctx context.Context, req api.DeletePaymentMethodRequestObject) (api.DeletePaymentMethodResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.app.Payments.Delete(ctx, p, req.Name); err != nil {
+		return nil, err
+	}
+	return api.DeletePaymentMethod200JSONResponse{}, nil
 }

@@ -243,7 +243,7 @@ func classify(err error) error {
 		return err
 	case errors.Is(err, gorm.ErrRecordNotFound):
 		return &fault.Error{Kind: fault.KindNotFound, Message: "not found", Err: err}
-	case errors.Is(err, gorm.ErrDuplicatedKey):
+	case errors.Is(err, gorm.ErrDuplicatedKey), uniqueViolation(err):
 		return &fault.Error{Kind: fault.KindConflict, Message: "already exists", Err: err}
 	case unavailable(err):
 		return fault.Unavailable(err)
@@ -251,6 +251,16 @@ func classify(err error) error {
 		return err
 	}
 	return fault.Internal(err)
+}
+
+// uniqueViolation reports a unique index refusing a row, as the drivers
+// report it to hand-written statements (GORM translates its own).
+func uniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505"
+	}
+	return strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 
 // unavailable reports errors that mean "the database cannot serve now":

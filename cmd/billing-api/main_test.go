@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"billing-api/store"
 	"billing-api/store/storetest"
 )
 
@@ -39,12 +40,20 @@ func TestMain(m *testing.M) {
 // storeEnv points the binary at a fresh database private to t.
 func storeEnv(t *testing.T) []string {
 	t.Helper()
+	env, _ := storeEnvAndConfig(t)
+	return env
+}
+
+// storeEnvAndConfig is storeEnv with the store's config, for a test that
+// also opens the store itself.
+func storeEnvAndConfig(t *testing.T) ([]string, store.Config) {
+	t.Helper()
 	cfg := storetest.Config(t)
 	env := []string{"BILLING_LOG_FORMAT=json", "PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
 	if cfg.URL != "" {
-		return append(env, "DATABASE_URL="+cfg.URL)
+		return append(env, "DATABASE_URL="+cfg.URL), cfg
 	}
-	return append(env, "BILLING_SQLITE_PATH="+cfg.SQLitePath)
+	return append(env, "BILLING_SQLITE_PATH="+cfg.SQLitePath), cfg
 }
 
 func run(t *testing.T, env []string, args ...string) (string, string, error) {

@@ -1,12 +1,19 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"billing-api/server"
+	"billing-api/server/payment"
 )
 
 // Two server processes on one database: a token revoked, or a limit
@@ -88,4 +95,89 @@ func TestTwoServersFollowEachOthersChanges(t *testing.T) {
 		t.Fatalf("the revoking server answered %d", status)
 	}
 	eventually("the revocation", func() bool { status, _ := lb(b); return status == http.StatusUnauthorized })
+}
+
+// Two server processes change one tenant's payment-method roles at once:
+// every answer is 200 or 409, and the tenant ends with one PRIMARY and at
+// most one SECONDARY (the database's partial unique indexes hold that at
+// every instant; the processes' own locks only order the changes).
+func TestTwoServersKeepOnePrimaryPaymentMethod(t *testing.T) {
+	t.Parallel()
+	env, cfg := storeEnvAndConfig(t)
+	env = append(env, "BILLING_ADMIN_TOKEN=ops")
+	mustRun(t, env, "tenant", "create", "acme")
+	secret := strings.TrimSpace(mustRun(t, env, "token", "create", "--tenant", "acme", "--name", "ci"))
+	a, stopA := startServer(t, env)
+	defer stopA()
+	b, stopB := startServer(t, env)
+	defer stopB()
+	do := func(method, url, auth, body string) (int, []byte) {
+		req, _ := http.NewRequest(method, url, strings.NewReader(body))
+		req.Header.Set("Authorization", auth)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, []byte(err.Error())
+		}
+		defer res.Body.Close()
+		out, _ := io.ReadAll(res.Body)
+		return res.StatusCode, out
+	}
+	if status, body := do(http.MethodPut, a+"/admin/v1/tenants/acme/limit_overrides", "Bearer ops", `{"object_limits":{"payment_method":{"maximum":10}}}`); status != http.StatusOK {
+		t.Fatalf("override: %d %s", status, body)
+	}
+	var names []string
+	for i := range 4 {
+		status, body := do(http.MethodPost, a+"/api/web/namespaces/system/billing/payment_methods", "APIToken "+secret,
+			fmt.Sprintf(`{"token":"tok_card_%d","contact":{"address1":"1 Main St","city":"Springfield","zip_code":"12345","country":"US"}}`, i))
+		var out struct{ Name string }
+		if err := json.Unmarshal(body, &out); status != http.StatusOK || err != nil {
+			t.Fatalf("create: %d %s", status, body)
+		}
+		names = append(names, out.Name)
+	}
+	var wg sync.WaitGroup
+	failures := make(chan string, 160)
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			base := []string{a, b}[w%2]
+			for i := range 20 {
+				op := []string{"primary", "secondary", "swap-primary"}[(w+i)%3]
+				name := names[(w*7+i)%len(names)]
+				status, body := do(http.MethodPost, base+"/api/web/namespaces/system/billing/payment_method/"+name+"/"+op, "APIToken "+secret, `{}`)
+				if status != http.StatusOK && status != http.StatusConflict {
+					failures <- fmt.Sprintf("%s %s on %s: %d %s", op, name, base, status, body)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(failures)
+	for f := range failures {
+		t.Error(f)
+	}
+	app, err := server.Open(context.Background(), server.Config{Store: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	acme, err := app.Tenancy.Tenant(context.Background(), "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := app.Payments.Methods(context.Background(), acme.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[payment.Role]int{}
+	for _, m := range ms {
+		count[m.Role]++
+	}
+	if len(ms) != 4 || count[payment.RolePrimary] != 1 || count[payment.RoleSecondary] > 1 {
+		t.Fatalf("after the run: %d methods, roles %v", len(ms), count)
+	}
 }

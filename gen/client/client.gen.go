@@ -2845,9 +2845,13 @@ type ClientInterface interface {
 	// CreatePaymentMethodWithBody Add a payment method
 	//
 	// Adds a payment method from a payment-provider token; the service never sees card
-	// numbers and shows the token only masked. The tenant's first method becomes PRIMARY
-	// whatever `role` says. Asking for PRIMARY or SECONDARY demotes the method holding that
-	// role to NORMAL, so a tenant never has two primaries or two secondaries.
+	// numbers and shows the token only masked. A token the provider refuses outright is a
+	// 400 (the built-in test provider accepts only tokens beginning `tok_`), and `contact`
+	// must be a billing address with at least `address1`, `city`, `zip_code` and `country`.
+	// The tenant's first method becomes PRIMARY whatever `role` says. Asking for PRIMARY or
+	// SECONDARY demotes the method holding that role to NORMAL, so a tenant never has two
+	// primaries or two secondaries (the database refuses it, whatever the concurrency).
+	// Methods count against the plan's `payment_method` object limit (409 when full).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2857,9 +2861,13 @@ type ClientInterface interface {
 	// CreatePaymentMethod Add a payment method
 	//
 	// Adds a payment method from a payment-provider token; the service never sees card
-	// numbers and shows the token only masked. The tenant's first method becomes PRIMARY
-	// whatever `role` says. Asking for PRIMARY or SECONDARY demotes the method holding that
-	// role to NORMAL, so a tenant never has two primaries or two secondaries.
+	// numbers and shows the token only masked. A token the provider refuses outright is a
+	// 400 (the built-in test provider accepts only tokens beginning `tok_`), and `contact`
+	// must be a billing address with at least `address1`, `city`, `zip_code` and `country`.
+	// The tenant's first method becomes PRIMARY whatever `role` says. Asking for PRIMARY or
+	// SECONDARY demotes the method holding that role to NORMAL, so a tenant never has two
+	// primaries or two secondaries (the database refuses it, whatever the concurrency).
+	// Methods count against the plan's `payment_method` object limit (409 when full).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2868,8 +2876,9 @@ type ClientInterface interface {
 
 	// DeletePaymentMethod Remove a payment method
 	//
-	// Removes a payment method. Removing the PRIMARY method while an invoice is unpaid is
-	// refused with 409.
+	// Removes a payment method. The PRIMARY method can be removed only when it is the last
+	// one (409 otherwise: make another method PRIMARY first), and never while an invoice is
+	// unpaid. A missing method, or another tenant's, is 404.
 	//
 	// Corresponds with DELETE /api/web/namespaces/{namespace}/billing/payment_methods/{name} (the `DeletePaymentMethod` operationId).
 	DeletePaymentMethod(ctx context.Context, namespace DeletePaymentMethodParamsNamespace, name PaymentMethodName, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3473,9 +3482,13 @@ func (c *Client) SwapPaymentMethodRole(ctx context.Context, namespace SwapPaymen
 // CreatePaymentMethodWithBody Add a payment method
 //
 // Adds a payment method from a payment-provider token; the service never sees card
-// numbers and shows the token only masked. The tenant's first method becomes PRIMARY
-// whatever `role` says. Asking for PRIMARY or SECONDARY demotes the method holding that
-// role to NORMAL, so a tenant never has two primaries or two secondaries.
+// numbers and shows the token only masked. A token the provider refuses outright is a
+// 400 (the built-in test provider accepts only tokens beginning `tok_`), and `contact`
+// must be a billing address with at least `address1`, `city`, `zip_code` and `country`.
+// The tenant's first method becomes PRIMARY whatever `role` says. Asking for PRIMARY or
+// SECONDARY demotes the method holding that role to NORMAL, so a tenant never has two
+// primaries or two secondaries (the database refuses it, whatever the concurrency).
+// Methods count against the plan's `payment_method` object limit (409 when full).
 //
 // Takes any type of body and a specified content type.
 //
@@ -3495,9 +3508,13 @@ func (c *Client) CreatePaymentMethodWithBody(ctx context.Context, namespace Crea
 // CreatePaymentMethod Add a payment method
 //
 // Adds a payment method from a payment-provider token; the service never sees card
-// numbers and shows the token only masked. The tenant's first method becomes PRIMARY
-// whatever `role` says. Asking for PRIMARY or SECONDARY demotes the method holding that
-// role to NORMAL, so a tenant never has two primaries or two secondaries.
+// numbers and shows the token only masked. A token the provider refuses outright is a
+// 400 (the built-in test provider accepts only tokens beginning `tok_`), and `contact`
+// must be a billing address with at least `address1`, `city`, `zip_code` and `country`.
+// The tenant's first method becomes PRIMARY whatever `role` says. Asking for PRIMARY or
+// SECONDARY demotes the method holding that role to NORMAL, so a tenant never has two
+// primaries or two secondaries (the database refuses it, whatever the concurrency).
+// Methods count against the plan's `payment_method` object limit (409 when full).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3516,8 +3533,9 @@ func (c *Client) CreatePaymentMethod(ctx context.Context, namespace CreatePaymen
 
 // DeletePaymentMethod Remove a payment method
 //
-// Removes a payment method. Removing the PRIMARY method while an invoice is unpaid is
-// refused with 409.
+// Removes a payment method. The PRIMARY method can be removed only when it is the last
+// one (409 otherwise: make another method PRIMARY first), and never while an invoice is
+// unpaid. A missing method, or another tenant's, is 404.
 //
 // Corresponds with DELETE /api/web/namespaces/{namespace}/billing/payment_methods/{name} (the `DeletePaymentMethod` operationId).
 func (c *Client) DeletePaymentMethod(ctx context.Context, namespace DeletePaymentMethodParamsNamespace, name PaymentMethodName, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5542,9 +5560,13 @@ type ClientWithResponsesInterface interface {
 	// CreatePaymentMethodWithBodyWithResponse Add a payment method
 	//
 	// Adds a payment method from a payment-provider token; the service never sees card
-	// numbers and shows the token only masked. The tenant's first method becomes PRIMARY
-	// whatever `role` says. Asking for PRIMARY or SECONDARY demotes the method holding that
-	// role to NORMAL, so a tenant never has two primaries or two secondaries.
+	// numbers and shows the token only masked. A token the provider refuses outright is a
+	// 400 (the built-in test provider accepts only tokens beginning `tok_`), and `contact`
+	// must be a billing address with at least `address1`, `city`, `zip_code` and `country`.
+	// The tenant's first method becomes PRIMARY whatever `role` says. Asking for PRIMARY or
+	// SECONDARY demotes the method holding that role to NORMAL, so a tenant never has two
+	// primaries or two secondaries (the database refuses it, whatever the concurrency).
+	// Methods count against the plan's `payment_method` object limit (409 when full).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5554,9 +5576,13 @@ type ClientWithResponsesInterface interface {
 	// CreatePaymentMethodWithResponse Add a payment method
 	//
 	// Adds a payment method from a payment-provider token; the service never sees card
-	// numbers and shows the token only masked. The tenant's first method becomes PRIMARY
-	// whatever `role` says. Asking for PRIMARY or SECONDARY demotes the method holding that
-	// role to NORMAL, so a tenant never has two primaries or two secondaries.
+	// numbers and shows the token only masked. A token the provider refuses outright is a
+	// 400 (the built-in test provider accepts only tokens beginning `tok_`), and `contact`
+	// must be a billing address with at least `address1`, `city`, `zip_code` and `country`.
+	// The tenant's first method becomes PRIMARY whatever `role` says. Asking for PRIMARY or
+	// SECONDARY demotes the method holding that role to NORMAL, so a tenant never has two
+	// primaries or two secondaries (the database refuses it, whatever the concurrency).
+	// Methods count against the plan's `payment_method` object limit (409 when full).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5565,8 +5591,9 @@ type ClientWithResponsesInterface interface {
 
 	// DeletePaymentMethodWithResponse Remove a payment method
 	//
-	// Removes a payment method. Removing the PRIMARY method while an invoice is unpaid is
-	// refused with 409.
+	// Removes a payment method. The PRIMARY method can be removed only when it is the last
+	// one (409 otherwise: make another method PRIMARY first), and never while an invoice is
+	// unpaid. A missing method, or another tenant's, is 404.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -9211,9 +9238,13 @@ func (c *ClientWithResponses) SwapPaymentMethodRoleWithResponse(ctx context.Cont
 // CreatePaymentMethodWithBodyWithResponse Add a payment method
 //
 // Adds a payment method from a payment-provider token; the service never sees card
-// numbers and shows the token only masked. The tenant's first method becomes PRIMARY
-// whatever `role` says. Asking for PRIMARY or SECONDARY demotes the method holding that
-// role to NORMAL, so a tenant never has two primaries or two secondaries.
+// numbers and shows the token only masked. A token the provider refuses outright is a
+// 400 (the built-in test provider accepts only tokens beginning `tok_`), and `contact`
+// must be a billing address with at least `address1`, `city`, `zip_code` and `country`.
+// The tenant's first method becomes PRIMARY whatever `role` says. Asking for PRIMARY or
+// SECONDARY demotes the method holding that role to NORMAL, so a tenant never has two
+// primaries or two secondaries (the database refuses it, whatever the concurrency).
+// Methods count against the plan's `payment_method` object limit (409 when full).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9229,9 +9260,13 @@ func (c *ClientWithResponses) CreatePaymentMethodWithBodyWithResponse(ctx contex
 // CreatePaymentMethodWithResponse Add a payment method
 //
 // Adds a payment method from a payment-provider token; the service never sees card
-// numbers and shows the token only masked. The tenant's first method becomes PRIMARY
-// whatever `role` says. Asking for PRIMARY or SECONDARY demotes the method holding that
-// role to NORMAL, so a tenant never has two primaries or two secondaries.
+// numbers and shows the token only masked. A token the provider refuses outright is a
+// 400 (the built-in test provider accepts only tokens beginning `tok_`), and `contact`
+// must be a billing address with at least `address1`, `city`, `zip_code` and `country`.
+// The tenant's first method becomes PRIMARY whatever `role` says. Asking for PRIMARY or
+// SECONDARY demotes the method holding that role to NORMAL, so a tenant never has two
+// primaries or two secondaries (the database refuses it, whatever the concurrency).
+// Methods count against the plan's `payment_method` object limit (409 when full).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9246,8 +9281,9 @@ func (c *ClientWithResponses) CreatePaymentMethodWithResponse(ctx context.Contex
 
 // DeletePaymentMethodWithResponse Remove a payment method
 //
-// Removes a payment method. Removing the PRIMARY method while an invoice is unpaid is
-// refused with 409.
+// Removes a payment method. The PRIMARY method can be removed only when it is the last
+// one (409 otherwise: make another method PRIMARY first), and never while an invoice is
+// unpaid. A missing method, or another tenant's, is 404.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -1,0 +1,245 @@
+package payment
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"billing-api/server/clock"
+	"billing-api/server/fault"
+	"billing-api/server/tenancy"
+)
+
+// Store is what payment methods need from persistence.
+type Store interface {
+	WithTx(ctx context.Context, fn func(ctx context.Context) error) error
+	// LockTenant serialises one tenant's writers until the transaction ends.
+	LockTenant(ctx context.Context, tenantID uuid.UUID) error
+	InsertMethod(ctx context.Context, m Method) error
+	// GetMethod is fault not found for a missing name.
+	GetMethod(ctx context.Context, tenantID uuid.UUID, name string) (Method, error)
+	ListMethods(ctx context.Context, tenantID uuid.UUID) ([]Method, error)
+	// SetRole gives one method a role; ClearRole makes the holder of a role
+	// (if any) NORMAL.
+	SetRole(ctx context.Context, tenantID uuid.UUID, name string, role Role) error
+	ClearRole(ctx context.Context, tenantID uuid.UUID, role Role) error
+	DeleteMethod(ctx context.Context, tenantID uuid.UUID, name string) error
+}
+
+// Counted creates objects through the quota room check (the tenant lock,
+// the room check and the insert in one transaction).
+type Counted func(ctx context.Context, tenantID uuid.UUID, namespace, kind string, n int64, insert func(ctx context.Context) error) error
+
+// Service is the payment-methods domain.
+type Service struct {
+	store    Store
+	provider Provider
+	counted  Counted
+	now      clock.Clock
+}
+
+// NewService wires the domain.
+func NewService(store Store, provider Provider, counted Counted, now clock.Clock) *Service {
+	return &Service{store: store, provider: provider, counted: counted, now: clock.Normalized(now)}
+}
+
+// CreateInput is a new method as a client asks for it.
+type CreateInput struct {
+	Token   string
+	Role    Role // "" means NORMAL
+	Contact *Contact
+}
+
+// Create adds a payment method: the tenant's first becomes PRIMARY whatever
+// was asked; asking for PRIMARY or SECONDARY demotes the holder of that role
+// to NORMAL. The method counts against the plan's payment_method limit.
+func (s *Service) Create(ctx context.Context, p tenancy.Principal, in CreateInput) (Method, error) {
+	var v fault.Violations
+	if err := s.provider.Check(in.Token); err != nil {
+		v.Add("token", "provider", err.Error())
+	}
+	switch in.Role {
+	case "", RoleNormal, RolePrimary, RoleSecondary:
+	default:
+		v.Add("role", "enum", "must be PAYMENT_METHOD_ROLE_PRIMARY, _SECONDARY or _NORMAL")
+	}
+	checkContact(&v, in.Contact)
+	if err := v.Err(); err != nil {
+		return Method{}, err
+	}
+	role := in.Role
+	if role == "" {
+		role = RoleNormal
+	}
+	m := Method{
+		TenantID: p.TenantID, Name: newName(), Role: role, Token: in.Token, Masked: Mask(in.Token),
+		Contact: *in.Contact, CreatedAt: s.now(),
+	}
+	err := s.counted(ctx, p.TenantID, tenancy.SystemNamespace, KindPaymentMethod, 1, func(ctx context.Context) error {
+		existing, err := s.store.ListMethods(ctx, p.TenantID)
+		if err != nil {
+			return err
+		}
+		if len(existing) == 0 {
+			m.Role = RolePrimary
+		}
+		if m.Role != RoleNormal {
+			if err := s.store.ClearRole(ctx, p.TenantID, m.Role); err != nil {
+				return err
+			}
+		}
+		return s.store.InsertMethod(ctx, m)
+	})
+	return m, err
+}
+
+// checkContact requires a billing address with what an invoice needs.
+func checkContact(v *fault.Violations, c *Contact) {
+	if c == nil {
+		v.Add("contact", "required", "a billing address is required (address1, city, zip_code, country)")
+		return
+	}
+	for field, value := range map[string]string{"address1": c.Address1, "city": c.City, "zip_code": c.ZipCode, "country": c.Country} {
+		if value == "" {
+			v.Add("contact."+field, "required", "is required in a billing address")
+		} else if !utf8.ValidString(value) {
+			v.Add("contact."+field, "utf8", "must be valid UTF-8")
+		}
+	}
+}
+
+// newName is a method's generated name: pm- and 12 random hex digits.
+func newName() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return "pm-" + hex.EncodeToString(b)
+}
+
+// change runs fn on the named method under the tenant's lock, in one
+// transaction (not found when there is no such method).
+func (s *Service) change(ctx context.Context, p tenancy.Principal, name string, fn func(ctx context.Context, m Method) error) error {
+	return s.store.WithTx(ctx, func(ctx context.Context) error {
+		if err := s.store.LockTenant(ctx, p.TenantID); err != nil {
+			return err
+		}
+		m, err := s.store.GetMethod(ctx, p.TenantID, name)
+		if err != nil {
+			return notFound(err, name)
+		}
+		return fn(ctx, m)
+	})
+}
+
+func notFound(err error, name string) error {
+	if fault.KindOf(err) == fault.KindNotFound {
+		return fault.NotFoundf("payment method %q not found", name)
+	}
+	return err
+}
+
+// MakePrimary gives the method the PRIMARY role; the old primary becomes
+// NORMAL (and a SECONDARY made primary leaves the tenant without one).
+func (s *Service) MakePrimary(ctx context.Context, p tenancy.Principal, name string) error {
+	return s.change(ctx, p, name, func(ctx context.Context, m Method) error {
+		if m.Role == RolePrimary {
+			return nil
+		}
+		if err := s.store.ClearRole(ctx, p.TenantID, RolePrimary); err != nil {
+			return err
+		}
+		return s.store.SetRole(ctx, p.TenantID, name, RolePrimary)
+	})
+}
+
+// MakeSecondary gives the method the SECONDARY role; the old secondary
+// becomes NORMAL. The PRIMARY cannot (409: swap instead).
+func (s *Service) MakeSecondary(ctx context.Context, p tenancy.Principal, name string) error {
+	return s.change(ctx, p, name, func(ctx context.Context, m Method) error {
+		switch m.Role {
+		case RoleSecondary:
+			return nil
+		case RolePrimary:
+			return fault.Conflictf("payment method %q is the PRIMARY; use swap-primary to exchange the PRIMARY and SECONDARY roles", name)
+		}
+		if err := s.store.ClearRole(ctx, p.TenantID, RoleSecondary); err != nil {
+			return err
+		}
+		return s.store.SetRole(ctx, p.TenantID, name, RoleSecondary)
+	})
+}
+
+// Swap exchanges the PRIMARY and SECONDARY roles; the named method must hold
+// one of them and the tenant both (409 otherwise). The roles pass through
+// NORMAL one at a time, so no instant has two of either.
+func (s *Service) Swap(ctx context.Context, p tenancy.Principal, name string) error {
+	return s.change(ctx, p, name, func(ctx context.Context, m Method) error {
+		if m.Role != RolePrimary && m.Role != RoleSecondary {
+			return fault.Conflictf("payment method %q is neither the PRIMARY nor the SECONDARY", name)
+		}
+		all, err := s.store.ListMethods(ctx, p.TenantID)
+		if err != nil {
+			return err
+		}
+		var primary, secondary string
+		for _, o := range all {
+			switch o.Role {
+			case RolePrimary:
+				primary = o.Name
+			case RoleSecondary:
+				secondary = o.Name
+			}
+		}
+		if primary == "" || secondary == "" {
+			return fault.Conflictf("swapping needs both a PRIMARY and a SECONDARY payment method; make one %s first",
+				map[bool]string{true: "SECONDARY", false: "PRIMARY"}[primary != ""])
+		}
+		for _, step := range []struct {
+			name string
+			role Role
+		}{{primary, RoleNormal}, {secondary, RolePrimary}, {primary, RoleSecondary}} {
+			if err := s.store.SetRole(ctx, p.TenantID, step.name, step.role); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Delete removes a method. The PRIMARY goes only when it is the last one
+// (409 otherwise, saying what to do).
+func (s *Service) Delete(ctx context.Context, p tenancy.Principal, name string) error {
+	return s.change(ctx, p, name, func(ctx context.Context, m Method) error {
+		if m.Role == RolePrimary {
+			all, err := s.store.ListMethods(ctx, p.TenantID)
+			if err != nil {
+				return err
+			}
+			if len(all) > 1 {
+				return fault.Conflictf("payment method %q is the PRIMARY; make another method PRIMARY before deleting it", name)
+			}
+		}
+		return s.store.DeleteMethod(ctx, p.TenantID, name)
+	})
+}
+
+// Methods lists the tenant's methods, by name.
+func (s *Service) Methods(ctx context.Context, tenantID uuid.UUID) ([]Method, error) {
+	return s.store.ListMethods(ctx, tenantID)
+}
+
+// Charge charges the tenant's method with the provider; ErrDeclined when
+// declined. For invoicing.
+func (s *Service) Charge(ctx context.Context, m Method, amount int64, currency, key string) (Charge, error) {
+	c, err := s.provider.Charge(ctx, m.Token, amount, currency, key)
+	if err != nil && !errors.Is(err, ErrDeclined) {
+		return c, fmt.Errorf("charging %s: %w", m.Name, err)
+	}
+	return c, err
+}
+
+
