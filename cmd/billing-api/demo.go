@@ -7,6 +7,7 @@ import (
 
 	"billing-api/server"
 	"billing-api/server/fault"
+	"billing-api/server/payment"
 	"billing-api/server/quota"
 	"billing-api/server/tenancy"
 )
@@ -82,6 +83,24 @@ func seedDemoData(ctx context.Context, a *server.App, t tenancy.Tenant) error {
 	if err := a.Plans.AssignPlan(ctx, t.ID, demoPlan); err != nil {
 		return fmt.Errorf("putting the demo tenant on %s: %w", demoPlan, err)
 	}
+	if err := seedDemoPaymentMethods(ctx, a, seed); err != nil {
+		return err
+	}
 	_, err = seedDemoUsage(ctx, a)
 	return err
+}
+
+// seedDemoPaymentMethods gives the demo tenant a PRIMARY and a SECONDARY
+// payment method (test-provider tokens).
+func seedDemoPaymentMethods(ctx context.Context, a *server.App, seed tenancy.Principal) error {
+	contact := &payment.Contact{Type: "BILLING", Address1: "1 Demo Way", City: "Seattle", State: "Washington", StateCode: "WA", ZipCode: "98101", Country: "US"}
+	for _, in := range []payment.CreateInput{
+		{Token: "tok_visa_4242", Role: payment.RolePrimary, Contact: contact},
+		{Token: "tok_mastercard_5555", Role: payment.RoleSecondary, Contact: contact},
+	} {
+		if _, err := a.Payments.Create(ctx, seed, in); err != nil {
+			return fmt.Errorf("seeding demo payment methods: %w", err)
+		}
+	}
+	return nil
 }

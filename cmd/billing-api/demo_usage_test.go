@@ -9,6 +9,7 @@ import (
 
 	"billing-api/server"
 	"billing-api/server/clock"
+	"billing-api/server/payment"
 	"billing-api/server/tenancy"
 	"billing-api/server/usage"
 	"billing-api/store/storetest"
@@ -52,6 +53,19 @@ func TestDemoSeedMetersUsage(t *testing.T) {
 		t.Fatalf("demo tenant on %q (%v), want %s", p.Name, err, demoPlan)
 	}
 	p := tenancy.Principal{TenantID: tn.ID, TenantName: tn.Name, Role: tenancy.RoleAdmin, Operator: true}
+
+	// A PRIMARY and a SECONDARY payment method.
+	methods, err := a.Payments.Methods(ctx, tn.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles := map[payment.Role]int{}
+	for _, m := range methods {
+		roles[m.Role]++
+	}
+	if len(methods) != 2 || roles[payment.RolePrimary] != 1 || roles[payment.RoleSecondary] != 1 {
+		t.Fatalf("demo payment methods %+v", methods)
+	}
 
 	// Every meter has usage over the 90 days, in each of its hours.
 	from := now.Truncate(time.Hour).Add(-(demoUsageDays*24 - 1) * time.Hour)
