@@ -16,30 +16,35 @@ func wirePlans(a *App) error {
 	return nil
 }
 
-// ListUsagePlans returns the plan catalogue, marking the tenant's plan.
+// ListUsagePlans returns the plan catalogue in every locale it has, marking
+// the tenant's plan.
 func (s *Server) ListUsagePlans(ctx context.Context, _ api.ListUsagePlansRequestObject) (api.ListUsagePlansResponseObject, error) {
 	current, err := s.currentPlan(ctx)
 	if err != nil {
 		return nil, err
 	}
 	cat := s.app.Plans.Catalogue()
-	plans := make([]api.PlanPlanInternal, len(cat.Plans))
-	for i, pl := range cat.Plans {
-		plans[i] = wirePlan(cat, pl, pl.Name == current.Name)
+	out := make([]api.PlanLocalizedPlan, len(cat.Locales))
+	for i, loc := range cat.Locales {
+		plans := make([]api.PlanPlanInternal, len(cat.Plans))
+		for j, pl := range cat.Plans {
+			plans[j] = wirePlan(cat, pl.In(loc), pl.Name == current.Name)
+		}
+		out[i] = api.PlanLocalizedPlan{Locale: ptr(loc), Plans: &plans}
 	}
-	return api.ListUsagePlans200JSONResponse{
-		UsagePlans: &[]api.PlanLocalizedPlan{{Locale: ptr(cat.Locale), Plans: &plans}},
-	}, nil
+	return api.ListUsagePlans200JSONResponse{UsagePlans: &out}, nil
 }
 
-// GetCurrentPlan returns the tenant's plan.
+// GetCurrentPlan returns the tenant's plan in the locale the client prefers
+// (?locale= or Accept-Language; the catalogue's own otherwise).
 func (s *Server) GetCurrentPlan(ctx context.Context, _ api.GetCurrentPlanRequestObject) (api.GetCurrentPlanResponseObject, error) {
 	current, err := s.currentPlan(ctx)
 	if err != nil {
 		return nil, err
 	}
 	cat := s.app.Plans.Catalogue()
-	return api.GetCurrentPlan200JSONResponse{Locale: ptr(cat.Locale), Plans: &[]api.PlanPlanInternal{wirePlan(cat, current, true)}}, nil
+	loc := chooseLocale(ctx, cat.Locales)
+	return api.GetCurrentPlan200JSONResponse{Locale: ptr(loc), Plans: &[]api.PlanPlanInternal{wirePlan(cat, current.In(loc), true)}}, nil
 }
 
 // currentPlan is the plan of the tenant the request acts for.

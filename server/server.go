@@ -85,6 +85,9 @@ func (a *App) httpHandler(validation bool) (*echo.Echo, error) {
 		if validation {
 			perOp[id] = append(perOp[id], validateRequest(op))
 		}
+		if id == "getCurrentPlan" {
+			perOp[id] = append(perOp[id], localePreference)
+		}
 	}
 	api.RegisterHandlersWithOptions(e, api.NewStrictHandler(&Server{app: a}, nil), api.RegisterHandlersOptions{OperationMiddlewares: perOp})
 

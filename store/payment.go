@@ -138,4 +138,3 @@ func (r *Payments) CountMethods(ctx context.Context, tenantID uuid.UUID, namespa
 	}
 	return n, classify(rows.Err())
 }
-

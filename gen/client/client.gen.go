@@ -2762,16 +2762,20 @@ type ClientInterface interface {
 
 	// GetCurrentPlan The tenant's current plan
 	//
-	// The plan the tenant is on now, as a one-plan catalogue entry; its `state` is `STATE_TRANSITION_PENDING` while a plan transition waits for approval.
+	// The plan the tenant is on now, as a one-plan catalogue entry, in the language the
+	// client prefers: the `locale` query parameter (a BCP 47 tag such as `fr-FR`) or else
+	// `Accept-Language`, matched against the catalogue's locales (`en-US` and `fr-FR`), with
+	// `en-US` when nothing matches. Its `state` is `STATE_TRANSITION_PENDING` while a plan
+	// transition waits for approval.
 	//
 	// Corresponds with GET /api/web/namespaces/system/usage_plans/current (the `GetCurrentPlan` operationId).
 	GetCurrentPlan(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListUsagePlans The plan catalogue
 	//
-	// Every plan of the catalogue, grouped by locale, with prices (cents), trial, allowed and
-	// included add-ons, default quota and transition flow. The tenant's current plan has
-	// `current: true`.
+	// Every plan of the catalogue, once per locale (`en-US`, then `fr-FR`), with prices
+	// (cents), trial, allowed and included add-ons, default quota and transition flow. The
+	// tenant's current plan has `current: true` in each.
 	//
 	// Corresponds with GET /api/web/namespaces/system/usage_plans/custom_list (the `ListUsagePlans` operationId).
 	ListUsagePlans(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3319,7 +3323,11 @@ func (c *Client) UnsubscribeAddon(ctx context.Context, body UnsubscribeAddonJSON
 
 // GetCurrentPlan The tenant's current plan
 //
-// The plan the tenant is on now, as a one-plan catalogue entry; its `state` is `STATE_TRANSITION_PENDING` while a plan transition waits for approval.
+// The plan the tenant is on now, as a one-plan catalogue entry, in the language the
+// client prefers: the `locale` query parameter (a BCP 47 tag such as `fr-FR`) or else
+// `Accept-Language`, matched against the catalogue's locales (`en-US` and `fr-FR`), with
+// `en-US` when nothing matches. Its `state` is `STATE_TRANSITION_PENDING` while a plan
+// transition waits for approval.
 //
 // Corresponds with GET /api/web/namespaces/system/usage_plans/current (the `GetCurrentPlan` operationId).
 func (c *Client) GetCurrentPlan(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3336,9 +3344,9 @@ func (c *Client) GetCurrentPlan(ctx context.Context, reqEditors ...RequestEditor
 
 // ListUsagePlans The plan catalogue
 //
-// Every plan of the catalogue, grouped by locale, with prices (cents), trial, allowed and
-// included add-ons, default quota and transition flow. The tenant's current plan has
-// `current: true`.
+// Every plan of the catalogue, once per locale (`en-US`, then `fr-FR`), with prices
+// (cents), trial, allowed and included add-ons, default quota and transition flow. The
+// tenant's current plan has `current: true` in each.
 //
 // Corresponds with GET /api/web/namespaces/system/usage_plans/custom_list (the `ListUsagePlans` operationId).
 func (c *Client) ListUsagePlans(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5473,7 +5481,11 @@ type ClientWithResponsesInterface interface {
 
 	// GetCurrentPlanWithResponse The tenant's current plan
 	//
-	// The plan the tenant is on now, as a one-plan catalogue entry; its `state` is `STATE_TRANSITION_PENDING` while a plan transition waits for approval.
+	// The plan the tenant is on now, as a one-plan catalogue entry, in the language the
+	// client prefers: the `locale` query parameter (a BCP 47 tag such as `fr-FR`) or else
+	// `Accept-Language`, matched against the catalogue's locales (`en-US` and `fr-FR`), with
+	// `en-US` when nothing matches. Its `state` is `STATE_TRANSITION_PENDING` while a plan
+	// transition waits for approval.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -5482,9 +5494,9 @@ type ClientWithResponsesInterface interface {
 
 	// ListUsagePlansWithResponse The plan catalogue
 	//
-	// Every plan of the catalogue, grouped by locale, with prices (cents), trial, allowed and
-	// included add-ons, default quota and transition flow. The tenant's current plan has
-	// `current: true`.
+	// Every plan of the catalogue, once per locale (`en-US`, then `fr-FR`), with prices
+	// (cents), trial, allowed and included add-ons, default quota and transition flow. The
+	// tenant's current plan has `current: true` in each.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -9103,7 +9115,11 @@ func (c *ClientWithResponses) UnsubscribeAddonWithResponse(ctx context.Context, 
 
 // GetCurrentPlanWithResponse The tenant's current plan
 //
-// The plan the tenant is on now, as a one-plan catalogue entry; its `state` is `STATE_TRANSITION_PENDING` while a plan transition waits for approval.
+// The plan the tenant is on now, as a one-plan catalogue entry, in the language the
+// client prefers: the `locale` query parameter (a BCP 47 tag such as `fr-FR`) or else
+// `Accept-Language`, matched against the catalogue's locales (`en-US` and `fr-FR`), with
+// `en-US` when nothing matches. Its `state` is `STATE_TRANSITION_PENDING` while a plan
+// transition waits for approval.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -9118,9 +9134,9 @@ func (c *ClientWithResponses) GetCurrentPlanWithResponse(ctx context.Context, re
 
 // ListUsagePlansWithResponse The plan catalogue
 //
-// Every plan of the catalogue, grouped by locale, with prices (cents), trial, allowed and
-// included add-ons, default quota and transition flow. The tenant's current plan has
-// `current: true`.
+// Every plan of the catalogue, once per locale (`en-US`, then `fr-FR`), with prices
+// (cents), trial, allowed and included add-ons, default quota and transition flow. The
+// tenant's current plan has `current: true` in each.
 //
 // Returns a wrapper object for the known response body format(s).
 //

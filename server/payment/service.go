@@ -241,5 +241,3 @@ func (s *Service) Charge(ctx context.Context, m Method, amount int64, currency, 
 	}
 	return c, err
 }
-
-

@@ -8,6 +8,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
 	"slices"
@@ -40,11 +41,15 @@ var (
 	requiredFields  = []string{"TRANSITION_REQUIRED_FIELD_PAYMENT_TOKEN", "TRANSITION_REQUIRED_FIELD_DOMAIN", "TRANSITION_REQUIRED_FIELD_CONTACTS"}
 	planNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
 	currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
+	localePattern   = regexp.MustCompile(`^[a-z]{2,3}-[A-Z]{2}$`)
 )
 
 // Catalogue is the set of plans tenants can be on.
 type Catalogue struct {
+	// Locale is the catalogue's own language (its texts' and the fallback);
+	// Locales lists it first, then every translation's.
 	Locale      string
+	Locales     []string
 	Currency    string
 	DefaultPlan string
 	Addons      []Addon
@@ -81,6 +86,31 @@ type Plan struct {
 	Rates map[string]usage.Rate
 	// Coupons discount every month's bill on the plan.
 	Coupons []usage.Coupon
+	// Texts are the plan's title, subtitle and description by locale
+	// (translations; the catalogue's own locale is in Title and friends).
+	Texts map[string]Texts
+}
+
+// Texts are a plan's words in one language.
+type Texts struct {
+	Title       string `yaml:"title"`
+	Subtitle    string `yaml:"subtitle"`
+	Description string `yaml:"description"`
+}
+
+// In returns the plan with its texts in locale (the catalogue's own where a
+// translation lacks one).
+func (p Plan) In(locale string) Plan {
+	if t, ok := p.Texts[locale]; ok {
+		p.Title = t.Title
+		if t.Subtitle != "" {
+			p.Subtitle = t.Subtitle
+		}
+		if t.Description != "" {
+			p.Description = t.Description
+		}
+	}
+	return p
 }
 
 // Pricing is what prices usage on plan p.
@@ -131,6 +161,8 @@ type file struct {
 		Unit        string `yaml:"unit"`
 	} `yaml:"usage_types"`
 	Plans []planFile `yaml:"plans"`
+	// Translations give plan texts in further locales, by plan name.
+	Translations map[string]map[string]Texts `yaml:"translations"`
 }
 
 // rateFile is one rate of a plan's rate card. Quantities are decimal
@@ -301,6 +333,33 @@ func Load(data []byte) (*Catalogue, error) {
 	}
 	if len(c.Plans) == 0 {
 		v.Add("plans", "minItems", "at least one plan is required")
+	}
+	c.Locales = []string{c.Locale}
+	for _, loc := range slices.Sorted(maps.Keys(f.Translations)) {
+		field := "translations" + fault.Key(loc)
+		if !localePattern.MatchString(loc) || loc == c.Locale {
+			v.Add(field, "pattern", "must be a BCP 47 tag such as fr-FR, other than the catalogue's own locale")
+		}
+		c.Locales = append(c.Locales, loc)
+		for name, t := range f.Translations[loc] {
+			i := slices.IndexFunc(c.Plans, func(p Plan) bool { return p.Name == name })
+			if i < 0 {
+				v.Add(field+fault.Key(name), "ref", fmt.Sprintf("%q is not one of the plans", name))
+				continue
+			}
+			if t.Title == "" {
+				v.Add(field+fault.Key(name)+".title", "required", "is required")
+			}
+			if c.Plans[i].Texts == nil {
+				c.Plans[i].Texts = map[string]Texts{}
+			}
+			c.Plans[i].Texts[loc] = t
+		}
+		for _, p := range c.Plans {
+			if _, ok := f.Translations[loc][p.Name]; !ok {
+				v.Add(field, "complete", fmt.Sprintf("has no texts for plan %q", p.Name))
+			}
+		}
 	}
 	if !seenPlan[c.DefaultPlan] {
 		v.Add("default_plan", "ref", fmt.Sprintf("%q is not one of the plans", c.DefaultPlan))

@@ -136,3 +136,37 @@ plans:
 		}
 	}
 }
+
+func TestTranslationsAreChecked(t *testing.T) {
+	t.Parallel()
+	c, err := plan.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	team, _ := c.Plan("TEAM")
+	if !slices.Equal(c.Locales, []string{"en-US", "fr-FR"}) || team.In("fr-FR").Title != "Équipe" || team.In("de-DE").Title != "Team" {
+		t.Fatalf("locales %v, TEAM in French %q", c.Locales, team.In("fr-FR").Title)
+	}
+	bad := `
+locale: en-US
+currency: USD
+default_plan: FREE
+plans:
+  - {name: FREE, title: Free, type: FREE, tenant_type: FREEMIUM, renewal_period: PERIOD_MONTH, trial: {length: 0, unit: PERIOD_UNKNOWN}, transition: {method: TRANSITION_METHOD_WIZARD}}
+  - {name: TEAM, title: Team, type: TEAM, tenant_type: FREEMIUM, renewal_period: PERIOD_MONTH, trial: {length: 0, unit: PERIOD_UNKNOWN}, transition: {method: TRANSITION_METHOD_WIZARD}}
+translations:
+  fr-FR:
+    FREE: {subtitle: Essayer}
+    GOLD: {title: Or}
+  french: {}
+`
+	_, err = plan.Load([]byte(bad))
+	if err == nil {
+		t.Fatal("bad translations loaded")
+	}
+	for _, want := range []string{"translations[fr-FR][FREE].title", "translations[fr-FR][GOLD]", `has no texts for plan "TEAM"`, "translations[french]"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %s:\n%v", want, err)
+		}
+	}
+}
