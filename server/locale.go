@@ -9,17 +9,13 @@ import (
 
 type localeKey struct{}
 
-// localePreference puts the client's language preference — the `locale`
-// query parameter, else Accept-Language — into the request's context, for
-// the operations that answer in a language (usage_plans/current).
+// localePreference puts the client's Accept-Language into the request's
+// context, for the operations that answer in a language
+// (usage_plans/current, whose `locale` parameter comes first).
 func localePreference(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		pref := req.URL.Query().Get("locale")
-		if pref == "" {
-			pref = req.Header.Get("Accept-Language")
-		}
-		if pref != "" {
+		if pref := req.Header.Get("Accept-Language"); pref != "" {
 			c.SetRequest(req.WithContext(context.WithValue(req.Context(), localeKey{}, pref)))
 		}
 		return next(c)
@@ -27,10 +23,13 @@ func localePreference(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // chooseLocale picks the best of the offered locales (the first is the
-// fallback) for the preference in ctx: a BCP 47 tag or an Accept-Language
-// list; anything unparsable or unmatched gets the fallback.
-func chooseLocale(ctx context.Context, offered []string) string {
+// fallback) for explicit (a BCP 47 tag, when given) or else the
+// Accept-Language in ctx; anything unparsable or unmatched gets the fallback.
+func chooseLocale(ctx context.Context, explicit *string, offered []string) string {
 	pref, _ := ctx.Value(localeKey{}).(string)
+	if explicit != nil {
+		pref = *explicit
+	}
 	if pref == "" || len(offered) == 0 {
 		return offered[0]
 	}

@@ -37,13 +37,13 @@ func (s *Server) ListUsagePlans(ctx context.Context, _ api.ListUsagePlansRequest
 
 // GetCurrentPlan returns the tenant's plan in the locale the client prefers
 // (?locale= or Accept-Language; the catalogue's own otherwise).
-func (s *Server) GetCurrentPlan(ctx context.Context, _ api.GetCurrentPlanRequestObject) (api.GetCurrentPlanResponseObject, error) {
+func (s *Server) GetCurrentPlan(ctx context.Context, req api.GetCurrentPlanRequestObject) (api.GetCurrentPlanResponseObject, error) {
 	current, err := s.currentPlan(ctx)
 	if err != nil {
 		return nil, err
 	}
 	cat := s.app.Plans.Catalogue()
-	loc := chooseLocale(ctx, cat.Locales)
+	loc := chooseLocale(ctx, req.Params.Locale, cat.Locales)
 	return api.GetCurrentPlan200JSONResponse{Locale: ptr(loc), Plans: &[]api.PlanPlanInternal{wirePlan(cat, current.In(loc), true)}}, nil
 }
 

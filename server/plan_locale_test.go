@@ -60,4 +60,7 @@ func TestPlansComeInEveryLocaleAndTheOneAskedFor(t *testing.T) {
 			t.Errorf("%q %q: %s %q, want %s %q", c.query, c.header, loc, title, c.locale, c.title)
 		}
 	}
+	if res := v.call(http.MethodGet, "/api/web/namespaces/system/usage_plans/current?locale=fr_FR%20x", tok, nil); res.Status != http.StatusBadRequest {
+		t.Fatalf("a malformed locale: %d %s", res.Status, res.Body)
+	}
 }

@@ -2499,6 +2499,12 @@ type Unauthorized = SchemaErrorType
 // Unavailable The body of every error answer.
 type Unavailable = SchemaErrorType
 
+// GetCurrentPlanParams defines parameters for GetCurrentPlan.
+type GetCurrentPlanParams struct {
+	// Locale The language to answer in, as a BCP 47 tag (`fr-FR`); without it, `Accept-Language` decides.
+	Locale *string `form:"locale,omitempty" json:"locale,omitempty"`
+}
+
 // MakePaymentMethodPrimaryParamsNamespace defines parameters for MakePaymentMethodPrimary.
 type MakePaymentMethodPrimaryParamsNamespace string
 
@@ -2763,13 +2769,13 @@ type ClientInterface interface {
 	// GetCurrentPlan The tenant's current plan
 	//
 	// The plan the tenant is on now, as a one-plan catalogue entry, in the language the
-	// client prefers: the `locale` query parameter (a BCP 47 tag such as `fr-FR`) or else
+	// client prefers: the `locale` parameter (a BCP 47 tag such as `fr-FR`) or else
 	// `Accept-Language`, matched against the catalogue's locales (`en-US` and `fr-FR`), with
 	// `en-US` when nothing matches. Its `state` is `STATE_TRANSITION_PENDING` while a plan
 	// transition waits for approval.
 	//
 	// Corresponds with GET /api/web/namespaces/system/usage_plans/current (the `GetCurrentPlan` operationId).
-	GetCurrentPlan(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetCurrentPlan(ctx context.Context, params *GetCurrentPlanParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListUsagePlans The plan catalogue
 	//
@@ -3324,14 +3330,14 @@ func (c *Client) UnsubscribeAddon(ctx context.Context, body UnsubscribeAddonJSON
 // GetCurrentPlan The tenant's current plan
 //
 // The plan the tenant is on now, as a one-plan catalogue entry, in the language the
-// client prefers: the `locale` query parameter (a BCP 47 tag such as `fr-FR`) or else
+// client prefers: the `locale` parameter (a BCP 47 tag such as `fr-FR`) or else
 // `Accept-Language`, matched against the catalogue's locales (`en-US` and `fr-FR`), with
 // `en-US` when nothing matches. Its `state` is `STATE_TRANSITION_PENDING` while a plan
 // transition waits for approval.
 //
 // Corresponds with GET /api/web/namespaces/system/usage_plans/current (the `GetCurrentPlan` operationId).
-func (c *Client) GetCurrentPlan(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetCurrentPlanRequest(c.Server)
+func (c *Client) GetCurrentPlan(ctx context.Context, params *GetCurrentPlanParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetCurrentPlanRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -4226,7 +4232,7 @@ func NewUnsubscribeAddonRequestWithBody(server string, contentType string, body 
 }
 
 // NewGetCurrentPlanRequest constructs an http.Request for the GetCurrentPlan method
-func NewGetCurrentPlanRequest(server string) (*http.Request, error) {
+func NewGetCurrentPlanRequest(server string, params *GetCurrentPlanParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -4242,6 +4248,33 @@ func NewGetCurrentPlanRequest(server string) (*http.Request, error) {
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Locale != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locale", *params.Locale, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -5482,7 +5515,7 @@ type ClientWithResponsesInterface interface {
 	// GetCurrentPlanWithResponse The tenant's current plan
 	//
 	// The plan the tenant is on now, as a one-plan catalogue entry, in the language the
-	// client prefers: the `locale` query parameter (a BCP 47 tag such as `fr-FR`) or else
+	// client prefers: the `locale` parameter (a BCP 47 tag such as `fr-FR`) or else
 	// `Accept-Language`, matched against the catalogue's locales (`en-US` and `fr-FR`), with
 	// `en-US` when nothing matches. Its `state` is `STATE_TRANSITION_PENDING` while a plan
 	// transition waits for approval.
@@ -5490,7 +5523,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/web/namespaces/system/usage_plans/current (the `GetCurrentPlan` operationId).
-	GetCurrentPlanWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetCurrentPlanResponse, error)
+	GetCurrentPlanWithResponse(ctx context.Context, params *GetCurrentPlanParams, reqEditors ...RequestEditorFn) (*GetCurrentPlanResponse, error)
 
 	// ListUsagePlansWithResponse The plan catalogue
 	//
@@ -9116,7 +9149,7 @@ func (c *ClientWithResponses) UnsubscribeAddonWithResponse(ctx context.Context, 
 // GetCurrentPlanWithResponse The tenant's current plan
 //
 // The plan the tenant is on now, as a one-plan catalogue entry, in the language the
-// client prefers: the `locale` query parameter (a BCP 47 tag such as `fr-FR`) or else
+// client prefers: the `locale` parameter (a BCP 47 tag such as `fr-FR`) or else
 // `Accept-Language`, matched against the catalogue's locales (`en-US` and `fr-FR`), with
 // `en-US` when nothing matches. Its `state` is `STATE_TRANSITION_PENDING` while a plan
 // transition waits for approval.
@@ -9124,8 +9157,8 @@ func (c *ClientWithResponses) UnsubscribeAddonWithResponse(ctx context.Context, 
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/web/namespaces/system/usage_plans/current (the `GetCurrentPlan` operationId).
-func (c *ClientWithResponses) GetCurrentPlanWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetCurrentPlanResponse, error) {
-	rsp, err := c.GetCurrentPlan(ctx, reqEditors...)
+func (c *ClientWithResponses) GetCurrentPlanWithResponse(ctx context.Context, params *GetCurrentPlanParams, reqEditors ...RequestEditorFn) (*GetCurrentPlanResponse, error) {
+	rsp, err := c.GetCurrentPlan(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
