@@ -2,21 +2,118 @@ package server
 
 import (
 	"context"
+	"reflect"
+	"strings"
+
+	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	"billing-api/gen/api"
+	"billing-api/server/subscription"
+	"billing-api/store"
 )
 
-// SubscribeAddon is not served by this release yet (501).
-func (s *Server) SubscribeAddon(ctx context.Context, request api.SubscribeAddonRequestObject) (api.SubscribeAddonResponseObject, error) {
-	return nil, notServed("subscribeAddon")
+// wireSubscriptions builds add-on subscriptions; they are counted objects
+// (kind subscription), created through the quota room check.
+func wireSubscriptions(a *App) error {
+	repo := store.NewSubscriptions(a.DB)
+	a.Subscriptions = subscription.NewService(repo, a.Plans, a.Quotas.CreateCounted, a.Now)
+	a.Quotas.CountKind(subscription.KindSubscription, repo.CountActive)
+	return nil
 }
 
-// UnsubscribeAddon is not served by this release yet (501).
-func (s *Server) UnsubscribeAddon(ctx context.Context, request api.UnsubscribeAddonRequestObject) (api.UnsubscribeAddonResponseObject, error) {
-	return nil, notServed("unsubscribeAddon")
+// chosenAddon is the one add-on field set in a subscribe or unsubscribe
+// body (the request types have one optional field per add-on); none or
+// several is a 400 naming them.
+func chosenAddon(body any) (string, error) {
+	v := reflect.ValueOf(body).Elem()
+	var set, all []string
+	for i := range v.NumField() {
+		name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
+		all = append(all, name)
+		if !v.Field(i).IsNil() {
+			set = append(set, name)
+		}
+	}
+	switch len(set) {
+	case 1:
+		return set[0], nil
+	case 0:
+		return "", invalidField("body", "oneOf", "set exactly one add-on field: "+strings.Join(all, ", "))
+	default:
+		return "", invalidField(strings.Join(set, ", "), "oneOf", "set exactly one add-on field, not "+strings.Join(set, " and "))
+	}
 }
 
-// ListSubscriptions is not served by this release yet (501).
-func (s *Server) ListSubscriptions(ctx context.Context, request api.ListSubscriptionsRequestObject) (api.ListSubscriptionsResponseObject, error) {
-	return nil, notServed("listSubscriptions")
+// SubscribeAddon subscribes the tenant to one add-on.
+func (s *Server) SubscribeAddon(ctx context.Context, req api.SubscribeAddonRequestObject) (api.SubscribeAddonResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	addon, err := chosenAddon(req.Body)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.app.Subscriptions.Subscribe(ctx, p, addon); err != nil {
+		return nil, err
+	}
+	return api.SubscribeAddon200JSONResponse{}, nil
 }
+
+// UnsubscribeAddon cancels the tenant's subscription to one add-on.
+func (s *Server) UnsubscribeAddon(ctx context.Context, req api.UnsubscribeAddonRequestObject) (api.UnsubscribeAddonResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	addon, err := chosenAddon(req.Body)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.app.Subscriptions.Unsubscribe(ctx, p, addon); err != nil {
+		return nil, err
+	}
+	return api.UnsubscribeAddon200JSONResponse{}, nil
+}
+
+// ListSubscriptions lists the tenant's add-on subscriptions.
+func (s *Server) ListSubscriptions(ctx context.Context, req api.ListSubscriptionsRequestObject) (api.ListSubscriptionsResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	subs, err := s.app.Subscriptions.List(ctx, p, deref(req.Params.Current))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.SubscriptionSubscriptionType, len(subs))
+	for i, sub := range subs {
+		out[i] = s.wireSubscription(sub)
+	}
+	return api.ListSubscriptions200JSONResponse{Subscriptions: &out}, nil
+}
+
+func (s *Server) wireSubscription(l subscription.Listed) api.SubscriptionSubscriptionType {
+	w := api.SubscriptionSubscriptionType{
+		Name: ptr(l.Addon), PlanName: ptr(l.Plan), PlanObjectName: ptr(l.Addon),
+		Current: ptr(l.Active()), Cancelled: ptr(!l.Active()), CancellationDate: l.CancelledAt,
+	}
+	if l.Included {
+		return w
+	}
+	w.StartDate = ptr(l.StartedAt)
+	periods := s.app.Subscriptions.Periods(l.Subscription)
+	if n := len(periods); n > 0 {
+		w.LastBillingPeriodStartDate, w.LastBillingPeriodEndDate = ptr(periods[n-1].Start), ptr(periods[n-1].End)
+		prev := make([]api.SubscriptionPeriod, n-1)
+		for i, pd := range periods[:n-1] {
+			prev[i] = api.SubscriptionPeriod{
+				Uid: ptr(openapi_types.UUID(pd.ID)), StartDate: ptr(pd.Start), EndDate: ptr(pd.End), Trial: ptr(false),
+				Invoices: &[]string{}, ClosedInvoice: &[]string{}, PendingInvoice: &[]string{},
+			}
+		}
+		w.PreviousBillingPeriods = &prev
+	}
+	return w
+}
+

@@ -16,6 +16,7 @@ import (
 	"billing-api/server/payment"
 	"billing-api/server/plan"
 	"billing-api/server/quota"
+	"billing-api/server/subscription"
 	"billing-api/server/tenancy"
 	"billing-api/server/usage"
 	"billing-api/store"
@@ -65,7 +66,9 @@ type App struct {
 	Usage   *usage.Service
 	// Payments holds payment methods.
 	Payments *payment.Service
-	Quotas   *quota.Service
+	// Subscriptions holds add-on subscriptions.
+	Subscriptions *subscription.Service
+	Quotas        *quota.Service
 	// A new domain adds its service here and its wiring to domains.
 
 	// draining is set by StartDraining when shutdown begins.
@@ -74,7 +77,7 @@ type App struct {
 
 // domains are wired in this order; each may use the services of the ones
 // before it. A domain's wiring lives in its own handlers file.
-var domains = []func(*App) error{wireTenancy, wirePlans, wireQuotas, wireMetering, wirePayments}
+var domains = []func(*App) error{wireTenancy, wirePlans, wireQuotas, wireMetering, wirePayments, wireSubscriptions}
 
 // Open connects to the store, migrates it to the newest schema and wires
 // every domain.

@@ -19,9 +19,6 @@ func TestUnservedOperationsAnswer501(t *testing.T) {
 		{"downloadInvoicePdf", http.MethodGet, "/api/web/namespaces/system/usage/invoice_pdf?name=INV-1", ""},
 		{"initiatePlanTransition", http.MethodPost, "/api/web/namespaces/system/billing/plan_transition", `{"new_plan":"TEAM"}`},
 		{"getPlanTransition", http.MethodGet, "/no_auth/namespaces/system/billing/plan_transition?id=8d2b7c3e-2f0a-4b8e-9a51-3c6f2d9e7a10", ""},
-		{"subscribeAddon", http.MethodPost, "/api/web/namespaces/system/addon/subscribe", `{"f5xc_waap_standard":{}}`},
-		{"unsubscribeAddon", http.MethodPost, "/api/web/namespaces/system/addon/unsubscribe", `{"f5xc_waap_standard":{}}`},
-		{"listSubscriptions", http.MethodGet, "/api/web/namespaces/system/subscriptions/custom_list?current=true", ""},
 	} {
 		var body any
 		if tc.body != "" {

@@ -83,7 +83,7 @@ func (v *env) setPlan(tenantName, plan string) {
 	if err != nil {
 		v.t.Fatal(err)
 	}
-	if err := store.NewPlans(v.db).SetTenantPlan(context.Background(), t.ID, plan); err != nil {
+	if err := v.plans.AssignPlan(context.Background(), t.ID, plan); err != nil {
 		v.t.Fatal(err)
 	}
 }

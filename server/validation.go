@@ -3,9 +3,11 @@ package server
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -181,11 +183,34 @@ func collectSchemaErrors(e *openapi3.SchemaError, prefix string, root *openapi3.
 			return
 		}
 	}
+	detail := cleanReason(e.Reason)
+	if e.SchemaField == "minProperties" || e.SchemaField == "maxProperties" {
+		detail += propertiesNote(e)
+	}
 	*out = append(*out, fault.FieldError{
 		Field:  joinField(prefix, fieldPath(root, ptr)),
 		Rule:   e.SchemaField,
-		Detail: cleanReason(e.Reason),
+		Detail: detail,
 	})
+}
+
+// propertiesNote names what an object with too few or too many properties
+// has, and what it may have, so "set exactly one of" rules read plainly.
+func propertiesNote(e *openapi3.SchemaError) string {
+	obj, _ := e.Value.(map[string]any)
+	given := slices.Sorted(maps.Keys(obj))
+	var allowed []string
+	if e.Schema != nil {
+		allowed = slices.Sorted(maps.Keys(e.Schema.Properties))
+	}
+	note := ""
+	if len(given) > 0 {
+		note = "; given: " + strings.Join(given, ", ")
+	}
+	if len(allowed) > 0 && len(allowed) <= 20 {
+		note += "; allowed: " + strings.Join(allowed, ", ")
+	}
+	return note
 }
 
 // schemaErrorsIn finds the schema errors inside a wrapped error tree.

@@ -2724,9 +2724,11 @@ type ClientInterface interface {
 
 	// SubscribeAddonWithBody Subscribe to an add-on service
 	//
-	// Subscribes the tenant to the one add-on named by the single field set in the body. The
-	// current plan must allow it (409 otherwise). Subscribing to an add-on that is already
-	// active changes nothing and succeeds.
+	// Subscribes the tenant to the one add-on named by the single field set in the body (none
+	// or several: 400 naming them). The current plan must allow it (403 otherwise, naming
+	// the plans that do). Subscribing to an add-on that is already active, or that the plan
+	// includes, changes nothing and succeeds. Subscriptions count against the plan's
+	// `subscription` object limit (409 when full).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2735,9 +2737,11 @@ type ClientInterface interface {
 
 	// SubscribeAddon Subscribe to an add-on service
 	//
-	// Subscribes the tenant to the one add-on named by the single field set in the body. The
-	// current plan must allow it (409 otherwise). Subscribing to an add-on that is already
-	// active changes nothing and succeeds.
+	// Subscribes the tenant to the one add-on named by the single field set in the body (none
+	// or several: 400 naming them). The current plan must allow it (403 otherwise, naming
+	// the plans that do). Subscribing to an add-on that is already active, or that the plan
+	// includes, changes nothing and succeeds. Subscriptions count against the plan's
+	// `subscription` object limit (409 when full).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2748,7 +2752,7 @@ type ClientInterface interface {
 	//
 	// Cancels the tenant's active subscription to the one add-on named by the single field
 	// set in the body; the subscription is kept, marked cancelled with its cancellation
-	// date. 404 if the add-on is not active.
+	// date. 404 if the add-on is not active; 409 for an add-on the plan includes.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2759,7 +2763,7 @@ type ClientInterface interface {
 	//
 	// Cancels the tenant's active subscription to the one add-on named by the single field
 	// set in the body; the subscription is kept, marked cancelled with its cancellation
-	// date. 404 if the add-on is not active.
+	// date. 404 if the add-on is not active; 409 for an add-on the plan includes.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3245,9 +3249,11 @@ func (c *Client) GetUsageSummary(ctx context.Context, body GetUsageSummaryJSONRe
 
 // SubscribeAddonWithBody Subscribe to an add-on service
 //
-// Subscribes the tenant to the one add-on named by the single field set in the body. The
-// current plan must allow it (409 otherwise). Subscribing to an add-on that is already
-// active changes nothing and succeeds.
+// Subscribes the tenant to the one add-on named by the single field set in the body (none
+// or several: 400 naming them). The current plan must allow it (403 otherwise, naming
+// the plans that do). Subscribing to an add-on that is already active, or that the plan
+// includes, changes nothing and succeeds. Subscriptions count against the plan's
+// `subscription` object limit (409 when full).
 //
 // Takes any type of body and a specified content type.
 //
@@ -3266,9 +3272,11 @@ func (c *Client) SubscribeAddonWithBody(ctx context.Context, contentType string,
 
 // SubscribeAddon Subscribe to an add-on service
 //
-// Subscribes the tenant to the one add-on named by the single field set in the body. The
-// current plan must allow it (409 otherwise). Subscribing to an add-on that is already
-// active changes nothing and succeeds.
+// Subscribes the tenant to the one add-on named by the single field set in the body (none
+// or several: 400 naming them). The current plan must allow it (403 otherwise, naming
+// the plans that do). Subscribing to an add-on that is already active, or that the plan
+// includes, changes nothing and succeeds. Subscriptions count against the plan's
+// `subscription` object limit (409 when full).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3289,7 +3297,7 @@ func (c *Client) SubscribeAddon(ctx context.Context, body SubscribeAddonJSONRequ
 //
 // Cancels the tenant's active subscription to the one add-on named by the single field
 // set in the body; the subscription is kept, marked cancelled with its cancellation
-// date. 404 if the add-on is not active.
+// date. 404 if the add-on is not active; 409 for an add-on the plan includes.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3310,7 +3318,7 @@ func (c *Client) UnsubscribeAddonWithBody(ctx context.Context, contentType strin
 //
 // Cancels the tenant's active subscription to the one add-on named by the single field
 // set in the body; the subscription is kept, marked cancelled with its cancellation
-// date. 404 if the add-on is not active.
+// date. 404 if the add-on is not active; 409 for an add-on the plan includes.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5470,9 +5478,11 @@ type ClientWithResponsesInterface interface {
 
 	// SubscribeAddonWithBodyWithResponse Subscribe to an add-on service
 	//
-	// Subscribes the tenant to the one add-on named by the single field set in the body. The
-	// current plan must allow it (409 otherwise). Subscribing to an add-on that is already
-	// active changes nothing and succeeds.
+	// Subscribes the tenant to the one add-on named by the single field set in the body (none
+	// or several: 400 naming them). The current plan must allow it (403 otherwise, naming
+	// the plans that do). Subscribing to an add-on that is already active, or that the plan
+	// includes, changes nothing and succeeds. Subscriptions count against the plan's
+	// `subscription` object limit (409 when full).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5481,9 +5491,11 @@ type ClientWithResponsesInterface interface {
 
 	// SubscribeAddonWithResponse Subscribe to an add-on service
 	//
-	// Subscribes the tenant to the one add-on named by the single field set in the body. The
-	// current plan must allow it (409 otherwise). Subscribing to an add-on that is already
-	// active changes nothing and succeeds.
+	// Subscribes the tenant to the one add-on named by the single field set in the body (none
+	// or several: 400 naming them). The current plan must allow it (403 otherwise, naming
+	// the plans that do). Subscribing to an add-on that is already active, or that the plan
+	// includes, changes nothing and succeeds. Subscriptions count against the plan's
+	// `subscription` object limit (409 when full).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5494,7 +5506,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// Cancels the tenant's active subscription to the one add-on named by the single field
 	// set in the body; the subscription is kept, marked cancelled with its cancellation
-	// date. 404 if the add-on is not active.
+	// date. 404 if the add-on is not active; 409 for an add-on the plan includes.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5505,7 +5517,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// Cancels the tenant's active subscription to the one add-on named by the single field
 	// set in the body; the subscription is kept, marked cancelled with its cancellation
-	// date. 404 if the add-on is not active.
+	// date. 404 if the add-on is not active; 409 for an add-on the plan includes.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9080,9 +9092,11 @@ func (c *ClientWithResponses) GetUsageSummaryWithResponse(ctx context.Context, b
 
 // SubscribeAddonWithBodyWithResponse Subscribe to an add-on service
 //
-// Subscribes the tenant to the one add-on named by the single field set in the body. The
-// current plan must allow it (409 otherwise). Subscribing to an add-on that is already
-// active changes nothing and succeeds.
+// Subscribes the tenant to the one add-on named by the single field set in the body (none
+// or several: 400 naming them). The current plan must allow it (403 otherwise, naming
+// the plans that do). Subscribing to an add-on that is already active, or that the plan
+// includes, changes nothing and succeeds. Subscriptions count against the plan's
+// `subscription` object limit (409 when full).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9097,9 +9111,11 @@ func (c *ClientWithResponses) SubscribeAddonWithBodyWithResponse(ctx context.Con
 
 // SubscribeAddonWithResponse Subscribe to an add-on service
 //
-// Subscribes the tenant to the one add-on named by the single field set in the body. The
-// current plan must allow it (409 otherwise). Subscribing to an add-on that is already
-// active changes nothing and succeeds.
+// Subscribes the tenant to the one add-on named by the single field set in the body (none
+// or several: 400 naming them). The current plan must allow it (403 otherwise, naming
+// the plans that do). Subscribing to an add-on that is already active, or that the plan
+// includes, changes nothing and succeeds. Subscriptions count against the plan's
+// `subscription` object limit (409 when full).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9116,7 +9132,7 @@ func (c *ClientWithResponses) SubscribeAddonWithResponse(ctx context.Context, bo
 //
 // Cancels the tenant's active subscription to the one add-on named by the single field
 // set in the body; the subscription is kept, marked cancelled with its cancellation
-// date. 404 if the add-on is not active.
+// date. 404 if the add-on is not active; 409 for an add-on the plan includes.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9133,7 +9149,7 @@ func (c *ClientWithResponses) UnsubscribeAddonWithBodyWithResponse(ctx context.C
 //
 // Cancels the tenant's active subscription to the one add-on named by the single field
 // set in the body; the subscription is kept, marked cancelled with its cancellation
-// date. 404 if the add-on is not active.
+// date. 404 if the add-on is not active; 409 for an add-on the plan includes.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

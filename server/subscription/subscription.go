@@ -1,0 +1,231 @@
+// Package subscription holds tenants' add-on subscriptions: subscribe to an
+// add-on the current plan allows (idempotently), cancel one, list them with
+// their billing periods. No HTTP and no SQL here.
+package subscription
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"billing-api/server/clock"
+	"billing-api/server/fault"
+	"billing-api/server/plan"
+	"billing-api/server/tenancy"
+)
+
+// KindSubscription is the quota object kind subscriptions count as.
+const KindSubscription = "subscription"
+
+// Subscription is one add-on subscription of a tenant.
+type Subscription struct {
+	TenantID    uuid.UUID
+	ID          uuid.UUID
+	Addon       string
+	StartedAt   time.Time
+	CancelledAt *time.Time
+	// Included marks an add-on that comes with the plan (not stored; shown
+	// active while the plan includes it).
+	Included bool
+}
+
+// Active reports whether the subscription is in force.
+func (s Subscription) Active() bool { return s.CancelledAt == nil }
+
+// Store is what subscriptions need from persistence.
+type Store interface {
+	WithTx(ctx context.Context, fn func(ctx context.Context) error) error
+	// ActiveSubscription returns the tenant's active subscription to addon;
+	// ok is false when there is none.
+	ActiveSubscription(ctx context.Context, tenantID uuid.UUID, addon string) (s Subscription, ok bool, err error)
+	// InsertSubscription stores an active subscription; a second active
+	// one for the same add-on is a conflict (a partial unique index).
+	InsertSubscription(ctx context.Context, s Subscription) error
+	CancelSubscription(ctx context.Context, tenantID, id uuid.UUID, at time.Time) error
+	// ListSubscriptions returns the tenant's subscriptions, newest first.
+	ListSubscriptions(ctx context.Context, tenantID uuid.UUID) ([]Subscription, error)
+}
+
+// Counted creates objects through the quota room check.
+type Counted func(ctx context.Context, tenantID uuid.UUID, namespace, kind string, n int64, insert func(ctx context.Context) error) error
+
+// Plans tells the tenant's current plan.
+type Plans interface {
+	CurrentPlan(ctx context.Context, tenantID uuid.UUID) (plan.Plan, error)
+	Catalogue() *plan.Catalogue
+}
+
+// Service is the subscriptions domain.
+type Service struct {
+	store   Store
+	plans   Plans
+	counted Counted
+	now     clock.Clock
+}
+
+// NewService wires the domain.
+func NewService(store Store, plans Plans, counted Counted, now clock.Clock) *Service {
+	return &Service{store: store, plans: plans, counted: counted, now: clock.Normalized(now)}
+}
+
+// Subscribe subscribes the tenant to addon, which its plan must allow (403
+// naming the plans that do). Subscribing to an active or included add-on
+// changes nothing. New subscriptions count against the plan's subscription
+// limit.
+func (s *Service) Subscribe(ctx context.Context, p tenancy.Principal, addon string) (Subscription, error) {
+	pl, err := s.plans.CurrentPlan(ctx, p.TenantID)
+	if err != nil {
+		return Subscription{}, err
+	}
+	if slices.Contains(pl.IncludedAddons, addon) {
+		return Subscription{TenantID: p.TenantID, Addon: addon, Included: true}, nil
+	}
+	if !slices.Contains(pl.AllowedAddons, addon) {
+		return Subscription{}, fault.Forbiddenf("plan %s does not allow add-on %s; %s", pl.Name, addon, s.plansAllowing(addon))
+	}
+	if cur, ok, err := s.store.ActiveSubscription(ctx, p.TenantID, addon); err != nil || ok {
+		return cur, err
+	}
+	sub := Subscription{TenantID: p.TenantID, ID: uuid.New(), Addon: addon, StartedAt: s.now()}
+	err = s.counted(ctx, p.TenantID, tenancy.SystemNamespace, KindSubscription, 1, func(ctx context.Context) error {
+		return s.store.InsertSubscription(ctx, sub)
+	})
+	if fault.KindOf(err) == fault.KindConflict {
+		// A concurrent subscribe may have won, or the plan's limit is full.
+		if cur, ok, rerr := s.store.ActiveSubscription(ctx, p.TenantID, addon); rerr == nil && ok {
+			return cur, nil
+		}
+	}
+	return sub, err
+}
+
+func (s *Service) plansAllowing(addon string) string {
+	var names []string
+	for _, pl := range s.plans.Catalogue().Plans {
+		if slices.Contains(pl.AllowedAddons, addon) || slices.Contains(pl.IncludedAddons, addon) {
+			names = append(names, pl.Name)
+		}
+	}
+	if len(names) == 0 {
+		return "no plan offers it"
+	}
+	return "plans that allow it: " + strings.Join(names, ", ")
+}
+
+// Unsubscribe cancels the tenant's active subscription to addon: it is kept,
+// with its cancellation date. An add-on the plan includes cannot be
+// cancelled (409); one not active is not found.
+func (s *Service) Unsubscribe(ctx context.Context, p tenancy.Principal, addon string) error {
+	pl, err := s.plans.CurrentPlan(ctx, p.TenantID)
+	if err != nil {
+		return err
+	}
+	if slices.Contains(pl.IncludedAddons, addon) {
+		return fault.Conflictf("add-on %s is included in plan %s and cannot be cancelled on its own", addon, pl.Name)
+	}
+	return s.store.WithTx(ctx, func(ctx context.Context) error {
+		cur, ok, err := s.store.ActiveSubscription(ctx, p.TenantID, addon)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fault.NotFoundf("the tenant has no active subscription to add-on %s", addon)
+		}
+		return s.store.CancelSubscription(ctx, p.TenantID, cur.ID, s.now())
+	})
+}
+
+// CancelDisallowed cancels the tenant's subscriptions that plan does not
+// allow (a plan change does this in its own transaction).
+func (s *Service) CancelDisallowed(ctx context.Context, tenantID uuid.UUID, pl plan.Plan) error {
+	subs, err := s.store.ListSubscriptions(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	for _, sub := range subs {
+		if sub.Active() && !slices.Contains(pl.AllowedAddons, sub.Addon) && !slices.Contains(pl.IncludedAddons, sub.Addon) {
+			if err := s.store.CancelSubscription(ctx, tenantID, sub.ID, s.now()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Listed is a subscription as listed, with the plan it is listed under.
+type Listed struct {
+	Subscription
+	Plan string
+}
+
+// List returns the tenant's subscriptions, newest first, after the add-ons
+// its plan includes (active while it does); currentOnly keeps the active.
+func (s *Service) List(ctx context.Context, p tenancy.Principal, currentOnly bool) ([]Listed, error) {
+	pl, err := s.plans.CurrentPlan(ctx, p.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	var out []Listed
+	for _, a := range pl.IncludedAddons {
+		out = append(out, Listed{Subscription: Subscription{TenantID: p.TenantID, ID: periodID(p.TenantID, a, time.Time{}), Addon: a, Included: true}, Plan: pl.Name})
+	}
+	subs, err := s.store.ListSubscriptions(ctx, p.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	for _, sub := range subs {
+		if currentOnly && !sub.Active() {
+			continue
+		}
+		out = append(out, Listed{Subscription: sub, Plan: pl.Name})
+	}
+	return out, nil
+}
+
+// Period is one monthly billing period of a subscription.
+type Period struct {
+	ID         uuid.UUID
+	Start, End time.Time
+}
+
+// Periods are the subscription's calendar-month billing periods up to now
+// (or its cancellation), oldest first: the first starts with the
+// subscription, the last ends at the month's end or the cancellation.
+func (s *Service) Periods(sub Subscription) []Period {
+	if sub.Included || sub.StartedAt.IsZero() {
+		return nil
+	}
+	end := s.now()
+	if sub.CancelledAt != nil {
+		end = *sub.CancelledAt
+	}
+	var out []Period
+	for start := sub.StartedAt; !start.After(end); {
+		m := time.Date(start.Year(), start.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, 1, 0)
+		pe := m
+		if sub.CancelledAt != nil && sub.CancelledAt.Before(m) {
+			pe = *sub.CancelledAt
+		}
+		out = append(out, Period{ID: periodID(sub.TenantID, sub.ID.String(), start), Start: start, End: pe})
+		if !pe.Before(m) {
+			start = m
+			continue
+		}
+		break
+	}
+	return out
+}
+
+// periodID is a stable id for a period (or an included add-on's entry).
+func periodID(tenant uuid.UUID, key string, start time.Time) uuid.UUID {
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%s/%s/%d", tenant, key, start.Unix())))
+	id, _ := uuid.FromBytes(sum[:16])
+	id[6] = (id[6] & 0x0f) | 0x50 // version 5 layout
+	id[8] = (id[8] & 0x3f) | 0x80
+	return id
+}
