@@ -14,6 +14,9 @@ import (
 
 const demoTenant = "demo"
 
+// demoAddon is the add-on the demo tenant subscribes to (its plan allows it).
+const demoAddon = "f5xc_waap_standard"
+
 // seedDemo creates the demo tenant with demo data (once) and issues a fresh
 // demo token on every start, revoking the previous ones so only the printed
 // one works.
@@ -85,6 +88,9 @@ func seedDemoData(ctx context.Context, a *server.App, t tenancy.Tenant) error {
 	}
 	if err := seedDemoPaymentMethods(ctx, a, seed); err != nil {
 		return err
+	}
+	if _, err := a.Subscriptions.Subscribe(ctx, seed, demoAddon); err != nil {
+		return fmt.Errorf("subscribing the demo tenant to %s: %w", demoAddon, err)
 	}
 	_, err = seedDemoUsage(ctx, a)
 	return err

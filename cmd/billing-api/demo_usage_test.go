@@ -67,6 +67,12 @@ func TestDemoSeedMetersUsage(t *testing.T) {
 		t.Fatalf("demo payment methods %+v", methods)
 	}
 
+	// One active add-on.
+	subs, err := a.Subscriptions.List(ctx, p, true)
+	if err != nil || len(subs) != 1 || subs[0].Addon != demoAddon {
+		t.Fatalf("demo subscriptions %+v (%v)", subs, err)
+	}
+
 	// Every meter has usage over the 90 days, in each of its hours.
 	from := now.Truncate(time.Hour).Add(-(demoUsageDays*24 - 1) * time.Hour)
 	lines, err := a.Usage.Details(ctx, p, tenancy.SystemNamespace, &from, &now)
