@@ -116,4 +116,3 @@ func (s *Server) wireSubscription(l subscription.Listed) api.SubscriptionSubscri
 	}
 	return w
 }
-

@@ -18,6 +18,7 @@ import (
 	"billing-api/server/quota"
 	"billing-api/server/subscription"
 	"billing-api/server/tenancy"
+	"billing-api/server/transition"
 	"billing-api/server/usage"
 	"billing-api/store"
 )
@@ -68,7 +69,9 @@ type App struct {
 	Payments *payment.Service
 	// Subscriptions holds add-on subscriptions.
 	Subscriptions *subscription.Service
-	Quotas        *quota.Service
+	// Transitions moves tenants between plans.
+	Transitions *transition.Service
+	Quotas      *quota.Service
 	// A new domain adds its service here and its wiring to domains.
 
 	// draining is set by StartDraining when shutdown begins.
@@ -77,7 +80,7 @@ type App struct {
 
 // domains are wired in this order; each may use the services of the ones
 // before it. A domain's wiring lives in its own handlers file.
-var domains = []func(*App) error{wireTenancy, wirePlans, wireQuotas, wireMetering, wirePayments, wireSubscriptions}
+var domains = []func(*App) error{wireTenancy, wirePlans, wireQuotas, wireMetering, wirePayments, wireSubscriptions, wireTransitions}
 
 // Open connects to the store, migrates it to the newest schema and wires
 // every domain.

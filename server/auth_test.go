@@ -132,11 +132,11 @@ func TestOtherTenantsNamespacesAreNotFound(t *testing.T) {
 func TestPublicOperationNeedsNoToken(t *testing.T) {
 	t.Parallel()
 	v := newEnv(t)
-	// Without a token the request reaches the handler (which answers 501
-	// until plan transitions land); a malformed id is still validated.
+	// Without a token the request reaches the handler (an unknown id is
+	// 404); a malformed id is still validated.
 	res := v.call(http.MethodGet, "/no_auth/namespaces/system/billing/plan_transition?id=8d2b7c3e-2f0a-4b8e-9a51-3c6f2d9e7a10", "", nil)
-	if res.Status != http.StatusNotImplemented {
-		t.Fatalf("public operation answered %d %s, want the handler's 501", res.Status, res.Body)
+	if res.Status != http.StatusNotFound {
+		t.Fatalf("public operation answered %d %s, want 404", res.Status, res.Body)
 	}
 	if res := v.call(http.MethodGet, "/no_auth/namespaces/system/billing/plan_transition?id=nope", "", nil); res.Status != http.StatusBadRequest {
 		t.Fatalf("public operation with a bad id answered %d %s, want 400", res.Status, res.Body)

@@ -17,8 +17,6 @@ func TestUnservedOperationsAnswer501(t *testing.T) {
 	for _, tc := range []struct{ op, method, path, body string }{
 		{"listInvoices", http.MethodGet, "/api/web/namespaces/system/usage/invoices/custom_list?limit=5", ""},
 		{"downloadInvoicePdf", http.MethodGet, "/api/web/namespaces/system/usage/invoice_pdf?name=INV-1", ""},
-		{"initiatePlanTransition", http.MethodPost, "/api/web/namespaces/system/billing/plan_transition", `{"new_plan":"TEAM"}`},
-		{"getPlanTransition", http.MethodGet, "/no_auth/namespaces/system/billing/plan_transition?id=8d2b7c3e-2f0a-4b8e-9a51-3c6f2d9e7a10", ""},
 	} {
 		var body any
 		if tc.body != "" {

@@ -4,14 +4,59 @@ import (
 	"context"
 
 	"billing-api/gen/api"
+	"billing-api/server/payment"
+	"billing-api/server/transition"
+	"billing-api/store"
 )
 
-// InitiatePlanTransition is not served by this release yet (501).
-func (s *Server) InitiatePlanTransition(ctx context.Context, request api.InitiatePlanTransitionRequestObject) (api.InitiatePlanTransitionResponseObject, error) {
-	return nil, notServed("initiatePlanTransition")
+// wireTransitions builds plan transitions on the plan, payment and
+// subscription domains.
+func wireTransitions(a *App) error {
+	a.Transitions = transition.NewService(store.NewTransitions(a.DB), transition.Deps{
+		Plans: a.Plans, Payments: a.Payments, CancelDisallowed: a.Subscriptions.CancelDisallowed,
+	}, a.Now)
+	return nil
 }
 
-// GetPlanTransition is not served by this release yet (501).
-func (s *Server) GetPlanTransition(ctx context.Context, request api.GetPlanTransitionRequestObject) (api.GetPlanTransitionResponseObject, error) {
-	return nil, notServed("getPlanTransition")
+// contactFromSchema reads the payload's contact (the schema's own type).
+func contactFromSchema(c *api.SchemacontactGlobalSpecType) *payment.Contact {
+	if c == nil {
+		return nil
+	}
+	return &payment.Contact{
+		Type: string(deref(c.ContactType)), Address1: deref(c.Address1), Address2: deref(c.Address2), City: deref(c.City),
+		County: deref(c.County), State: deref(c.State), StateCode: deref(c.StateCode), ZipCode: deref(c.ZipCode),
+		Country: deref(c.Country), Phone: deref(c.PhoneNumber),
+	}
+}
+
+// InitiatePlanTransition starts a move to another plan.
+func (s *Server) InitiatePlanTransition(ctx context.Context, req api.InitiatePlanTransitionRequestObject) (api.InitiatePlanTransitionResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var in transition.Payload
+	if pl := req.Body.Payload; pl != nil {
+		in = transition.Payload{PaymentToken: deref(pl.PaymentProviderToken), BillingAddress: contactFromSchema(pl.BillingAddress), Domain: deref(pl.Domain)}
+	}
+	t, err := s.app.Transitions.Initiate(ctx, p, req.Body.NewPlan, in)
+	if err != nil {
+		return nil, err
+	}
+	return api.InitiatePlanTransition200JSONResponse{Id: t.ID.String(), RequiresManualApproval: ptr(t.State == transition.WaitingForApproval)}, nil
+}
+
+var wireTransitionState = map[transition.State]api.PlanTransitionState{
+	transition.Creating: api.PlanTransitionStateSTATECREATING, transition.WaitingForApproval: api.PlanTransitionStateSTATEWAITINGFORAPPROVAL,
+	transition.Finished: api.PlanTransitionStateSTATEFINISHED, transition.Failed: api.PlanTransitionStateSTATEFAILED,
+}
+
+// GetPlanTransition answers a transition's state to anyone holding its id.
+func (s *Server) GetPlanTransition(ctx context.Context, req api.GetPlanTransitionRequestObject) (api.GetPlanTransitionResponseObject, error) {
+	state, err := s.app.Transitions.State(ctx, req.Params.Id)
+	if err != nil {
+		return nil, err
+	}
+	return api.GetPlanTransition200JSONResponse{State: wireTransitionState[state]}, nil
 }

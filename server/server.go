@@ -74,6 +74,7 @@ func (a *App) httpHandler(validation bool) (*echo.Echo, error) {
 	// Tenant API: every operation gets its own chain, so each step knows the
 	// operation it guards.
 	perOp := map[string][]echo.MiddlewareFunc{}
+	byClient := newClientLimiter(a.Now)
 	for id, op := range a.ops {
 		perOp[id] = []echo.MiddlewareFunc{
 			tagOperation(op),
@@ -87,6 +88,11 @@ func (a *App) httpHandler(validation bool) (*echo.Echo, error) {
 		}
 		if id == "getCurrentPlan" {
 			perOp[id] = append(perOp[id], localePreference)
+		}
+		if op.Access == AccessPublic {
+			// Before anything else reads the request: ids must not be
+			// guessable at speed.
+			perOp[id] = append([]echo.MiddlewareFunc{perOp[id][0], limitByClient(byClient)}, perOp[id][1:]...)
 		}
 	}
 	api.RegisterHandlersWithOptions(e, api.NewStrictHandler(&Server{app: a}, nil), api.RegisterHandlersOptions{OperationMiddlewares: perOp})

@@ -51,7 +51,7 @@ func TestAddonSubscriptions(t *testing.T) {
 	expect(subscribePath, `{"f5xc_securemesh_advanced":{}}`, http.StatusForbidden, "ORGANIZATION")
 	expect(subscribePath, `{"f5xc_content_delivery_network_standard":{}}`, http.StatusOK, "")
 	expect(subscribePath, `{"f5xc_content_delivery_network_standard":{}}`, http.StatusOK, "") // idempotent
-	expect(subscribePath, `{"f5xc_waap_standard":{}}`, http.StatusOK, "")                      // included: nothing to do
+	expect(subscribePath, `{"f5xc_waap_standard":{}}`, http.StatusOK, "")                     // included: nothing to do
 	expect(unsubscribePath, `{"f5xc_waap_standard":{}}`, http.StatusConflict, "included")
 	expect(unsubscribePath, `{"f5xc_synthetic_monitoring_standard":{}}`, http.StatusNotFound, "")
 

@@ -41,6 +41,7 @@ Every flag can also be set by the environment variable shown in its help.`,
 		newNamespaceCommand(g),
 		newTokenCommand(g),
 		newUsageCommand(g),
+		newTransitionCommand(g),
 	)
 	return root
 }

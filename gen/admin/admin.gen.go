@@ -64,6 +64,30 @@ func (e TokenRole) Valid() bool {
 	}
 }
 
+// Defines values for TransitionState.
+const (
+	CREATING           TransitionState = "CREATING"
+	FAILED             TransitionState = "FAILED"
+	FINISHED           TransitionState = "FINISHED"
+	WAITINGFORAPPROVAL TransitionState = "WAITING_FOR_APPROVAL"
+)
+
+// Valid indicates whether the value is a known member of the TransitionState enum.
+func (e TransitionState) Valid() bool {
+	switch e {
+	case CREATING:
+		return true
+	case FAILED:
+		return true
+	case FINISHED:
+		return true
+	case WAITINGFORAPPROVAL:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SchemaErrorCode.
 const (
 	EBADINPUT  SchemaErrorCode = "EBADINPUT"
@@ -184,6 +208,20 @@ type ObjectCount struct {
 type ObjectLimit struct {
 	// Maximum The most that may exist; -1 means unlimited.
 	Maximum int32 `json:"maximum"`
+}
+
+// PlanTransition defines model for PlanTransition.
+type PlanTransition struct {
+	CreatedAt time.Time          `json:"created_at"`
+	FromPlan  string             `json:"from_plan"`
+	Id        openapi_types.UUID `json:"id"`
+
+	// Reason Why it failed, when it did.
+	Reason    string             `json:"reason"`
+	State     TransitionState    `json:"state"`
+	TenantId  openapi_types.UUID `json:"tenant_id"`
+	ToPlan    string             `json:"to_plan"`
+	UpdatedAt time.Time          `json:"updated_at"`
 }
 
 // QueryKeyRotated defines model for QueryKeyRotated.
@@ -318,6 +356,9 @@ type TokenList struct {
 // TokenRole `admin` may call every operation; `viewer` may read (including the read-only POST queries).
 type TokenRole string
 
+// TransitionState defines model for TransitionState.
+type TransitionState string
+
 // UsageIngestResult defines model for UsageIngestResult.
 type UsageIngestResult struct {
 	// Accepted Records stored by this batch.
@@ -378,6 +419,17 @@ type TenantName = DNSLabel
 // Error The body of every error answer.
 type Error = SchemaErrorType
 
+// ListPlanTransitionsParams defines parameters for ListPlanTransitions.
+type ListPlanTransitionsParams struct {
+	Tenant *DNSLabel        `form:"tenant,omitempty" json:"tenant,omitempty"`
+	State  *TransitionState `form:"state,omitempty" json:"state,omitempty"`
+}
+
+// RejectPlanTransitionJSONBody defines parameters for RejectPlanTransition.
+type RejectPlanTransitionJSONBody struct {
+	Reason string `json:"reason"`
+}
+
 // CheckQuotaParams defines parameters for CheckQuota.
 type CheckQuotaParams struct {
 	// Kind The object kind, as in `object_limits`.
@@ -395,6 +447,9 @@ type IngestUsageRecordsParams struct {
 
 // RecordGaugesJSONRequestBody defines body for RecordGauges for application/json ContentType.
 type RecordGaugesJSONRequestBody = GaugeBatch
+
+// RejectPlanTransitionJSONRequestBody defines body for RejectPlanTransition for application/json ContentType.
+type RejectPlanTransitionJSONRequestBody RejectPlanTransitionJSONBody
 
 // CreateTenantJSONRequestBody defines body for CreateTenant for application/json ContentType.
 type CreateTenantJSONRequestBody = TenantCreate
@@ -419,6 +474,15 @@ type ServerInterface interface {
 	// RecordGauges Record usage gauges
 	// (POST /admin/v1/gauges)
 	RecordGauges(ctx echo.Context) error
+	// ListPlanTransitions List plan transitions
+	// (GET /admin/v1/plan_transitions)
+	ListPlanTransitions(ctx echo.Context, params ListPlanTransitionsParams) error
+	// ApprovePlanTransition Approve a plan transition
+	// (POST /admin/v1/plan_transitions/{id}/approve)
+	ApprovePlanTransition(ctx echo.Context, id openapi_types.UUID) error
+	// RejectPlanTransition Reject a plan transition
+	// (POST /admin/v1/plan_transitions/{id}/reject)
+	RejectPlanTransition(ctx echo.Context, id openapi_types.UUID) error
 	// ListTenants List tenants
 	// (GET /admin/v1/tenants)
 	ListTenants(ctx echo.Context) error
@@ -474,6 +538,63 @@ func (w *ServerInterfaceWrapper) RecordGauges(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.RecordGauges(ctx)
+	return err
+}
+
+// ListPlanTransitions converts echo context to params.
+func (w *ServerInterfaceWrapper) ListPlanTransitions(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListPlanTransitionsParams
+	// ------------- Optional query parameter "tenant" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tenant", ctx.QueryParams(), &params.Tenant, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tenant: %s", err))
+	}
+
+	// ------------- Optional query parameter "state" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "state", ctx.QueryParams(), &params.State, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter state: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListPlanTransitions(ctx, params)
+	return err
+}
+
+// ApprovePlanTransition converts echo context to params.
+func (w *ServerInterfaceWrapper) ApprovePlanTransition(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ApprovePlanTransition(ctx, id)
+	return err
+}
+
+// RejectPlanTransition converts echo context to params.
+func (w *ServerInterfaceWrapper) RejectPlanTransition(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RejectPlanTransition(ctx, id)
 	return err
 }
 
@@ -764,6 +885,9 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/admin/v1/gauges", wrapper.RecordGauges, options.OperationMiddlewares["recordGauges"]...)
 	router.POST(options.BaseURL+"/admin/v1/usage_records", wrapper.IngestUsageRecords, options.OperationMiddlewares["ingestUsageRecords"]...)
 	router.POST(options.BaseURL+"/admin/v1/usage_query_keys", wrapper.RotateUsageQueryKey, options.OperationMiddlewares["rotateUsageQueryKey"]...)
+	router.GET(options.BaseURL+"/admin/v1/plan_transitions", wrapper.ListPlanTransitions, options.OperationMiddlewares["listPlanTransitions"]...)
+	router.POST(options.BaseURL+"/admin/v1/plan_transitions/:id/approve", wrapper.ApprovePlanTransition, options.OperationMiddlewares["approvePlanTransition"]...)
+	router.POST(options.BaseURL+"/admin/v1/plan_transitions/:id/reject", wrapper.RejectPlanTransition, options.OperationMiddlewares["rejectPlanTransition"]...)
 	router.GET(options.BaseURL+"/admin/v1/tenants/:tenant/namespaces/:namespace/quota_check", wrapper.CheckQuota, options.OperationMiddlewares["checkQuota"]...)
 	router.DELETE(options.BaseURL+"/admin/v1/tenants/:tenant/limit_overrides", wrapper.ClearLimitOverrides, options.OperationMiddlewares["clearLimitOverrides"]...)
 	router.GET(options.BaseURL+"/admin/v1/tenants/:tenant/limit_overrides", wrapper.GetLimitOverrides, options.OperationMiddlewares["getLimitOverrides"]...)
@@ -893,6 +1017,364 @@ type RecordGaugesdefaultJSONResponse struct {
 }
 
 func (response RecordGaugesdefaultJSONResponse) VisitRecordGaugesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlanTransitionsRequestObject struct {
+	Params ListPlanTransitionsParams
+}
+
+type ListPlanTransitionsResponseObject interface {
+	VisitListPlanTransitionsResponse(w http.ResponseWriter) error
+}
+
+type ListPlanTransitions200JSONResponse struct {
+	Transitions []PlanTransition `json:"transitions"`
+}
+
+func (response ListPlanTransitions200JSONResponse) VisitListPlanTransitionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlanTransitions400JSONResponse struct{ ErrorJSONResponse }
+
+func (response ListPlanTransitions400JSONResponse) VisitListPlanTransitionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlanTransitions401JSONResponse SchemaErrorType
+
+func (response ListPlanTransitions401JSONResponse) VisitListPlanTransitionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlanTransitions404JSONResponse SchemaErrorType
+
+func (response ListPlanTransitions404JSONResponse) VisitListPlanTransitionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlanTransitions500JSONResponse SchemaErrorType
+
+func (response ListPlanTransitions500JSONResponse) VisitListPlanTransitionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlanTransitions503JSONResponse SchemaErrorType
+
+func (response ListPlanTransitions503JSONResponse) VisitListPlanTransitionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlanTransitionsdefaultJSONResponse struct {
+	Body       SchemaErrorType
+	StatusCode int
+}
+
+func (response ListPlanTransitionsdefaultJSONResponse) VisitListPlanTransitionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApprovePlanTransitionRequestObject struct {
+	Id openapi_types.UUID `json:"id"`
+}
+
+type ApprovePlanTransitionResponseObject interface {
+	VisitApprovePlanTransitionResponse(w http.ResponseWriter) error
+}
+
+type ApprovePlanTransition200JSONResponse PlanTransition
+
+func (response ApprovePlanTransition200JSONResponse) VisitApprovePlanTransitionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApprovePlanTransition400JSONResponse struct{ ErrorJSONResponse }
+
+func (response ApprovePlanTransition400JSONResponse) VisitApprovePlanTransitionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApprovePlanTransition401JSONResponse SchemaErrorType
+
+func (response ApprovePlanTransition401JSONResponse) VisitApprovePlanTransitionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApprovePlanTransition404JSONResponse SchemaErrorType
+
+func (response ApprovePlanTransition404JSONResponse) VisitApprovePlanTransitionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApprovePlanTransition409JSONResponse SchemaErrorType
+
+func (response ApprovePlanTransition409JSONResponse) VisitApprovePlanTransitionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApprovePlanTransition500JSONResponse SchemaErrorType
+
+func (response ApprovePlanTransition500JSONResponse) VisitApprovePlanTransitionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApprovePlanTransition503JSONResponse SchemaErrorType
+
+func (response ApprovePlanTransition503JSONResponse) VisitApprovePlanTransitionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApprovePlanTransitiondefaultJSONResponse struct {
+	Body       SchemaErrorType
+	StatusCode int
+}
+
+func (response ApprovePlanTransitiondefaultJSONResponse) VisitApprovePlanTransitionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RejectPlanTransitionRequestObject struct {
+	Id   openapi_types.UUID `json:"id"`
+	Body *RejectPlanTransitionJSONRequestBody
+}
+
+type RejectPlanTransitionResponseObject interface {
+	VisitRejectPlanTransitionResponse(w http.ResponseWriter) error
+}
+
+type RejectPlanTransition200JSONResponse PlanTransition
+
+func (response RejectPlanTransition200JSONResponse) VisitRejectPlanTransitionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RejectPlanTransition400JSONResponse struct{ ErrorJSONResponse }
+
+func (response RejectPlanTransition400JSONResponse) VisitRejectPlanTransitionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RejectPlanTransition401JSONResponse SchemaErrorType
+
+func (response RejectPlanTransition401JSONResponse) VisitRejectPlanTransitionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RejectPlanTransition404JSONResponse SchemaErrorType
+
+func (response RejectPlanTransition404JSONResponse) VisitRejectPlanTransitionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RejectPlanTransition409JSONResponse SchemaErrorType
+
+func (response RejectPlanTransition409JSONResponse) VisitRejectPlanTransitionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RejectPlanTransition500JSONResponse SchemaErrorType
+
+func (response RejectPlanTransition500JSONResponse) VisitRejectPlanTransitionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RejectPlanTransition503JSONResponse SchemaErrorType
+
+func (response RejectPlanTransition503JSONResponse) VisitRejectPlanTransitionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RejectPlanTransitiondefaultJSONResponse struct {
+	Body       SchemaErrorType
+	StatusCode int
+}
+
+func (response RejectPlanTransitiondefaultJSONResponse) VisitRejectPlanTransitionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -2483,6 +2965,15 @@ type StrictServerInterface interface {
 	// RecordGauges Record usage gauges
 	// (POST /admin/v1/gauges)
 	RecordGauges(ctx context.Context, request RecordGaugesRequestObject) (RecordGaugesResponseObject, error)
+	// ListPlanTransitions List plan transitions
+	// (GET /admin/v1/plan_transitions)
+	ListPlanTransitions(ctx context.Context, request ListPlanTransitionsRequestObject) (ListPlanTransitionsResponseObject, error)
+	// ApprovePlanTransition Approve a plan transition
+	// (POST /admin/v1/plan_transitions/{id}/approve)
+	ApprovePlanTransition(ctx context.Context, request ApprovePlanTransitionRequestObject) (ApprovePlanTransitionResponseObject, error)
+	// RejectPlanTransition Reject a plan transition
+	// (POST /admin/v1/plan_transitions/{id}/reject)
+	RejectPlanTransition(ctx context.Context, request RejectPlanTransitionRequestObject) (RejectPlanTransitionResponseObject, error)
 	// ListTenants List tenants
 	// (GET /admin/v1/tenants)
 	ListTenants(ctx context.Context, request ListTenantsRequestObject) (ListTenantsResponseObject, error)
@@ -2579,6 +3070,104 @@ func (sh *strictHandler) RecordGauges(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(RecordGaugesResponseObject); ok {
 		return validResponse.VisitRecordGaugesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListPlanTransitions operation middleware
+func (sh *strictHandler) ListPlanTransitions(ctx echo.Context, params ListPlanTransitionsParams) error {
+	var request ListPlanTransitionsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListPlanTransitions(ctx.Request().Context(), request.(ListPlanTransitionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListPlanTransitions")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListPlanTransitionsResponseObject); ok {
+		return validResponse.VisitListPlanTransitionsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ApprovePlanTransition operation middleware
+func (sh *strictHandler) ApprovePlanTransition(ctx echo.Context, id openapi_types.UUID) error {
+	var request ApprovePlanTransitionRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ApprovePlanTransition(ctx.Request().Context(), request.(ApprovePlanTransitionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ApprovePlanTransition")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ApprovePlanTransitionResponseObject); ok {
+		return validResponse.VisitApprovePlanTransitionResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RejectPlanTransition operation middleware
+func (sh *strictHandler) RejectPlanTransition(ctx echo.Context, id openapi_types.UUID) error {
+	var request RejectPlanTransitionRequestObject
+
+	request.Id = id
+
+	var body RejectPlanTransitionJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RejectPlanTransition(ctx.Request().Context(), request.(RejectPlanTransitionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RejectPlanTransition")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RejectPlanTransitionResponseObject); ok {
+		return validResponse.VisitRejectPlanTransitionResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -3075,109 +3664,119 @@ func (sh *strictHandler) IngestUsageRecords(ctx echo.Context, params IngestUsage
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7D2Lbhs5kr9C9C0Q+64lS3Kch43DQkk8s75JHI/jYHYn8llUd0nNdTepkGwrmsDAfcR94X3JgUX2S6Is",
-	"yR5PBtgsFogsdZPFYr1f8zWIRDYVHLhWweHXYEolzUCDxL8ugFOuT2kG5q8YVCTZVDPBg8PgIgGi8fcn",
-	"inCaQTsIA/hCs2kKwWFAowyCMGDm0SnVSRAGHNcJ7EtBGEj4nDMJcXCoZQ5hoKIEMmp2+ouEcXAY/Nte",
-	"Bdye/VXtvTn98JaOIA1ub2/NGmoquAIE91hKIc2HSHANXJuPdDpNWUQN0Hv/VAbyrxWU5snYwHR8+v7i",
-	"h/cfT98EYZCBUnRSQUoGeJhBQLjQZCxyHge3m0Jr/0XALuZTsEA3EdnnBMzvR0QBkKGBaEgoj8nQQTJs",
-	"B7flhnjQEgdLt9Inb04/kNT8SHZSMQPZiqgCkoI2lxqSmE2YVrj+k9aTkChNpWZ8gt8Aj83HGdMJoe4d",
-	"IqR9addccEa/vAU+0Ulw+Gw/DDLGiz+7oblnDdKA8d+faOu3Tuvl5c6nlvv078VXu3/9SxAG2mDjMFBa",
-	"Mj4x+PyR5hN4RXWU4LXFMTNHoumZFFOQmpkrHtNUQRhMa199DcTonxDpq0jkjoaZhkytu5j3+NZr85LZ",
-	"PaNfTuxr3U6nU4JHpaTzwNKZyGUEVzTbbp9z92I/22yr2/ILe64SNeeg8hRJ+o7jXyG5G5b6GoyFzKgO",
-	"DgPG9X6vQjnjGiYgfafa6vXbOgd/WgHHHXtcek56olQO8YW4Br58UgWRBO2XRPa3kKhEzDgRPJ2TBCS0",
-	"yQfgMWGaUEWG/VwnQrLfUBockv7ZCe5EBnmnsx/ZJfCzYTkPieoCrrsu3AK/iB37alicwXf2tyxj+ieY",
-	"+5g6Nb+Ra5iTHfsCuWY8NqxZoBdF8G5Ieq2Dbo9ECZU0Mhy/wLQH3V6Da3tLXNtv/Xrp/u20XrbaV5Zz",
-	"7Z+XXtZFyN/fgJQstlfVvDg6ZVd4ArWatddwEdWAuwQ+/nCk97AtrEBYvUlJxw88iVtm9Ub5NKYa4ivq",
-	"IfVfEuBEJ0BEgW0yAwkkpUoTBfqI0JECrsnMPSiBUAmEC476uWRqs0VLM9TRC/fp52t36mU8hPXrXUnX",
-	"JXWc8Gmu10r4RfovDQ3LCOXpQ8IsPlRCp6CIGONfTnH3z06eKPI5F5oSNYXIYOBRKTOjX+pv9g6e/UHU",
-	"utHGj0XBG2zuo3NjVqopjWBZYEQSaiywCdEW1uXXNdSMT4X1DS7vAu01PrelQVJAsqEV6wHwTpjeMuUx",
-	"A3jx8+amSXUBtx4rZBEot7gPtLottR2qouKdJsPbBUt2Rl3nGL0EpSHOGNfPngao2ViWZ8Fhx2fumHXW",
-	"IaXUwo6kSgrd7DYNeyuQN+vkNx6czKgiml4DPyJUk0woTQ5IxniuQRGaAI0LFOCa8okiUSqi601FeVg4",
-	"W/elxtJXq1Dh0Bi6u2seeDV1WGmxrdx34p4T6jAmxkRUxCG4I44dY96hoMd9jKs1XFYGu8sKIKNfLMH4",
-	"jEq8EJ2Yq6FzAl+Y0kek1SUZUK5IzhE6iBcpEa3lkhJb3bWmcwGED3s/5yDnP8H8XGgjsZYZ/xrmV2zJ",
-	"Ykdu8Bn82m66vX3v9qnWWAsts972FuLALn0l0theyJiiy+Mljnf0GsjnHCQDRRSbcIit4yrSGKSxlRUZ",
-	"U5YazhLcygsH70iIFCj3q6WfDRW9TiC69hiyqXGpYw+1yByszZUbj538BzGoA6UhNh72XCFoToQh2fjA",
-	"qSTUEh+nBfssUymMxxBpduMWRgq1oKwi0BXE4Z5e3uUHg3+7JheOJ60Xp4gWpYj2H6khRJfOJSGjjJs/",
-	"lnb9m5iRjPI5yYQEMn7IycrL2JBNKqm5BHBuY0ObaCwuZmQHL5xqUJpMjBtPpmmuSpHOIniiCLqsdoHd",
-	"jU60hZSujh6W5FtddUFYxbnqF+Lj78ra3VaSS6qhEudGcPfPToh5DQVFTYKXe2wuxUe5VB7uOLdnV5UM",
-	"HwHJaAyFTDgiQwPX0FJVx/jTImN6rUz3WhfSWYorYJhIyo04mIIkw5wzPbx7j65vD/OeXwpMQTIRF+dh",
-	"yupLiNFXOiIfjl+/P31jz1k7InCz1afA/hyEwbuT048Xx0EY/O39x/MgDN70/1EjhBVGNZ7cSy7N4Nd2",
-	"yoBmfuPQLmbswVxB6QAWzs0To5iteK0sJJGPUvBfIM+zkcXtI1p79iho7mVAVS4hfjSLr0DENobuY1iJ",
-	"JRxhcZPrTcWma3l/Y5EXGBdjQqsQWSVjfkgF1Y9nKo7A0GYcEkrGjDMNNXhQyhiVttaUXCZbY0tyoW0O",
-	"I0pzxW7gXQGWTaJU3xcv2e9L6Dt+27Tig4UvtrBVL0oyerg7HzM1Ten8aoVbHwYLNm+eo3G6MizQvLKP",
-	"nH3OrTN5ZEwZoFJhiNhSwNBIFRdozUDTmGraXhspQwBcgKEB/tp4g0XcvYINi3hqntO4+GQsJJmCmKZA",
-	"dor4OGH8RrAI1O5R6VYvaYda3Lge1FlG7u8b6bDY8Ic57P1sHuNwJLkuwFEs6wXHn424D1FvSbPeHzxB",
-	"nmWvfyF7NZUwZl/8kmvMpNK1hEGlf2xGRQsiIRITzhSQht9S1zk34npLXEiRwka5lHPz4F28his1kFOe",
-	"eD3nmR0eFOVbVPlUW1WCmSWmDPc1RQxCJOQVi0u9U4Q0mCYW3sW0Tbf3YjHZuoY4luWA/a0JnFM75pJ3",
-	"gEYJyXKlbaRj94hANtXzmlHstBVNUwPeRvxXt5WqxOezp54M64PooU4KK+95hUgxP20hUWx+b51AsYuu",
-	"BOXcnbZ5TUMaZ4wP0YaIaJoSuAE5r7ykIzK8YTADaR+RxlzcYTxKc8zbWzuYxi3Mf569/3BRBEh268Y+",
-	"bhKEgV3KY96HwUfjDZ7wCSi9Ku9Mowim3nDBOURCxoooLSTEZDQnOmGKjKiOEq/Ps+znxLmt2vDRcrH8",
-	"LBEKyI4V3SFh8S5JaExGALzcGsZoaOkE5kbE8QkYt1wnjE82hCT1enV9d3gUjQaYMRp1XCeGPcwdzAsN",
-	"G2+00QL5lMhtoMJB4yMqvDCLmS3lGIv9esGe7IkiLA6NS2XsJeO7Wnwfkpk1dq9BEYaEYrx4FkM2FRq4",
-	"fogA284Bw2waX1mj5Mw4tM2NUW6E7A4lqTC0QlPKI5DGUP9NcAhJu93e9Zk+a0D/nFOumZ6viGLlUVI6",
-	"qsY7PSLXMNVG6ir2hcQQsYymZJoaAb3CBSjM926n+N8ad3Zbny4MjKZWmmbTFZ4ssx6sQeKW3mtYPq5n",
-	"gsxRFYo03typXR33sPFW84Lz/I+I0AlI/Kww+S1hbGBeuNb93tpbxbWv7NdLAT8OxVmnKeUkopqmYpIj",
-	"GCVMam3N1AYuhde9rsHWZAKHrBpN1m92jey4T/2VE4EbK9C6qFoqh7JUXXyxRskWO/sOVSu8e401fosX",
-	"+DqlCo1d6urvQmOdCb4QCKgrzuP3PwVhcHx2fP7ug/nwqv/m5PTs44X5XCsgPD7++8mHC3zi4+lPp+9/",
-	"OTUfPxyfn/Tfnvx6bP44Ob04Pj/tv8Xl+ucXJ/23Xj28WD7oZYGRiOfmINZYwLMQytUM5HIQI3K42LBm",
-	"EVF3W6uJXJdfx/Wr5y99lQAKolwyPf9g9rFgvUcLR8jS1/LIcfeIM14jwcdskhst7+7Mihxzia9O3r49",
-	"Of3xqv/m3cnp1cX7n45PDSbwXJidACpBVnIm0XpqKzMZHwsPrxdbq1yOaYSMP2JpyvikRacsJAqmFAPc",
-	"YymyGgG1xjQyhtkr+zDWWCL5D3gkuDYe16F7VIVVatuWZ/bPTuxZVZscN+1AwgFia8o30TLgO0PP6Ye7",
-	"vvq3V4gGV/1mX7fFb0c1+ncg2CoiQ2EDXhgnrsKujHK6C0ioIlysvq9w0aodcEutijztdNukxLYsQufl",
-	"3rUsAsTtAR9wpFL7xHCBWYaFW7WCsc3rb5vlRLgOYpUDmdE5Or/UOL50oQRJEToSN8YhVlb+71DCYSI0",
-	"M95mdb0hUXS+e1jb2+hEYEgOTJXvP1Fk6PKdVxihHCJUKWUxlv2N5u6fAaq1WgHULGHGbzPuAEIqJMG6",
-	"X0I5vtMmjUptMeOuIqpwOiNqCyYHXLNJovEyqS6ARDQhzdr8lSJjMA5jAm4Zq+yMKrR0fFhYXLYSFCHH",
-	"FH2xn3EGBtxlv0gsQGFh9TXA1KAD0vEu0n8ZtnWFoyGan1X9B/lBSIJOq8GMTmDAbYYNs8C1vNuwFnYe",
-	"khnjKiRKEAnTlM7BVVEKGQO6DEYDOkpIqMxSUKqGg9LeB3SHNRgpeGjBsL+ZC1ckcWafjUBXBgHZKUWE",
-	"ufYBr9sNw0qpq6EzGKmuGze7SJkOwbh0owQfEWOtXKoNWxHGlaZct0nhNZlzVVa6uZ1h3YWyledjkcbG",
-	"UuZakETkMp2HJKYsnZtfBxwdnXROpEjTfKoKy1ZLyhWNUEAh4OiFoZjK2gOOdojG5oCa8CT/9z//W8mK",
-	"/tmJcUxBKit5u+1Ou4Nm/hQ4nbLgMNhvd9r7AZatJqg79tCf3bvp7lkCRVdV+POBDgf2lqtikpYtLqlT",
-	"XctF7O2alonsW0yRKIHo2iBZETrgs0SkQHasVHMCxixV3UgVVSmEH7IEfj0ywuWGpiyuVfkimg1XmOuu",
-	"JYsLprJ8EhJlSKzMagyPUPAitVs9UeQ8Bco1ysnBgG9gr1sGdIXaGAvnjettkzNbYmEcJ8TQgNuyC9wE",
-	"F7QeuHnRiLkJN39aKigF/0lcXsqP9urKfPUrEc+36+RYaAP4VBaXPS/KKlDPXxnHr/D7Gjb1YaASMV3I",
-	"Uh0GvU7vWavbbfUOLrqdw475/6+VUe4aXW4vfS0Cn6okZrfXafcO7r9dldULDGaNmJiwkQeOjTtTav0W",
-	"t00rTsscFltrep3OA66j6ivo3tV00N0OeBeZ8rTUlKUjTmVhjTSHmZ9ArbmFzzhQ2kbkPLVH9oFRombP",
-	"thzh092tnn66zdPd/S2ePtgK7oPONmuXJVkbvmEuNM8yKuclpztlOCkYXtOJYZUAJVhwaV6pJHot3TOx",
-	"rR9N4fGWKX3hnnkoxZZ7fWomd+os2XlZsWQz8xb0owzIayGnwsIX2HRP8Ix2x53ooNd6QZ9C62n8fNR6",
-	"Od6HVi/qjjr0ZfwCno+r5rhtubiWK/PwwXFNJYVG19s+va3J9U9LUubgheFZo6UynXcbrjAFbMpHlQaU",
-	"NRqNaT1Uc6UhGzYrjZtkZ9++qDcy3ktnrSehBllsRxQuq7WRcO9u2TX5bdljOzz4GKNyif4AUf/yX0/U",
-	"W9orucvLmj5Bv/fVfrhdKfF/BF3yXb1Z+ZMfzOqRvVozszPXHqAsvnPAYxk7f2LzhcYPoOg99O6uRL1N",
-	"MoYU/EWjmbgBVQTK3CsYtSgiB56AEbMRwSK6RCeU8TZ5nQKV+Hdd1Ym8HvayqVFVT40uKDyzyEKb5zfl",
-	"v0bjnqepztvudrsx3ywcdQX/7HAxs0USuxUyv7PTpuxkaHwpsFoh0uMbhIVOuGMURfn+EaFpSnQiAUhG",
-	"pzb0ZUtadnC8QtVoO3Rts7u2BI5pF8TmHtvvR9B/WkYIUqY0NrDUy+J7nU5Rnd41H20ytaj5vvW1pC5H",
-	"SuoFsAedWz9/NZuX/bGM35kHv/PdQ9TYhlznWrYXlZQtWGjmNmqN6cajgi800imG5xW0ibnOu1QY0CgZ",
-	"8GuYkwm7AY4ZJhexT9gksdNIbHpjp9U1Gq8snd49sj1fXGj3MmYUqs0G/IamObQxq1WGWq1YqDJrLFZm",
-	"jxvgsZDk/Oy19QPJjuBA1BRsIm9qICne2W0PuCFFDrNS+SYijVXRZmKTT0xhyoFF1MabbEMYJQoiwcss",
-	"JhYvKF+g9MPvL3ju6bZ+K5lzT9FhRw48RpDzu/AtE6dFud/30OnjCG2UtdvJ7bvdkWa58Mro6mmjqvrb",
-	"2Tl1cNcEaA+c/+08Zkyz3Iab+ezFOxgD3CYQ2xzPsIJfqkMsRmO/my2bRHp96e51cV9f5Pa0Vkj3bVRo",
-	"kza3pbFvFNr1M9a2wK9ljj+bCvlXDOD2Y+MkVBUMWjwk9FUx697X8vPtHiqqq6iYteD17fuuNGyWAJb1",
-	"DjGjPLQlDbVRIMNrxuMhGTNNch47L6Pc64mqxiQMrMcQ1uqE7N+6LCdG+zyhmthueNUmfVuxUYTOqFO/",
-	"TA146YGQnaH7dEiwUnYYEvuNm+dY9tYPSau767Pxce4E2pAPkkzh17v5qz6o01UheAZ1Nrt5HzirM7yj",
-	"Nt+gFov0GCfDhjk8bMLqK+BAwD/nIOcV5LXZB9sDXTVGLwPdnElR1hd2DX+4yvwj0l1usy9OsO+Htxil",
-	"UwFYMm/XN+VooRng7qkBv0OMqRh7YtF4RzWNG1PSO6hNE7EveQpfarM/ui8aQzr2F+tayrkbzzfWN7U5",
-	"LisUTlEj/d0A20QjvKPzegWttRMcH4wJRSb+69ZeSNV855X+roABK4gbPfohlvMobdtXQ+I6UG05j+2I",
-	"g/jINbHWK4ixAXo5qouFJBaWb+rmFPi428XpFu4KJhB7o5fxU3jWbT2P9mnr6fjgResF9Lqtl7Qz6ka9",
-	"eB+e1hKIEWvFME3FvFn+Zva8rDqFgxGdsqv9z73W81nRV3noOge3KU8p2y5XpSBtgft3HryXE1TV59eN",
-	"Mtd6urL2BYfs1kpfylVslavlGazadGFLKyixSPyIoNVTVM9Rs0xCVTLgxsKJKBatjsDN4bUpSJ+dYwto",
-	"3FDcb+qC3cEPRRggtBrrcpEPtuKCR/TZisHIdab9dfKP6+6ol/38Mu38Xb6Int5cPMv/dqD+qwvn+/Ss",
-	"I06fs3dBbabxHy9uCjvAYXlT6bMx2uvDpO8SP8Y4DzFQH2IFmEXn90DmY0gwvBNCeSV0fJJrE5th7yv+",
-	"e8Xi27tKKapbVlpMFaG5ToBr5CY+KYcDknNjQNgyicKWcI1L62oj8M3fQZaFK0HHJuymJ7QhE/r+8wsO",
-	"a3f6R2tGlDxq/dQfb9zUppesrL+/v+BfJXsaZPbdAto0EWKQtp0AsV1V6HJfXcP8jgahfozdQRxmRTOj",
-	"M4ZsOxObcEWGtiHqaiSBXsdixu3KQ4LZZWVbQLmYEWEsn5/vHlCKKeqZkCh5cp6CUmRYTUHFmi4Fuury",
-	"uwY14DqBrDDKnnY6908zk50oZQbruCYnMudFE1oMmrJUDa0Nh/MtxhJUUk0U8fXy4JBa7JQrJsE+pDy6",
-	"Pg7WGUqb+v4LY2gfI/lbDN7t1cbqdu8HIsQrg+IwM5SCGgDvMykiUEg/2LTidn90EfLnFQqIQzt4FVtB",
-	"S2YtmbQg25qwsBElr6yojTTwC4oPtrOx1kiYT20MMOx0Oi6KXPSK+vrnfO2EA47ulG0nxLjGEWFj7ON1",
-	"raU4RScmOzm/5uZQzoETtbbYkBQ/5rbRHLtOhSQUG0gtcpgtk8FwCjaXhij1JhTHCGPPtiAplRMgxRQJ",
-	"80Q5RmLAax2FmwwAKWYeuvar+hAQs3DGlGJ8MuBCYka7lQo+ISzetUF5J+qYQmnHaWakpa2NNegYM0jR",
-	"FR06jH9il238chiWnZSJa7h2VQqkOUVooQd2RlVzhBB2qTYGGREhjc87J0BlytA7tk9RCeXsVapINb4H",
-	"2ddak4UxiRW9BRFFlJMRDHjZl6zoGNJ5m/xsr4C5ruTVo2PIjhQ5jyEmCU3H5hm4ASxP6hcUNEZKwAbe",
-	"ejQvodXcIhygVAwvwhdq/j6PyTilk4mh1pRqOCRMo7Ov7EBWOqmGcmMPLAbdChvaEp9duk1eidg8VgzM",
-	"NAw04N1n5B171Sa/GE05jOX8Sub8P43AHtorL2+ybMI1aLUID+2e1W0bXPkUlR1tVZtE4gn7LTQMmd2q",
-	"vRB5eG9Ioq7YrOYj+ML87jT+QL+brbI0ovzyQQrUybFPds5TkI5az8f7tNWwcld1wdYGKwUzGLXGEjeO",
-	"67NlDru9A/tfsVqI19eGCa2yqV0pVDHmoTnUxsB6hSmG8vct4o5LI20epfqrnIDWbU4s6xRjwzrbAdwY",
-	"uOYxCMrhglZgxCz+3r30KEEKvIemFl82HMLgSyujX1ojEc9boznefPfZ8+fPe91nt/U5N8h+CxNuPl0a",
-	"xrZK0iduLqp5KqhzYhHlGXAbe8V2cXQ0jKTJZRocBnsYDHUgLq1mQygovnQCrGYv4ISqxn+ZUflCEYvz",
-	"YNoLAQXfS42pIWZrOzAE5XZ9AZspWvV+YUXtFNM2dotjWBO4tPaWjb3aHvbObi9v/z8AAP//",
+	"7D2Lbhs5kr9C9C0Q+64lS3acTGwcFkrizPgmcTy2c7M7kc+iuktqrrtJpcm2og0M3EfcF96XHFgk+yFR",
+	"lmTHk7ndDAaILDXJYrHerKr+EkQimwgOXMng4EswoTnNQEGOf10Ap1yd0Az0XzHIKGcTxQQPDoKLBIjC",
+	"359IwmkG7SAM4DPNJikEBwGNMgjCgOlHJ1QlQRhwnCcwg4IwyOFTwXKIgwOVFxAGMkogo3qlP+UwCg6C",
+	"f9mpgNsxv8qd1yfnb+kQ0uD29lbPISeCS0Bwj/Jc5PpDJLgCrvRHOpmkLKIa6J2/SQ35lwpK/WSsYTo6",
+	"eX/x5v2Hk9dBGGQgJR1XkJI+bqYfEC4UGYmCx8HtutCafxGwi9kEDNBNRPY4Af37IZEAZKAhGhDKYzKw",
+	"kAzawW25IG60xMHCqfTI65NzkuofyVYqppC3IiqBpKD0oYYkZmOmJM7/pPUkJFLRXDE+xm+Ax/rjlKmE",
+	"UDuGiNwM2tYHnNHPb4GPVRIcPNsLg4xx92c31OesINdg/NdH2vp7p/Xicutjy376V/fV9p//FISB0tg4",
+	"CKTKGR9rfP5IizG8pCpK8NjimOkt0fQ0FxPIFdNHPKKphDCY1L76Eojh3yBSV5EoLA0zBZlcdTDvcdQr",
+	"PUivntHPx2ZYt9PplODRPKezwNCZKPIIrmi22TpndmAvW2+p2/ILs68SNWcgixRJ+o7tXyG5a5b6EoxE",
+	"nlEVHASMq73dCuWMKxhD7tvVRsNv6xz8cQkcd6xx6dnpsZQFxBfiGvjiTiVEOSi/JDK/hUQmYsqJ4OmM",
+	"JJBDm5wDjwlThEoy6BUqETn7O0qDA9I7PcaVSL/odPYiMwV+1iznIVHl4LrrwA3w89gxQ0O3B9/e37KM",
+	"qZ9h5mPqVP9GrmFGtswAcs14rFnToRdF8HZIdlv73V0SJTSnkeb4Oabd7+42uHZ3gWt7rd8u7b+d1otW",
+	"+8pwrvnz0su6CPn7G8hzFpujah4cnbAr3IFcztoruIgqwFUCH39Y0nvYEkYgLF+kpOMH7sROs3yhYhJT",
+	"BfEV9ZD6rwlwohIgwmGbTCEHklKpiAR1SOhQAldkah/MgdAcCBcc9XPJ1HqJlmKoo+fO08/XdteLeAjr",
+	"x7uUrkvqOOaTQq2U8PP0XxoahhHK3YeEGXzIhE5AEjHCv6zi7p0eP5HkUyEUJXICkcbAo1JmRj/XR+7u",
+	"P/udqHWthR+LgtdY3Efn2qyUExrBosCIcqixwDpE66zLLyuoGZ8K6wtc3gXaK3xuQ4PEQbKmFesB8E6Y",
+	"3jLpMQO4+3l906Q6gFuPFTIPlJ3cB1rdltoMVZEb02R4M2HJzqjrLKOXoDTEGePq2dMANRvLiiw46PjM",
+	"HT3PKqSUWtiSVEmh652mZm8J+c0q+Y0bJ1MqiaLXwA8JVSQTUpF9kjFeKJCEJkBjhwKcM38iSZSK6Hpd",
+	"UR46Z+u+1Fj6ahUqLBpDe3bNDS+nDiMtNpX7VtxzQi3GxIiIijgEt8Sxpc07FPS4jna1BovKYHtRAWT0",
+	"syEYn1GJB6ISfTR0RuAzk+qQtLokA8olKThCB/E8JaK1XFJiq7vSdHZA+LB3mlJ+kVMumQHsa4jKUS6y",
+	"q0lKuUdehgFrmv9FwWLfJDlQ607Pk/hM29sjylKIQ2OIMEViFnttaqmsgL3Tpi4RcI6Pl4R9tSawSizf",
+	"b9PeuoeFZJYs4anjt1rZ7bREXEMJNaDwkcEvBeSzn2F2JvQs8SIdXMNsHhlOKPr8PmWA39zNs+tUc6yE",
+	"1pLtBlrBTH0l0tiQ14ii5+uVEe/oNZBPBeQMJJFszCE28QuRxpBrl0kiLWoBK7hRGxbeoRApUO63Tn7R",
+	"wuRVAtG1x59JUzGF2CM08gIMxReSjoH8G9GoA6kgJlLRmUTQrCZD6eEDp1JUC7SaOim6KKxgNIJIsRs7",
+	"MQoqA8oyObWEOOzTi6u80fg3c3JhRbNx5iVRotTU/i01dKlHmGSUcf3Hwqo/iSnJKJ+RTORARg/ZWXkY",
+	"a7JJpTwXhYYJEa5juHAxJVt44FSBVGRMizGQSVrIUrOzCJ5IgpELM8H2WjvaQFlXWw9L8q2O2hGW21f9",
+	"QHz8XTk9myr0nCqotLrW373TY6KHoaCoKfJyjfWV+bDIpYc7zszeZaXKh0AyGoOTCYdkoOEaGKrqEJET",
+	"kTG1UrV7jczc6rMlMIxzyrU4mEBOBgVnanD3Gl3fGnqcXwpMIGcidvth0phNEKPLfEjOj169P3lt9lnb",
+	"InC91MfA/ByEwbvjkw8XR0EY/PT+w1kQBq97f60RwhI9iDv3kkszBrqZMqCZ30cwk2m3oJBQxgGcj/tE",
+	"22dGvFYaXRTDFPwHyItsaHD7iEa/2Qpa/RlQWeQQP5rh7xCxib/zGM5CCUfoTnK1x9CMMNzfZ+AO42JE",
+	"aBUprWTMm1RQ9XgewxA0bcYhoWTEOFNQgweljFZpKz2KRbLVLgUXylxlRWkh2Q28c2CZu7TqezfIfF9C",
+	"3/G7KBUfzH2xgctyUZLRw12VmMlJSmdXS6I7a3sr3HuH+YGzT4WJKRxqUwZoLvGmwFDAQEsVG2/PQNGY",
+	"Ktpezx2wcaYG+CvDTgZx94o5zeOpuc8TmgEZiZxMQExSIFvumoQwfiNYBHL7sIyuLGiH2vVBPba3iNyv",
+	"G/Ay2PBHu8z5rB/qsiS5Ks7lpvWC47+Uug9Rb0iz3h88sb5Fr3fuEnOSw4h99kuuEculqt0bVfrHXKwp",
+	"QXKIxJgzCaTht9R1zo243hAXuUhhrSu1M/3gXbyGMzWQU+54NefpFR4U7J1X+VQZVYIXjExq7muKGIRI",
+	"5FcsLvWOi2wxRQy887d33d0f5u/cVxDHohwwvzWBs2pHH/IW0CghWSGVCXhtHxLIJmpWM4qttqJpqsFb",
+	"i//qtlJ1//3sqeei/UH0UCeFpee8RKTonzaQKOaad5VAMZMuBeXM7rZ5TAMaZ4wP0IaIaJoSuIF8VnlJ",
+	"h2Rww2AKuXkk1+biFuNRWmD6hrGDadzCa/DT9+cXLkCyXTf2cZEgDMxUHvM+DObjbtrgsKNfnR31Lo5P",
+	"fgzC4Nfesf509eb92VXv9PTs/X/23gZh8Ob45Pj8pyPtTrzpHb89eu1d4oN2OI/5GKRaluFAowgm3ojE",
+	"GUQijyWRSuQQk+GMqIRJMqQqSrxu1aIrFRcmP8jHLm76aSIkkC2jHULC4m2S0JgMAXi5NIzQllMJzLQU",
+	"5WPQnr9KGB+vCUnqdRx7dvMofTUwI7QbuUo0B+pjnjklHq+10ByFlshtoMJC46NbPDCDmQ1FJYv9qsfs",
+	"7IkkLA6116ZNMu0eG3wfkKmxp69BEoaEwrThEkM2EQq4eoiM3MzHw3tbvjQbzlqKaP5ru1/L8S1KUqFp",
+	"haaUR5BrX+DvgkNI2u32ts+6WgH6p4JyxdRsSaCsiJLSF9YO8CG5honSgl2yzySGiGU0JZNU64AlXobz",
+	"ELod998Kj3lTtzEMtDEgFc0mS5xlZpxkjcQNHeSwfFxNBZmhthVpvL7fvDy0YkK6eoANLhwSoRLI8bPE",
+	"NIscRhrmuWPd2115qjj3lfl6IabIwe11klJOIqpoKsYFglHCJFdm5619iTHnwddgazKBRVaNJusnu0J2",
+	"3CfTz4rAtXV0XVQtJN4ZqnZfrNDjbmXfpmopnq8wm3T+AF+lVKI9TW2mZ6gNQMHnYg113Xz0/ucgDI5O",
+	"j87enesPL3uvj09OP1zoz7VU1aOjvxyfX+ATH05+Pnn/64n+eH50dtx7e/zbkf7j+OTi6OwEFfLRae/s",
+	"4rj31quH5xNVvSwwFPFMb8TYI7gXQrmcQr4YJ4ksLtbMjkXU3dayb1dlcuD81fOXvpwTCVGRMzU71+sY",
+	"sN6jESXy0p3zyHH7iLWPI8FHbFxoLW/PzIgcfYgvj9++1aZP7/W745Ori/c/H51oTOC+8AIEaA55JWcS",
+	"pSYmB5jxkfDwultaFvmIRsj4Q5amjI9bdMJCImFCMYY+ykVWI6DWiEba9ntpHsZsXiT/Po8EV9qpO7CP",
+	"yrBKojCJwL3TY7NX2SZHTVOTcIDYeAtNtPT51sCz+8G2L9PyJaLB5lma4SbN8rBG/xYEk6+mKazPnXFi",
+	"cznLQKo9gIRKwsXy8wrnDec+N9QqydNOt01KbOcuOl+uXbuogLjd532OVGqeGMwxy8B5bksYWw9/20xc",
+	"w3kQqxzIlM7Qv6bat6ZzyW6S0KG40T63NPJ/ixIOY6GYdmir4w2JpLPtg9raWicCQ3Jgshz/RJKBvVK9",
+	"wiDoAKFKKYsxwXQ4s//0Ua3VUu2mCdOuofY4EFKRE8wwJ5TjmDZp1ASIKbe5d86vjahJze1zxcaJwsOk",
+	"ygGJaEKaNVdkkoxA+6QJ2GmMstOq0NDxgbO4TM4xQo7JIG497Qz0ub1gI7EAiSn81wATjQ5IR9tI/2Vk",
+	"2KYoh2h+VplG5I3ICfrFGjMqgT43l3h40Vy72hvUItsDMmVchkQKksMkpTOw+boijwFdBq0BLSUkNM9S",
+	"kLKGg9LeB/S4FWgpeGDAML/pA5cksWafCXJXBgHZKkWEPvY+r9sNg0qpy4E1GKmqGzfbSJkWwTh1o9gD",
+	"EWOsXKo0WxHGpaJctYnzmvS+Kitdn86g7kKZGoeRSGNtKXMlSCKKPJ2FJKYsnelf+xwdnXRGcpGmxUQ6",
+	"y1Zpv5RGKKAQcPTCUExl7T6mXTCFZSg14Un+97//p5IVvdNj7ftCLo3k7bY77Q6a+RPgdMKCg2Cv3Wnv",
+	"BZggnaDu2EGXeeemu2MIFF1V4b9ytDgwp1ylLbVMGlOd6lr2UsDMaZjIjGKSRAlE1xrJktA+nyYiBbJl",
+	"pJoVMHqq6kSqwI0TfsgS+PVQC5cbmrK4lk+OaNZcoY+7dh/tmMrwSUikJrHy4mRwiIIXqd3oCXetKlCu",
+	"UU72+3wNe90woC0JwHA7bxxvm5yaLA7tOCGG+txkduAiOKHxwPVALebGXP9pqKAU/MdxeSg/mqMrr8Rf",
+	"ini2Wc3QXMHJxzKN8bnL3EA9f6UdP+f3NWzqg0AmYjJ3EXYQ7HZ2n7W63dbu/kW3c9DR//9WGeW2pOr2",
+	"0leM8rG6J+3udtq7+/dfrro4DDRmtZgYs6EHjrVroGqVPbdNK07lBcwXce12Og84jqqCpXtXeUt3M+Bt",
+	"ZMpTvFVmp1iVhdn4HKZ+AjXmFj5jQWlrkfPUbNkHRomaHVPchk93N3r66SZPd/c2eHp/I7j3O5vMXWZ9",
+	"rTlCH2iRZTSflZxuleHYMbyiY80qAUqw4FIPqSS61pFXqox3IimOfdVGp9oGqz0Y4nFLZW5QQiImxptN",
+	"Zy5DtSaorYDDVECyNfBFTgcY4bOmISZWxRCxGDBY1BRob5lUzfxQvPOolXB+/GIqMD8VkM88JZgbl1yG",
+	"/gldbuN68y2kc1qhtqkQqFabC+U3j3GtWMFcnu3KwH5tCY/ruSAnLpzVYsb8wdj+D8vImsKN16MaNO5Y",
+	"uXEMdzP0zhcW3+7QySQXN7DccnvDOJNolteWJFPKsEhWs6aZgqaHTVcLoZRTZoz6LXQNtANl9298GGPu",
+	"yGJYLml8aw5TM0HppGCSHtrQkTYgUkym9tlHTzsvTDBAayETkERuXBQXPbP3OUr3C4xmyTaL7yzXXnGT",
+	"/WDu3oRvV7FeiKk4Mvnjqd7Oi38EjrVERug82z6Ea3NAubqcaSlL1+DY0FW2mxT8OgPb9GzBqziL5lTt",
+	"1WCFPKHc8Fa1xCasd4Yb+Eact4mbU029UVzelYLcUWm88gbCzuLXpl/DZ3g0gYKlLt/FyeNY8hiAuqc0",
+	"qaWJWVt+0YC+sM881A0t1/rYTAqr+9mdF5Wf3czYC3pRBuSVyCfCwBeYNLHgGe2OOtH+busH+hRaT+Pn",
+	"w9aL0R60dqPusENfxD/A81ElLjZ1zWs5dh5CP6rFmUIynNk2LxtT7h/bvFQlAZQU5dIAb8MlCsekisky",
+	"KkpKc28gZ1JBNmgWqjbJzoy+qPfBuVcgajUJNchiM6Kw2XBrSd/uhk13vi17bIaHpRoAf/0dpP6Lf774",
+	"jaG9kru8rOkT9DtfzIfbpRL/R1Al381ZXz4wq0d2ar2w7unQfOeAf+ZQxhnQ+AEUvYNXNlei3mUnhhT8",
+	"xWaZuAHpbr/tELyKdNeBnltgZkIR7sqYjinjbfIqBZrj33VVJ4r6XbbJd5T1fMc5hacnmesS9E35r9H3",
+	"xdOTxdst5XZtvpnb6hL+2eJiapKrtytkfmenddkpM2GGZa2BPAH/0B/Rb2YtuPGHhKYpUUkOQDI6MffZ",
+	"JhV+C7vzVRX7A9t1abvsdmAyU7jH9vsR1B+WEYKUSYWF7/Vy2t1Ox1W1dvVHkyHpakVvfR2NFq8/64Vz",
+	"+51bP381ezH4Lyi/Mg9+57uHqLE1uc52/JpXUiYLuRlFr/U10x4VfKaRSjHnRkKb6OO8S4UBjZI+v4YZ",
+	"GbMb4Jg2ZtNwEjZOTDNLk7O01epqjVeWXG4fml4RXCg7GNOEqsX6/IamBbQxVa3MnzBioUqXY7HUa9wA",
+	"j0VOzk5fGT+QbOG13wRMdt5EQ+LGbLf7/MLeATjlm4g0lq483WSUMYl5RCyi5hLZNJKgREIkeJmaiFFI",
+	"6ct+OP/6gueebuu3kjn3FB2mY91jZC58F75lNqSr4fmeD/E4Qhtl7WZy+253pFlmuDS6etKoxvx2dk4d",
+	"3BUB2n3rf7vUhkRMgttwPZ/djcEY4CaB2GZ3vyX8Um1iPhr73WxZJ9Lry2FdFff1RW5PatUx30aFNmlz",
+	"Uxr7RqFdP2NtCvxK5vh/fRH3D6JwerF2Eqq0ZCUeEvqqmHXnS/n5dgcV1VXkerR5ffuerfeYJoD38wNM",
+	"Ex2YPOVaJ8nBNePxgIyYIgWPrZdRrvVEVu3V+sZjCGvJ/+ZvVdYIon2eUEVMFy3ZJj2Thu1CZ9SqXyb7",
+	"vPRAyNbAfjogeM0+CIn5xr4OoOzJNSCt7rbPxsd+dWhDPkgyhV/u5q/6ex5sarEndaHZBeiBr3oI7yi4",
+	"1ajFyhvGyaBhDg+asPqysn3ZjLWeaZsDXTVUWgS62cuuLBrqav6w5baHpLvYnsvtYM8Pr+vEWgFYMm/X",
+	"1yR3rsL37m5jXyHG5NolGjTekSJv2xvu7te6EJpBnmz2Ws/A7g+N5n5788nqZb++52vrm1r/xyUKxxU+",
+	"fjfA1tEI7+isnm5l7ATLByNCkYn/vLEXUjXt8Ep/m8CAZYGN3l7zSdu2c41JuTadNCA+tM1v6mWB2DjJ",
+	"n4l9YWD5pm6Ow8fdLk7XuSt4gbg7fBE/hWfd1vNoj7aejvZ/aP0Au93WC9oZdqPdeA+e1i4QI9aKYZKK",
+	"WbOmRa95WXUYCoZ0wq72Pu22nk9dP5YD23Fkk/SUsl3LsitIU7X6nQfv5QRVRbd1o8y2rFma+4LvaKml",
+	"vpSzmNI1wzNYimXDlkZQYuXnIUGrx5XEUD1NQmXS59rCiShWog3BvsbFXEH67ByTQGPfqfJNXbA7+MGF",
+	"AUKjsS7n+WAjLnhEn829V6fOtL+N/3rdHe5mv7xIO3/Jf4ie3lw8K37al//RhbM9etoRJ8/Zu6D2Spzf",
+	"X9w4O8BieV3pszba6+8iukv8aOM8xEB9iBlgBp3fA5mPIcHwTAjlldDxSa51bIadL/jvFYtv70qlqE5Z",
+	"KjGRhBYqAa6Qm/i4bCpOzrQBYdIknC1huxGsyo3AkV9BloVLQcfOSk1PaE0m9L29z2LtGxSErBdm+v2N",
+	"m1rXw6VFtfcX/MtkT4PMvltA616EaKRtJkBMqwR0ua+uYXZH1X8vxpJ/DlPXocQaQ6ZHARtzSQamy8HV",
+	"MAd6HYspNzMPCN4uS1NPwsWUCG35/HL3iw3winoqcpQ8BU9BSjKo3p6AOV0SVNW64xpkn6sEMmeUPe10",
+	"7n/NTLailGms45yc5AV3nSViUJSlcmBsOKzCGeUgk6oToa9AH19uge0v3BskHpIeXX+NhDWU1vX9515f",
+	"8RiXv+6FHbu113F07wcixEuD4jDVlIIaAM8zcREopB+sRLerP7oI+eMKBcSheWED9ncpmbVkUke2NWFh",
+	"IkpeWVHrU+YXFOemXUmtO0gxMTHAsNPp2CiyawDjK/r09Qjpc3SnTI8QjGscEjbC2jTbLwZbY8Zkq+DX",
+	"XG/KOnCi1usmJO7HwnSPwlYyIicUu8IY5DCTJoPhFOwYE6LUG1N8/Qg2YhIkpfkYiGsNp58oe8P1ea1N",
+	"yDpd/VyvdNtTod7ZT0+cMSkZH/e5yPFGu5UKPiYs3jZBeSvqmERpx2mmpaXJjdXoGDFI0RUdWIx/ZJdt",
+	"/HIQlu1REttFyWYpkGZr0LnGNlMqm31BsfVMozspEbn2eWcEaJ4y9I7NU1jxa9/ZQCWpenIi+xpr0hmT",
+	"mNHriCiinAyhz8tmQ5KOIJ21yS/mCJhtNbS8HyTZykXBY4hJQtORfgZuANOTeo6CsJrStB+tR/MSWjUj",
+	"xa6oriMpDqj5+zwmo5SOx5paU6rggDCFzr40L3Kg4+plPtjYBoNuzoY2xGembpOXItaPuUb7moH6vPuM",
+	"vGMv2+RXrSkHcT67ygv+71pgD8yRlydZdtbRaDUID82a1WlrXPkUlelXW2sv6An7zRUM6dWqtRB5eG5I",
+	"ojbZrOYj+ML8djf+QL8tzFx4tdHlgxSolWMfTfPWIB22no/2aKth5S5rbVPrlhpMYdga5bhwXG8YedDd",
+	"3TcvQZ6L19c6hC6zqW0qlOvd1uxUqWG9wiuG8vcN4o4LfSofJfurbGvcbbYh7rhewJ3NAG50UfYYBGVT",
+	"ciMw8I1s36uXHiFIgefQ1OKLhkMYfG5l9HNrKOJZazjDk+8+e/78+W732W29eSWy31zbyo+XmrGNkvSJ",
+	"m4uqSSLqnFhERQbcxF6xBxQ6GlrSFHkaHAQ7GAy1IC7MZkIoKL5UAqxmL2Db2UZXGekLRcw3eWzPBRR8",
+	"gxqtAPXSpgsgyu36BOamaNl4Z0VtuRZ6224bxgQurb1FY6+2hjmzxTXmmwE12w7wst3cE4m6Vmrjrbb1",
+	"WuXy7eXt/wUAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -60,6 +60,30 @@ func (e TokenRole) Valid() bool {
 	}
 }
 
+// Defines values for TransitionState.
+const (
+	CREATING           TransitionState = "CREATING"
+	FAILED             TransitionState = "FAILED"
+	FINISHED           TransitionState = "FINISHED"
+	WAITINGFORAPPROVAL TransitionState = "WAITING_FOR_APPROVAL"
+)
+
+// Valid indicates whether the value is a known member of the TransitionState enum.
+func (e TransitionState) Valid() bool {
+	switch e {
+	case CREATING:
+		return true
+	case FAILED:
+		return true
+	case FINISHED:
+		return true
+	case WAITINGFORAPPROVAL:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SchemaErrorCode.
 const (
 	EBADINPUT  SchemaErrorCode = "EBADINPUT"
@@ -180,6 +204,20 @@ type ObjectCount struct {
 type ObjectLimit struct {
 	// Maximum The most that may exist; -1 means unlimited.
 	Maximum int32 `json:"maximum"`
+}
+
+// PlanTransition defines model for PlanTransition.
+type PlanTransition struct {
+	CreatedAt time.Time          `json:"created_at"`
+	FromPlan  string             `json:"from_plan"`
+	Id        openapi_types.UUID `json:"id"`
+
+	// Reason Why it failed, when it did.
+	Reason    string             `json:"reason"`
+	State     TransitionState    `json:"state"`
+	TenantId  openapi_types.UUID `json:"tenant_id"`
+	ToPlan    string             `json:"to_plan"`
+	UpdatedAt time.Time          `json:"updated_at"`
 }
 
 // QueryKeyRotated defines model for QueryKeyRotated.
@@ -314,6 +352,9 @@ type TokenList struct {
 // TokenRole `admin` may call every operation; `viewer` may read (including the read-only POST queries).
 type TokenRole string
 
+// TransitionState defines model for TransitionState.
+type TransitionState string
+
 // UsageIngestResult defines model for UsageIngestResult.
 type UsageIngestResult struct {
 	// Accepted Records stored by this batch.
@@ -374,6 +415,17 @@ type TenantName = DNSLabel
 // Error The body of every error answer.
 type Error = SchemaErrorType
 
+// ListPlanTransitionsParams defines parameters for ListPlanTransitions.
+type ListPlanTransitionsParams struct {
+	Tenant *DNSLabel        `form:"tenant,omitempty" json:"tenant,omitempty"`
+	State  *TransitionState `form:"state,omitempty" json:"state,omitempty"`
+}
+
+// RejectPlanTransitionJSONBody defines parameters for RejectPlanTransition.
+type RejectPlanTransitionJSONBody struct {
+	Reason string `json:"reason"`
+}
+
 // CheckQuotaParams defines parameters for CheckQuota.
 type CheckQuotaParams struct {
 	// Kind The object kind, as in `object_limits`.
@@ -391,6 +443,9 @@ type IngestUsageRecordsParams struct {
 
 // RecordGaugesJSONRequestBody defines body for RecordGauges for application/json ContentType.
 type RecordGaugesJSONRequestBody = GaugeBatch
+
+// RejectPlanTransitionJSONRequestBody defines body for RejectPlanTransition for application/json ContentType.
+type RejectPlanTransitionJSONRequestBody RejectPlanTransitionJSONBody
 
 // CreateTenantJSONRequestBody defines body for CreateTenant for application/json ContentType.
 type CreateTenantJSONRequestBody = TenantCreate
@@ -509,6 +564,38 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /admin/v1/gauges (the `RecordGauges` operationId).
 	RecordGauges(ctx context.Context, body RecordGaugesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListPlanTransitions List plan transitions
+	//
+	// Plan transitions, newest first, optionally of one tenant and in one state (`WAITING_FOR_APPROVAL` for the ones to decide).
+	//
+	// Corresponds with GET /admin/v1/plan_transitions (the `ListPlanTransitions` operationId).
+	ListPlanTransitions(ctx context.Context, params *ListPlanTransitionsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ApprovePlanTransition Approve a plan transition
+	//
+	// Finishes a transition waiting for approval; the tenant's plan switches (with its default quota) and subscriptions the new plan does not allow are cancelled, in one transaction. 409 from any other state.
+	//
+	// Corresponds with POST /admin/v1/plan_transitions/{id}/approve (the `ApprovePlanTransition` operationId).
+	ApprovePlanTransition(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RejectPlanTransitionWithBody Reject a plan transition
+	//
+	// Fails a transition waiting for approval, with a reason; the tenant stays on its plan and may start another transition. 409 from any other state.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /admin/v1/plan_transitions/{id}/reject (the `RejectPlanTransition` operationId).
+	RejectPlanTransitionWithBody(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RejectPlanTransition Reject a plan transition
+	//
+	// Fails a transition waiting for approval, with a reason; the tenant stays on its plan and may start another transition. 409 from any other state.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /admin/v1/plan_transitions/{id}/reject (the `RejectPlanTransition` operationId).
+	RejectPlanTransition(ctx context.Context, id openapi_types.UUID, body RejectPlanTransitionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListTenants List tenants
 	//
@@ -737,6 +824,78 @@ func (c *Client) RecordGaugesWithBody(ctx context.Context, contentType string, b
 // Corresponds with POST /admin/v1/gauges (the `RecordGauges` operationId).
 func (c *Client) RecordGauges(ctx context.Context, body RecordGaugesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRecordGaugesRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListPlanTransitions List plan transitions
+//
+// Plan transitions, newest first, optionally of one tenant and in one state (`WAITING_FOR_APPROVAL` for the ones to decide).
+//
+// Corresponds with GET /admin/v1/plan_transitions (the `ListPlanTransitions` operationId).
+func (c *Client) ListPlanTransitions(ctx context.Context, params *ListPlanTransitionsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListPlanTransitionsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ApprovePlanTransition Approve a plan transition
+//
+// Finishes a transition waiting for approval; the tenant's plan switches (with its default quota) and subscriptions the new plan does not allow are cancelled, in one transaction. 409 from any other state.
+//
+// Corresponds with POST /admin/v1/plan_transitions/{id}/approve (the `ApprovePlanTransition` operationId).
+func (c *Client) ApprovePlanTransition(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewApprovePlanTransitionRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RejectPlanTransitionWithBody Reject a plan transition
+//
+// Fails a transition waiting for approval, with a reason; the tenant stays on its plan and may start another transition. 409 from any other state.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /admin/v1/plan_transitions/{id}/reject (the `RejectPlanTransition` operationId).
+func (c *Client) RejectPlanTransitionWithBody(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRejectPlanTransitionRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RejectPlanTransition Reject a plan transition
+//
+// Fails a transition waiting for approval, with a reason; the tenant stays on its plan and may start another transition. 409 from any other state.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /admin/v1/plan_transitions/{id}/reject (the `RejectPlanTransition` operationId).
+func (c *Client) RejectPlanTransition(ctx context.Context, id openapi_types.UUID, body RejectPlanTransitionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRejectPlanTransitionRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1158,6 +1317,153 @@ func NewRecordGaugesRequestWithBody(server string, contentType string, body io.R
 	}
 
 	operationPath := fmt.Sprintf("/admin/v1/gauges")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListPlanTransitionsRequest constructs an http.Request for the ListPlanTransitions method
+func NewListPlanTransitionsRequest(server string, params *ListPlanTransitionsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/plan_transitions")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Tenant != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tenant", *params.Tenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewApprovePlanTransitionRequest constructs an http.Request for the ApprovePlanTransition method
+func NewApprovePlanTransitionRequest(server string, id openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/plan_transitions/%s/approve", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRejectPlanTransitionRequest calls the generic RejectPlanTransition builder with application/json body
+func NewRejectPlanTransitionRequest(server string, id openapi_types.UUID, body RejectPlanTransitionJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRejectPlanTransitionRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewRejectPlanTransitionRequestWithBody constructs an http.Request for the RejectPlanTransition method, with any body, and a specified content type
+func NewRejectPlanTransitionRequestWithBody(server string, id openapi_types.UUID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/plan_transitions/%s/reject", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -1849,6 +2155,42 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /admin/v1/gauges (the `RecordGauges` operationId).
 	RecordGaugesWithResponse(ctx context.Context, body RecordGaugesJSONRequestBody, reqEditors ...RequestEditorFn) (*RecordGaugesResponse, error)
 
+	// ListPlanTransitionsWithResponse List plan transitions
+	//
+	// Plan transitions, newest first, optionally of one tenant and in one state (`WAITING_FOR_APPROVAL` for the ones to decide).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/v1/plan_transitions (the `ListPlanTransitions` operationId).
+	ListPlanTransitionsWithResponse(ctx context.Context, params *ListPlanTransitionsParams, reqEditors ...RequestEditorFn) (*ListPlanTransitionsResponse, error)
+
+	// ApprovePlanTransitionWithResponse Approve a plan transition
+	//
+	// Finishes a transition waiting for approval; the tenant's plan switches (with its default quota) and subscriptions the new plan does not allow are cancelled, in one transaction. 409 from any other state.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/v1/plan_transitions/{id}/approve (the `ApprovePlanTransition` operationId).
+	ApprovePlanTransitionWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*ApprovePlanTransitionResponse, error)
+
+	// RejectPlanTransitionWithBodyWithResponse Reject a plan transition
+	//
+	// Fails a transition waiting for approval, with a reason; the tenant stays on its plan and may start another transition. 409 from any other state.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/v1/plan_transitions/{id}/reject (the `RejectPlanTransition` operationId).
+	RejectPlanTransitionWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RejectPlanTransitionResponse, error)
+
+	// RejectPlanTransitionWithResponse Reject a plan transition
+	//
+	// Fails a transition waiting for approval, with a reason; the tenant stays on its plan and may start another transition. 409 from any other state.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/v1/plan_transitions/{id}/reject (the `RejectPlanTransition` operationId).
+	RejectPlanTransitionWithResponse(ctx context.Context, id openapi_types.UUID, body RejectPlanTransitionJSONRequestBody, reqEditors ...RequestEditorFn) (*RejectPlanTransitionResponse, error)
+
 	// ListTenantsWithResponse List tenants
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -2140,6 +2482,273 @@ func (r RecordGaugesResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r RecordGaugesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListPlanTransitionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Transitions []PlanTransition `json:"transitions"`
+	}
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListPlanTransitionsResponse) GetJSON200() *struct {
+	Transitions []PlanTransition `json:"transitions"`
+} {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListPlanTransitionsResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListPlanTransitionsResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListPlanTransitionsResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListPlanTransitionsResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListPlanTransitionsResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListPlanTransitionsResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListPlanTransitionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListPlanTransitionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListPlanTransitionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListPlanTransitionsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ApprovePlanTransitionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PlanTransition
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ApprovePlanTransitionResponse) GetJSON200() *PlanTransition {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ApprovePlanTransitionResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ApprovePlanTransitionResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ApprovePlanTransitionResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ApprovePlanTransitionResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ApprovePlanTransitionResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ApprovePlanTransitionResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ApprovePlanTransitionResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ApprovePlanTransitionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ApprovePlanTransitionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ApprovePlanTransitionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ApprovePlanTransitionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RejectPlanTransitionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PlanTransition
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RejectPlanTransitionResponse) GetJSON200() *PlanTransition {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RejectPlanTransitionResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RejectPlanTransitionResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RejectPlanTransitionResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r RejectPlanTransitionResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RejectPlanTransitionResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RejectPlanTransitionResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RejectPlanTransitionResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RejectPlanTransitionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RejectPlanTransitionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RejectPlanTransitionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RejectPlanTransitionResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -3367,6 +3976,66 @@ func (c *ClientWithResponses) RecordGaugesWithResponse(ctx context.Context, body
 	return ParseRecordGaugesResponse(rsp)
 }
 
+// ListPlanTransitionsWithResponse List plan transitions
+//
+// Plan transitions, newest first, optionally of one tenant and in one state (`WAITING_FOR_APPROVAL` for the ones to decide).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/v1/plan_transitions (the `ListPlanTransitions` operationId).
+func (c *ClientWithResponses) ListPlanTransitionsWithResponse(ctx context.Context, params *ListPlanTransitionsParams, reqEditors ...RequestEditorFn) (*ListPlanTransitionsResponse, error) {
+	rsp, err := c.ListPlanTransitions(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListPlanTransitionsResponse(rsp)
+}
+
+// ApprovePlanTransitionWithResponse Approve a plan transition
+//
+// Finishes a transition waiting for approval; the tenant's plan switches (with its default quota) and subscriptions the new plan does not allow are cancelled, in one transaction. 409 from any other state.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/v1/plan_transitions/{id}/approve (the `ApprovePlanTransition` operationId).
+func (c *ClientWithResponses) ApprovePlanTransitionWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*ApprovePlanTransitionResponse, error) {
+	rsp, err := c.ApprovePlanTransition(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseApprovePlanTransitionResponse(rsp)
+}
+
+// RejectPlanTransitionWithBodyWithResponse Reject a plan transition
+//
+// Fails a transition waiting for approval, with a reason; the tenant stays on its plan and may start another transition. 409 from any other state.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/v1/plan_transitions/{id}/reject (the `RejectPlanTransition` operationId).
+func (c *ClientWithResponses) RejectPlanTransitionWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RejectPlanTransitionResponse, error) {
+	rsp, err := c.RejectPlanTransitionWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRejectPlanTransitionResponse(rsp)
+}
+
+// RejectPlanTransitionWithResponse Reject a plan transition
+//
+// Fails a transition waiting for approval, with a reason; the tenant stays on its plan and may start another transition. 409 from any other state.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/v1/plan_transitions/{id}/reject (the `RejectPlanTransition` operationId).
+func (c *ClientWithResponses) RejectPlanTransitionWithResponse(ctx context.Context, id openapi_types.UUID, body RejectPlanTransitionJSONRequestBody, reqEditors ...RequestEditorFn) (*RejectPlanTransitionResponse, error) {
+	rsp, err := c.RejectPlanTransition(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRejectPlanTransitionResponse(rsp)
+}
+
 // ListTenantsWithResponse List tenants
 //
 // Returns a wrapper object for the known response body format(s).
@@ -3741,6 +4410,226 @@ func ParseRecordGaugesResponse(rsp *http.Response) (*RecordGaugesResponse, error
 			return nil, err
 		}
 		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListPlanTransitionsResponse parses an HTTP response from a ListPlanTransitionsWithResponse call
+func ParseListPlanTransitionsResponse(rsp *http.Response) (*ListPlanTransitionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListPlanTransitionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Transitions []PlanTransition `json:"transitions"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseApprovePlanTransitionResponse parses an HTTP response from a ApprovePlanTransitionWithResponse call
+func ParseApprovePlanTransitionResponse(rsp *http.Response) (*ApprovePlanTransitionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ApprovePlanTransitionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PlanTransition
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRejectPlanTransitionResponse parses an HTTP response from a RejectPlanTransitionWithResponse call
+func ParseRejectPlanTransitionResponse(rsp *http.Response) (*RejectPlanTransitionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RejectPlanTransitionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PlanTransition
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Error

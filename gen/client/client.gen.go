@@ -2775,8 +2775,7 @@ type ClientInterface interface {
 	// The plan the tenant is on now, as a one-plan catalogue entry, in the language the
 	// client prefers: the `locale` parameter (a BCP 47 tag such as `fr-FR`) or else
 	// `Accept-Language`, matched against the catalogue's locales (`en-US` and `fr-FR`), with
-	// `en-US` when nothing matches. Its `state` is `STATE_TRANSITION_PENDING` while a plan
-	// transition waits for approval.
+	// `en-US` when nothing matches.
 	//
 	// Corresponds with GET /api/web/namespaces/system/usage_plans/current (the `GetCurrentPlan` operationId).
 	GetCurrentPlan(ctx context.Context, params *GetCurrentPlanParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3340,8 +3339,7 @@ func (c *Client) UnsubscribeAddon(ctx context.Context, body UnsubscribeAddonJSON
 // The plan the tenant is on now, as a one-plan catalogue entry, in the language the
 // client prefers: the `locale` parameter (a BCP 47 tag such as `fr-FR`) or else
 // `Accept-Language`, matched against the catalogue's locales (`en-US` and `fr-FR`), with
-// `en-US` when nothing matches. Its `state` is `STATE_TRANSITION_PENDING` while a plan
-// transition waits for approval.
+// `en-US` when nothing matches.
 //
 // Corresponds with GET /api/web/namespaces/system/usage_plans/current (the `GetCurrentPlan` operationId).
 func (c *Client) GetCurrentPlan(ctx context.Context, params *GetCurrentPlanParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5529,8 +5527,7 @@ type ClientWithResponsesInterface interface {
 	// The plan the tenant is on now, as a one-plan catalogue entry, in the language the
 	// client prefers: the `locale` parameter (a BCP 47 tag such as `fr-FR`) or else
 	// `Accept-Language`, matched against the catalogue's locales (`en-US` and `fr-FR`), with
-	// `en-US` when nothing matches. Its `state` is `STATE_TRANSITION_PENDING` while a plan
-	// transition waits for approval.
+	// `en-US` when nothing matches.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -9167,8 +9164,7 @@ func (c *ClientWithResponses) UnsubscribeAddonWithResponse(ctx context.Context, 
 // The plan the tenant is on now, as a one-plan catalogue entry, in the language the
 // client prefers: the `locale` parameter (a BCP 47 tag such as `fr-FR`) or else
 // `Accept-Language`, matched against the catalogue's locales (`en-US` and `fr-FR`), with
-// `en-US` when nothing matches. Its `state` is `STATE_TRANSITION_PENDING` while a plan
-// transition waits for approval.
+// `en-US` when nothing matches.
 //
 // Returns a wrapper object for the known response body format(s).
 //

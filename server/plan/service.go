@@ -56,6 +56,16 @@ func (s *Service) setPlan(ctx context.Context, tenantID uuid.UUID, name string) 
 	return nil
 }
 
+// Changed drops what this replica derived from the tenant's plan; a plan
+// switched inside a longer transaction calls it again once that commits, so
+// no read made before the commit stays cached.
+func (s *Service) Changed(tenantID uuid.UUID) {
+	s.plans.Invalidate(tenantID)
+	for _, fn := range s.onChanged {
+		fn(tenantID)
+	}
+}
+
 // Catalogue is the plan catalogue in use.
 func (s *Service) Catalogue() *Catalogue { return s.cat }
 

@@ -1,0 +1,268 @@
+// Package transition is plan transitions: a state machine stored in the
+// database (CREATING → FINISHED | FAILED | WAITING_FOR_APPROVAL,
+// WAITING_FOR_APPROVAL → FINISHED | FAILED, nothing else), at most one open
+// per tenant (the database enforces it), self-service flows finishing in the
+// request and approval flows waiting for an operator. No HTTP and no SQL
+// here.
+package transition
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"billing-api/server/clock"
+	"billing-api/server/fault"
+	"billing-api/server/payment"
+	"billing-api/server/plan"
+	"billing-api/server/tenancy"
+)
+
+// State is a transition's state.
+type State string
+
+const (
+	Creating           State = "CREATING"
+	WaitingForApproval State = "WAITING_FOR_APPROVAL"
+	Finished           State = "FINISHED"
+	Failed             State = "FAILED"
+)
+
+// edges are the only moves the state machine makes.
+var edges = map[State][]State{
+	Creating:           {Finished, Failed, WaitingForApproval},
+	WaitingForApproval: {Finished, Failed},
+}
+
+// CanMove reports whether from → to is an edge of the state machine.
+func CanMove(from, to State) bool { return slices.Contains(edges[from], to) }
+
+// Open reports whether a transition in s still holds the tenant's one slot.
+func (s State) Open() bool { return s == Creating || s == WaitingForApproval }
+
+// Transition is one move of a tenant from one plan to another.
+type Transition struct {
+	ID        uuid.UUID
+	TenantID  uuid.UUID
+	FromPlan  string
+	ToPlan    string
+	State     State
+	Reason    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Store is what transitions need from persistence.
+type Store interface {
+	WithTx(ctx context.Context, fn func(ctx context.Context) error) error
+	// InsertTransition stores a new transition; a second open one for the
+	// tenant is a conflict (a partial unique index).
+	InsertTransition(ctx context.Context, t Transition) error
+	// MoveTransition sets the state to `to` only if it is `from` (compare
+	// and set); ok is false when it was not.
+	MoveTransition(ctx context.Context, id uuid.UUID, from, to State, reason string, at time.Time) (ok bool, err error)
+	// TransitionByID finds a transition of any tenant (not found if none).
+	TransitionByID(ctx context.Context, id uuid.UUID) (Transition, error)
+	// ListTransitions lists transitions, newest first, optionally of one
+	// tenant and in one state.
+	ListTransitions(ctx context.Context, tenantID *uuid.UUID, state State) ([]Transition, error)
+	// SetTenantPlan switches the tenant's plan (in the caller's transaction).
+	SetTenantPlan(ctx context.Context, tenantID uuid.UUID, name string) error
+}
+
+// Deps are the other domains a transition touches.
+type Deps struct {
+	Plans *plan.Service
+	// Payments creates the PRIMARY method a payment-token flow may carry
+	// and tells whether one exists.
+	Payments *payment.Service
+	// CancelDisallowed cancels subscriptions the new plan does not allow,
+	// in the transaction that switches the plan.
+	CancelDisallowed func(ctx context.Context, tenantID uuid.UUID, p plan.Plan) error
+}
+
+// Service is the plan-transition domain.
+type Service struct {
+	store Store
+	deps  Deps
+	now   clock.Clock
+}
+
+// NewService wires the domain.
+func NewService(store Store, deps Deps, now clock.Clock) *Service {
+	return &Service{store: store, deps: deps, now: clock.Normalized(now)}
+}
+
+// Payload is what a transition request may carry for the flow's required
+// fields.
+type Payload struct {
+	PaymentToken   string
+	BillingAddress *payment.Contact
+	Domain         string
+}
+
+// Initiate starts a move to plan newPlan: it must exist and differ from the
+// current plan, and the fields its flow requires must be there. A flow
+// without manual approval finishes at once; one with it waits.
+func (s *Service) Initiate(ctx context.Context, p tenancy.Principal, newPlan string, in Payload) (Transition, error) {
+	target, ok := s.deps.Plans.Catalogue().Plan(newPlan)
+	if !ok {
+		return Transition{}, invalid("new_plan", "exists", fmt.Sprintf("there is no plan named %q", newPlan))
+	}
+	current, err := s.deps.Plans.CurrentPlan(ctx, p.TenantID)
+	if err != nil {
+		return Transition{}, err
+	}
+	if current.Name == target.Name {
+		return Transition{}, fault.Conflictf("the tenant is already on plan %s", target.Name)
+	}
+	if err := s.checkRequired(ctx, p, target, in); err != nil {
+		return Transition{}, err
+	}
+	now := s.now()
+	t := Transition{ID: uuid.New(), TenantID: p.TenantID, FromPlan: current.Name, ToPlan: target.Name, State: Creating, CreatedAt: now, UpdatedAt: now}
+	if err := s.store.InsertTransition(ctx, t); err != nil {
+		if fault.KindOf(err) == fault.KindConflict {
+			return Transition{}, fault.Conflictf("the tenant already has a plan transition in progress; wait for it to finish or be decided")
+		}
+		return Transition{}, err
+	}
+	if in.PaymentToken != "" {
+		if _, err := s.deps.Payments.Create(ctx, p, payment.CreateInput{Token: in.PaymentToken, Role: payment.RolePrimary, Contact: in.BillingAddress}); err != nil {
+			_ = s.move(ctx, &t, Creating, Failed, "the payment method could not be added: "+err.Error())
+			return Transition{}, err
+		}
+	}
+	if target.Transition.RequiresManualApproval {
+		return t, s.move(ctx, &t, Creating, WaitingForApproval, "")
+	}
+	return t, s.finish(ctx, &t, Creating)
+}
+
+// checkRequired checks the target flow's required fields.
+func (s *Service) checkRequired(ctx context.Context, p tenancy.Principal, target plan.Plan, in Payload) error {
+	var v fault.Violations
+	for _, f := range target.Transition.RequiredFields {
+		switch f {
+		case "TRANSITION_REQUIRED_FIELD_PAYMENT_TOKEN":
+			if in.PaymentToken != "" {
+				if in.BillingAddress == nil {
+					v.Add("payload.billing_address", "required", "a new payment token needs the billing address it is registered with")
+				}
+				continue
+			}
+			ms, err := s.deps.Payments.Methods(ctx, p.TenantID)
+			if err != nil {
+				return err
+			}
+			if !slices.ContainsFunc(ms, func(m payment.Method) bool { return m.Role == payment.RolePrimary }) {
+				v.Add("payload.payment_provider_token", "required", fmt.Sprintf("plan %s needs a PRIMARY payment method: add one, or give a token here", target.Name))
+			}
+		case "TRANSITION_REQUIRED_FIELD_CONTACTS":
+			c := in.BillingAddress
+			if c == nil || c.Address1 == "" || c.City == "" || c.ZipCode == "" || c.Country == "" {
+				v.Add("payload.billing_address", "required", fmt.Sprintf("plan %s needs a billing address with address1, city, zip_code and country", target.Name))
+			}
+		case "TRANSITION_REQUIRED_FIELD_DOMAIN":
+			if in.Domain == "" {
+				v.Add("payload.domain", "required", fmt.Sprintf("plan %s needs a domain", target.Name))
+			}
+		}
+	}
+	return v.Err()
+}
+
+// move makes one edge of the state machine, or fails with 409 when the
+// transition is no longer in `from` (decided meanwhile).
+func (s *Service) move(ctx context.Context, t *Transition, from, to State, reason string) error {
+	if !CanMove(from, to) {
+		return fault.Conflictf("a plan transition cannot go from %s to %s", from, to)
+	}
+	ok, err := s.store.MoveTransition(ctx, t.ID, from, to, reason, s.now())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fault.Conflictf("plan transition %s is no longer %s", t.ID, from)
+	}
+	t.State, t.Reason = to, reason
+	return nil
+}
+
+// finish moves t to FINISHED, switches the tenant's plan (and with it its
+// default quota) and cancels the subscriptions the new plan does not allow,
+// all in one transaction.
+func (s *Service) finish(ctx context.Context, t *Transition, from State) error {
+	target, _ := s.deps.Plans.Catalogue().Plan(t.ToPlan)
+	err := s.store.WithTx(ctx, func(ctx context.Context) error {
+		if err := s.move(ctx, t, from, Finished, ""); err != nil {
+			return err
+		}
+		if err := s.store.SetTenantPlan(ctx, t.TenantID, t.ToPlan); err != nil {
+			return err
+		}
+		return s.deps.CancelDisallowed(ctx, t.TenantID, target)
+	})
+	if err == nil {
+		s.deps.Plans.Changed(t.TenantID)
+	}
+	return err
+}
+
+// State returns a transition's state by id alone (for the no-auth status).
+func (s *Service) State(ctx context.Context, id uuid.UUID) (State, error) {
+	t, err := s.store.TransitionByID(ctx, id)
+	if err != nil {
+		if fault.KindOf(err) == fault.KindNotFound {
+			return "", fault.NotFoundf("no plan transition %s", id)
+		}
+		return "", err
+	}
+	return t.State, nil
+}
+
+// List lists transitions for the operator, newest first.
+func (s *Service) List(ctx context.Context, tenantID *uuid.UUID, state State) ([]Transition, error) {
+	return s.store.ListTransitions(ctx, tenantID, state)
+}
+
+// Approve finishes a transition waiting for approval.
+func (s *Service) Approve(ctx context.Context, id uuid.UUID) (Transition, error) {
+	t, err := s.waiting(ctx, id)
+	if err != nil {
+		return t, err
+	}
+	return t, s.finish(ctx, &t, WaitingForApproval)
+}
+
+// Reject fails a transition waiting for approval, with the operator's reason.
+func (s *Service) Reject(ctx context.Context, id uuid.UUID, reason string) (Transition, error) {
+	t, err := s.waiting(ctx, id)
+	if err != nil {
+		return t, err
+	}
+	return t, s.move(ctx, &t, WaitingForApproval, Failed, reason)
+}
+
+func (s *Service) waiting(ctx context.Context, id uuid.UUID) (Transition, error) {
+	t, err := s.store.TransitionByID(ctx, id)
+	if err != nil {
+		if fault.KindOf(err) == fault.KindNotFound {
+			return t, fault.NotFoundf("no plan transition %s", id)
+		}
+		return t, err
+	}
+	if t.State != WaitingForApproval {
+		return t, fault.Conflictf("plan transition %s is %s, not waiting for approval", id, t.State)
+	}
+	return t, nil
+}
+
+func invalid(field, rule, detail string) error {
+	var v fault.Violations
+	v.Add(field, rule, detail)
+	return v.Err()
+}

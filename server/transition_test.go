@@ -1,0 +1,239 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"billing-api/gen/api"
+	"billing-api/server/transition"
+)
+
+const transitionPath = "/api/web/namespaces/system/billing/plan_transition"
+
+const billingAddress = `{"address1":"1 Main St","city":"Springfield","zip_code":"12345","country":"US"}`
+
+func (v *env) currentPlanName(tok string) string {
+	v.t.Helper()
+	res := v.call(http.MethodGet, "/api/web/namespaces/system/usage_plans/current", tok, nil)
+	var p api.PlanLocalizedPlan
+	res.decode(v.t, &p)
+	return *(*p.Plans)[0].Name
+}
+
+func (v *env) transitionState(id string) (int, string) {
+	v.t.Helper()
+	res := v.call(http.MethodGet, "/no_auth/namespaces/system/billing/plan_transition?id="+id, "", nil)
+	var out api.PlanTransitionGetPlanTransitionRsp
+	if res.Status == http.StatusOK {
+		res.decode(v.t, &out)
+	}
+	return res.Status, string(out.State)
+}
+
+func TestSelfServiceTransitionsFinishAtOnce(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t)
+	tok := v.tenant("acme")
+	expect := func(body string, status int, inMessage string) api.PlanTransitionInitiatePlanTransitionRsp {
+		t.Helper()
+		res := v.call(http.MethodPost, transitionPath, tok, body)
+		if res.Status != status {
+			t.Fatalf("%s: %d %s, want %d", body, res.Status, res.Body, status)
+		}
+		var out api.PlanTransitionInitiatePlanTransitionRsp
+		if status == http.StatusOK {
+			res.decode(t, &out)
+		} else if inMessage != "" && !strings.Contains(res.errorBody(t).Message, inMessage) {
+			t.Fatalf("%s: %s does not say %q", body, res.Body, inMessage)
+		}
+		return out
+	}
+	expect(`{"new_plan":"GOLD"}`, http.StatusBadRequest, "new_plan")
+	expect(`{"new_plan":"FREE"}`, http.StatusConflict, "already on plan FREE")
+	// TEAM needs a PRIMARY payment method (or a token) and a billing address.
+	expect(`{"new_plan":"TEAM"}`, http.StatusBadRequest, "payload.payment_provider_token")
+	expect(`{"new_plan":"TEAM","payload":{"payment_provider_token":"tok_visa"}}`, http.StatusBadRequest, "payload.billing_address")
+	if v.currentPlanName(tok) != "FREE" {
+		t.Fatal("a refused transition changed the plan")
+	}
+	out := expect(`{"new_plan":"TEAM","payload":{"payment_provider_token":"tok_visa","billing_address":`+billingAddress+`}}`, http.StatusOK, "")
+	if *out.RequiresManualApproval || out.Id == "" {
+		t.Fatalf("%+v", out)
+	}
+	if status, state := v.transitionState(out.Id); status != http.StatusOK || state != "STATE_FINISHED" {
+		t.Fatalf("state %d %s", status, state)
+	}
+	if v.currentPlanName(tok) != "TEAM" {
+		t.Fatal("the plan did not switch")
+	}
+	if got := v.roles("acme"); len(got) != 1 {
+		t.Fatalf("the token did not become a payment method: %v", got)
+	}
+	// TEAM's default quota applies at once.
+	if got := (*v.limits(tok, "system").Objects)["http_loadbalancer"]; got.Maximum <= 5 {
+		t.Fatalf("limits still FREE's: %+v", got)
+	}
+	// Back to INDIVIDUAL: the PRIMARY method satisfies its flow; subscriptions
+	// the new plan does not allow are cancelled in the same transaction.
+	if res := v.call(http.MethodPost, subscribePath, tok, `{"f5xc_appstack_standard":{}}`); res.Status != http.StatusOK {
+		t.Fatalf("subscribe: %d %s", res.Status, res.Body)
+	}
+	expect(`{"new_plan":"INDIVIDUAL"}`, http.StatusOK, "")
+	subs := v.subscriptions(tok, "")
+	if len(subs) != 1 || *subs[0].Current || subs[0].CancellationDate == nil {
+		t.Fatalf("appstack (not allowed on INDIVIDUAL) was not cancelled: %s", jsonOf(subs))
+	}
+	if status, _ := v.transitionState(uuid.NewString()); status != http.StatusNotFound {
+		t.Fatalf("an unknown id answered %d", status)
+	}
+}
+
+func TestApprovalTransitionsWaitForTheOperator(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t)
+	tok := v.tenant("acme")
+	v.addMethod(tok, "tok_visa", "")
+	body := `{"new_plan":"ORGANIZATION","payload":{"domain":"acme.example.com","billing_address":` + billingAddress + `}}`
+	res := v.call(http.MethodPost, transitionPath, tok, body)
+	var out api.PlanTransitionInitiatePlanTransitionRsp
+	res.decode(t, &out)
+	if res.Status != http.StatusOK || !*out.RequiresManualApproval {
+		t.Fatalf("%d %s", res.Status, res.Body)
+	}
+	if _, state := v.transitionState(out.Id); state != "STATE_WAITING_FOR_APPROVAL" || v.currentPlanName(tok) != "FREE" {
+		t.Fatalf("state %s before approval", state)
+	}
+	// One open transition per tenant.
+	if res := v.call(http.MethodPost, transitionPath, tok, `{"new_plan":"INDIVIDUAL"}`); res.Status != http.StatusConflict {
+		t.Fatalf("a second open transition: %d %s", res.Status, res.Body)
+	}
+	id := uuid.MustParse(out.Id)
+	ctx := context.Background()
+	res = v.admin(http.MethodGet, "/admin/v1/plan_transitions?state=WAITING_FOR_APPROVAL", nil)
+	if res.Status != http.StatusOK || !strings.Contains(string(res.Body), out.Id) {
+		t.Fatalf("waiting list: %d %s", res.Status, res.Body)
+	}
+	if res := v.admin(http.MethodPost, "/admin/v1/plan_transitions/"+out.Id+"/approve", nil); res.Status != http.StatusOK || !strings.Contains(string(res.Body), `"state":"FINISHED"`) {
+		t.Fatalf("approve: %d %s", res.Status, res.Body)
+	}
+	if res := v.admin(http.MethodPost, "/admin/v1/plan_transitions/"+out.Id+"/approve", nil); res.Status != http.StatusConflict {
+		t.Fatalf("approving twice: %d %s", res.Status, res.Body)
+	}
+	if _, state := v.transitionState(out.Id); state != "STATE_FINISHED" || v.currentPlanName(tok) != "ORGANIZATION" {
+		t.Fatalf("after approval: %s on %s", state, v.currentPlanName(tok))
+	}
+	// Illegal edges are refused: a finished transition is neither approved
+	// nor rejected again.
+	if _, err := v.app.Transitions.Approve(ctx, id); err == nil {
+		t.Fatal("approved twice")
+	}
+	if _, err := v.app.Transitions.Reject(ctx, id, "late"); err == nil {
+		t.Fatal("rejected after finishing")
+	}
+	// A rejected one fails, leaves the plan alone and frees the slot.
+	tok2 := v.tenant("beta")
+	v.addMethod(tok2, "tok_visa", "")
+	res = v.call(http.MethodPost, transitionPath, tok2, body)
+	res.decode(t, &out)
+	if res := v.admin(http.MethodPost, "/admin/v1/plan_transitions/"+out.Id+"/reject", `{"reason":"no contract yet"}`); res.Status != http.StatusOK || !strings.Contains(string(res.Body), `"reason":"no contract yet"`) {
+		t.Fatalf("reject: %d %s", res.Status, res.Body)
+	}
+	if res := v.admin(http.MethodPost, "/admin/v1/plan_transitions/"+uuid.NewString()+"/reject", `{"reason":"x"}`); res.Status != http.StatusNotFound {
+		t.Fatalf("rejecting an unknown transition: %d", res.Status)
+	}
+	if _, state := v.transitionState(out.Id); state != "STATE_FAILED" || v.currentPlanName(tok2) != "FREE" {
+		t.Fatalf("after rejection: %s on %s", state, v.currentPlanName(tok2))
+	}
+	if _, err := v.app.Transitions.Approve(ctx, uuid.MustParse(out.Id)); err == nil {
+		t.Fatal("a rejected transition was approved")
+	}
+	if res := v.call(http.MethodPost, transitionPath, tok2, `{"new_plan":"INDIVIDUAL"}`); res.Status != http.StatusOK {
+		t.Fatalf("after a rejection: %d %s", res.Status, res.Body)
+	}
+}
+
+func TestTheStateMachineHasOnlyItsEdges(t *testing.T) {
+	t.Parallel()
+	states := []transition.State{transition.Creating, transition.WaitingForApproval, transition.Finished, transition.Failed}
+	allowed := map[[2]transition.State]bool{
+		{transition.Creating, transition.Finished}: true, {transition.Creating, transition.Failed}: true,
+		{transition.Creating, transition.WaitingForApproval}: true, {transition.WaitingForApproval, transition.Finished}: true,
+		{transition.WaitingForApproval, transition.Failed}: true,
+	}
+	for _, from := range states {
+		for _, to := range states {
+			if got := transition.CanMove(from, to); got != allowed[[2]transition.State{from, to}] {
+				t.Errorf("%s → %s: %v", from, to, got)
+			}
+		}
+	}
+}
+
+// Concurrent initiates from two replicas: exactly one wins, the others get
+// 409, and the tenant ends on the winner's plan.
+func TestOneOpenTransitionEvenAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t)
+	tok := v.tenant("acme")
+	v.addMethod(tok, "tok_visa", "")
+	other, err := Open(context.Background(), v.app.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Close() })
+	h2, err := other.HTTPHandler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	handlers := []*echo.Echo{v.e, h2}
+	body := `{"new_plan":"ORGANIZATION","payload":{"domain":"acme.example.com","billing_address":` + billingAddress + `}}`
+	var wg sync.WaitGroup
+	statuses := make(chan int, 8)
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res := v.sr.do(t, handlers[w%2], http.MethodPost, transitionPath, body, authHeader(tok))
+			statuses <- res.Status
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	count := map[int]int{}
+	for s := range statuses {
+		count[s]++
+	}
+	if count[http.StatusOK] != 1 || count[http.StatusConflict] != 7 {
+		t.Fatalf("answers %v, want one 200 and seven 409", count)
+	}
+}
+
+// The status endpoint is rate limited per client address.
+func TestTheStatusEndpointIsRateLimitedPerClient(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t)
+	limited := 0
+	for i := range 40 {
+		res := v.call(http.MethodGet, fmt.Sprintf("/no_auth/namespaces/system/billing/plan_transition?id=%s", uuid.NewString()), "", nil)
+		switch res.Status {
+		case http.StatusNotFound:
+		case http.StatusTooManyRequests:
+			limited++
+			if res.Header.Get("Retry-After") == "" {
+				t.Fatal("429 without Retry-After")
+			}
+		default:
+			t.Fatalf("request %d: %d %s", i, res.Status, res.Body)
+		}
+	}
+	if limited != 20 { // a burst of 20 on a clock that does not move
+		t.Fatalf("%d of 40 limited, want 20", limited)
+	}
+}

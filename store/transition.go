@@ -1,0 +1,93 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/google/uuid"
+
+	"billing-api/server/fault"
+	"billing-api/server/transition"
+)
+
+// Transitions is the plan-transitions repository.
+type Transitions struct{ db *DB }
+
+// NewTransitions returns the repository.
+func NewTransitions(db *DB) *Transitions { return &Transitions{db: db} }
+
+// WithTx runs fn in one transaction.
+func (r *Transitions) WithTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	return r.db.WithTx(ctx, fn)
+}
+
+// InsertTransition stores a new transition.
+func (r *Transitions) InsertTransition(ctx context.Context, t transition.Transition) error {
+	_, err := r.db.exec(ctx, "INSERT INTO plan_transitions (tenant_id, id, from_plan, to_plan, state, reason, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+		r.db.id(t.TenantID), r.db.id(t.ID), t.FromPlan, t.ToPlan, string(t.State), t.Reason, t.CreatedAt.UTC(), t.UpdatedAt.UTC())
+	return err
+}
+
+// MoveTransition sets the state to `to` where it is `from`.
+func (r *Transitions) MoveTransition(ctx context.Context, id uuid.UUID, from, to transition.State, reason string, at time.Time) (bool, error) {
+	res, err := r.db.exec(ctx, "UPDATE plan_transitions SET state = $1, reason = $2, updated_at = $3 WHERE id = $4 AND state = $5",
+		string(to), reason, at.UTC(), r.db.id(id), string(from))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, classify(err)
+}
+
+const transitionColumns = "tenant_id, id, from_plan, to_plan, state, reason, created_at, updated_at"
+
+func scanTransitions(rows *sql.Rows, err error) ([]transition.Transition, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []transition.Transition
+	for rows.Next() {
+		var t transition.Transition
+		var state string
+		if err := rows.Scan(&t.TenantID, &t.ID, &t.FromPlan, &t.ToPlan, &state, &t.Reason, &t.CreatedAt, &t.UpdatedAt); err != nil {
+			return nil, classify(err)
+		}
+		t.State, t.CreatedAt, t.UpdatedAt = transition.State(state), t.CreatedAt.UTC(), t.UpdatedAt.UTC()
+		out = append(out, t)
+	}
+	return out, classify(rows.Err())
+}
+
+// TransitionByID finds a transition by id alone.
+func (r *Transitions) TransitionByID(ctx context.Context, id uuid.UUID) (transition.Transition, error) {
+	ts, err := scanTransitions(r.db.query(ctx, "SELECT "+transitionColumns+" FROM plan_transitions WHERE id = $1", r.db.id(id)))
+	if err != nil {
+		return transition.Transition{}, err
+	}
+	if len(ts) == 0 {
+		return transition.Transition{}, &fault.Error{Kind: fault.KindNotFound, Message: "not found"}
+	}
+	return ts[0], nil
+}
+
+// ListTransitions lists transitions, newest first.
+func (r *Transitions) ListTransitions(ctx context.Context, tenantID *uuid.UUID, state transition.State) ([]transition.Transition, error) {
+	q := "SELECT " + transitionColumns + " FROM plan_transitions WHERE 1 = 1"
+	var args []any
+	if tenantID != nil {
+		args = append(args, r.db.id(*tenantID))
+		q += " AND tenant_id = $1"
+	}
+	if state != "" {
+		args = append(args, string(state))
+		q += " AND state = $" + string(rune('0'+len(args)))
+	}
+	return scanTransitions(r.db.query(ctx, q+" ORDER BY created_at DESC, id", args...))
+}
+
+// SetTenantPlan switches the tenant's plan, in the caller's transaction.
+func (r *Transitions) SetTenantPlan(ctx context.Context, tenantID uuid.UUID, name string) error {
+	return NewPlans(r.db).SetTenantPlan(ctx, tenantID, name)
+}
