@@ -10,6 +10,7 @@ import (
 	"billing-api/server/payment"
 	"billing-api/server/quota"
 	"billing-api/server/tenancy"
+	"billing-api/server/transition"
 )
 
 const demoTenant = "demo"
@@ -83,11 +84,13 @@ func seedDemoData(ctx context.Context, a *server.App, t tenancy.Tenant) error {
 	if err != nil {
 		return err
 	}
-	if err := a.Plans.AssignPlan(ctx, t.ID, demoPlan); err != nil {
-		return fmt.Errorf("putting the demo tenant on %s: %w", demoPlan, err)
-	}
 	if err := seedDemoPaymentMethods(ctx, a, seed); err != nil {
 		return err
+	}
+	// Onto the billed plan through a (self-service) plan transition, which
+	// stays in the tenant's history; its flow needs the PRIMARY method.
+	if _, err := a.Transitions.Initiate(ctx, seed, demoPlan, transition.Payload{}); err != nil {
+		return fmt.Errorf("moving the demo tenant to %s: %w", demoPlan, err)
 	}
 	if _, err := a.Subscriptions.Subscribe(ctx, seed, demoAddon); err != nil {
 		return fmt.Errorf("subscribing the demo tenant to %s: %w", demoAddon, err)

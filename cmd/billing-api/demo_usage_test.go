@@ -11,6 +11,7 @@ import (
 	"billing-api/server/clock"
 	"billing-api/server/payment"
 	"billing-api/server/tenancy"
+	"billing-api/server/transition"
 	"billing-api/server/usage"
 	"billing-api/store/storetest"
 )
@@ -65,6 +66,12 @@ func TestDemoSeedMetersUsage(t *testing.T) {
 	}
 	if len(methods) != 2 || roles[payment.RolePrimary] != 1 || roles[payment.RoleSecondary] != 1 {
 		t.Fatalf("demo payment methods %+v", methods)
+	}
+
+	// A finished plan transition in its history.
+	ts, err := a.Transitions.List(ctx, &tn.ID, transition.Finished)
+	if err != nil || len(ts) != 1 || ts[0].ToPlan != demoPlan {
+		t.Fatalf("demo transitions %+v (%v)", ts, err)
 	}
 
 	// One active add-on.
