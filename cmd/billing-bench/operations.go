@@ -75,6 +75,11 @@ var operations = []operation{
 		Baseline: baseGet,
 	},
 	{
+		Name: "listSubscriptions", OperationID: "listSubscriptions", Method: http.MethodGet,
+		Path:     func(*Fixture, uint64) string { return "/api/web/namespaces/system/subscriptions/custom_list" },
+		Baseline: baseGet,
+	},
+	{
 		Name: "replaceQuota", OperationID: "replaceQuota", Method: http.MethodPut,
 		Path: func(f *Fixture, n uint64) string {
 			return fmt.Sprintf("/api/web/namespaces/%s/quotas/%s", f.ListNamespace, f.quotaName(n))

@@ -9,8 +9,10 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"billing-api/server"
+	"billing-api/server/payment"
 	"billing-api/server/quota"
 	"billing-api/server/tenancy"
+	"billing-api/server/transition"
 	"billing-api/server/usage"
 )
 
@@ -97,6 +99,7 @@ var seeders = []struct {
 	{"tenancy", seedTenancy},
 	{"quotas", seedQuotas},
 	{"usage", seedUsage},
+	{"accounts", seedAccounts},
 }
 
 // seedTimes is how long each domain's seeding took, by domain.
@@ -316,4 +319,38 @@ func seedUsage(ctx context.Context, a *server.App, d *dataset) error {
 		g.Go(func() error { return ingest(gctx, b) })
 	}
 	return g.Wait()
+}
+
+// benchAddons are the add-ons the large tenant subscribes to (its plan,
+// TEAM, allows them); the last two are cancelled again, so the list holds
+// history too.
+var benchAddons = []string{
+	"f5xc_waap_advanced", "f5xc_content_delivery_network_standard", "f5xc_synthetic_monitoring_standard",
+	"f5xc_web_app_scanning_standard", "f5xc_appstack_standard",
+}
+
+// seedAccounts gives the large tenant two payment methods, moves it to TEAM
+// through a plan transition and subscribes it to add-ons.
+func seedAccounts(ctx context.Context, a *server.App, d *dataset) error {
+	p := d.large.principal()
+	contact := &payment.Contact{Address1: "1 Bench Way", City: "Seattle", ZipCode: "98101", Country: "US"}
+	for i, role := range []payment.Role{payment.RolePrimary, payment.RoleSecondary} {
+		if _, err := a.Payments.Create(ctx, p, payment.CreateInput{Token: fmt.Sprintf("tok_bench_%d", i), Role: role, Contact: contact}); err != nil {
+			return err
+		}
+	}
+	if _, err := a.Transitions.Initiate(ctx, p, "TEAM", transition.Payload{BillingAddress: contact}); err != nil {
+		return err
+	}
+	for _, addon := range benchAddons {
+		if _, err := a.Subscriptions.Subscribe(ctx, p, addon); err != nil {
+			return err
+		}
+	}
+	for _, addon := range benchAddons[len(benchAddons)-2:] {
+		if err := a.Subscriptions.Unsubscribe(ctx, p, addon); err != nil {
+			return err
+		}
+	}
+	return nil
 }
