@@ -255,3 +255,43 @@ func TestTheDatabaseRefusesASecondPrimaryOrSecondary(t *testing.T) {
 		t.Fatalf("roles %v", got)
 	}
 }
+
+// Concurrent creates from two replicas stop at the plan's payment_method
+// limit (FREE: 2), and exactly one of those created is PRIMARY.
+func TestConcurrentPaymentMethodCreatesRespectTheLimit(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t)
+	tok := v.tenant("acme")
+	other, err := Open(context.Background(), v.app.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Close() })
+	h2, err := other.HTTPHandler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	handlers := []*echo.Echo{v.e, h2}
+	var wg sync.WaitGroup
+	statuses := make(chan int, 8)
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses <- v.sr.do(t, handlers[w%2], http.MethodPost, pmPath, pmBody(fmt.Sprint("tok_card_", w), ""), authHeader(tok)).Status
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	count := map[int]int{}
+	for s := range statuses {
+		count[s]++
+	}
+	roles := map[payment.Role]int{}
+	for _, r := range v.roles("acme") {
+		roles[r]++
+	}
+	if count[http.StatusOK] != 2 || count[http.StatusConflict] != 6 || roles[payment.RolePrimary] != 1 || roles[payment.RoleNormal] != 1 {
+		t.Fatalf("answers %v, roles %v", count, roles)
+	}
+}
