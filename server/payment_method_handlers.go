@@ -5,6 +5,7 @@ import (
 
 	"billing-api/gen/api"
 	"billing-api/server/payment"
+	"billing-api/server/tenancy"
 	"billing-api/store"
 )
 
@@ -57,18 +58,26 @@ func checkBodyName(path string, body *string) error {
 	return nil
 }
 
-// MakePaymentMethodPrimary gives a method the PRIMARY role.
-func (s *Server) MakePaymentMethodPrimary(ctx context.Context, req api.MakePaymentMethodPrimaryRequestObject) (api.MakePaymentMethodPrimaryResponseObject, error) {
+// changeRole runs one of the role operations on the method in the path;
+// the body's name, when given, must be the path's.
+func (s *Server) changeRole(ctx context.Context, name string, bodyName *string, op func(context.Context, tenancy.Principal, string) error) error {
 	p, err := principal(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
+	if err := checkBodyName(name, bodyName); err != nil {
+		return err
+	}
+	return op(ctx, p, name)
+}
+
+// MakePaymentMethodPrimary gives a method the PRIMARY role.
+func (s *Server) MakePaymentMethodPrimary(ctx context.Context, req api.MakePaymentMethodPrimaryRequestObject) (api.MakePaymentMethodPrimaryResponseObject, error) {
+	var body *string
 	if req.Body != nil {
-		if err := checkBodyName(req.Name, req.Body.Name); err != nil {
-			return nil, err
-		}
+		body = req.Body.Name
 	}
-	if err := s.app.Payments.MakePrimary(ctx, p, req.Name); err != nil {
+	if err := s.changeRole(ctx, req.Name, body, s.app.Payments.MakePrimary); err != nil {
 		return nil, err
 	}
 	return api.MakePaymentMethodPrimary200JSONResponse{}, nil
@@ -76,16 +85,11 @@ func (s *Server) MakePaymentMethodPrimary(ctx context.Context, req api.MakePayme
 
 // MakePaymentMethodSecondary gives a method the SECONDARY role.
 func (s *Server) MakePaymentMethodSecondary(ctx context.Context, req api.MakePaymentMethodSecondaryRequestObject) (api.MakePaymentMethodSecondaryResponseObject, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
+	var body *string
 	if req.Body != nil {
-		if err := checkBodyName(req.Name, req.Body.Name); err != nil {
-			return nil, err
-		}
+		body = req.Body.Name
 	}
-	if err := s.app.Payments.MakeSecondary(ctx, p, req.Name); err != nil {
+	if err := s.changeRole(ctx, req.Name, body, s.app.Payments.MakeSecondary); err != nil {
 		return nil, err
 	}
 	return api.MakePaymentMethodSecondary200JSONResponse{}, nil
@@ -93,16 +97,11 @@ func (s *Server) MakePaymentMethodSecondary(ctx context.Context, req api.MakePay
 
 // SwapPaymentMethodRole exchanges the PRIMARY and SECONDARY roles.
 func (s *Server) SwapPaymentMethodRole(ctx context.Context, req api.SwapPaymentMethodRoleRequestObject) (api.SwapPaymentMethodRoleResponseObject, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
+	var body *string
 	if req.Body != nil {
-		if err := checkBodyName(req.Name, req.Body.Name); err != nil {
-			return nil, err
-		}
+		body = req.Body.Name
 	}
-	if err := s.app.Payments.Swap(ctx, p, req.Name); err != nil {
+	if err := s.changeRole(ctx, req.Name, body, s.app.Payments.Swap); err != nil {
 		return nil, err
 	}
 	return api.SwapPaymentMethodRole200JSONResponse{}, nil

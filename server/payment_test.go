@@ -187,16 +187,7 @@ func TestConcurrentRoleChangesKeepOnePrimaryAndOneSecondary(t *testing.T) {
 	for i := range 5 {
 		names = append(names, v.addMethod(tok, fmt.Sprint("tok_card_", i), ""))
 	}
-	other, err := Open(context.Background(), v.app.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = other.Close() })
-	h2, err := other.HTTPHandler()
-	if err != nil {
-		t.Fatal(err)
-	}
-	handlers := []*echo.Echo{v.e, h2}
+	handlers := []*echo.Echo{v.e, v.replica()}
 	var wg sync.WaitGroup
 	errs := make(chan string, 200)
 	for w := range 6 {
@@ -262,16 +253,7 @@ func TestConcurrentPaymentMethodCreatesRespectTheLimit(t *testing.T) {
 	t.Parallel()
 	v := newEnv(t)
 	tok := v.tenant("acme")
-	other, err := Open(context.Background(), v.app.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = other.Close() })
-	h2, err := other.HTTPHandler()
-	if err != nil {
-		t.Fatal(err)
-	}
-	handlers := []*echo.Echo{v.e, h2}
+	handlers := []*echo.Echo{v.e, v.replica()}
 	var wg sync.WaitGroup
 	statuses := make(chan int, 8)
 	for w := range 8 {

@@ -18,16 +18,10 @@ func wireTransitions(a *App) error {
 	return nil
 }
 
-// contactFromSchema reads the payload's contact (the schema's own type).
+// contactFromSchema reads the payload's contact: the schema's own type has
+// the payment contact's fields exactly, so it converts.
 func contactFromSchema(c *api.SchemacontactGlobalSpecType) *payment.Contact {
-	if c == nil {
-		return nil
-	}
-	return &payment.Contact{
-		Type: string(deref(c.ContactType)), Address1: deref(c.Address1), Address2: deref(c.Address2), City: deref(c.City),
-		County: deref(c.County), State: deref(c.State), StateCode: deref(c.StateCode), ZipCode: deref(c.ZipCode),
-		Country: deref(c.Country), Phone: deref(c.PhoneNumber),
-	}
+	return contactFromWire((*api.ContactGlobalSpecType)(c))
 }
 
 // InitiatePlanTransition starts a move to another plan.

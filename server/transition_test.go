@@ -183,16 +183,7 @@ func TestOneOpenTransitionEvenAcrossReplicas(t *testing.T) {
 	v := newEnv(t)
 	tok := v.tenant("acme")
 	v.addMethod(tok, "tok_visa", "")
-	other, err := Open(context.Background(), v.app.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = other.Close() })
-	h2, err := other.HTTPHandler()
-	if err != nil {
-		t.Fatal(err)
-	}
-	handlers := []*echo.Echo{v.e, h2}
+	handlers := []*echo.Echo{v.e, v.replica()}
 	body := `{"new_plan":"ORGANIZATION","payload":{"domain":"acme.example.com","billing_address":` + billingAddress + `}}`
 	var wg sync.WaitGroup
 	statuses := make(chan int, 8)

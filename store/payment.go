@@ -125,16 +125,5 @@ func (r *Payments) DeleteMethod(ctx context.Context, tenantID uuid.UUID, name st
 // CountMethods counts the tenant's methods (the quota counter of
 // payment_method; methods live in the system namespace).
 func (r *Payments) CountMethods(ctx context.Context, tenantID uuid.UUID, namespace string) (int64, error) {
-	rows, err := r.db.query(ctx, "SELECT COUNT(*) FROM payment_methods WHERE tenant_id = $1 AND $2 = 'system'", r.db.id(tenantID), namespace)
-	if err != nil {
-		return 0, err
-	}
-	defer rows.Close()
-	var n int64
-	if rows.Next() {
-		if err := rows.Scan(&n); err != nil {
-			return 0, classify(err)
-		}
-	}
-	return n, classify(rows.Err())
+	return r.db.count(ctx, "SELECT COUNT(*) FROM payment_methods WHERE tenant_id = $1 AND $2 = 'system'", r.db.id(tenantID), namespace)
 }

@@ -264,18 +264,7 @@ func (r *Quotas) DeleteObject(ctx context.Context, tenantID uuid.UUID, namespace
 }
 
 func (r *Quotas) CountObjects(ctx context.Context, tenantID uuid.UUID, namespace string) (int64, error) {
-	rows, err := r.db.query(ctx, "SELECT count(*) FROM quota_objects WHERE tenant_id = $1 AND namespace = $2", r.db.id(tenantID), namespace)
-	if err != nil {
-		return 0, err
-	}
-	defer rows.Close()
-	var n int64
-	if rows.Next() {
-		if err := rows.Scan(&n); err != nil {
-			return 0, classify(err)
-		}
-	}
-	return n, classify(rows.Err())
+	return r.db.count(ctx, "SELECT count(*) FROM quota_objects WHERE tenant_id = $1 AND namespace = $2", r.db.id(tenantID), namespace)
 }
 
 // RecordObjectCounts upserts gauges, keeping per key the newest observation.

@@ -53,3 +53,19 @@ func (db *DB) id(u uuid.UUID) any {
 	}
 	return u.String()
 }
+
+// count runs a SELECT COUNT(*) statement.
+func (db *DB) count(ctx context.Context, sqlText string, args ...any) (int64, error) {
+	rows, err := db.query(ctx, sqlText, args...)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	var n int64
+	if rows.Next() {
+		if err := rows.Scan(&n); err != nil {
+			return 0, classify(err)
+		}
+	}
+	return n, classify(rows.Err())
+}

@@ -80,17 +80,5 @@ func (r *Subscriptions) ListSubscriptions(ctx context.Context, tenantID uuid.UUI
 // CountActive counts the tenant's active subscriptions (the quota counter
 // of subscription; they live in the system namespace).
 func (r *Subscriptions) CountActive(ctx context.Context, tenantID uuid.UUID, namespace string) (int64, error) {
-	rows, err := r.db.query(ctx, "SELECT COUNT(*) FROM subscriptions WHERE tenant_id = $1 AND cancelled_at IS NULL AND $2 = 'system'",
-		r.db.id(tenantID), namespace)
-	if err != nil {
-		return 0, err
-	}
-	defer rows.Close()
-	var n int64
-	if rows.Next() {
-		if err := rows.Scan(&n); err != nil {
-			return 0, classify(err)
-		}
-	}
-	return n, classify(rows.Err())
+	return r.db.count(ctx, "SELECT COUNT(*) FROM subscriptions WHERE tenant_id = $1 AND cancelled_at IS NULL AND $2 = 'system'", r.db.id(tenantID), namespace)
 }
