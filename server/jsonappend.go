@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"math"
+	"net/http"
 	"slices"
 	"strconv"
 	"time"
@@ -11,6 +12,16 @@ import (
 // Appenders for the hand-encoded responses (quotaListJSON,
 // usageDetailsJSON): each writes exactly what encoding/json writes for the
 // generated types, which the encoders' property tests check.
+
+// writeJSON answers 200 with an encoded JSON body, as the generated
+// response types do (plus its length).
+func writeJSON(w http.ResponseWriter, body []byte) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(body)
+	return err
+}
 
 // appendStringMap writes m with its keys sorted, as encoding/json does.
 func appendStringMap(b []byte, m map[string]string) []byte {

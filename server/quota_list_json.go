@@ -16,13 +16,7 @@ import (
 // random objects.
 type quotaListJSON []byte
 
-func (b quotaListJSON) VisitListQuotasResponse(w http.ResponseWriter) error {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(http.StatusOK)
-	_, err := w.Write(b)
-	return err
-}
+func (b quotaListJSON) VisitListQuotasResponse(w http.ResponseWriter) error { return writeJSON(w, b) }
 
 // appendQuotaList encodes {"errors":[],"items":[...]} for the default list
 // form; withStatus adds the empty status_set that report_status_fields asks for.

@@ -2,7 +2,6 @@ package server
 
 import (
 	"net/http"
-	"strconv"
 
 	"billing-api/server/usage"
 )
@@ -15,11 +14,7 @@ import (
 type usageDetailsJSON []byte
 
 func (b usageDetailsJSON) VisitListUsageDetailsResponse(w http.ResponseWriter) error {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(http.StatusOK)
-	_, err := w.Write(b)
-	return err
+	return writeJSON(w, b)
 }
 
 // appendUsageDetails encodes {"usage_items":[...]} with the fields
