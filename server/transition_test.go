@@ -228,3 +228,24 @@ func TestTheStatusEndpointIsRateLimitedPerClient(t *testing.T) {
 		t.Fatalf("%d of 40 limited, want 20", limited)
 	}
 }
+
+// A transition that cannot be applied fails and frees the tenant's slot.
+func TestAFailedTransitionFreesTheSlot(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t)
+	tok := v.tenant("acme")
+	v.addMethod(tok, "tok_a", "")
+	v.addMethod(tok, "tok_b", "") // FREE allows two: a third cannot be added
+	body := `{"new_plan":"TEAM","payload":{"payment_provider_token":"tok_c","billing_address":` + billingAddress + `}}`
+	if res := v.call(http.MethodPost, transitionPath, tok, body); res.Status != http.StatusConflict {
+		t.Fatalf("%d %s", res.Status, res.Body)
+	}
+	acme, _ := v.tenancy.Tenant(context.Background(), "acme")
+	ts, err := v.app.Transitions.List(context.Background(), &acme.ID, "")
+	if err != nil || len(ts) != 1 || ts[0].State != transition.Failed || !strings.Contains(ts[0].Reason, "payment method") {
+		t.Fatalf("transitions %+v (%v)", ts, err)
+	}
+	if res := v.call(http.MethodPost, transitionPath, tok, `{"new_plan":"TEAM","payload":{"billing_address":`+billingAddress+`}}`); res.Status != http.StatusOK {
+		t.Fatalf("after the failure: %d %s", res.Status, res.Body)
+	}
+}

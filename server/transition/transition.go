@@ -132,14 +132,22 @@ func (s *Service) Initiate(ctx context.Context, p tenancy.Principal, newPlan str
 	}
 	if in.PaymentToken != "" {
 		if _, err := s.deps.Payments.Create(ctx, p, payment.CreateInput{Token: in.PaymentToken, Role: payment.RolePrimary, Contact: in.BillingAddress}); err != nil {
-			_ = s.move(ctx, &t, Creating, Failed, "the payment method could not be added: "+err.Error())
+			_ = s.move(context.WithoutCancel(ctx), &t, Creating, Failed, "the payment method could not be added: "+err.Error())
 			return Transition{}, err
 		}
 	}
 	if target.Transition.RequiresManualApproval {
-		return t, s.move(ctx, &t, Creating, WaitingForApproval, "")
+		err = s.move(ctx, &t, Creating, WaitingForApproval, "")
+	} else {
+		err = s.finish(ctx, &t, Creating)
 	}
-	return t, s.finish(ctx, &t, Creating)
+	if err != nil {
+		// Never leave the tenant's one slot held by a transition nobody
+		// will move on (it fails only if still CREATING).
+		_ = s.move(context.WithoutCancel(ctx), &t, Creating, Failed, "could not be applied")
+		return Transition{}, err
+	}
+	return t, nil
 }
 
 // checkRequired checks the target flow's required fields.
