@@ -48,6 +48,9 @@ type Config struct {
 	// Pprof serves Go's profiles under /admin/debug/pprof/, to the operator
 	// token only.
 	Pprof bool
+	// PublicRate is how many requests a second one client address may make
+	// to the public operations (bursts of four times as many); 0 means 5.
+	PublicRate int
 }
 
 // App is the wired service: the store, every domain's service and, on

@@ -15,12 +15,12 @@ import (
 )
 
 // Public operations (the no-auth plan-transition status) are rate limited
-// per client address, so ids cannot be tried at speed: publicRate requests
-// a second with bursts of publicBurst. The address is the connection's
-// peer, not a forwarded-for header a client could vary at will.
+// per client address, so ids cannot be tried at speed: by default
+// defaultPublicRate requests a second with bursts of four times as many
+// (Config.PublicRate). The address is the connection's peer, not a
+// forwarded-for header a client could vary at will.
 const (
-	publicRate  = 5
-	publicBurst = 20
+	defaultPublicRate = 5
 	// publicIdle is how long an address's bucket is kept without requests.
 	publicIdle = 10 * time.Minute
 )
@@ -38,13 +38,17 @@ type clientShard struct {
 
 // clientLimiter holds a token bucket per client address, in shards.
 type clientLimiter struct {
+	rate   int
 	now    clock.Clock
 	seed   maphash.Seed
 	shards [32]clientShard
 }
 
-func newClientLimiter(now clock.Clock) *clientLimiter {
-	l := &clientLimiter{now: clock.Normalized(now), seed: maphash.MakeSeed()}
+func newClientLimiter(perSecond int, now clock.Clock) *clientLimiter {
+	if perSecond <= 0 {
+		perSecond = defaultPublicRate
+	}
+	l := &clientLimiter{rate: perSecond, now: clock.Normalized(now), seed: maphash.MakeSeed()}
 	for i := range l.shards {
 		l.shards[i].buckets = map[string]*clientBucket{}
 	}
@@ -66,7 +70,7 @@ func (l *clientLimiter) allow(addr string) (bool, time.Duration) {
 	}
 	b := sh.buckets[addr]
 	if b == nil {
-		b = &clientBucket{lim: rate.NewLimiter(publicRate, publicBurst)}
+		b = &clientBucket{lim: rate.NewLimiter(rate.Limit(l.rate), 4*l.rate)}
 		sh.buckets[addr] = b
 	}
 	b.seen = now

@@ -74,7 +74,7 @@ func (a *App) httpHandler(validation bool) (*echo.Echo, error) {
 	// Tenant API: every operation gets its own chain, so each step knows the
 	// operation it guards.
 	perOp := map[string][]echo.MiddlewareFunc{}
-	byClient := newClientLimiter(a.Now)
+	byClient := newClientLimiter(a.cfg.PublicRate, a.Now)
 	for id, op := range a.ops {
 		perOp[id] = []echo.MiddlewareFunc{
 			tagOperation(op),

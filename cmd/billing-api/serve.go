@@ -23,6 +23,7 @@ type serveConfig struct {
 	listen          string
 	metricsListen   string
 	pprof           bool
+	publicRate      int
 	adminToken      string
 	drainDelay      time.Duration
 	shutdownTimeout time.Duration
@@ -71,6 +72,9 @@ func (sc *serveConfig) bind(fs *pflag.FlagSet) {
 	envFlag(fs, "demo", "BILLING_DEMO")
 	fs.BoolVar(&sc.pprof, "pprof", false, "serve Go's profiles under /admin/debug/pprof/ (operator token only)")
 	envFlag(fs, "pprof", "BILLING_PPROF")
+	fs.IntVar(&sc.publicRate, "public-rate", 5,
+		"requests a second one client address may make to the no-auth operations (bursts of 4x)")
+	envFlag(fs, "public-rate", "BILLING_PUBLIC_RATE")
 }
 
 // Garbage collection defaults for serving, unless the operator set Go's
@@ -101,6 +105,7 @@ func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
 		c.Registry = reg
 		c.SeparateMetrics = sc.metricsListen != ""
 		c.Pprof = sc.pprof
+		c.PublicRate = sc.publicRate
 	})
 	if err != nil {
 		return err

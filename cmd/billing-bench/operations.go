@@ -80,6 +80,15 @@ var operations = []operation{
 		Baseline: baseGet,
 	},
 	{
+		// Public: no token, limited per client address (lifted for the
+		// harness, see startServers).
+		Name: "getPlanTransition", Method: http.MethodGet,
+		Path: func(f *Fixture, _ uint64) string {
+			return "/no_auth/namespaces/system/billing/plan_transition?id=" + f.TransitionID.String()
+		},
+		Baseline: baseGet,
+	},
+	{
 		Name: "replaceQuota", OperationID: "replaceQuota", Method: http.MethodPut,
 		Path: func(f *Fixture, n uint64) string {
 			return fmt.Sprintf("/api/web/namespaces/%s/quotas/%s", f.ListNamespace, f.quotaName(n))

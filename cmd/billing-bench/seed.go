@@ -74,6 +74,9 @@ type Fixture struct {
 	UsageSeries []usageSeries
 	UsageHours  int
 	UsageLast   time.Time
+	// TransitionID is the large tenant's finished plan transition (the
+	// no-auth status operation reads it).
+	TransitionID uuid.UUID
 	// Phase names the phase a request is built for (measure sets it per
 	// round), so the ids of ingested records never repeat from one phase
 	// to the next: the sequence number n starts from 0 in every phase.
@@ -339,9 +342,11 @@ func seedAccounts(ctx context.Context, a *server.App, d *dataset) error {
 			return err
 		}
 	}
-	if _, err := a.Transitions.Initiate(ctx, p, "TEAM", transition.Payload{BillingAddress: contact}); err != nil {
+	tr, err := a.Transitions.Initiate(ctx, p, "TEAM", transition.Payload{BillingAddress: contact})
+	if err != nil {
 		return err
 	}
+	d.fixture.TransitionID = tr.ID
 	for _, addon := range benchAddons {
 		if _, err := a.Subscriptions.Subscribe(ctx, p, addon); err != nil {
 			return err
