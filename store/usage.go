@@ -71,10 +71,6 @@ func inList(from, n int) string {
 	return strings.Join(parts, ",")
 }
 
-// ingestLockClass is the first key of the advisory locks that queue one
-// tenant's batches (the second is a hash of the tenant's id).
-const ingestLockClass = 7301
-
 // LockTenantsForIngest takes FOR KEY SHARE on the tenants' rows, in id
 // order: it does not block quota writers (FOR NO KEY UPDATE) or other
 // ingestion, only whoever locks a tenant FOR UPDATE, which closing a period
@@ -88,28 +84,6 @@ func (u *Usage) LockTenantsForIngest(ctx context.Context, ids []uuid.UUID) error
 		args[i] = u.db.id(id)
 	}
 	rows, err := u.db.query(ctx, "SELECT id FROM tenants WHERE id IN ("+inList(1, len(ids))+") ORDER BY id FOR KEY SHARE", args...)
-	if err != nil {
-		return err
-	}
-	return closeRows(rows)
-}
-
-// QueueRollups queues the transaction behind any other one adding to the
-// same tenants' rollups, until it ends (a transaction-scoped advisory lock
-// per tenant, taken in the given, sorted, order). Batches of one tenant
-// update the same day and month rollups; waiting once here is far cheaper
-// than colliding row by row in the upsert, and the records and ids before
-// it still go in side by side.
-func (u *Usage) QueueRollups(ctx context.Context, ids []uuid.UUID) error {
-	if u.db.dialect != Postgres || len(ids) == 0 {
-		return nil
-	}
-	arr := make([][16]byte, len(ids))
-	for i, id := range ids {
-		arr[i] = id
-	}
-	// unnest yields the array in order, so the locks are taken in it.
-	rows, err := u.db.query(ctx, "SELECT pg_advisory_xact_lock($1, hashtext(t::text)) FROM unnest($2::uuid[]) AS t", ingestLockClass, arr)
 	if err != nil {
 		return err
 	}
@@ -439,9 +413,10 @@ func (u *Usage) MonthlyTypes(ctx context.Context, tenantID uuid.UUID, from, to t
 
 // HourlySeries returns a series' hourly rollups in [from, to).
 func (u *Usage) HourlySeries(ctx context.Context, tenantID uuid.UUID, s usage.Series, from, to time.Time, limit int) ([]usage.Rollup, error) {
+	// level = 0 (LevelHour) is written out: the series index is partial.
 	rows, err := u.db.query(ctx, "SELECT bucket, quantity, late_quantity FROM usage_rollups WHERE tenant_id = $1 AND usage_type = $2 AND namespace = $3 "+
-		"AND object_name = $4 AND level = $5 AND bucket >= $6 AND bucket < $7 ORDER BY bucket LIMIT $8",
-		u.db.id(tenantID), s.UsageType, s.Namespace, s.ObjectName, int(usage.LevelHour), from.Unix(), to.Unix(), limit)
+		"AND object_name = $4 AND level = 0 AND bucket >= $5 AND bucket < $6 ORDER BY bucket LIMIT $7",
+		u.db.id(tenantID), s.UsageType, s.Namespace, s.ObjectName, from.Unix(), to.Unix(), limit)
 	if err != nil {
 		return nil, err
 	}

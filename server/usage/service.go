@@ -28,9 +28,6 @@ type Store interface {
 	// exclusively), so a record is either in a closed month's invoice or
 	// flagged late, never neither.
 	LockTenantsForIngest(ctx context.Context, ids []uuid.UUID) error
-	// QueueRollups may make the transaction wait for others adding to the
-	// same tenants' rollups (given sorted), until it ends.
-	QueueRollups(ctx context.Context, ids []uuid.UUID) error
 	// ClosedMonths returns, per tenant, the starts of the months already
 	// invoiced among months.
 	ClosedMonths(ctx context.Context, ids []uuid.UUID, months []time.Time) (map[uuid.UUID][]time.Time, error)
@@ -172,9 +169,8 @@ func (s *Service) Ingest(ctx context.Context, in []RecordInput, dryRun bool) (In
 		}
 		res.Accepted, res.Duplicates = len(accepted), len(in)-len(accepted)
 		if len(accepted) > 0 {
-			if err := s.store.QueueRollups(ctx, tenants); err != nil {
-				return err
-			}
+			// In key order (Fold sorts): batches sharing rollups wait for
+			// each other row by row, never in a cycle.
 			if err := s.store.AddRollups(ctx, Fold(accepted)); err != nil {
 				return err
 			}
