@@ -9,6 +9,7 @@ import (
 
 	"billing-api/gen/api"
 	"billing-api/server/subscription"
+	"billing-api/server/tenancy"
 	"billing-api/store"
 )
 
@@ -44,17 +45,26 @@ func chosenAddon(body any) (string, error) {
 	}
 }
 
-// SubscribeAddon subscribes the tenant to one add-on.
-func (s *Server) SubscribeAddon(ctx context.Context, req api.SubscribeAddonRequestObject) (api.SubscribeAddonResponseObject, error) {
+// onAddon runs op for the principal on the one add-on the body names.
+func (s *Server) onAddon(ctx context.Context, body any, op func(context.Context, tenancy.Principal, string) error) error {
 	p, err := principal(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	addon, err := chosenAddon(req.Body)
+	addon, err := chosenAddon(body)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if _, err := s.app.Subscriptions.Subscribe(ctx, p, addon); err != nil {
+	return op(ctx, p, addon)
+}
+
+// SubscribeAddon subscribes the tenant to one add-on.
+func (s *Server) SubscribeAddon(ctx context.Context, req api.SubscribeAddonRequestObject) (api.SubscribeAddonResponseObject, error) {
+	err := s.onAddon(ctx, req.Body, func(ctx context.Context, p tenancy.Principal, addon string) error {
+		_, err := s.app.Subscriptions.Subscribe(ctx, p, addon)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	return api.SubscribeAddon200JSONResponse{}, nil
@@ -62,15 +72,7 @@ func (s *Server) SubscribeAddon(ctx context.Context, req api.SubscribeAddonReque
 
 // UnsubscribeAddon cancels the tenant's subscription to one add-on.
 func (s *Server) UnsubscribeAddon(ctx context.Context, req api.UnsubscribeAddonRequestObject) (api.UnsubscribeAddonResponseObject, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	addon, err := chosenAddon(req.Body)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.app.Subscriptions.Unsubscribe(ctx, p, addon); err != nil {
+	if err := s.onAddon(ctx, req.Body, s.app.Subscriptions.Unsubscribe); err != nil {
 		return nil, err
 	}
 	return api.UnsubscribeAddon200JSONResponse{}, nil

@@ -253,14 +253,29 @@ func TestConcurrentPaymentMethodCreatesRespectTheLimit(t *testing.T) {
 	t.Parallel()
 	v := newEnv(t)
 	tok := v.tenant("acme")
+	count := v.acrossReplicas(8, http.MethodPost, pmPath, tok, func(w int) string { return pmBody(fmt.Sprint("tok_card_", w), "") })
+	roles := map[payment.Role]int{}
+	for _, r := range v.roles("acme") {
+		roles[r]++
+	}
+	if count[http.StatusOK] != 2 || count[http.StatusConflict] != 6 || roles[payment.RolePrimary] != 1 || roles[payment.RoleNormal] != 1 {
+		t.Fatalf("answers %v, roles %v", count, roles)
+	}
+}
+
+// acrossReplicas sends n requests at once, alternately through this
+// replica and a second one on the same database, and counts the answers by
+// status; body(w) is the w-th request's body.
+func (v *env) acrossReplicas(n int, method, path, tok string, body func(w int) string) map[int]int {
+	v.t.Helper()
 	handlers := []*echo.Echo{v.e, v.replica()}
 	var wg sync.WaitGroup
-	statuses := make(chan int, 8)
-	for w := range 8 {
+	statuses := make(chan int, n)
+	for w := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			statuses <- v.sr.do(t, handlers[w%2], http.MethodPost, pmPath, pmBody(fmt.Sprint("tok_card_", w), ""), authHeader(tok)).Status
+			statuses <- v.sr.do(v.t, handlers[w%2], method, path, body(w), authHeader(tok)).Status
 		}()
 	}
 	wg.Wait()
@@ -269,11 +284,5 @@ func TestConcurrentPaymentMethodCreatesRespectTheLimit(t *testing.T) {
 	for s := range statuses {
 		count[s]++
 	}
-	roles := map[payment.Role]int{}
-	for _, r := range v.roles("acme") {
-		roles[r]++
-	}
-	if count[http.StatusOK] != 2 || count[http.StatusConflict] != 6 || roles[payment.RolePrimary] != 1 || roles[payment.RoleNormal] != 1 {
-		t.Fatalf("answers %v, roles %v", count, roles)
-	}
+	return count
 }

@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/uuid"
-	"github.com/labstack/echo/v4"
 
 	"billing-api/gen/api"
 	"billing-api/server/transition"
@@ -183,24 +181,8 @@ func TestOneOpenTransitionEvenAcrossReplicas(t *testing.T) {
 	v := newEnv(t)
 	tok := v.tenant("acme")
 	v.addMethod(tok, "tok_visa", "")
-	handlers := []*echo.Echo{v.e, v.replica()}
 	body := `{"new_plan":"ORGANIZATION","payload":{"domain":"acme.example.com","billing_address":` + billingAddress + `}}`
-	var wg sync.WaitGroup
-	statuses := make(chan int, 8)
-	for w := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res := v.sr.do(t, handlers[w%2], http.MethodPost, transitionPath, body, authHeader(tok))
-			statuses <- res.Status
-		}()
-	}
-	wg.Wait()
-	close(statuses)
-	count := map[int]int{}
-	for s := range statuses {
-		count[s]++
-	}
+	count := v.acrossReplicas(8, http.MethodPost, transitionPath, tok, func(int) string { return body })
 	if count[http.StatusOK] != 1 || count[http.StatusConflict] != 7 {
 		t.Fatalf("answers %v, want one 200 and seven 409", count)
 	}

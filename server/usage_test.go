@@ -181,9 +181,7 @@ func TestABadUsageBatchStoresNothing(t *testing.T) {
 		t.Fatalf("a refused batch stored usage: %s", jsonOf(lines))
 	}
 	// Tenant tokens may not ingest.
-	h := http.Header{}
-	h.Set("Authorization", "APIToken "+tok)
-	if res := v.sr.do(t, v.e, http.MethodPost, "/admin/v1/usage_records", map[string]any{"records": []rec{good}}, h); res.Status != http.StatusUnauthorized {
+	if res := v.sr.do(t, v.e, http.MethodPost, "/admin/v1/usage_records", map[string]any{"records": []rec{good}}, authHeader(tok)); res.Status != http.StatusUnauthorized {
 		t.Fatalf("tenant token on ingestion: %d", res.Status)
 	}
 }

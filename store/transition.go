@@ -86,8 +86,3 @@ func (r *Transitions) ListTransitions(ctx context.Context, tenantID *uuid.UUID, 
 	}
 	return scanTransitions(r.db.query(ctx, q+" ORDER BY created_at DESC, id", args...))
 }
-
-// SetTenantPlan switches the tenant's plan, in the caller's transaction.
-func (r *Transitions) SetTenantPlan(ctx context.Context, tenantID uuid.UUID, name string) error {
-	return NewPlans(r.db).SetTenantPlan(ctx, tenantID, name)
-}

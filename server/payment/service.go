@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
-	"fmt"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -230,14 +228,4 @@ func (s *Service) Delete(ctx context.Context, p tenancy.Principal, name string) 
 // Methods lists the tenant's methods, by name.
 func (s *Service) Methods(ctx context.Context, tenantID uuid.UUID) ([]Method, error) {
 	return s.store.ListMethods(ctx, tenantID)
-}
-
-// Charge charges the tenant's method with the provider; ErrDeclined when
-// declined. For invoicing.
-func (s *Service) Charge(ctx context.Context, m Method, amount int64, currency, key string) (Charge, error) {
-	c, err := s.provider.Charge(ctx, m.Token, amount, currency, key)
-	if err != nil && !errors.Is(err, ErrDeclined) {
-		return c, fmt.Errorf("charging %s: %w", m.Name, err)
-	}
-	return c, err
 }

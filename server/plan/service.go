@@ -75,9 +75,9 @@ func (s *Service) AssignDefault(ctx context.Context, t tenancy.Tenant) error {
 	return s.setPlan(ctx, t.ID, s.cat.DefaultPlan)
 }
 
-// AssignPlan moves a tenant to the catalogue's plan name at once, as an
-// operator decision: no transition, payment or approval is asked for (that
-// is the tenant-facing plan transition's job). A plan the catalogue lacks
+// AssignPlan moves a tenant to the catalogue's plan name at once: what a
+// finishing plan transition does (inside its transaction, then Changed once
+// it commits), and an operator's direct move. A plan the catalogue lacks
 // fails with fault invalid, a missing tenant with fault not found.
 func (s *Service) AssignPlan(ctx context.Context, tenantID uuid.UUID, name string) error {
 	if _, ok := s.cat.Plan(name); !ok {

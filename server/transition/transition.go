@@ -69,8 +69,6 @@ type Store interface {
 	// ListTransitions lists transitions, newest first, optionally of one
 	// tenant and in one state.
 	ListTransitions(ctx context.Context, tenantID *uuid.UUID, state State) ([]Transition, error)
-	// SetTenantPlan switches the tenant's plan (in the caller's transaction).
-	SetTenantPlan(ctx context.Context, tenantID uuid.UUID, name string) error
 }
 
 // Deps are the other domains a transition touches.
@@ -209,7 +207,8 @@ func (s *Service) finish(ctx context.Context, t *Transition, from State) error {
 		if err := s.move(ctx, t, from, Finished, ""); err != nil {
 			return err
 		}
-		if err := s.store.SetTenantPlan(ctx, t.TenantID, t.ToPlan); err != nil {
+		// The plan domain switches it, in this transaction.
+		if err := s.deps.Plans.AssignPlan(ctx, t.TenantID, t.ToPlan); err != nil {
 			return err
 		}
 		return s.deps.CancelDisallowed(ctx, t.TenantID, target)

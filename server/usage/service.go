@@ -145,9 +145,9 @@ func (s *Service) Ingest(ctx context.Context, in []RecordInput, dryRun bool) (In
 		return IngestResult{}, err
 	}
 	var res IngestResult
+	tenants := uniqueTenants(recs)
 	err = s.store.WithTx(ctx, func(ctx context.Context) error {
 		res = IngestResult{}
-		tenants := uniqueTenants(recs)
 		if err := s.store.LockTenantsForIngest(ctx, tenants); err != nil {
 			return err
 		}
@@ -185,7 +185,7 @@ func (s *Service) Ingest(ctx context.Context, in []RecordInput, dryRun bool) (In
 	}
 	if res.Accepted > 0 {
 		// Whether or not the commit reported success, the batch may be in.
-		s.InvalidateTenants(uniqueTenants(recs)...)
+		s.InvalidateTenants(tenants...)
 	}
 	return res, err
 }
