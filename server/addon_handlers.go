@@ -18,7 +18,7 @@ import (
 func wireSubscriptions(a *App) error {
 	repo := store.NewSubscriptions(a.DB)
 	a.Subscriptions = subscription.NewService(repo, a.Plans, a.Quotas.CreateCounted, a.Now)
-	a.Quotas.CountKind(subscription.KindSubscription, repo.CountActive)
+	a.Quotas.CountSystemKind(subscription.KindSubscription, repo.CountActive)
 	return nil
 }
 

@@ -15,7 +15,7 @@ import (
 func wirePayments(a *App) error {
 	repo := store.NewPayments(a.DB)
 	a.Payments = payment.NewService(repo, payment.TestProvider{}, a.Quotas.CreateCounted, a.Now)
-	a.Quotas.CountKind(payment.KindPaymentMethod, repo.CountMethods)
+	a.Quotas.CountSystemKind(payment.KindPaymentMethod, repo.CountMethods)
 	return nil
 }
 

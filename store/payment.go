@@ -123,7 +123,7 @@ func (r *Payments) DeleteMethod(ctx context.Context, tenantID uuid.UUID, name st
 }
 
 // CountMethods counts the tenant's methods (the quota counter of
-// payment_method; methods live in the system namespace).
-func (r *Payments) CountMethods(ctx context.Context, tenantID uuid.UUID, namespace string) (int64, error) {
-	return r.db.count(ctx, "SELECT COUNT(*) FROM payment_methods WHERE tenant_id = $1 AND $2 = 'system'", r.db.id(tenantID), namespace)
+// payment_method, registered as a system-namespace kind).
+func (r *Payments) CountMethods(ctx context.Context, tenantID uuid.UUID, _ string) (int64, error) {
+	return r.db.count(ctx, "SELECT COUNT(*) FROM payment_methods WHERE tenant_id = $1", r.db.id(tenantID))
 }

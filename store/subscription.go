@@ -78,7 +78,7 @@ func (r *Subscriptions) ListSubscriptions(ctx context.Context, tenantID uuid.UUI
 }
 
 // CountActive counts the tenant's active subscriptions (the quota counter
-// of subscription; they live in the system namespace).
-func (r *Subscriptions) CountActive(ctx context.Context, tenantID uuid.UUID, namespace string) (int64, error) {
-	return r.db.count(ctx, "SELECT COUNT(*) FROM subscriptions WHERE tenant_id = $1 AND cancelled_at IS NULL AND $2 = 'system'", r.db.id(tenantID), namespace)
+// of subscription, registered as a system-namespace kind).
+func (r *Subscriptions) CountActive(ctx context.Context, tenantID uuid.UUID, _ string) (int64, error) {
+	return r.db.count(ctx, "SELECT COUNT(*) FROM subscriptions WHERE tenant_id = $1 AND cancelled_at IS NULL", r.db.id(tenantID))
 }

@@ -29,7 +29,7 @@ type Service struct {
 	overrides *cache.Cache[uuid.UUID, Overrides]
 
 	mu       sync.RWMutex
-	counters map[string]Counter
+	counters map[string]counted
 }
 
 // Config configures a Service.
@@ -71,7 +71,7 @@ func NewService(cfg Config) (*Service, error) {
 	if keys == nil {
 		keys = SameKeys{}
 	}
-	s := &Service{store: cfg.Store, defaults: cfg.Defaults, keys: keys, now: clock.Normalized(cfg.Now), counters: map[string]Counter{}}
+	s := &Service{store: cfg.Store, defaults: cfg.Defaults, keys: keys, now: clock.Normalized(cfg.Now), counters: map[string]counted{}}
 	s.limiter = newRateLimiter(s, s.now)
 	s.effective = cache.New[limitsKey, Effective](ttl, s.now, func(k limitsKey) string { return k.tenant.String() + "/" + k.namespace })
 	s.overrides = cache.New[uuid.UUID, Overrides](ttl, s.now, uuid.UUID.String)
@@ -95,23 +95,51 @@ func (s *Service) invalidateEffective(tenantID uuid.UUID) {
 	s.effective.InvalidateWhere(func(k limitsKey, _ Effective) bool { return k.tenant == tenantID })
 }
 
+// counted is a kind the service counts itself.
+type counted struct {
+	count Counter
+	// systemOnly kinds live in the system namespace only: elsewhere their
+	// count is 0 without asking the store.
+	systemOnly bool
+}
+
 // CountKind makes kind one the service counts itself: its usage is count's
 // live answer (gauges for it are refused), and objects of it must be
 // created through CreateCounted.
-func (s *Service) CountKind(kind string, count Counter) {
+func (s *Service) CountKind(kind string, count Counter) { s.register(kind, counted{count: count}) }
+
+// CountSystemKind is CountKind for tenant-wide objects, which live in the
+// system namespace (payment methods, subscriptions): quota/usage of any
+// other namespace reports 0 for them without a query.
+func (s *Service) CountSystemKind(kind string, count Counter) {
+	s.register(kind, counted{count: count, systemOnly: true})
+}
+
+func (s *Service) register(kind string, c counted) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, dup := s.counters[kind]; dup {
 		panic(fmt.Sprintf("quota: kind %q is registered twice", kind))
 	}
-	s.counters[kind] = count
+	s.counters[kind] = c
 }
 
 func (s *Service) counter(kind string) (Counter, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	c, ok := s.counters[kind]
-	return c, ok
+	if !ok {
+		return nil, false
+	}
+	return c.countIn, true
+}
+
+// countIn counts c's objects in namespace.
+func (c counted) countIn(ctx context.Context, tenantID uuid.UUID, namespace string) (int64, error) {
+	if c.systemOnly && namespace != tenancy.SystemNamespace {
+		return 0, nil
+	}
+	return c.count(ctx, tenantID, namespace)
 }
 
 // CreateCounted is the one way to create objects of a counted kind: in one
@@ -275,11 +303,11 @@ func (s *Service) objectUsage(ctx context.Context, tenantID uuid.UUID, namespace
 	// Kinds are registered at wiring, so readers never wait for a writer.
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	for kind, count := range s.counters {
+	for kind, c := range s.counters {
 		if kind == KindQuota {
 			continue
 		}
-		n, err := count(ctx, tenantID, namespace)
+		n, err := c.countIn(ctx, tenantID, namespace)
 		if err != nil {
 			return nil, nil, err
 		}
