@@ -110,7 +110,7 @@ func TestCachedStateFollowsChangesWithinASecond(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := store.NewPlans(v.db).SetTenantPlan(context.Background(), acme.ID, "TEAM"); err != nil {
+	if err := store.NewPlans(v.db).SetTenantPlan(context.Background(), acme.ID, "TEAM", v.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if current(b) != "FREE" {

@@ -56,13 +56,30 @@ type Catalogue struct {
 	// UsageTypes are the kinds of usage the service meters.
 	UsageTypes []usage.Type
 	Plans      []Plan
+	// Seller issues the invoices; PaymentTermsDays is how many days after
+	// its issue an invoice falls due.
+	Seller           Seller
+	PaymentTermsDays int
 }
 
-// Addon is an add-on service a plan may allow.
+// Addon is an add-on service a plan may allow. A subscription to it is
+// billed PriceCents a calendar month, pro-rated to the part of the month it
+// was active; an add-on a plan includes costs nothing on that plan.
 type Addon struct {
 	Name        string `yaml:"name"`
 	DisplayName string `yaml:"display_name"`
+	PriceCents  int64  `yaml:"price"`
 }
+
+// Seller is who issues the invoices: a name and address lines.
+type Seller struct {
+	Name    string   `yaml:"name"`
+	Address []string `yaml:"address"`
+}
+
+// DefaultPaymentTermsDays is how long an invoice is payable when the
+// catalogue does not say.
+const DefaultPaymentTermsDays = 14
 
 // Plan is one usage plan.
 type Plan struct {
@@ -161,6 +178,9 @@ type file struct {
 		Unit        string `yaml:"unit"`
 	} `yaml:"usage_types"`
 	Plans []planFile `yaml:"plans"`
+	// Seller and PaymentTermsDays are the invoices' issuer and terms.
+	Seller           *Seller `yaml:"seller"`
+	PaymentTermsDays *int    `yaml:"payment_terms_days"`
 	// Translations give plan texts in further locales, by plan name.
 	Translations map[string]map[string]Texts `yaml:"translations"`
 }
@@ -248,6 +268,26 @@ func Load(data []byte) (*Catalogue, error) {
 		seenAddon[a.Name] = true
 		if a.DisplayName == "" {
 			v.Add(field+".display_name", "required", "is required")
+		}
+		if a.PriceCents < 0 || a.PriceCents > math.MaxInt32 {
+			v.Add(field+".price", "range", "must be 0 to 2147483647 cents")
+		}
+	}
+	c.Seller = Seller{Name: "billing-api"}
+	if f.Seller != nil {
+		c.Seller = *f.Seller
+		if c.Seller.Name == "" {
+			v.Add("seller.name", "required", "is required")
+		}
+		if len(c.Seller.Address) > 6 {
+			v.Add("seller.address", "maxItems", "at most 6 lines")
+		}
+	}
+	c.PaymentTermsDays = DefaultPaymentTermsDays
+	if f.PaymentTermsDays != nil {
+		c.PaymentTermsDays = *f.PaymentTermsDays
+		if c.PaymentTermsDays < 0 || c.PaymentTermsDays > 365 {
+			v.Add("payment_terms_days", "range", "must be 0 to 365 days")
 		}
 	}
 	types := map[string]usage.Type{}

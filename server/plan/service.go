@@ -17,15 +17,28 @@ import (
 // Store is what plan needs from persistence.
 type Store interface {
 	TenantPlan(ctx context.Context, tenantID uuid.UUID) (string, error)
-	SetTenantPlan(ctx context.Context, tenantID uuid.UUID, plan string) error
+	// SetTenantPlan puts the tenant on plan from at on, keeping the plan
+	// history (a second change at the same instant replaces the first).
+	SetTenantPlan(ctx context.Context, tenantID uuid.UUID, plan string, at time.Time) error
+	// PlanHistory returns the plans the tenant was on during [from, to),
+	// oldest first: the one in force at from (if any) and every later
+	// change before to.
+	PlanHistory(ctx context.Context, tenantID uuid.UUID, from, to time.Time) ([]Assignment, error)
 	// PlansInUse lists the distinct plans tenants are on.
 	PlansInUse(ctx context.Context) ([]string, error)
+}
+
+// Assignment is a tenant's plan from Since on (until the next one).
+type Assignment struct {
+	Plan  string
+	Since time.Time
 }
 
 // Service answers which plan a tenant is on and what it allows.
 type Service struct {
 	cat   *Catalogue
 	store Store
+	now   clock.Clock
 	// plans caches each tenant's plan name for the request path.
 	plans     *cache.Cache[uuid.UUID, string]
 	onChanged []func(tenantID uuid.UUID)
@@ -36,7 +49,8 @@ var _ quota.DefaultQuotas = (*Service)(nil)
 // NewService returns a Service over a validated catalogue; a tenant's plan
 // is cached for at most cacheTTL on the clock now.
 func NewService(cat *Catalogue, store Store, now clock.Clock, cacheTTL time.Duration) *Service {
-	return &Service{cat: cat, store: store, plans: cache.New[uuid.UUID, string](cacheTTL, now, uuid.UUID.String)}
+	now = clock.Normalized(now)
+	return &Service{cat: cat, store: store, now: now, plans: cache.New[uuid.UUID, string](cacheTTL, now, uuid.UUID.String)}
 }
 
 // OnPlanChanged registers fn to run when a tenant's plan changes on this
@@ -46,7 +60,7 @@ func (s *Service) OnPlanChanged(fn func(tenantID uuid.UUID)) { s.onChanged = app
 // setPlan stores the tenant's plan and drops what this replica derived from
 // the old one.
 func (s *Service) setPlan(ctx context.Context, tenantID uuid.UUID, name string) error {
-	if err := s.store.SetTenantPlan(ctx, tenantID, name); err != nil {
+	if err := s.store.SetTenantPlan(ctx, tenantID, name, s.now()); err != nil {
 		return err
 	}
 	s.plans.Invalidate(tenantID)
@@ -101,6 +115,12 @@ func (s *Service) CurrentPlan(ctx context.Context, tenantID uuid.UUID) (Plan, er
 		return Plan{}, fmt.Errorf("tenant %s is on plan %q, which the catalogue lacks", tenantID, name)
 	}
 	return p, nil
+}
+
+// History returns the plans the tenant was on during [from, to), oldest
+// first (see Store.PlanHistory), read from the store.
+func (s *Service) History(ctx context.Context, tenantID uuid.UUID, from, to time.Time) ([]Assignment, error) {
+	return s.store.PlanHistory(ctx, tenantID, from, to)
 }
 
 // DefaultQuota is the default quota of the tenant's current plan.

@@ -30,7 +30,7 @@ func (m *memStore) TenantPlan(_ context.Context, id uuid.UUID) (string, error) {
 	return p, nil
 }
 
-func (m *memStore) SetTenantPlan(_ context.Context, id uuid.UUID, name string) error {
+func (m *memStore) SetTenantPlan(_ context.Context, id uuid.UUID, name string, _ time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.plans[id]; !ok {
@@ -41,6 +41,10 @@ func (m *memStore) SetTenantPlan(_ context.Context, id uuid.UUID, name string) e
 }
 
 func (m *memStore) PlansInUse(context.Context) ([]string, error) { return nil, nil }
+
+func (m *memStore) PlanHistory(context.Context, uuid.UUID, time.Time, time.Time) ([]plan.Assignment, error) {
+	return nil, nil
+}
 
 // An operator's assignment holds at once on this replica (the cached plan is
 // dropped and the hooks run); an unknown plan changes nothing.
