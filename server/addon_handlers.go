@@ -4,10 +4,12 @@ import (
 	"context"
 	"reflect"
 	"strings"
+	"time"
 
 	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	"billing-api/gen/api"
+	"billing-api/server/invoice"
 	"billing-api/server/subscription"
 	"billing-api/server/tenancy"
 	"billing-api/store"
@@ -88,20 +90,36 @@ func (s *Server) ListSubscriptions(ctx context.Context, req api.ListSubscription
 	if err != nil {
 		return nil, err
 	}
+	// The invoices of past periods are read once, and only when some
+	// subscription has a past period.
+	var numbers map[time.Time]string
+	invoiceOf := func(start time.Time) (string, bool, error) {
+		if numbers == nil {
+			if numbers, err = s.app.Invoices.Numbers(ctx, p.TenantID); err != nil {
+				return "", false, err
+			}
+		}
+		n, ok := numbers[invoice.PeriodStart(start)]
+		return n, ok, nil
+	}
 	out := make([]api.SubscriptionSubscriptionType, len(subs))
 	for i, sub := range subs {
-		out[i] = s.wireSubscription(sub)
+		if out[i], err = s.wireSubscription(sub, invoiceOf); err != nil {
+			return nil, err
+		}
 	}
 	return api.ListSubscriptions200JSONResponse{Subscriptions: &out}, nil
 }
 
-func (s *Server) wireSubscription(l subscription.Listed) api.SubscriptionSubscriptionType {
+// wireSubscription maps a listed subscription; invoiceOf names the issued
+// invoice of the month a past period lies in.
+func (s *Server) wireSubscription(l subscription.Listed, invoiceOf func(time.Time) (string, bool, error)) (api.SubscriptionSubscriptionType, error) {
 	w := api.SubscriptionSubscriptionType{
 		Name: ptr(l.Addon), PlanName: ptr(l.Plan), PlanObjectName: ptr(l.Addon),
 		Current: ptr(l.Active()), Cancelled: ptr(!l.Active()), CancellationDate: l.CancelledAt,
 	}
 	if l.Included {
-		return w
+		return w, nil
 	}
 	w.StartDate = ptr(l.StartedAt)
 	periods := s.app.Subscriptions.Periods(l.Subscription)
@@ -109,12 +127,22 @@ func (s *Server) wireSubscription(l subscription.Listed) api.SubscriptionSubscri
 		w.LastBillingPeriodStartDate, w.LastBillingPeriodEndDate = ptr(periods[n-1].Start), ptr(periods[n-1].End)
 		prev := make([]api.SubscriptionPeriod, n-1)
 		for i, pd := range periods[:n-1] {
+			closed, pending := []string{}, []string{}
+			number, ok, err := invoiceOf(pd.Start)
+			switch {
+			case err != nil:
+				return w, err
+			case ok:
+				closed = append(closed, number)
+			default:
+				pending = append(pending, invoice.PendingName(pd.Start))
+			}
 			prev[i] = api.SubscriptionPeriod{
 				Uid: ptr(openapi_types.UUID(pd.ID)), StartDate: ptr(pd.Start), EndDate: ptr(pd.End), Trial: ptr(false),
-				Invoices: &[]string{}, ClosedInvoice: &[]string{}, PendingInvoice: &[]string{},
+				Invoices: ptr(append(append([]string{}, closed...), pending...)), ClosedInvoice: &closed, PendingInvoice: &pending,
 			}
 		}
 		w.PreviousBillingPeriods = &prev
 	}
-	return w
+	return w, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"billing-api/server/clock"
+	"billing-api/server/invoice"
 	"billing-api/server/fault"
 	"billing-api/server/payment"
 	"billing-api/server/plan"
@@ -51,6 +52,15 @@ type Config struct {
 	// PublicRate is how many requests a second one client address may make
 	// to the public operations (bursts of four times as many); 0 means 5.
 	PublicRate int
+	// PaymentProvider charges invoices; nil means the built-in test
+	// provider (tokens beginning tok_decline are declined).
+	PaymentProvider payment.Provider
+	// InvoiceGrace is how long after a month ends the scheduler closes it
+	// (0 means 48 h).
+	InvoiceGrace time.Duration
+	// ReplicaName names this process in the scheduler's records of which
+	// replica closed a period (default: a random id).
+	ReplicaName string
 }
 
 // App is the wired service: the store, every domain's service and, on
@@ -74,7 +84,9 @@ type App struct {
 	Subscriptions *subscription.Service
 	// Transitions moves tenants between plans.
 	Transitions *transition.Service
-	Quotas      *quota.Service
+	// Invoices closes billing periods and collects invoices.
+	Invoices *invoice.Service
+	Quotas   *quota.Service
 	// A new domain adds its service here and its wiring to domains.
 
 	// draining is set by StartDraining when shutdown begins.
@@ -83,7 +95,7 @@ type App struct {
 
 // domains are wired in this order; each may use the services of the ones
 // before it. A domain's wiring lives in its own handlers file.
-var domains = []func(*App) error{wireTenancy, wirePlans, wireQuotas, wireMetering, wirePayments, wireSubscriptions, wireTransitions}
+var domains = []func(*App) error{wireTenancy, wirePlans, wireQuotas, wireMetering, wirePayments, wireSubscriptions, wireTransitions, wireInvoices}
 
 // Open connects to the store, migrates it to the newest schema and wires
 // every domain.
@@ -101,6 +113,9 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	}
 	if cfg.CacheTTL == 0 {
 		cfg.CacheTTL = time.Second
+	}
+	if cfg.PaymentProvider == nil {
+		cfg.PaymentProvider = payment.TestProvider{}
 	}
 	if cfg.CacheTTL < 0 || cfg.CacheTTL > time.Second {
 		return nil, fmt.Errorf("CacheTTL must be between 0 and 1s")

@@ -1,17 +1,81 @@
 package server
 
 import (
+	"strconv"
+
+	"github.com/google/uuid"
+
 	"context"
 
 	"billing-api/gen/api"
+	"billing-api/server/invoice"
+	"billing-api/store"
 )
 
-// DownloadInvoicePdf is not served by this release yet (501).
-func (s *Server) DownloadInvoicePdf(ctx context.Context, request api.DownloadInvoicePdfRequestObject) (api.DownloadInvoicePdfResponseObject, error) {
-	return nil, notServed("downloadInvoicePdf")
+// wireInvoices builds invoicing on metering, plans, add-ons and payment
+// methods. The pending invoice of a tenant is dropped here at once when its
+// usage, plan or add-ons change on this replica; and its PRIMARY payment
+// method may not go while an invoice is unpaid.
+func wireInvoices(a *App) error {
+	svc, err := invoice.NewService(invoice.Config{
+		Store: store.NewInvoices(a.DB), Plans: a.Plans, Usage: a.Usage, Subscriptions: a.Subscriptions,
+		Methods: a.Payments, Tenants: a.Tenancy, Provider: a.cfg.PaymentProvider, Now: a.Now,
+		Grace: a.cfg.InvoiceGrace, Owner: a.cfg.ReplicaName, CacheTTL: a.cfg.CacheTTL,
+	})
+	if err != nil {
+		return err
+	}
+	a.Invoices = svc
+	a.Usage.OnTenantsChanged(svc.Invalidate)
+	a.Subscriptions.OnChanged(func(id uuid.UUID) { svc.Invalidate(id) })
+	a.Payments.BlockPrimaryDeletion(svc.HasUnpaid)
+	return nil
 }
 
-// ListInvoices is not served by this release yet (501).
-func (s *Server) ListInvoices(ctx context.Context, request api.ListInvoicesRequestObject) (api.ListInvoicesResponseObject, error) {
-	return nil, notServed("listInvoices")
+var invoiceStatusToWire = map[invoice.Status]api.InvoiceInvoiceStatus{
+	invoice.StatusPending:   api.InvoiceInvoiceStatusSTATUSPENDING,
+	invoice.StatusIssued:    api.InvoiceInvoiceStatusSTATUSISSUED,
+	invoice.StatusOverdue:   api.InvoiceInvoiceStatusOVERDUE,
+	invoice.StatusPaid:      api.InvoiceInvoiceStatusSTATUSPAID,
+	invoice.StatusRefunded:  api.InvoiceInvoiceStatusSTATUSREFUNDED,
+	invoice.StatusCancelled: api.InvoiceInvoiceStatusSTATUSCANCELLED,
+}
+
+// ListInvoices lists the tenant's invoices, newest period first, the
+// running month as a pending one.
+func (s *Server) ListInvoices(ctx context.Context, req api.ListInvoicesRequestObject) (api.ListInvoicesResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	limit := 0
+	if req.Params.Limit != nil {
+		limit = int(*req.Params.Limit)
+	}
+	list, err := s.app.Invoices.List(ctx, p.TenantID, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.InvoiceInvoiceType, len(list))
+	for i, l := range list {
+		out[i] = api.InvoiceInvoiceType{
+			Name: ptr(l.Name), Active: ptr(l.Active), Status: ptr(invoiceStatusToWire[l.Status]),
+			Amount: ptr(strconv.FormatInt(l.Amount, 10)), Currency: ptr(l.Currency),
+			PeriodStart: ptr(l.PeriodStart), PeriodEnd: ptr(l.PeriodEnd),
+		}
+	}
+	return api.ListInvoices200JSONResponse{Invoices: &out}, nil
+}
+
+// DownloadInvoicePdf returns an issued invoice's PDF, base64-encoded.
+func (s *Server) DownloadInvoicePdf(ctx context.Context, req api.DownloadInvoicePdfRequestObject) (api.DownloadInvoicePdfResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := s.app.Invoices.PDF(ctx, p.TenantID, req.Params.Name)
+	if err != nil {
+		return nil, err
+	}
+	return api.DownloadInvoicePdf200JSONResponse{Pdf: &doc}, nil
 }

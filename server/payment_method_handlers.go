@@ -14,7 +14,7 @@ import (
 // check.
 func wirePayments(a *App) error {
 	repo := store.NewPayments(a.DB)
-	a.Payments = payment.NewService(repo, payment.TestProvider{}, a.Quotas.CreateCounted, a.Now)
+	a.Payments = payment.NewService(repo, a.cfg.PaymentProvider, a.Quotas.CreateCounted, a.Now)
 	a.Quotas.CountSystemKind(payment.KindPaymentMethod, repo.CountMethods)
 	return nil
 }

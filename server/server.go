@@ -131,8 +131,3 @@ func loadSpec(raw []byte) (*openapi3.T, error) {
 	}
 	return spec, nil
 }
-
-// notServed answers 501 for an operation whose domain has not landed yet.
-func notServed(operationID string) error {
-	return &fault.Error{Kind: fault.KindNotImplemented, Message: operationID + " is not served by this release yet"}
-}

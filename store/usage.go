@@ -411,6 +411,26 @@ func (u *Usage) MonthlyTypes(ctx context.Context, tenantID uuid.UUID, from, to t
 	return out, classify(rows.Err())
 }
 
+// LateTypes sums the month's late quantities per usage type.
+func (u *Usage) LateTypes(ctx context.Context, tenantID uuid.UUID, month time.Time) (map[string]usage.Quantity, error) {
+	rows, err := u.db.query(ctx, "SELECT usage_type, CAST(SUM(late_quantity) AS BIGINT) FROM usage_rollups WHERE tenant_id = $1 AND level = $2 "+
+		"AND bucket = $3 AND late_quantity > 0 GROUP BY usage_type", u.db.id(tenantID), int(usage.LevelMonth), month.Unix())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]usage.Quantity{}
+	for rows.Next() {
+		var t string
+		var q int64
+		if err := rows.Scan(&t, &q); err != nil {
+			return nil, classify(err)
+		}
+		out[t] = usage.Quantity(q)
+	}
+	return out, classify(rows.Err())
+}
+
 // HourlySeries returns a series' hourly rollups in [from, to).
 func (u *Usage) HourlySeries(ctx context.Context, tenantID uuid.UUID, s usage.Series, from, to time.Time, limit int) ([]usage.Rollup, error) {
 	// level = 0 (LevelHour) is written out: the series index is partial.

@@ -39,6 +39,8 @@ type Service struct {
 	provider Provider
 	counted  Counted
 	now      clock.Clock
+	// unpaid, when set, reports an unpaid invoice (the PRIMARY stays).
+	unpaid func(ctx context.Context, tenantID uuid.UUID) (bool, error)
 }
 
 // NewService wires the domain.
@@ -208,10 +210,25 @@ func (s *Service) Swap(ctx context.Context, p tenancy.Principal, name string) er
 	})
 }
 
+// BlockPrimaryDeletion makes Delete refuse the PRIMARY method while unpaid
+// reports the tenant has an unpaid invoice (invoicing registers it).
+func (s *Service) BlockPrimaryDeletion(unpaid func(ctx context.Context, tenantID uuid.UUID) (bool, error)) {
+	s.unpaid = unpaid
+}
+
 // Delete removes a method. The PRIMARY goes only when it is the last one
-// (409 otherwise, saying what to do).
+// and no invoice is unpaid (409 otherwise, saying what to do).
 func (s *Service) Delete(ctx context.Context, p tenancy.Principal, name string) error {
 	return s.change(ctx, p, name, func(ctx context.Context, m Method) error {
+		if m.Role == RolePrimary && s.unpaid != nil {
+			unpaid, err := s.unpaid(ctx, p.TenantID)
+			if err != nil {
+				return err
+			}
+			if unpaid {
+				return fault.Conflictf("payment method %q is the PRIMARY and the tenant has an unpaid invoice; it stays until the invoice is paid", name)
+			}
+		}
 		if m.Role == RolePrimary {
 			all, err := s.store.ListMethods(ctx, p.TenantID)
 			if err != nil {

@@ -66,6 +66,24 @@ type Service struct {
 	plans   Plans
 	counted Counted
 	now     clock.Clock
+	// onChanged run when a tenant's subscriptions change on this replica.
+	onChanged []func(tenantID uuid.UUID)
+}
+
+// OnChanged registers fn to run when a tenant's subscriptions change on
+// this replica (what is derived from them drops its cached state).
+func (s *Service) OnChanged(fn func(tenantID uuid.UUID)) { s.onChanged = append(s.onChanged, fn) }
+
+func (s *Service) changed(tenantID uuid.UUID) {
+	for _, fn := range s.onChanged {
+		fn(tenantID)
+	}
+}
+
+// All returns every subscription of the tenant, cancelled ones too, newest
+// first (what invoices bill add-ons from).
+func (s *Service) All(ctx context.Context, tenantID uuid.UUID) ([]Subscription, error) {
+	return s.store.ListSubscriptions(ctx, tenantID)
 }
 
 // NewService wires the domain.
@@ -95,6 +113,9 @@ func (s *Service) Subscribe(ctx context.Context, p tenancy.Principal, addon stri
 	err = s.counted(ctx, p.TenantID, tenancy.SystemNamespace, KindSubscription, 1, func(ctx context.Context) error {
 		return s.store.InsertSubscription(ctx, sub)
 	})
+	if err == nil {
+		s.changed(p.TenantID)
+	}
 	if fault.KindOf(err) == fault.KindConflict {
 		// A concurrent subscribe may have won, or the plan's limit is full.
 		if cur, ok, rerr := s.store.ActiveSubscription(ctx, p.TenantID, addon); rerr == nil && ok {
@@ -128,7 +149,7 @@ func (s *Service) Unsubscribe(ctx context.Context, p tenancy.Principal, addon st
 	if slices.Contains(pl.IncludedAddons, addon) {
 		return fault.Conflictf("add-on %s is included in plan %s and cannot be cancelled on its own", addon, pl.Name)
 	}
-	return s.store.WithTx(ctx, func(ctx context.Context) error {
+	err = s.store.WithTx(ctx, func(ctx context.Context) error {
 		cur, ok, err := s.store.ActiveSubscription(ctx, p.TenantID, addon)
 		if err != nil {
 			return err
@@ -138,6 +159,10 @@ func (s *Service) Unsubscribe(ctx context.Context, p tenancy.Principal, addon st
 		}
 		return s.store.CancelSubscription(ctx, p.TenantID, cur.ID, s.now())
 	})
+	if err == nil {
+		s.changed(p.TenantID)
+	}
+	return err
 }
 
 // CancelDisallowed cancels the tenant's subscriptions that plan does not

@@ -39,4 +39,7 @@ func (s *Service) InvalidateTenants(ids ...uuid.UUID) {
 	s.bills.InvalidateWhere(func(k resultKey, _ Bill) bool { return set[k.tenant] })
 	s.months.InvalidateWhere(func(k resultKey, _ []MonthTotal) bool { return set[k.tenant] })
 	s.sums.InvalidateWhere(func(k resultKey, _ map[string]Quantity) bool { return set[k.tenant] })
+	for _, fn := range s.onChanged {
+		fn(ids...)
+	}
 }

@@ -47,6 +47,9 @@ type Store interface {
 	SumTypes(ctx context.Context, tenantID uuid.UUID, segs []Segment) (map[string]Quantity, error)
 	// MonthlyTypes sums monthly rollups per month and usage type.
 	MonthlyTypes(ctx context.Context, tenantID uuid.UUID, from, to time.Time) (map[time.Time]map[string]Quantity, error)
+	// LateTypes sums, per usage type, the quantities of the month that
+	// arrived after it was closed.
+	LateTypes(ctx context.Context, tenantID uuid.UUID, month time.Time) (map[string]Quantity, error)
 	// HourlySeries returns a series' hourly rollups in [from, to), oldest
 	// first, at most limit.
 	HourlySeries(ctx context.Context, tenantID uuid.UUID, s Series, from, to time.Time, limit int) ([]Rollup, error)
@@ -94,6 +97,8 @@ type Service struct {
 	bills   *cache.Cache[resultKey, Bill]
 	months  *cache.Cache[resultKey, []MonthTotal]
 	sums    *cache.Cache[resultKey, map[string]Quantity]
+	// onChanged run when a tenant's usage (or plan) changes on this replica.
+	onChanged []func(ids ...uuid.UUID)
 }
 
 // NewService checks cfg and returns the service.
@@ -309,6 +314,26 @@ func (s *Service) flagLate(ctx context.Context, tenants []uuid.UUID, recs []Reco
 	}
 	return nil
 }
+
+// Sums sums the tenant's usage per type over [from, to), which must be whole
+// hours, read from the store (never the result cache): what an invoice bills.
+func (s *Service) Sums(ctx context.Context, tenantID uuid.UUID, from, to time.Time) (map[string]Quantity, error) {
+	w := Window{From: from.UTC(), To: to.UTC()}
+	if !w.To.After(w.From) {
+		return map[string]Quantity{}, nil
+	}
+	return s.store.SumTypes(ctx, tenantID, s.segments(w))
+}
+
+// Late returns, per usage type, the tenant's usage of month that arrived
+// after the month was closed (reported, never billed).
+func (s *Service) Late(ctx context.Context, tenantID uuid.UUID, month time.Time) (map[string]Quantity, error) {
+	return s.store.LateTypes(ctx, tenantID, MonthStart(month))
+}
+
+// OnTenantsChanged registers fn to run when tenants' usage or plan changes
+// on this replica (what is derived from their usage drops its cached state).
+func (s *Service) OnTenantsChanged(fn func(ids ...uuid.UUID)) { s.onChanged = append(s.onChanged, fn) }
 
 // ClosePeriod marks a tenant's month as invoiced: records for it that arrive
 // later are flagged late.

@@ -1,0 +1,283 @@
+package invoice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"billing-api/server/fault"
+	"billing-api/server/tenancy"
+)
+
+// Outcome of closing one tenant's period.
+type CloseOutcome string
+
+const (
+	// ClosedIssued: an invoice was issued now.
+	ClosedIssued CloseOutcome = "ISSUED"
+	// ClosedExisting: the period already had its invoice (a replayed close,
+	// or another replica got there first); an unfinished collection of it
+	// was resumed.
+	ClosedExisting CloseOutcome = "EXISTING"
+	// ClosedNothingToBill: no part of the period was billed; it is closed
+	// without an invoice.
+	ClosedNothingToBill CloseOutcome = "NOTHING_TO_BILL"
+	// ClosedFailed: closing failed (Err says why); the period stays open
+	// for that tenant and the next run retries it.
+	ClosedFailed CloseOutcome = "FAILED"
+)
+
+// TenantClose is what closing a period did for one tenant.
+type TenantClose struct {
+	Tenant  string
+	Outcome CloseOutcome
+	// Invoice is the period's invoice (issued now or before), after
+	// collection.
+	Invoice *Invoice
+	Err     error
+}
+
+// PeriodOf parses a billing period, "YYYY-MM", into its first instant.
+func PeriodOf(field, s string) (time.Time, error) {
+	t, err := time.Parse("2006-01", s)
+	if err != nil {
+		var v fault.Violations
+		v.Add(field, "period", "must be a calendar month as YYYY-MM, such as 2026-10")
+		return time.Time{}, v.Err()
+	}
+	return t.UTC(), nil
+}
+
+// ClosePeriod closes the month starting at period for the tenant named
+// tenantName, or for every tenant when it is empty: each tenant that existed
+// before the month ended gets one invoice for it (or none, when nothing was
+// billed), which is then collected. The month must have ended. Closing again
+// changes nothing but resuming a collection a crash interrupted.
+func (s *Service) ClosePeriod(ctx context.Context, period time.Time, tenantName string) ([]TenantClose, error) {
+	start := monthStart(period)
+	end := start.AddDate(0, 1, 0)
+	if now := s.now(); now.Before(end) {
+		var v fault.Violations
+		v.Add("period", "ended", fmt.Sprintf("%s has not ended yet (it ends %s)", start.Format("2006-01"), end.Format(time.RFC3339)))
+		return nil, v.Err()
+	}
+	var tenants []tenancy.Tenant
+	if tenantName != "" {
+		t, err := s.tenants.Tenant(ctx, tenantName)
+		if err != nil {
+			return nil, err
+		}
+		tenants = []tenancy.Tenant{t}
+	} else {
+		all, err := s.tenants.ListTenants(ctx)
+		if err != nil {
+			return nil, err
+		}
+		tenants = all
+	}
+	var out []TenantClose
+	for _, t := range tenants {
+		if !t.CreatedAt.Before(end) {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		out = append(out, s.closeTenant(ctx, t, start))
+	}
+	return out, nil
+}
+
+// closeTenant issues the tenant's invoice for the month starting at start
+// (once: the tenant is locked, and a unique index backs the check), then
+// collects it.
+func (s *Service) closeTenant(ctx context.Context, t tenancy.Tenant, start time.Time) TenantClose {
+	res := TenantClose{Tenant: t.Name}
+	var inv Invoice
+	err := s.store.WithTx(ctx, func(ctx context.Context) error {
+		if err := s.store.LockTenant(ctx, t.ID); err != nil {
+			return err
+		}
+		existing, ok, err := s.store.InvoiceForPeriod(ctx, t.ID, start)
+		if err != nil {
+			return err
+		}
+		if ok {
+			res.Outcome, inv = ClosedExisting, existing
+			return nil
+		}
+		closed, err := s.store.PeriodClosed(ctx, t.ID, start)
+		if err != nil || closed {
+			res.Outcome = ClosedNothingToBill
+			return err
+		}
+		d, err := s.draft(ctx, t.ID, start)
+		if err != nil {
+			return err
+		}
+		if !d.Billable {
+			res.Outcome = ClosedNothingToBill
+			return s.usage.ClosePeriod(ctx, t.ID, start)
+		}
+		if inv, err = s.issue(ctx, t, d); err != nil {
+			return err
+		}
+		res.Outcome = ClosedIssued
+		return s.usage.ClosePeriod(ctx, t.ID, start)
+	})
+	if fault.KindOf(err) == fault.KindConflict {
+		// Another replica issued it between our check and our insert.
+		existing, ok, rerr := s.store.InvoiceForPeriod(ctx, t.ID, start)
+		if rerr == nil && ok {
+			err, res.Outcome, inv = nil, ClosedExisting, existing
+		}
+	}
+	if err != nil {
+		res.Outcome, res.Err = ClosedFailed, err
+		return res
+	}
+	s.Invalidate(t.ID)
+	if res.Outcome == ClosedNothingToBill {
+		return res
+	}
+	if inv.Collecting {
+		collected, err := s.collect(ctx, inv)
+		if err != nil {
+			res.Err = fmt.Errorf("collecting %s: %w", inv.Number, err)
+		}
+		inv = collected
+	}
+	res.Invoice = &inv
+	return res
+}
+
+// issue stores the draft as the tenant's next invoice. One with nothing to
+// pay is PAID at once; any other starts its first collection round.
+func (s *Service) issue(ctx context.Context, t tenancy.Tenant, d Draft) (Invoice, error) {
+	cat := s.plans.Catalogue()
+	methods, err := s.methods.Methods(ctx, t.ID)
+	if err != nil {
+		return Invoice{}, err
+	}
+	seq, err := s.store.LastSeq(ctx, t.ID)
+	if err != nil {
+		return Invoice{}, err
+	}
+	seq++
+	now := s.now()
+	inv := Invoice{
+		TenantID: t.ID, ID: uuid.New(), Seq: seq, Number: NumberFor(d.PeriodStart, seq),
+		PeriodStart: d.PeriodStart, PeriodEnd: d.PeriodEnd, Currency: d.Currency,
+		Subtotal: d.Subtotal, Discount: d.Discount, Total: d.Total,
+		IssuedAt: now, DueAt: now.AddDate(0, 0, cat.PaymentTermsDays),
+		Seller: Party{Name: cat.Seller.Name, Lines: cat.Seller.Address}, BillTo: billTo(t.DisplayName, t.Name, methods),
+		Lines:  d.Lines,
+		Status: StatusIssued, StatusSince: now, StatusReason: "issued", Round: 1, Collecting: true,
+	}
+	if inv.Total == 0 {
+		inv.Status, inv.StatusReason, inv.Round, inv.Collecting = StatusPaid, "nothing to pay", 0, false
+	}
+	return inv, s.store.InsertInvoice(ctx, inv)
+}
+
+// ---- the scheduler
+
+// Due returns the months the scheduler should close at now and has not:
+// every month since the oldest tenant's first that ended at least the grace
+// period ago, oldest first.
+func (s *Service) Due(ctx context.Context) ([]time.Time, error) {
+	tenants, err := s.tenants.ListTenants(ctx)
+	if err != nil || len(tenants) == 0 {
+		return nil, err
+	}
+	first := tenants[0].CreatedAt
+	for _, t := range tenants {
+		first = minTime(first, t.CreatedAt)
+	}
+	first = monthStart(first)
+	// The last month that may close: its end plus the grace is past.
+	last := monthStart(s.now().Add(-s.grace)).AddDate(0, -1, 0)
+	if last.Before(first) {
+		return nil, nil
+	}
+	done, err := s.store.FinishedRuns(ctx, first, last.AddDate(0, 1, 0))
+	if err != nil {
+		return nil, err
+	}
+	finished := map[int64]bool{}
+	for _, p := range done {
+		finished[p.Unix()] = true
+	}
+	var out []time.Time
+	for m := first; !m.After(last); m = m.AddDate(0, 1, 0) {
+		if !finished[m.Unix()] {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// RunLease is how long a replica holds a period it is closing before
+// another may take it over (it stopped, say).
+const RunLease = 15 * time.Minute
+
+// RunDue closes every due month (see Due), oldest first, each by one
+// replica at a time: a replica claims a month in the database, closes it
+// for every tenant, and records it done. A month where some tenant failed
+// is left unfinished, so the next run retries it (the tenants already
+// closed are skipped, their invoices standing). It returns the months it
+// finished.
+func (s *Service) RunDue(ctx context.Context) ([]time.Time, error) {
+	due, err := s.Due(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var finished []time.Time
+	for _, m := range due {
+		now := s.now()
+		ok, err := s.store.ClaimRun(ctx, m, s.owner, now, now.Add(RunLease))
+		if err != nil {
+			return finished, err
+		}
+		if !ok {
+			continue // another replica is on it
+		}
+		res, err := s.ClosePeriod(ctx, m, "")
+		if err != nil {
+			return finished, err
+		}
+		issued, failed := 0, 0
+		var errs []error
+		for _, r := range res {
+			switch r.Outcome {
+			case ClosedIssued:
+				issued++
+			case ClosedFailed:
+				failed++
+				errs = append(errs, fmt.Errorf("tenant %s: %w", r.Tenant, r.Err))
+			}
+		}
+		if failed > 0 {
+			return finished, fmt.Errorf("closing %s: %w", m.Format("2006-01"), errors.Join(errs...))
+		}
+		if err := s.store.FinishRun(ctx, m, s.owner, s.now(), issued, failed); err != nil {
+			return finished, err
+		}
+		finished = append(finished, m)
+	}
+	return finished, nil
+}
+
+// NextDue is when the next month becomes due: the end of the running month
+// plus the grace period.
+func (s *Service) NextDue() time.Time {
+	return monthStart(s.now().Add(-s.grace)).AddDate(0, 1, 0).Add(s.grace)
+}
+
+// Runs lists the scheduler's runs, newest first.
+func (s *Service) Runs(ctx context.Context, limit int) ([]Run, error) {
+	return s.store.Runs(ctx, limit)
+}
