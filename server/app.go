@@ -12,8 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"billing-api/server/clock"
-	"billing-api/server/invoice"
 	"billing-api/server/fault"
+	"billing-api/server/invoice"
 	"billing-api/server/payment"
 	"billing-api/server/plan"
 	"billing-api/server/quota"
