@@ -97,7 +97,8 @@ func Document(inv Invoice, now time.Time) pdf.Invoice {
 		Number: inv.Number, Status: string(inv.StatusAt(now)), Currency: inv.Currency,
 		Seller:      pdf.Party{Name: inv.Seller.Name, Lines: inv.Seller.Lines},
 		BillTo:      pdf.Party{Name: inv.BillTo.Name, Lines: inv.BillTo.Lines},
-		PeriodStart: inv.PeriodStart, PeriodEnd: inv.PeriodEnd, IssuedAt: inv.IssuedAt, DueAt: inv.DueAt,
+		// The period is shown by its first and last day.
+		PeriodStart: inv.PeriodStart, PeriodEnd: inv.PeriodEnd.Add(-time.Microsecond), IssuedAt: inv.IssuedAt, DueAt: inv.DueAt,
 		Subtotal: inv.Subtotal, Discount: inv.Discount, Total: inv.Total,
 	}
 	for _, l := range inv.Lines {

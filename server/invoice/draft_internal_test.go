@@ -1,0 +1,165 @@
+package invoice
+
+import (
+	"testing"
+	"time"
+
+	"billing-api/server/payment"
+	"billing-api/server/plan"
+	"billing-api/server/subscription"
+	"billing-api/server/usage"
+)
+
+func day(d int, h ...int) time.Time {
+	hour := 0
+	if len(h) > 0 {
+		hour = h[0]
+	}
+	return time.Date(2026, 10, d, hour, 0, 0, 0, time.UTC)
+}
+
+var october = struct{ start, end time.Time }{day(1), time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
+
+// Pro-rating rounds half to even, once per amount.
+func TestFractionRoundsHalfToEven(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		f    fraction
+		n    int64
+		want int64
+	}{
+		{fraction{1, 8}, 1900, 238},  // 237.5 → 238 (even)
+		{fraction{3, 8}, 1900, 712},  // 712.5 → 712 (even), not 713
+		{fraction{1, 3}, 1900, 633},  // 633.33…
+		{fraction{2, 3}, 1900, 1267}, // 1266.66…
+		{fraction{5, 5}, 1900, 1900},
+		{fraction{0, 5}, 1900, 0},
+	} {
+		if got := tc.f.of(tc.n); got != tc.want {
+			t.Errorf("%d/%d of %d = %d, want %d", tc.f.num, tc.f.den, tc.n, got, tc.want)
+		}
+	}
+	if got := (fraction{21, 31}).months(); got != "0.677419 month" {
+		t.Errorf("months: %q", got)
+	}
+	if got := (fraction{31, 31}).months(); got != "1 month" {
+		t.Errorf("months: %q", got)
+	}
+}
+
+// A month is cut by the plan history; time before the tenant's first plan
+// is in no span, and a change before the month starts the first span.
+func TestSpansFollowThePlanHistory(t *testing.T) {
+	t.Parallel()
+	cat, err := plan.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hist := []plan.Assignment{
+		{Plan: "FREE", Since: day(3, 9)},
+		{Plan: "INDIVIDUAL", Since: day(10, 14)},
+		{Plan: "TEAM", Since: day(20)},
+	}
+	ps, err := spans(cat, hist, october.start, october.end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		plan     string
+		from, to time.Time
+	}{{"FREE", day(3, 9), day(10, 14)}, {"INDIVIDUAL", day(10, 14), day(20)}, {"TEAM", day(20), october.end}}
+	if len(ps) != len(want) {
+		t.Fatalf("spans: %+v", ps)
+	}
+	for i, w := range want {
+		if ps[i].Plan.Name != w.plan || !ps[i].From.Equal(w.from) || !ps[i].To.Equal(w.to) {
+			t.Errorf("span %d: %s %s–%s, want %s %s–%s", i, ps[i].Plan.Name, ps[i].From, ps[i].To, w.plan, w.from, w.to)
+		}
+	}
+	// A plan taken before the month covers it from its start.
+	ps, _ = spans(cat, []plan.Assignment{{Plan: "TEAM", Since: day(1).AddDate(0, -2, 0)}}, october.start, october.end)
+	if len(ps) != 1 || !ps[0].From.Equal(october.start) || !ps[0].To.Equal(october.end) {
+		t.Errorf("whole month: %+v", ps)
+	}
+	if _, err := spans(cat, []plan.Assignment{{Plan: "GONE", Since: day(1)}}, october.start, october.end); err == nil {
+		t.Error("a plan the catalogue lacks was priced")
+	}
+}
+
+// Pro-rating scales the flat price, the included quantities and fixed
+// coupons, and nothing else.
+func TestProrateScalesWhatIsMonthly(t *testing.T) {
+	t.Parallel()
+	p := usage.Pricing{
+		FlatPriceCents: 4900,
+		Rates:          map[string]usage.Rate{"x": {UnitSize: usage.QuantityScale, Included: 10 * usage.QuantityScale, PriceCents: 7}},
+		Coupons:        []usage.Coupon{{Title: "fixed", Kind: usage.DiscountFixed, Amount: 300}, {Title: "pct", Kind: usage.DiscountPercentage, Amount: 1000}},
+	}
+	got := prorate(p, fraction{1, 4})
+	if got.FlatPriceCents != 1225 || got.Rates["x"].Included != 2_500_000 || got.Rates["x"].PriceCents != 7 ||
+		got.Coupons[0].Amount != 75 || got.Coupons[1].Amount != 1000 {
+		t.Fatalf("prorated: %+v", got)
+	}
+	if p.Rates["x"].Included != 10*usage.QuantityScale || p.Coupons[0].Amount != 300 {
+		t.Fatal("prorate changed its input")
+	}
+}
+
+// An add-on is billed for the time it was active on a billed plan that does
+// not include it.
+func TestAddonLinesFollowPlansAndCancellation(t *testing.T) {
+	t.Parallel()
+	cat, err := plan.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	free, _ := cat.Plan("FREE")
+	individual, _ := cat.Plan("INDIVIDUAL")
+	team, _ := cat.Plan("TEAM") // includes f5xc_waap_standard
+	ps := []planSpan{{free, day(1), day(5)}, {individual, day(5), day(16)}, {team, day(16), october.end}}
+	cancelled := day(26)
+	sub := subscription.Subscription{Addon: "f5xc_waap_standard", StartedAt: day(2), CancelledAt: &cancelled}
+	lines := addonLines(cat, sub, ps, october.start, october.end)
+	if len(lines) != 1 {
+		t.Fatalf("lines: %+v", lines)
+	}
+	// 11 of 31 days on INDIVIDUAL at 2900 a month.
+	if l := lines[0]; l.Amount != (fraction{11, 31}).of(2900) || l.UnitPrice != 2900 || l.Kind != LineAddon {
+		t.Errorf("line: %+v", l)
+	}
+	sub.Addon = "f5xc_synthetic_monitoring_standard"
+	lines = addonLines(cat, sub, ps, october.start, october.end)
+	if len(lines) != 2 || lines[1].Amount != (fraction{10, 31}).of(900) {
+		t.Errorf("lines: %+v", lines)
+	}
+}
+
+func TestBillToPrefersThePrimaryAddress(t *testing.T) {
+	t.Parallel()
+	methods := []payment.Method{
+		{Role: payment.RoleNormal, Contact: payment.Contact{Address1: "2 Side St", City: "Lyon", Country: "FR"}},
+		{Role: payment.RolePrimary, Contact: payment.Contact{Address1: "1 Main St", City: "Seattle", StateCode: "WA", ZipCode: "98101", Country: "US"}},
+	}
+	got := billTo("Acme Corp", "acme", methods)
+	want := []string{"1 Main St", "Seattle WA 98101", "US", "Account: acme"}
+	if got.Name != "Acme Corp" || len(got.Lines) != len(want) {
+		t.Fatalf("bill to: %+v", got)
+	}
+	for i := range want {
+		if got.Lines[i] != want[i] {
+			t.Errorf("line %d: %q, want %q", i, got.Lines[i], want[i])
+		}
+	}
+	if got := billTo("", "acme", nil); got.Name != "acme" || len(got.Lines) != 1 {
+		t.Errorf("no methods: %+v", got)
+	}
+}
+
+func TestGroupDigits(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{"0": "0", "999": "999", "1000": "1,000", "19234111.5": "19,234,111.5", "-1234567": "-1,234,567"} {
+		if got := groupDigits(in); got != want {
+			t.Errorf("%s: %s, want %s", in, got, want)
+		}
+	}
+}
