@@ -222,6 +222,13 @@ func TestInvoiceProratesPlanUsageAndAddons(t *testing.T) {
 	if inv.Status != invoice.StatusPaid || len(inv.Payments) != 1 || inv.Payments[0].Amount != 891 {
 		t.Errorf("collection: %s %+v", inv.Status, inv.Payments)
 	}
+	// monthly_usage reports what November's invoice billed.
+	mres := v.call(http.MethodPost, "/api/web/namespaces/system/monthly_usage", tok, `{}`)
+	var months api.UsageListMonthlyUsageResp
+	mres.decode(t, &months)
+	if items := *months.MonthlyUsageItems; len(items) != 1 || *items[0].Amount != "891" || !items[0].StartTimestamp.Equal(november) {
+		t.Errorf("monthly_usage: %s", mres.Body)
+	}
 	// The list: December running (INDIVIDUAL 1900 + WAAP 2900), then the
 	// paid November invoice.
 	list := v.listInvoices(tok, "")

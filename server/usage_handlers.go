@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -119,7 +120,9 @@ func (s *Server) ListCurrentUsage(ctx context.Context, req api.ListCurrentUsageR
 	return api.ListCurrentUsage200JSONResponse(wireBill(bill, w)), nil
 }
 
-// ListMonthlyUsage totals each past month.
+// ListMonthlyUsage totals each past month: what its invoice billed once it
+// is closed, before that what it bills so far (over the plans the tenant
+// was on).
 func (s *Server) ListMonthlyUsage(ctx context.Context, req api.ListMonthlyUsageRequestObject) (api.ListMonthlyUsageResponseObject, error) {
 	p, err := principal(ctx)
 	if err != nil {
@@ -131,6 +134,17 @@ func (s *Server) ListMonthlyUsage(ctx context.Context, req api.ListMonthlyUsageR
 	months, err := s.app.Usage.Monthly(ctx, p, req.Namespace)
 	if err != nil {
 		return nil, err
+	}
+	starts := make([]time.Time, len(months))
+	for i, m := range months {
+		starts[i] = m.Month
+	}
+	billed, err := s.app.Invoices.MonthTotals(ctx, p.TenantID, starts)
+	if err != nil {
+		return nil, err
+	}
+	for i := range months {
+		months[i].Bill.TotalCents = billed[months[i].Month]
 	}
 	return api.ListMonthlyUsage200JSONResponse{MonthlyUsageItems: ptr(mapSlice(months, wireMonthTotal))}, nil
 }

@@ -2991,10 +2991,10 @@ type ClientInterface interface {
 	// ListMonthlyUsageWithBody Totals of past months
 	//
 	// One total per past month, newest first, in cents: the last complete month back to the
-	// first month with usage in the last twelve. Each total is the plan's flat price plus the
-	// month's priced usage minus coupons, priced at the tenant's current plan; once invoices
-	// are issued, a closed month's invoice is the record of what was billed. Costs are
-	// tenant-wide: only the `system` namespace answers (400 otherwise).
+	// first month with usage in the last twelve. A closed month's total is what its invoice
+	// billed; a month not closed yet is priced the way its invoice will be: the flat price of
+	// each plan the tenant was on, pro-rated, its usage at that plan's rates, add-ons, minus
+	// coupons. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3004,10 +3004,10 @@ type ClientInterface interface {
 	// ListMonthlyUsage Totals of past months
 	//
 	// One total per past month, newest first, in cents: the last complete month back to the
-	// first month with usage in the last twelve. Each total is the plan's flat price plus the
-	// month's priced usage minus coupons, priced at the tenant's current plan; once invoices
-	// are issued, a closed month's invoice is the record of what was billed. Costs are
-	// tenant-wide: only the `system` namespace answers (400 otherwise).
+	// first month with usage in the last twelve. A closed month's total is what its invoice
+	// billed; a month not closed yet is priced the way its invoice will be: the flat price of
+	// each plan the tenant was on, pro-rated, its usage at that plan's rates, add-ons, minus
+	// coupons. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3725,10 +3725,10 @@ func (c *Client) ListHourlyUsageDetails(ctx context.Context, namespace Namespace
 // ListMonthlyUsageWithBody Totals of past months
 //
 // One total per past month, newest first, in cents: the last complete month back to the
-// first month with usage in the last twelve. Each total is the plan's flat price plus the
-// month's priced usage minus coupons, priced at the tenant's current plan; once invoices
-// are issued, a closed month's invoice is the record of what was billed. Costs are
-// tenant-wide: only the `system` namespace answers (400 otherwise).
+// first month with usage in the last twelve. A closed month's total is what its invoice
+// billed; a month not closed yet is priced the way its invoice will be: the flat price of
+// each plan the tenant was on, pro-rated, its usage at that plan's rates, add-ons, minus
+// coupons. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
 //
 // Takes any type of body and a specified content type.
 //
@@ -3748,10 +3748,10 @@ func (c *Client) ListMonthlyUsageWithBody(ctx context.Context, namespace Namespa
 // ListMonthlyUsage Totals of past months
 //
 // One total per past month, newest first, in cents: the last complete month back to the
-// first month with usage in the last twelve. Each total is the plan's flat price plus the
-// month's priced usage minus coupons, priced at the tenant's current plan; once invoices
-// are issued, a closed month's invoice is the record of what was billed. Costs are
-// tenant-wide: only the `system` namespace answers (400 otherwise).
+// first month with usage in the last twelve. A closed month's total is what its invoice
+// billed; a month not closed yet is priced the way its invoice will be: the flat price of
+// each plan the tenant was on, pro-rated, its usage at that plan's rates, add-ons, minus
+// coupons. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5749,10 +5749,10 @@ type ClientWithResponsesInterface interface {
 	// ListMonthlyUsageWithBodyWithResponse Totals of past months
 	//
 	// One total per past month, newest first, in cents: the last complete month back to the
-	// first month with usage in the last twelve. Each total is the plan's flat price plus the
-	// month's priced usage minus coupons, priced at the tenant's current plan; once invoices
-	// are issued, a closed month's invoice is the record of what was billed. Costs are
-	// tenant-wide: only the `system` namespace answers (400 otherwise).
+	// first month with usage in the last twelve. A closed month's total is what its invoice
+	// billed; a month not closed yet is priced the way its invoice will be: the flat price of
+	// each plan the tenant was on, pro-rated, its usage at that plan's rates, add-ons, minus
+	// coupons. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5762,10 +5762,10 @@ type ClientWithResponsesInterface interface {
 	// ListMonthlyUsageWithResponse Totals of past months
 	//
 	// One total per past month, newest first, in cents: the last complete month back to the
-	// first month with usage in the last twelve. Each total is the plan's flat price plus the
-	// month's priced usage minus coupons, priced at the tenant's current plan; once invoices
-	// are issued, a closed month's invoice is the record of what was billed. Costs are
-	// tenant-wide: only the `system` namespace answers (400 otherwise).
+	// first month with usage in the last twelve. A closed month's total is what its invoice
+	// billed; a month not closed yet is priced the way its invoice will be: the flat price of
+	// each plan the tenant was on, pro-rated, its usage at that plan's rates, add-ons, minus
+	// coupons. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9488,10 +9488,10 @@ func (c *ClientWithResponses) ListHourlyUsageDetailsWithResponse(ctx context.Con
 // ListMonthlyUsageWithBodyWithResponse Totals of past months
 //
 // One total per past month, newest first, in cents: the last complete month back to the
-// first month with usage in the last twelve. Each total is the plan's flat price plus the
-// month's priced usage minus coupons, priced at the tenant's current plan; once invoices
-// are issued, a closed month's invoice is the record of what was billed. Costs are
-// tenant-wide: only the `system` namespace answers (400 otherwise).
+// first month with usage in the last twelve. A closed month's total is what its invoice
+// billed; a month not closed yet is priced the way its invoice will be: the flat price of
+// each plan the tenant was on, pro-rated, its usage at that plan's rates, add-ons, minus
+// coupons. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9507,10 +9507,10 @@ func (c *ClientWithResponses) ListMonthlyUsageWithBodyWithResponse(ctx context.C
 // ListMonthlyUsageWithResponse Totals of past months
 //
 // One total per past month, newest first, in cents: the last complete month back to the
-// first month with usage in the last twelve. Each total is the plan's flat price plus the
-// month's priced usage minus coupons, priced at the tenant's current plan; once invoices
-// are issued, a closed month's invoice is the record of what was billed. Costs are
-// tenant-wide: only the `system` namespace answers (400 otherwise).
+// first month with usage in the last twelve. A closed month's total is what its invoice
+// billed; a month not closed yet is priced the way its invoice will be: the flat price of
+// each plan the tenant was on, pro-rated, its usage at that plan's rates, add-ons, minus
+// coupons. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

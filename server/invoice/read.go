@@ -95,8 +95,8 @@ func (s *Service) PDF(ctx context.Context, tenantID uuid.UUID, name string) ([]b
 func Document(inv Invoice, now time.Time) pdf.Invoice {
 	doc := pdf.Invoice{
 		Number: inv.Number, Status: string(inv.StatusAt(now)), Currency: inv.Currency,
-		Seller:      pdf.Party{Name: inv.Seller.Name, Lines: inv.Seller.Lines},
-		BillTo:      pdf.Party{Name: inv.BillTo.Name, Lines: inv.BillTo.Lines},
+		Seller: pdf.Party{Name: inv.Seller.Name, Lines: inv.Seller.Lines},
+		BillTo: pdf.Party{Name: inv.BillTo.Name, Lines: inv.BillTo.Lines},
 		// The period is shown by its first and last day.
 		PeriodStart: inv.PeriodStart, PeriodEnd: inv.PeriodEnd.Add(-time.Microsecond), IssuedAt: inv.IssuedAt, DueAt: inv.DueAt,
 		Subtotal: inv.Subtotal, Discount: inv.Discount, Total: inv.Total,
@@ -157,6 +157,35 @@ func (s *Service) Numbers(ctx context.Context, tenantID uuid.UUID) (map[time.Tim
 	out := make(map[time.Time]string, len(invs))
 	for _, inv := range invs {
 		out[inv.PeriodStart] = inv.Number
+	}
+	return out, nil
+}
+
+// MonthTotals returns what each month (given by its start) bills the
+// tenant: its invoice's total once issued, else the month's draft so far.
+func (s *Service) MonthTotals(ctx context.Context, tenantID uuid.UUID, months []time.Time) (map[time.Time]int64, error) {
+	out := make(map[time.Time]int64, len(months))
+	if len(months) == 0 {
+		return out, nil
+	}
+	invs, err := s.store.ListInvoices(ctx, tenantID, 0)
+	if err != nil {
+		return nil, err
+	}
+	issued := make(map[time.Time]int64, len(invs))
+	for _, inv := range invs {
+		issued[inv.PeriodStart] = inv.Total
+	}
+	for _, m := range months {
+		if total, ok := issued[m]; ok {
+			out[m] = total
+			continue
+		}
+		d, err := s.cachedDraft(ctx, tenantID, m)
+		if err != nil {
+			return nil, err
+		}
+		out[m] = d.Total
 	}
 	return out, nil
 }
