@@ -369,22 +369,8 @@ func seriesSums(rows *sql.Rows, err error) (map[usage.Series]usage.Quantity, err
 // SumTypes sums rollups per usage type over the segments.
 func (u *Usage) SumTypes(ctx context.Context, tenantID uuid.UUID, segs []usage.Segment) (map[string]usage.Quantity, error) {
 	cond, segArgs := segmentFilter(segs, 2)
-	rows, err := u.db.query(ctx, "SELECT usage_type, CAST(SUM(quantity) AS BIGINT) FROM usage_rollups WHERE tenant_id = $1 AND "+
-		cond+" GROUP BY usage_type", append([]any{u.db.id(tenantID)}, segArgs...)...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]usage.Quantity{}
-	for rows.Next() {
-		var t string
-		var q int64
-		if err := rows.Scan(&t, &q); err != nil {
-			return nil, classify(err)
-		}
-		out[t] = usage.Quantity(q)
-	}
-	return out, classify(rows.Err())
+	return typeSums(u.db.query(ctx, "SELECT usage_type, CAST(SUM(quantity) AS BIGINT) FROM usage_rollups WHERE tenant_id = $1 AND "+
+		cond+" GROUP BY usage_type", append([]any{u.db.id(tenantID)}, segArgs...)...))
 }
 
 // MonthlyTypes sums the monthly rollups in [from, to) per month and type.
@@ -413,8 +399,12 @@ func (u *Usage) MonthlyTypes(ctx context.Context, tenantID uuid.UUID, from, to t
 
 // LateTypes sums the month's late quantities per usage type.
 func (u *Usage) LateTypes(ctx context.Context, tenantID uuid.UUID, month time.Time) (map[string]usage.Quantity, error) {
-	rows, err := u.db.query(ctx, "SELECT usage_type, CAST(SUM(late_quantity) AS BIGINT) FROM usage_rollups WHERE tenant_id = $1 AND level = $2 "+
-		"AND bucket = $3 AND late_quantity > 0 GROUP BY usage_type", u.db.id(tenantID), int(usage.LevelMonth), month.Unix())
+	return typeSums(u.db.query(ctx, "SELECT usage_type, CAST(SUM(late_quantity) AS BIGINT) FROM usage_rollups WHERE tenant_id = $1 AND level = $2 "+
+		"AND bucket = $3 AND late_quantity > 0 GROUP BY usage_type", u.db.id(tenantID), int(usage.LevelMonth), month.Unix()))
+}
+
+// typeSums reads (usage_type, sum) rows.
+func typeSums(rows *sql.Rows, err error) (map[string]usage.Quantity, error) {
 	if err != nil {
 		return nil, err
 	}
