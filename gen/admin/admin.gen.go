@@ -22,6 +22,120 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for InvoiceLineKind.
+const (
+	ADDON    InvoiceLineKind = "ADDON"
+	DISCOUNT InvoiceLineKind = "DISCOUNT"
+	PLAN     InvoiceLineKind = "PLAN"
+	USAGE    InvoiceLineKind = "USAGE"
+)
+
+// Valid indicates whether the value is a known member of the InvoiceLineKind enum.
+func (e InvoiceLineKind) Valid() bool {
+	switch e {
+	case ADDON:
+		return true
+	case DISCOUNT:
+		return true
+	case PLAN:
+		return true
+	case USAGE:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for InvoicePaymentKind.
+const (
+	CHARGE   InvoicePaymentKind = "CHARGE"
+	EXTERNAL InvoicePaymentKind = "EXTERNAL"
+	REFUND   InvoicePaymentKind = "REFUND"
+)
+
+// Valid indicates whether the value is a known member of the InvoicePaymentKind enum.
+func (e InvoicePaymentKind) Valid() bool {
+	switch e {
+	case CHARGE:
+		return true
+	case EXTERNAL:
+		return true
+	case REFUND:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for InvoicePaymentMethodRole.
+const (
+	NORMAL    InvoicePaymentMethodRole = "NORMAL"
+	PRIMARY   InvoicePaymentMethodRole = "PRIMARY"
+	SECONDARY InvoicePaymentMethodRole = "SECONDARY"
+)
+
+// Valid indicates whether the value is a known member of the InvoicePaymentMethodRole enum.
+func (e InvoicePaymentMethodRole) Valid() bool {
+	switch e {
+	case NORMAL:
+		return true
+	case PRIMARY:
+		return true
+	case SECONDARY:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for InvoicePaymentOutcome.
+const (
+	DECLINED  InvoicePaymentOutcome = "DECLINED"
+	PENDING   InvoicePaymentOutcome = "PENDING"
+	SUCCEEDED InvoicePaymentOutcome = "SUCCEEDED"
+)
+
+// Valid indicates whether the value is a known member of the InvoicePaymentOutcome enum.
+func (e InvoicePaymentOutcome) Valid() bool {
+	switch e {
+	case DECLINED:
+		return true
+	case PENDING:
+		return true
+	case SUCCEEDED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for InvoiceStatus.
+const (
+	InvoiceStatusCANCELLED InvoiceStatus = "CANCELLED"
+	InvoiceStatusISSUED    InvoiceStatus = "ISSUED"
+	InvoiceStatusOVERDUE   InvoiceStatus = "OVERDUE"
+	InvoiceStatusPAID      InvoiceStatus = "PAID"
+	InvoiceStatusREFUNDED  InvoiceStatus = "REFUNDED"
+)
+
+// Valid indicates whether the value is a known member of the InvoiceStatus enum.
+func (e InvoiceStatus) Valid() bool {
+	switch e {
+	case InvoiceStatusCANCELLED:
+		return true
+	case InvoiceStatusISSUED:
+		return true
+	case InvoiceStatusOVERDUE:
+		return true
+	case InvoiceStatusPAID:
+		return true
+	case InvoiceStatusREFUNDED:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for RateLimitUnit.
 const (
 	DAY    RateLimitUnit = "DAY"
@@ -40,6 +154,30 @@ func (e RateLimitUnit) Valid() bool {
 	case MINUTE:
 		return true
 	case SECOND:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TenantCloseOutcome.
+const (
+	TenantCloseOutcomeEXISTING      TenantCloseOutcome = "EXISTING"
+	TenantCloseOutcomeFAILED        TenantCloseOutcome = "FAILED"
+	TenantCloseOutcomeISSUED        TenantCloseOutcome = "ISSUED"
+	TenantCloseOutcomeNOTHINGTOBILL TenantCloseOutcome = "NOTHING_TO_BILL"
+)
+
+// Valid indicates whether the value is a known member of the TenantCloseOutcome enum.
+func (e TenantCloseOutcome) Valid() bool {
+	switch e {
+	case TenantCloseOutcomeEXISTING:
+		return true
+	case TenantCloseOutcomeFAILED:
+		return true
+	case TenantCloseOutcomeISSUED:
+		return true
+	case TenantCloseOutcomeNOTHINGTOBILL:
 		return true
 	default:
 		return false
@@ -66,22 +204,22 @@ func (e TokenRole) Valid() bool {
 
 // Defines values for TransitionState.
 const (
-	CREATING           TransitionState = "CREATING"
-	FAILED             TransitionState = "FAILED"
-	FINISHED           TransitionState = "FINISHED"
-	WAITINGFORAPPROVAL TransitionState = "WAITING_FOR_APPROVAL"
+	TransitionStateCREATING           TransitionState = "CREATING"
+	TransitionStateFAILED             TransitionState = "FAILED"
+	TransitionStateFINISHED           TransitionState = "FINISHED"
+	TransitionStateWAITINGFORAPPROVAL TransitionState = "WAITING_FOR_APPROVAL"
 )
 
 // Valid indicates whether the value is a known member of the TransitionState enum.
 func (e TransitionState) Valid() bool {
 	switch e {
-	case CREATING:
+	case TransitionStateCREATING:
 		return true
-	case FAILED:
+	case TransitionStateFAILED:
 		return true
-	case FINISHED:
+	case TransitionStateFINISHED:
 		return true
-	case WAITINGFORAPPROVAL:
+	case TransitionStateWAITINGFORAPPROVAL:
 		return true
 	default:
 		return false
@@ -127,6 +265,16 @@ func (e SchemaErrorCode) Valid() bool {
 	}
 }
 
+// BillingPeriod A calendar month (UTC) as `YYYY-MM`.
+//
+// Example: 2026-10
+type BillingPeriod = string
+
+// Cents An amount in the currency's minor units (cents), as a decimal string so no client rounds it.
+//
+// Example: 1900
+type Cents = string
+
 // DNSLabel A DNS label (lower-case letters, digits and '-', starting and ending with a letter or digit).
 type DNSLabel = string
 
@@ -140,6 +288,212 @@ type GaugeBatch struct {
 type GaugeResult struct {
 	ObjectCountsApplied    int32 `json:"object_counts_applied"`
 	ResourceAmountsApplied int32 `json:"resource_amounts_applied"`
+}
+
+// InvoiceDetail defines model for InvoiceDetail.
+type InvoiceDetail struct {
+	Invoice InvoiceSummary `json:"invoice"`
+
+	// LateUsage Per usage type, what arrived for the month after the invoice was issued, in the type's unit.
+	//
+	// Example: {"lb_http_requests":"1250.5"}
+	LateUsage map[string]string `json:"late_usage"`
+	Lines     []InvoiceLine     `json:"lines"`
+
+	// Payments Oldest first.
+	Payments []InvoicePayment `json:"payments"`
+}
+
+// InvoiceLine defines model for InvoiceLine.
+type InvoiceLine struct {
+	// Amount An amount in the currency's minor units (cents), as a decimal string so no client rounds it.
+	//
+	// Example: 1900
+	Amount      Cents           `json:"amount"`
+	Description string          `json:"description"`
+	Kind        InvoiceLineKind `json:"kind"`
+
+	// Quantity As printed on the invoice: "0.709677 month", "9 × 1M requests".
+	Quantity string `json:"quantity"`
+
+	// UnitPrice An amount in the currency's minor units (cents), as a decimal string so no client rounds it.
+	//
+	// Example: 1900
+	UnitPrice Cents `json:"unit_price"`
+}
+
+// InvoiceLineKind defines model for InvoiceLine.Kind.
+type InvoiceLineKind string
+
+// InvoiceList defines model for InvoiceList.
+type InvoiceList struct {
+	Invoices []InvoiceSummary `json:"invoices"`
+}
+
+// InvoicePayment defines model for InvoicePayment.
+type InvoicePayment struct {
+	// Amount An amount in the currency's minor units (cents), as a decimal string so no client rounds it.
+	//
+	// Example: 1900
+	Amount    Cents     `json:"amount"`
+	CreatedAt time.Time `json:"created_at"`
+
+	// Detail Why it was declined, or the reason of a refund.
+	Detail     string     `json:"detail"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+
+	// Kind `CHARGE` through the provider, `EXTERNAL` payment recorded by an operator, or `REFUND`.
+	Kind InvoicePaymentKind `json:"kind"`
+
+	// MethodName The payment method charged (`external` for payments outside the provider).
+	MethodName string                   `json:"method_name"`
+	MethodRole InvoicePaymentMethodRole `json:"method_role"`
+
+	// Outcome `PENDING` while the provider has not answered (or the process stopped before it did; the next collection asks again with the same idempotency key).
+	Outcome InvoicePaymentOutcome `json:"outcome"`
+
+	// Reference The provider's reference, or the operator's for an external payment.
+	Reference string `json:"reference"`
+
+	// Round The collection round it belongs to.
+	Round int32 `json:"round"`
+}
+
+// InvoicePaymentKind `CHARGE` through the provider, `EXTERNAL` payment recorded by an operator, or `REFUND`.
+type InvoicePaymentKind string
+
+// InvoicePaymentMethodRole defines model for InvoicePayment.MethodRole.
+type InvoicePaymentMethodRole string
+
+// InvoicePaymentOutcome `PENDING` while the provider has not answered (or the process stopped before it did; the next collection asks again with the same idempotency key).
+type InvoicePaymentOutcome string
+
+// InvoicePaymentRecord defines model for InvoicePaymentRecord.
+type InvoicePaymentRecord struct {
+	// Reference What identifies the payment received (a bank transfer's reference, say).
+	Reference string `json:"reference"`
+}
+
+// InvoicePeriodClose The month to close, and the one tenant to close it for (every tenant when `tenant` is omitted).
+type InvoicePeriodClose struct {
+	// Period A calendar month (UTC) as `YYYY-MM`.
+	//
+	// Example: 2026-10
+	Period BillingPeriod `json:"period"`
+
+	// Tenant A DNS label (lower-case letters, digits and '-', starting and ending with a letter or digit).
+	Tenant *DNSLabel `json:"tenant,omitempty"`
+}
+
+// InvoicePeriodClosed defines model for InvoicePeriodClosed.
+type InvoicePeriodClosed struct {
+	// Period A calendar month (UTC) as `YYYY-MM`.
+	//
+	// Example: 2026-10
+	Period BillingPeriod `json:"period"`
+
+	// Results One entry per tenant that existed before the month ended, by tenant name.
+	Results []TenantClose `json:"results"`
+}
+
+// InvoiceRun defines model for InvoiceRun.
+type InvoiceRun struct {
+	Failed int32 `json:"failed"`
+
+	// FinishedAt When every tenant was closed; absent while it is not.
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+
+	// Issued Invoices issued by the run.
+	Issued int32 `json:"issued"`
+
+	// LeaseUntil Until when no other replica takes the month over.
+	LeaseUntil time.Time `json:"lease_until"`
+
+	// Owner The replica that claimed the month (`--replica-name`).
+	Owner string `json:"owner"`
+
+	// Period A calendar month (UTC) as `YYYY-MM`.
+	//
+	// Example: 2026-10
+	Period    BillingPeriod `json:"period"`
+	StartedAt time.Time     `json:"started_at"`
+}
+
+// InvoiceRunList defines model for InvoiceRunList.
+type InvoiceRunList struct {
+	// NextDue When the next month becomes due: the end of the running month plus the grace period.
+	NextDue time.Time    `json:"next_due"`
+	Runs    []InvoiceRun `json:"runs"`
+}
+
+// InvoiceStatus Where an invoice stands now: `ISSUED` (to be paid, within its payment terms),
+// `OVERDUE` (to be paid, past its due date), `PAID`, `REFUNDED` or `CANCELLED`.
+type InvoiceStatus string
+
+// InvoiceStatusReason defines model for InvoiceStatusReason.
+type InvoiceStatusReason struct {
+	// Reason Why; kept as the invoice's status reason.
+	Reason *string `json:"reason,omitempty"`
+}
+
+// InvoiceSummary defines model for InvoiceSummary.
+type InvoiceSummary struct {
+	// Collecting True while a round is under way (or was interrupted and waits to be resumed).
+	Collecting bool `json:"collecting"`
+
+	// CollectionRound Collection rounds started (0 for an invoice with nothing to pay).
+	CollectionRound int32 `json:"collection_round"`
+
+	// Currency ISO 4217 currency code.
+	//
+	// Example: USD
+	Currency string `json:"currency"`
+
+	// Discount An amount in the currency's minor units (cents), as a decimal string so no client rounds it.
+	//
+	// Example: 1900
+	Discount Cents     `json:"discount"`
+	DueAt    time.Time `json:"due_at"`
+	IssuedAt time.Time `json:"issued_at"`
+
+	// Number The invoice number, unique per tenant.
+	//
+	// Example: INV-2026-10-000001
+	Number string `json:"number"`
+
+	// Period A calendar month (UTC) as `YYYY-MM`.
+	//
+	// Example: 2026-10
+	Period BillingPeriod `json:"period"`
+
+	// PeriodEnd First instant after the billed month.
+	PeriodEnd time.Time `json:"period_end"`
+
+	// PeriodStart First instant of the billed month.
+	PeriodStart time.Time `json:"period_start"`
+
+	// Status Where an invoice stands now: `ISSUED` (to be paid, within its payment terms),
+	// `OVERDUE` (to be paid, past its due date), `PAID`, `REFUNDED` or `CANCELLED`.
+	Status InvoiceStatus `json:"status"`
+
+	// StatusAt When the stored status was set (an invoice turns OVERDUE at `due_at` without a change).
+	StatusAt time.Time `json:"status_at"`
+
+	// StatusReason Why it has its status: the charge that paid it, the operator's reason.
+	StatusReason string `json:"status_reason"`
+
+	// Subtotal An amount in the currency's minor units (cents), as a decimal string so no client rounds it.
+	//
+	// Example: 1900
+	Subtotal Cents `json:"subtotal"`
+
+	// Tenant The tenant's name.
+	Tenant string `json:"tenant"`
+
+	// Total An amount in the currency's minor units (cents), as a decimal string so no client rounds it.
+	//
+	// Example: 1900
+	Total Cents `json:"total"`
 }
 
 // IssuedToken defines model for IssuedToken.
@@ -307,6 +661,26 @@ type Tenant struct {
 	Name string `json:"name"`
 }
 
+// TenantClose What closing the month did for one tenant; `invoice` is the month's invoice after collection (absent for `NOTHING_TO_BILL` and `FAILED`).
+type TenantClose struct {
+	// Error Why closing failed, or why collecting the invoice did (the invoice then stays unpaid).
+	Error   *string         `json:"error,omitempty"`
+	Invoice *InvoiceSummary `json:"invoice,omitempty"`
+
+	// Outcome `ISSUED`: an invoice was issued now. `EXISTING`: the month already had its invoice
+	// (issued by an earlier close or another replica). `NOTHING_TO_BILL`: nothing in the
+	// month was billed; it is closed without an invoice. `FAILED`: closing failed (see
+	// `error`); the month stays open for this tenant.
+	Outcome TenantCloseOutcome `json:"outcome"`
+	Tenant  string             `json:"tenant"`
+}
+
+// TenantCloseOutcome `ISSUED`: an invoice was issued now. `EXISTING`: the month already had its invoice
+// (issued by an earlier close or another replica). `NOTHING_TO_BILL`: nothing in the
+// month was billed; it is closed without an invoice. `FAILED`: closing failed (see
+// `error`); the month stays open for this tenant.
+type TenantCloseOutcome string
+
 // TenantCreate defines model for TenantCreate.
 type TenantCreate struct {
 	// DisplayName Name for people (shown on invoices); the name when omitted.
@@ -413,11 +787,35 @@ type SchemaErrorType struct {
 	Message string          `json:"message"`
 }
 
+// InvoiceNumber defines model for InvoiceNumber.
+type InvoiceNumber = string
+
 // TenantName A DNS label (lower-case letters, digits and '-', starting and ending with a letter or digit).
 type TenantName = DNSLabel
 
 // Error The body of every error answer.
 type Error = SchemaErrorType
+
+// ListInvoiceRunsParams defines parameters for ListInvoiceRuns.
+type ListInvoiceRunsParams struct {
+	// Limit The most runs to return, 1 to 1000.
+	Limit *int32 `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
+// FindInvoicesParams defines parameters for FindInvoices.
+type FindInvoicesParams struct {
+	// Tenant Only this tenant's invoices.
+	Tenant *DNSLabel `form:"tenant,omitempty" json:"tenant,omitempty"`
+
+	// Period Only invoices of this month.
+	Period *BillingPeriod `form:"period,omitempty" json:"period,omitempty"`
+
+	// Status Only invoices in this status now.
+	Status *InvoiceStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// Limit The most invoices to return, 1 to 1000.
+	Limit *int32 `form:"limit,omitempty" json:"limit,omitempty"`
+}
 
 // ListPlanTransitionsParams defines parameters for ListPlanTransitions.
 type ListPlanTransitionsParams struct {
@@ -448,11 +846,23 @@ type IngestUsageRecordsParams struct {
 // RecordGaugesJSONRequestBody defines body for RecordGauges for application/json ContentType.
 type RecordGaugesJSONRequestBody = GaugeBatch
 
+// CloseInvoicePeriodJSONRequestBody defines body for CloseInvoicePeriod for application/json ContentType.
+type CloseInvoicePeriodJSONRequestBody = InvoicePeriodClose
+
 // RejectPlanTransitionJSONRequestBody defines body for RejectPlanTransition for application/json ContentType.
 type RejectPlanTransitionJSONRequestBody RejectPlanTransitionJSONBody
 
 // CreateTenantJSONRequestBody defines body for CreateTenant for application/json ContentType.
 type CreateTenantJSONRequestBody = TenantCreate
+
+// CancelInvoiceJSONRequestBody defines body for CancelInvoice for application/json ContentType.
+type CancelInvoiceJSONRequestBody = InvoiceStatusReason
+
+// RecordInvoicePaymentJSONRequestBody defines body for RecordInvoicePayment for application/json ContentType.
+type RecordInvoicePaymentJSONRequestBody = InvoicePaymentRecord
+
+// RefundInvoiceJSONRequestBody defines body for RefundInvoice for application/json ContentType.
+type RefundInvoiceJSONRequestBody = InvoiceStatusReason
 
 // SetLimitOverridesJSONRequestBody defines body for SetLimitOverrides for application/json ContentType.
 type SetLimitOverridesJSONRequestBody = LimitOverridesInput
@@ -474,6 +884,15 @@ type ServerInterface interface {
 	// RecordGauges Record usage gauges
 	// (POST /admin/v1/gauges)
 	RecordGauges(ctx echo.Context) error
+	// ListInvoiceRuns List the scheduler's runs
+	// (GET /admin/v1/invoice_runs)
+	ListInvoiceRuns(ctx echo.Context, params ListInvoiceRunsParams) error
+	// FindInvoices List invoices
+	// (GET /admin/v1/invoices)
+	FindInvoices(ctx echo.Context, params FindInvoicesParams) error
+	// CloseInvoicePeriod Close a billing month
+	// (POST /admin/v1/invoices/close)
+	CloseInvoicePeriod(ctx echo.Context) error
 	// ListPlanTransitions List plan transitions
 	// (GET /admin/v1/plan_transitions)
 	ListPlanTransitions(ctx echo.Context, params ListPlanTransitionsParams) error
@@ -492,6 +911,21 @@ type ServerInterface interface {
 	// GetTenant Read a tenant
 	// (GET /admin/v1/tenants/{tenant})
 	GetTenant(ctx echo.Context, tenant TenantName) error
+	// GetInvoice Read an invoice
+	// (GET /admin/v1/tenants/{tenant}/invoices/{number})
+	GetInvoice(ctx echo.Context, tenant TenantName, number InvoiceNumber) error
+	// CancelInvoice Cancel an unpaid invoice
+	// (POST /admin/v1/tenants/{tenant}/invoices/{number}/cancel)
+	CancelInvoice(ctx echo.Context, tenant TenantName, number InvoiceNumber) error
+	// RecordInvoicePayment Record a payment received outside the provider
+	// (POST /admin/v1/tenants/{tenant}/invoices/{number}/record_payment)
+	RecordInvoicePayment(ctx echo.Context, tenant TenantName, number InvoiceNumber) error
+	// RefundInvoice Refund a paid invoice
+	// (POST /admin/v1/tenants/{tenant}/invoices/{number}/refund)
+	RefundInvoice(ctx echo.Context, tenant TenantName, number InvoiceNumber) error
+	// RetryInvoice Collect an unpaid invoice again
+	// (POST /admin/v1/tenants/{tenant}/invoices/{number}/retry)
+	RetryInvoice(ctx echo.Context, tenant TenantName, number InvoiceNumber) error
 	// ClearLimitOverrides Remove a tenant's limit overrides
 	// (DELETE /admin/v1/tenants/{tenant}/limit_overrides)
 	ClearLimitOverrides(ctx echo.Context, tenant TenantName) error
@@ -538,6 +972,72 @@ func (w *ServerInterfaceWrapper) RecordGauges(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.RecordGauges(ctx)
+	return err
+}
+
+// ListInvoiceRuns converts echo context to params.
+func (w *ServerInterfaceWrapper) ListInvoiceRuns(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListInvoiceRunsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListInvoiceRuns(ctx, params)
+	return err
+}
+
+// FindInvoices converts echo context to params.
+func (w *ServerInterfaceWrapper) FindInvoices(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params FindInvoicesParams
+	// ------------- Optional query parameter "tenant" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tenant", ctx.QueryParams(), &params.Tenant, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tenant: %s", err))
+	}
+
+	// ------------- Optional query parameter "period" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "period", ctx.QueryParams(), &params.Period, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter period: %s", err))
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.FindInvoices(ctx, params)
+	return err
+}
+
+// CloseInvoicePeriod converts echo context to params.
+func (w *ServerInterfaceWrapper) CloseInvoicePeriod(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CloseInvoicePeriod(ctx)
 	return err
 }
 
@@ -629,6 +1129,126 @@ func (w *ServerInterfaceWrapper) GetTenant(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetTenant(ctx, tenant)
+	return err
+}
+
+// GetInvoice converts echo context to params.
+func (w *ServerInterfaceWrapper) GetInvoice(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "tenant" -------------
+	var tenant TenantName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tenant", ctx.Param("tenant"), &tenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tenant: %s", err))
+	}
+
+	// ------------- Path parameter "number" -------------
+	var number InvoiceNumber
+
+	err = runtime.BindStyledParameterWithOptions("simple", "number", ctx.Param("number"), &number, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter number: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetInvoice(ctx, tenant, number)
+	return err
+}
+
+// CancelInvoice converts echo context to params.
+func (w *ServerInterfaceWrapper) CancelInvoice(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "tenant" -------------
+	var tenant TenantName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tenant", ctx.Param("tenant"), &tenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tenant: %s", err))
+	}
+
+	// ------------- Path parameter "number" -------------
+	var number InvoiceNumber
+
+	err = runtime.BindStyledParameterWithOptions("simple", "number", ctx.Param("number"), &number, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter number: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CancelInvoice(ctx, tenant, number)
+	return err
+}
+
+// RecordInvoicePayment converts echo context to params.
+func (w *ServerInterfaceWrapper) RecordInvoicePayment(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "tenant" -------------
+	var tenant TenantName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tenant", ctx.Param("tenant"), &tenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tenant: %s", err))
+	}
+
+	// ------------- Path parameter "number" -------------
+	var number InvoiceNumber
+
+	err = runtime.BindStyledParameterWithOptions("simple", "number", ctx.Param("number"), &number, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter number: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RecordInvoicePayment(ctx, tenant, number)
+	return err
+}
+
+// RefundInvoice converts echo context to params.
+func (w *ServerInterfaceWrapper) RefundInvoice(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "tenant" -------------
+	var tenant TenantName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tenant", ctx.Param("tenant"), &tenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tenant: %s", err))
+	}
+
+	// ------------- Path parameter "number" -------------
+	var number InvoiceNumber
+
+	err = runtime.BindStyledParameterWithOptions("simple", "number", ctx.Param("number"), &number, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter number: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RefundInvoice(ctx, tenant, number)
+	return err
+}
+
+// RetryInvoice converts echo context to params.
+func (w *ServerInterfaceWrapper) RetryInvoice(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "tenant" -------------
+	var tenant TenantName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tenant", ctx.Param("tenant"), &tenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tenant: %s", err))
+	}
+
+	// ------------- Path parameter "number" -------------
+	var number InvoiceNumber
+
+	err = runtime.BindStyledParameterWithOptions("simple", "number", ctx.Param("number"), &number, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter number: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RetryInvoice(ctx, tenant, number)
 	return err
 }
 
@@ -888,6 +1508,14 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/admin/v1/plan_transitions", wrapper.ListPlanTransitions, options.OperationMiddlewares["listPlanTransitions"]...)
 	router.POST(options.BaseURL+"/admin/v1/plan_transitions/:id/approve", wrapper.ApprovePlanTransition, options.OperationMiddlewares["approvePlanTransition"]...)
 	router.POST(options.BaseURL+"/admin/v1/plan_transitions/:id/reject", wrapper.RejectPlanTransition, options.OperationMiddlewares["rejectPlanTransition"]...)
+	router.POST(options.BaseURL+"/admin/v1/invoices/close", wrapper.CloseInvoicePeriod, options.OperationMiddlewares["closeInvoicePeriod"]...)
+	router.GET(options.BaseURL+"/admin/v1/invoices", wrapper.FindInvoices, options.OperationMiddlewares["findInvoices"]...)
+	router.GET(options.BaseURL+"/admin/v1/invoice_runs", wrapper.ListInvoiceRuns, options.OperationMiddlewares["listInvoiceRuns"]...)
+	router.GET(options.BaseURL+"/admin/v1/tenants/:tenant/invoices/:number", wrapper.GetInvoice, options.OperationMiddlewares["getInvoice"]...)
+	router.POST(options.BaseURL+"/admin/v1/tenants/:tenant/invoices/:number/retry", wrapper.RetryInvoice, options.OperationMiddlewares["retryInvoice"]...)
+	router.POST(options.BaseURL+"/admin/v1/tenants/:tenant/invoices/:number/record_payment", wrapper.RecordInvoicePayment, options.OperationMiddlewares["recordInvoicePayment"]...)
+	router.POST(options.BaseURL+"/admin/v1/tenants/:tenant/invoices/:number/refund", wrapper.RefundInvoice, options.OperationMiddlewares["refundInvoice"]...)
+	router.POST(options.BaseURL+"/admin/v1/tenants/:tenant/invoices/:number/cancel", wrapper.CancelInvoice, options.OperationMiddlewares["cancelInvoice"]...)
 	router.GET(options.BaseURL+"/admin/v1/tenants/:tenant/namespaces/:namespace/quota_check", wrapper.CheckQuota, options.OperationMiddlewares["checkQuota"]...)
 	router.DELETE(options.BaseURL+"/admin/v1/tenants/:tenant/limit_overrides", wrapper.ClearLimitOverrides, options.OperationMiddlewares["clearLimitOverrides"]...)
 	router.GET(options.BaseURL+"/admin/v1/tenants/:tenant/limit_overrides", wrapper.GetLimitOverrides, options.OperationMiddlewares["getLimitOverrides"]...)
@@ -1017,6 +1645,333 @@ type RecordGaugesdefaultJSONResponse struct {
 }
 
 func (response RecordGaugesdefaultJSONResponse) VisitRecordGaugesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListInvoiceRunsRequestObject struct {
+	Params ListInvoiceRunsParams
+}
+
+type ListInvoiceRunsResponseObject interface {
+	VisitListInvoiceRunsResponse(w http.ResponseWriter) error
+}
+
+type ListInvoiceRuns200JSONResponse InvoiceRunList
+
+func (response ListInvoiceRuns200JSONResponse) VisitListInvoiceRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListInvoiceRuns400JSONResponse struct{ ErrorJSONResponse }
+
+func (response ListInvoiceRuns400JSONResponse) VisitListInvoiceRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListInvoiceRuns401JSONResponse SchemaErrorType
+
+func (response ListInvoiceRuns401JSONResponse) VisitListInvoiceRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListInvoiceRuns500JSONResponse SchemaErrorType
+
+func (response ListInvoiceRuns500JSONResponse) VisitListInvoiceRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListInvoiceRuns503JSONResponse SchemaErrorType
+
+func (response ListInvoiceRuns503JSONResponse) VisitListInvoiceRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListInvoiceRunsdefaultJSONResponse struct {
+	Body       SchemaErrorType
+	StatusCode int
+}
+
+func (response ListInvoiceRunsdefaultJSONResponse) VisitListInvoiceRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FindInvoicesRequestObject struct {
+	Params FindInvoicesParams
+}
+
+type FindInvoicesResponseObject interface {
+	VisitFindInvoicesResponse(w http.ResponseWriter) error
+}
+
+type FindInvoices200JSONResponse InvoiceList
+
+func (response FindInvoices200JSONResponse) VisitFindInvoicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FindInvoices400JSONResponse struct{ ErrorJSONResponse }
+
+func (response FindInvoices400JSONResponse) VisitFindInvoicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FindInvoices401JSONResponse SchemaErrorType
+
+func (response FindInvoices401JSONResponse) VisitFindInvoicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FindInvoices404JSONResponse SchemaErrorType
+
+func (response FindInvoices404JSONResponse) VisitFindInvoicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FindInvoices500JSONResponse SchemaErrorType
+
+func (response FindInvoices500JSONResponse) VisitFindInvoicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FindInvoices503JSONResponse SchemaErrorType
+
+func (response FindInvoices503JSONResponse) VisitFindInvoicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FindInvoicesdefaultJSONResponse struct {
+	Body       SchemaErrorType
+	StatusCode int
+}
+
+func (response FindInvoicesdefaultJSONResponse) VisitFindInvoicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CloseInvoicePeriodRequestObject struct {
+	Body *CloseInvoicePeriodJSONRequestBody
+}
+
+type CloseInvoicePeriodResponseObject interface {
+	VisitCloseInvoicePeriodResponse(w http.ResponseWriter) error
+}
+
+type CloseInvoicePeriod200JSONResponse InvoicePeriodClosed
+
+func (response CloseInvoicePeriod200JSONResponse) VisitCloseInvoicePeriodResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CloseInvoicePeriod400JSONResponse struct{ ErrorJSONResponse }
+
+func (response CloseInvoicePeriod400JSONResponse) VisitCloseInvoicePeriodResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CloseInvoicePeriod401JSONResponse SchemaErrorType
+
+func (response CloseInvoicePeriod401JSONResponse) VisitCloseInvoicePeriodResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CloseInvoicePeriod404JSONResponse SchemaErrorType
+
+func (response CloseInvoicePeriod404JSONResponse) VisitCloseInvoicePeriodResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CloseInvoicePeriod413JSONResponse SchemaErrorType
+
+func (response CloseInvoicePeriod413JSONResponse) VisitCloseInvoicePeriodResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CloseInvoicePeriod500JSONResponse SchemaErrorType
+
+func (response CloseInvoicePeriod500JSONResponse) VisitCloseInvoicePeriodResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CloseInvoicePeriod503JSONResponse SchemaErrorType
+
+func (response CloseInvoicePeriod503JSONResponse) VisitCloseInvoicePeriodResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CloseInvoicePerioddefaultJSONResponse struct {
+	Body       SchemaErrorType
+	StatusCode int
+}
+
+func (response CloseInvoicePerioddefaultJSONResponse) VisitCloseInvoicePeriodResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -1687,6 +2642,657 @@ type GetTenantdefaultJSONResponse struct {
 }
 
 func (response GetTenantdefaultJSONResponse) VisitGetTenantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetInvoiceRequestObject struct {
+	Tenant TenantName    `json:"tenant"`
+	Number InvoiceNumber `json:"number"`
+}
+
+type GetInvoiceResponseObject interface {
+	VisitGetInvoiceResponse(w http.ResponseWriter) error
+}
+
+type GetInvoice200JSONResponse InvoiceDetail
+
+func (response GetInvoice200JSONResponse) VisitGetInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetInvoice400JSONResponse struct{ ErrorJSONResponse }
+
+func (response GetInvoice400JSONResponse) VisitGetInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetInvoice401JSONResponse SchemaErrorType
+
+func (response GetInvoice401JSONResponse) VisitGetInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetInvoice404JSONResponse SchemaErrorType
+
+func (response GetInvoice404JSONResponse) VisitGetInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetInvoice500JSONResponse SchemaErrorType
+
+func (response GetInvoice500JSONResponse) VisitGetInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetInvoice503JSONResponse SchemaErrorType
+
+func (response GetInvoice503JSONResponse) VisitGetInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetInvoicedefaultJSONResponse struct {
+	Body       SchemaErrorType
+	StatusCode int
+}
+
+func (response GetInvoicedefaultJSONResponse) VisitGetInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelInvoiceRequestObject struct {
+	Tenant TenantName    `json:"tenant"`
+	Number InvoiceNumber `json:"number"`
+	Body   *CancelInvoiceJSONRequestBody
+}
+
+type CancelInvoiceResponseObject interface {
+	VisitCancelInvoiceResponse(w http.ResponseWriter) error
+}
+
+type CancelInvoice200JSONResponse InvoiceDetail
+
+func (response CancelInvoice200JSONResponse) VisitCancelInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelInvoice400JSONResponse struct{ ErrorJSONResponse }
+
+func (response CancelInvoice400JSONResponse) VisitCancelInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelInvoice401JSONResponse SchemaErrorType
+
+func (response CancelInvoice401JSONResponse) VisitCancelInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelInvoice404JSONResponse SchemaErrorType
+
+func (response CancelInvoice404JSONResponse) VisitCancelInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelInvoice409JSONResponse SchemaErrorType
+
+func (response CancelInvoice409JSONResponse) VisitCancelInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelInvoice413JSONResponse SchemaErrorType
+
+func (response CancelInvoice413JSONResponse) VisitCancelInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelInvoice500JSONResponse SchemaErrorType
+
+func (response CancelInvoice500JSONResponse) VisitCancelInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelInvoice503JSONResponse SchemaErrorType
+
+func (response CancelInvoice503JSONResponse) VisitCancelInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelInvoicedefaultJSONResponse struct {
+	Body       SchemaErrorType
+	StatusCode int
+}
+
+func (response CancelInvoicedefaultJSONResponse) VisitCancelInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordInvoicePaymentRequestObject struct {
+	Tenant TenantName    `json:"tenant"`
+	Number InvoiceNumber `json:"number"`
+	Body   *RecordInvoicePaymentJSONRequestBody
+}
+
+type RecordInvoicePaymentResponseObject interface {
+	VisitRecordInvoicePaymentResponse(w http.ResponseWriter) error
+}
+
+type RecordInvoicePayment200JSONResponse InvoiceDetail
+
+func (response RecordInvoicePayment200JSONResponse) VisitRecordInvoicePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordInvoicePayment400JSONResponse struct{ ErrorJSONResponse }
+
+func (response RecordInvoicePayment400JSONResponse) VisitRecordInvoicePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordInvoicePayment401JSONResponse SchemaErrorType
+
+func (response RecordInvoicePayment401JSONResponse) VisitRecordInvoicePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordInvoicePayment404JSONResponse SchemaErrorType
+
+func (response RecordInvoicePayment404JSONResponse) VisitRecordInvoicePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordInvoicePayment409JSONResponse SchemaErrorType
+
+func (response RecordInvoicePayment409JSONResponse) VisitRecordInvoicePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordInvoicePayment413JSONResponse SchemaErrorType
+
+func (response RecordInvoicePayment413JSONResponse) VisitRecordInvoicePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordInvoicePayment500JSONResponse SchemaErrorType
+
+func (response RecordInvoicePayment500JSONResponse) VisitRecordInvoicePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordInvoicePayment503JSONResponse SchemaErrorType
+
+func (response RecordInvoicePayment503JSONResponse) VisitRecordInvoicePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordInvoicePaymentdefaultJSONResponse struct {
+	Body       SchemaErrorType
+	StatusCode int
+}
+
+func (response RecordInvoicePaymentdefaultJSONResponse) VisitRecordInvoicePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefundInvoiceRequestObject struct {
+	Tenant TenantName    `json:"tenant"`
+	Number InvoiceNumber `json:"number"`
+	Body   *RefundInvoiceJSONRequestBody
+}
+
+type RefundInvoiceResponseObject interface {
+	VisitRefundInvoiceResponse(w http.ResponseWriter) error
+}
+
+type RefundInvoice200JSONResponse InvoiceDetail
+
+func (response RefundInvoice200JSONResponse) VisitRefundInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefundInvoice400JSONResponse struct{ ErrorJSONResponse }
+
+func (response RefundInvoice400JSONResponse) VisitRefundInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefundInvoice401JSONResponse SchemaErrorType
+
+func (response RefundInvoice401JSONResponse) VisitRefundInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefundInvoice404JSONResponse SchemaErrorType
+
+func (response RefundInvoice404JSONResponse) VisitRefundInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefundInvoice409JSONResponse SchemaErrorType
+
+func (response RefundInvoice409JSONResponse) VisitRefundInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefundInvoice413JSONResponse SchemaErrorType
+
+func (response RefundInvoice413JSONResponse) VisitRefundInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefundInvoice500JSONResponse SchemaErrorType
+
+func (response RefundInvoice500JSONResponse) VisitRefundInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefundInvoice503JSONResponse SchemaErrorType
+
+func (response RefundInvoice503JSONResponse) VisitRefundInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefundInvoicedefaultJSONResponse struct {
+	Body       SchemaErrorType
+	StatusCode int
+}
+
+func (response RefundInvoicedefaultJSONResponse) VisitRefundInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryInvoiceRequestObject struct {
+	Tenant TenantName    `json:"tenant"`
+	Number InvoiceNumber `json:"number"`
+}
+
+type RetryInvoiceResponseObject interface {
+	VisitRetryInvoiceResponse(w http.ResponseWriter) error
+}
+
+type RetryInvoice200JSONResponse InvoiceDetail
+
+func (response RetryInvoice200JSONResponse) VisitRetryInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryInvoice400JSONResponse struct{ ErrorJSONResponse }
+
+func (response RetryInvoice400JSONResponse) VisitRetryInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryInvoice401JSONResponse SchemaErrorType
+
+func (response RetryInvoice401JSONResponse) VisitRetryInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryInvoice404JSONResponse SchemaErrorType
+
+func (response RetryInvoice404JSONResponse) VisitRetryInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryInvoice409JSONResponse SchemaErrorType
+
+func (response RetryInvoice409JSONResponse) VisitRetryInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryInvoice500JSONResponse SchemaErrorType
+
+func (response RetryInvoice500JSONResponse) VisitRetryInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryInvoice503JSONResponse SchemaErrorType
+
+func (response RetryInvoice503JSONResponse) VisitRetryInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryInvoicedefaultJSONResponse struct {
+	Body       SchemaErrorType
+	StatusCode int
+}
+
+func (response RetryInvoicedefaultJSONResponse) VisitRetryInvoiceResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -2965,6 +4571,15 @@ type StrictServerInterface interface {
 	// RecordGauges Record usage gauges
 	// (POST /admin/v1/gauges)
 	RecordGauges(ctx context.Context, request RecordGaugesRequestObject) (RecordGaugesResponseObject, error)
+	// ListInvoiceRuns List the scheduler's runs
+	// (GET /admin/v1/invoice_runs)
+	ListInvoiceRuns(ctx context.Context, request ListInvoiceRunsRequestObject) (ListInvoiceRunsResponseObject, error)
+	// FindInvoices List invoices
+	// (GET /admin/v1/invoices)
+	FindInvoices(ctx context.Context, request FindInvoicesRequestObject) (FindInvoicesResponseObject, error)
+	// CloseInvoicePeriod Close a billing month
+	// (POST /admin/v1/invoices/close)
+	CloseInvoicePeriod(ctx context.Context, request CloseInvoicePeriodRequestObject) (CloseInvoicePeriodResponseObject, error)
 	// ListPlanTransitions List plan transitions
 	// (GET /admin/v1/plan_transitions)
 	ListPlanTransitions(ctx context.Context, request ListPlanTransitionsRequestObject) (ListPlanTransitionsResponseObject, error)
@@ -2983,6 +4598,21 @@ type StrictServerInterface interface {
 	// GetTenant Read a tenant
 	// (GET /admin/v1/tenants/{tenant})
 	GetTenant(ctx context.Context, request GetTenantRequestObject) (GetTenantResponseObject, error)
+	// GetInvoice Read an invoice
+	// (GET /admin/v1/tenants/{tenant}/invoices/{number})
+	GetInvoice(ctx context.Context, request GetInvoiceRequestObject) (GetInvoiceResponseObject, error)
+	// CancelInvoice Cancel an unpaid invoice
+	// (POST /admin/v1/tenants/{tenant}/invoices/{number}/cancel)
+	CancelInvoice(ctx context.Context, request CancelInvoiceRequestObject) (CancelInvoiceResponseObject, error)
+	// RecordInvoicePayment Record a payment received outside the provider
+	// (POST /admin/v1/tenants/{tenant}/invoices/{number}/record_payment)
+	RecordInvoicePayment(ctx context.Context, request RecordInvoicePaymentRequestObject) (RecordInvoicePaymentResponseObject, error)
+	// RefundInvoice Refund a paid invoice
+	// (POST /admin/v1/tenants/{tenant}/invoices/{number}/refund)
+	RefundInvoice(ctx context.Context, request RefundInvoiceRequestObject) (RefundInvoiceResponseObject, error)
+	// RetryInvoice Collect an unpaid invoice again
+	// (POST /admin/v1/tenants/{tenant}/invoices/{number}/retry)
+	RetryInvoice(ctx context.Context, request RetryInvoiceRequestObject) (RetryInvoiceResponseObject, error)
 	// ClearLimitOverrides Remove a tenant's limit overrides
 	// (DELETE /admin/v1/tenants/{tenant}/limit_overrides)
 	ClearLimitOverrides(ctx context.Context, request ClearLimitOverridesRequestObject) (ClearLimitOverridesResponseObject, error)
@@ -3070,6 +4700,102 @@ func (sh *strictHandler) RecordGauges(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(RecordGaugesResponseObject); ok {
 		return validResponse.VisitRecordGaugesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListInvoiceRuns operation middleware
+func (sh *strictHandler) ListInvoiceRuns(ctx echo.Context, params ListInvoiceRunsParams) error {
+	var request ListInvoiceRunsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListInvoiceRuns(ctx.Request().Context(), request.(ListInvoiceRunsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListInvoiceRuns")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListInvoiceRunsResponseObject); ok {
+		return validResponse.VisitListInvoiceRunsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// FindInvoices operation middleware
+func (sh *strictHandler) FindInvoices(ctx echo.Context, params FindInvoicesParams) error {
+	var request FindInvoicesRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.FindInvoices(ctx.Request().Context(), request.(FindInvoicesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "FindInvoices")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(FindInvoicesResponseObject); ok {
+		return validResponse.VisitFindInvoicesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CloseInvoicePeriod operation middleware
+func (sh *strictHandler) CloseInvoicePeriod(ctx echo.Context) error {
+	var request CloseInvoicePeriodRequestObject
+
+	var body CloseInvoicePeriodJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CloseInvoicePeriod(ctx.Request().Context(), request.(CloseInvoicePeriodRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CloseInvoicePeriod")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CloseInvoicePeriodResponseObject); ok {
+		return validResponse.VisitCloseInvoicePeriodResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -3262,6 +4988,205 @@ func (sh *strictHandler) GetTenant(ctx echo.Context, tenant TenantName) error {
 		return err
 	} else if validResponse, ok := response.(GetTenantResponseObject); ok {
 		return validResponse.VisitGetTenantResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetInvoice operation middleware
+func (sh *strictHandler) GetInvoice(ctx echo.Context, tenant TenantName, number InvoiceNumber) error {
+	var request GetInvoiceRequestObject
+
+	request.Tenant = tenant
+	request.Number = number
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetInvoice(ctx.Request().Context(), request.(GetInvoiceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetInvoice")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetInvoiceResponseObject); ok {
+		return validResponse.VisitGetInvoiceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CancelInvoice operation middleware
+func (sh *strictHandler) CancelInvoice(ctx echo.Context, tenant TenantName, number InvoiceNumber) error {
+	var request CancelInvoiceRequestObject
+
+	request.Tenant = tenant
+	request.Number = number
+
+	var body CancelInvoiceJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CancelInvoice(ctx.Request().Context(), request.(CancelInvoiceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CancelInvoice")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CancelInvoiceResponseObject); ok {
+		return validResponse.VisitCancelInvoiceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RecordInvoicePayment operation middleware
+func (sh *strictHandler) RecordInvoicePayment(ctx echo.Context, tenant TenantName, number InvoiceNumber) error {
+	var request RecordInvoicePaymentRequestObject
+
+	request.Tenant = tenant
+	request.Number = number
+
+	var body RecordInvoicePaymentJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RecordInvoicePayment(ctx.Request().Context(), request.(RecordInvoicePaymentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RecordInvoicePayment")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RecordInvoicePaymentResponseObject); ok {
+		return validResponse.VisitRecordInvoicePaymentResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RefundInvoice operation middleware
+func (sh *strictHandler) RefundInvoice(ctx echo.Context, tenant TenantName, number InvoiceNumber) error {
+	var request RefundInvoiceRequestObject
+
+	request.Tenant = tenant
+	request.Number = number
+
+	var body RefundInvoiceJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RefundInvoice(ctx.Request().Context(), request.(RefundInvoiceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RefundInvoice")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RefundInvoiceResponseObject); ok {
+		return validResponse.VisitRefundInvoiceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RetryInvoice operation middleware
+func (sh *strictHandler) RetryInvoice(ctx echo.Context, tenant TenantName, number InvoiceNumber) error {
+	var request RetryInvoiceRequestObject
+
+	request.Tenant = tenant
+	request.Number = number
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RetryInvoice(ctx.Request().Context(), request.(RetryInvoiceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RetryInvoice")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RetryInvoiceResponseObject); ok {
+		return validResponse.VisitRetryInvoiceResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -3664,119 +5589,181 @@ func (sh *strictHandler) IngestUsageRecords(ctx echo.Context, params IngestUsage
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7D2Lbhs5kr9C9C0Q+64lS3acTGwcFkrizPgmcTy2c7M7kc+iuktqrrtJpcm2og0M3EfcF96XHFgk+yFR",
-	"lmTHk7ndDAaILDXJYrHerKr+EkQimwgOXMng4EswoTnNQEGOf10Ap1yd0Az0XzHIKGcTxQQPDoKLBIjC",
-	"359IwmkG7SAM4DPNJikEBwGNMgjCgOlHJ1QlQRhwnCcwg4IwyOFTwXKIgwOVFxAGMkogo3qlP+UwCg6C",
-	"f9mpgNsxv8qd1yfnb+kQ0uD29lbPISeCS0Bwj/Jc5PpDJLgCrvRHOpmkLKIa6J2/SQ35lwpK/WSsYTo6",
-	"eX/x5v2Hk9dBGGQgJR1XkJI+bqYfEC4UGYmCx8HtutCafxGwi9kEDNBNRPY4Af37IZEAZKAhGhDKYzKw",
-	"kAzawW25IG60xMHCqfTI65NzkuofyVYqppC3IiqBpKD0oYYkZmOmJM7/pPUkJFLRXDE+xm+Ax/rjlKmE",
-	"UDuGiNwM2tYHnNHPb4GPVRIcPNsLg4xx92c31OesINdg/NdH2vp7p/Xicutjy376V/fV9p//FISB0tg4",
-	"CKTKGR9rfP5IizG8pCpK8NjimOkt0fQ0FxPIFdNHPKKphDCY1L76Eojh3yBSV5EoLA0zBZlcdTDvcdQr",
-	"PUivntHPx2ZYt9PplODRPKezwNCZKPIIrmi22TpndmAvW2+p2/ILs68SNWcgixRJ+o7tXyG5a5b6EoxE",
-	"nlEVHASMq73dCuWMKxhD7tvVRsNv6xz8cQkcd6xx6dnpsZQFxBfiGvjiTiVEOSi/JDK/hUQmYsqJ4OmM",
-	"JJBDm5wDjwlThEoy6BUqETn7O0qDA9I7PcaVSL/odPYiMwV+1iznIVHl4LrrwA3w89gxQ0O3B9/e37KM",
-	"qZ9h5mPqVP9GrmFGtswAcs14rFnToRdF8HZIdlv73V0SJTSnkeb4Oabd7+42uHZ3gWt7rd8u7b+d1otW",
-	"+8pwrvnz0su6CPn7G8hzFpujah4cnbAr3IFcztoruIgqwFUCH39Y0nvYEkYgLF+kpOMH7sROs3yhYhJT",
-	"BfEV9ZD6rwlwohIgwmGbTCEHklKpiAR1SOhQAldkah/MgdAcCBcc9XPJ1HqJlmKoo+fO08/XdteLeAjr",
-	"x7uUrkvqOOaTQq2U8PP0XxoahhHK3YeEGXzIhE5AEjHCv6zi7p0eP5HkUyEUJXICkcbAo1JmRj/XR+7u",
-	"P/udqHWthR+LgtdY3Efn2qyUExrBosCIcqixwDpE66zLLyuoGZ8K6wtc3gXaK3xuQ4PEQbKmFesB8E6Y",
-	"3jLpMQO4+3l906Q6gFuPFTIPlJ3cB1rdltoMVZEb02R4M2HJzqjrLKOXoDTEGePq2dMANRvLiiw46PjM",
-	"HT3PKqSUWtiSVEmh652mZm8J+c0q+Y0bJ1MqiaLXwA8JVSQTUpF9kjFeKJCEJkBjhwKcM38iSZSK6Hpd",
-	"UR46Z+u+1Fj6ahUqLBpDe3bNDS+nDiMtNpX7VtxzQi3GxIiIijgEt8Sxpc07FPS4jna1BovKYHtRAWT0",
-	"syEYn1GJB6ISfTR0RuAzk+qQtLokA8olKThCB/E8JaK1XFJiq7vSdHZA+LB3mlJ+kVMumQHsa4jKUS6y",
-	"q0lKuUdehgFrmv9FwWLfJDlQ607Pk/hM29sjylKIQ2OIMEViFnttaqmsgL3Tpi4RcI6Pl4R9tSawSizf",
-	"b9PeuoeFZJYs4anjt1rZ7bREXEMJNaDwkcEvBeSzn2F2JvQs8SIdXMNsHhlOKPr8PmWA39zNs+tUc6yE",
-	"1pLtBlrBTH0l0tiQ14ii5+uVEe/oNZBPBeQMJJFszCE28QuRxpBrl0kiLWoBK7hRGxbeoRApUO63Tn7R",
-	"wuRVAtG1x59JUzGF2CM08gIMxReSjoH8G9GoA6kgJlLRmUTQrCZD6eEDp1JUC7SaOim6KKxgNIJIsRs7",
-	"MQoqA8oyObWEOOzTi6u80fg3c3JhRbNx5iVRotTU/i01dKlHmGSUcf3Hwqo/iSnJKJ+RTORARg/ZWXkY",
-	"a7JJpTwXhYYJEa5juHAxJVt44FSBVGRMizGQSVrIUrOzCJ5IgpELM8H2WjvaQFlXWw9L8q2O2hGW21f9",
-	"QHz8XTk9myr0nCqotLrW373TY6KHoaCoKfJyjfWV+bDIpYc7zszeZaXKh0AyGoOTCYdkoOEaGKrqEJET",
-	"kTG1UrV7jczc6rMlMIxzyrU4mEBOBgVnanD3Gl3fGnqcXwpMIGcidvth0phNEKPLfEjOj169P3lt9lnb",
-	"InC91MfA/ByEwbvjkw8XR0EY/PT+w1kQBq97f60RwhI9iDv3kkszBrqZMqCZ30cwk2m3oJBQxgGcj/tE",
-	"22dGvFYaXRTDFPwHyItsaHD7iEa/2Qpa/RlQWeQQP5rh7xCxib/zGM5CCUfoTnK1x9CMMNzfZ+AO42JE",
-	"aBUprWTMm1RQ9XgewxA0bcYhoWTEOFNQgweljFZpKz2KRbLVLgUXylxlRWkh2Q28c2CZu7TqezfIfF9C",
-	"3/G7KBUfzH2xgctyUZLRw12VmMlJSmdXS6I7a3sr3HuH+YGzT4WJKRxqUwZoLvGmwFDAQEsVG2/PQNGY",
-	"Ktpezx2wcaYG+CvDTgZx94o5zeOpuc8TmgEZiZxMQExSIFvumoQwfiNYBHL7sIyuLGiH2vVBPba3iNyv",
-	"G/Ay2PBHu8z5rB/qsiS5Ks7lpvWC47+Uug9Rb0iz3h88sb5Fr3fuEnOSw4h99kuuEculqt0bVfrHXKwp",
-	"QXKIxJgzCaTht9R1zo243hAXuUhhrSu1M/3gXbyGMzWQU+54NefpFR4U7J1X+VQZVYIXjExq7muKGIRI",
-	"5FcsLvWOi2wxRQy887d33d0f5u/cVxDHohwwvzWBs2pHH/IW0CghWSGVCXhtHxLIJmpWM4qttqJpqsFb",
-	"i//qtlJ1//3sqeei/UH0UCeFpee8RKTonzaQKOaad5VAMZMuBeXM7rZ5TAMaZ4wP0IaIaJoSuIF8VnlJ",
-	"h2Rww2AKuXkk1+biFuNRWmD6hrGDadzCa/DT9+cXLkCyXTf2cZEgDMxUHvM+DObjbtrgsKNfnR31Lo5P",
-	"fgzC4Nfesf509eb92VXv9PTs/X/23gZh8Ob45Pj8pyPtTrzpHb89eu1d4oN2OI/5GKRaluFAowgm3ojE",
-	"GUQijyWRSuQQk+GMqIRJMqQqSrxu1aIrFRcmP8jHLm76aSIkkC2jHULC4m2S0JgMAXi5NIzQllMJzLQU",
-	"5WPQnr9KGB+vCUnqdRx7dvMofTUwI7QbuUo0B+pjnjklHq+10ByFlshtoMJC46NbPDCDmQ1FJYv9qsfs",
-	"7IkkLA6116ZNMu0eG3wfkKmxp69BEoaEwrThEkM2EQq4eoiM3MzHw3tbvjQbzlqKaP5ru1/L8S1KUqFp",
-	"haaUR5BrX+DvgkNI2u32ts+6WgH6p4JyxdRsSaCsiJLSF9YO8CG5honSgl2yzySGiGU0JZNU64AlXobz",
-	"ELod998Kj3lTtzEMtDEgFc0mS5xlZpxkjcQNHeSwfFxNBZmhthVpvL7fvDy0YkK6eoANLhwSoRLI8bPE",
-	"NIscRhrmuWPd2115qjj3lfl6IabIwe11klJOIqpoKsYFglHCJFdm5619iTHnwddgazKBRVaNJusnu0J2",
-	"3CfTz4rAtXV0XVQtJN4ZqnZfrNDjbmXfpmopnq8wm3T+AF+lVKI9TW2mZ6gNQMHnYg113Xz0/ucgDI5O",
-	"j87enesPL3uvj09OP1zoz7VU1aOjvxyfX+ATH05+Pnn/64n+eH50dtx7e/zbkf7j+OTi6OwEFfLRae/s",
-	"4rj31quH5xNVvSwwFPFMb8TYI7gXQrmcQr4YJ4ksLtbMjkXU3dayb1dlcuD81fOXvpwTCVGRMzU71+sY",
-	"sN6jESXy0p3zyHH7iLWPI8FHbFxoLW/PzIgcfYgvj9++1aZP7/W745Ori/c/H51oTOC+8AIEaA55JWcS",
-	"pSYmB5jxkfDwultaFvmIRsj4Q5amjI9bdMJCImFCMYY+ykVWI6DWiEba9ntpHsZsXiT/Po8EV9qpO7CP",
-	"yrBKojCJwL3TY7NX2SZHTVOTcIDYeAtNtPT51sCz+8G2L9PyJaLB5lma4SbN8rBG/xYEk6+mKazPnXFi",
-	"cznLQKo9gIRKwsXy8wrnDec+N9QqydNOt01KbOcuOl+uXbuogLjd532OVGqeGMwxy8B5bksYWw9/20xc",
-	"w3kQqxzIlM7Qv6bat6ZzyW6S0KG40T63NPJ/ixIOY6GYdmir4w2JpLPtg9raWicCQ3Jgshz/RJKBvVK9",
-	"wiDoAKFKKYsxwXQ4s//0Ua3VUu2mCdOuofY4EFKRE8wwJ5TjmDZp1ASIKbe5d86vjahJze1zxcaJwsOk",
-	"ygGJaEKaNVdkkoxA+6QJ2GmMstOq0NDxgbO4TM4xQo7JIG497Qz0ub1gI7EAiSn81wATjQ5IR9tI/2Vk",
-	"2KYoh2h+VplG5I3ICfrFGjMqgT43l3h40Vy72hvUItsDMmVchkQKksMkpTOw+boijwFdBq0BLSUkNM9S",
-	"kLKGg9LeB/S4FWgpeGDAML/pA5cksWafCXJXBgHZKkWEPvY+r9sNg0qpy4E1GKmqGzfbSJkWwTh1o9gD",
-	"EWOsXKo0WxHGpaJctYnzmvS+Kitdn86g7kKZGoeRSGNtKXMlSCKKPJ2FJKYsnelf+xwdnXRGcpGmxUQ6",
-	"y1Zpv5RGKKAQcPTCUExl7T6mXTCFZSg14Un+97//p5IVvdNj7ftCLo3k7bY77Q6a+RPgdMKCg2Cv3Wnv",
-	"BZggnaDu2EGXeeemu2MIFF1V4b9ytDgwp1ylLbVMGlOd6lr2UsDMaZjIjGKSRAlE1xrJktA+nyYiBbJl",
-	"pJoVMHqq6kSqwI0TfsgS+PVQC5cbmrK4lk+OaNZcoY+7dh/tmMrwSUikJrHy4mRwiIIXqd3oCXetKlCu",
-	"UU72+3wNe90woC0JwHA7bxxvm5yaLA7tOCGG+txkduAiOKHxwPVALebGXP9pqKAU/MdxeSg/mqMrr8Rf",
-	"ini2Wc3QXMHJxzKN8bnL3EA9f6UdP+f3NWzqg0AmYjJ3EXYQ7HZ2n7W63dbu/kW3c9DR//9WGeW2pOr2",
-	"0leM8rG6J+3udtq7+/dfrro4DDRmtZgYs6EHjrVroGqVPbdNK07lBcwXce12Og84jqqCpXtXeUt3M+Bt",
-	"ZMpTvFVmp1iVhdn4HKZ+AjXmFj5jQWlrkfPUbNkHRomaHVPchk93N3r66SZPd/c2eHp/I7j3O5vMXWZ9",
-	"rTlCH2iRZTSflZxuleHYMbyiY80qAUqw4FIPqSS61pFXqox3IimOfdVGp9oGqz0Y4nFLZW5QQiImxptN",
-	"Zy5DtSaorYDDVECyNfBFTgcY4bOmISZWxRCxGDBY1BRob5lUzfxQvPOolXB+/GIqMD8VkM88JZgbl1yG",
-	"/gldbuN68y2kc1qhtqkQqFabC+U3j3GtWMFcnu3KwH5tCY/ruSAnLpzVYsb8wdj+D8vImsKN16MaNO5Y",
-	"uXEMdzP0zhcW3+7QySQXN7DccnvDOJNolteWJFPKsEhWs6aZgqaHTVcLoZRTZoz6LXQNtANl9298GGPu",
-	"yGJYLml8aw5TM0HppGCSHtrQkTYgUkym9tlHTzsvTDBAayETkERuXBQXPbP3OUr3C4xmyTaL7yzXXnGT",
-	"/WDu3oRvV7FeiKk4Mvnjqd7Oi38EjrVERug82z6Ea3NAubqcaSlL1+DY0FW2mxT8OgPb9GzBqziL5lTt",
-	"1WCFPKHc8Fa1xCasd4Yb+Eact4mbU029UVzelYLcUWm88gbCzuLXpl/DZ3g0gYKlLt/FyeNY8hiAuqc0",
-	"qaWJWVt+0YC+sM881A0t1/rYTAqr+9mdF5Wf3czYC3pRBuSVyCfCwBeYNLHgGe2OOtH+busH+hRaT+Pn",
-	"w9aL0R60dqPusENfxD/A81ElLjZ1zWs5dh5CP6rFmUIynNk2LxtT7h/bvFQlAZQU5dIAb8MlCsekisky",
-	"KkpKc28gZ1JBNmgWqjbJzoy+qPfBuVcgajUJNchiM6Kw2XBrSd/uhk13vi17bIaHpRoAf/0dpP6Lf774",
-	"jaG9kru8rOkT9DtfzIfbpRL/R1Al381ZXz4wq0d2ar2w7unQfOeAf+ZQxhnQ+AEUvYNXNlei3mUnhhT8",
-	"xWaZuAHpbr/tELyKdNeBnltgZkIR7sqYjinjbfIqBZrj33VVJ4r6XbbJd5T1fMc5hacnmesS9E35r9H3",
-	"xdOTxdst5XZtvpnb6hL+2eJiapKrtytkfmenddkpM2GGZa2BPAH/0B/Rb2YtuPGHhKYpUUkOQDI6MffZ",
-	"JhV+C7vzVRX7A9t1abvsdmAyU7jH9vsR1B+WEYKUSYWF7/Vy2t1Ox1W1dvVHkyHpakVvfR2NFq8/64Vz",
-	"+51bP381ezH4Lyi/Mg9+57uHqLE1uc52/JpXUiYLuRlFr/U10x4VfKaRSjHnRkKb6OO8S4UBjZI+v4YZ",
-	"GbMb4Jg2ZtNwEjZOTDNLk7O01epqjVeWXG4fml4RXCg7GNOEqsX6/IamBbQxVa3MnzBioUqXY7HUa9wA",
-	"j0VOzk5fGT+QbOG13wRMdt5EQ+LGbLf7/MLeATjlm4g0lq483WSUMYl5RCyi5hLZNJKgREIkeJmaiFFI",
-	"6ct+OP/6gueebuu3kjn3FB2mY91jZC58F75lNqSr4fmeD/E4Qhtl7WZy+253pFlmuDS6etKoxvx2dk4d",
-	"3BUB2n3rf7vUhkRMgttwPZ/djcEY4CaB2GZ3vyX8Um1iPhr73WxZJ9Lry2FdFff1RW5PatUx30aFNmlz",
-	"Uxr7RqFdP2NtCvxK5vh/fRH3D6JwerF2Eqq0ZCUeEvqqmHXnS/n5dgcV1VXkerR5ffuerfeYJoD38wNM",
-	"Ex2YPOVaJ8nBNePxgIyYIgWPrZdRrvVEVu3V+sZjCGvJ/+ZvVdYIon2eUEVMFy3ZJj2Thu1CZ9SqXyb7",
-	"vPRAyNbAfjogeM0+CIn5xr4OoOzJNSCt7rbPxsd+dWhDPkgyhV/u5q/6ex5sarEndaHZBeiBr3oI7yi4",
-	"1ajFyhvGyaBhDg+asPqysn3ZjLWeaZsDXTVUWgS62cuuLBrqav6w5baHpLvYnsvtYM8Pr+vEWgFYMm/X",
-	"1yR3rsL37m5jXyHG5NolGjTekSJv2xvu7te6EJpBnmz2Ws/A7g+N5n5788nqZb++52vrm1r/xyUKxxU+",
-	"fjfA1tEI7+isnm5l7ATLByNCkYn/vLEXUjXt8Ep/m8CAZYGN3l7zSdu2c41JuTadNCA+tM1v6mWB2DjJ",
-	"n4l9YWD5pm6Ow8fdLk7XuSt4gbg7fBE/hWfd1vNoj7aejvZ/aP0Au93WC9oZdqPdeA+e1i4QI9aKYZKK",
-	"WbOmRa95WXUYCoZ0wq72Pu22nk9dP5YD23Fkk/SUsl3LsitIU7X6nQfv5QRVRbd1o8y2rFma+4LvaKml",
-	"vpSzmNI1wzNYimXDlkZQYuXnIUGrx5XEUD1NQmXS59rCiShWog3BvsbFXEH67ByTQGPfqfJNXbA7+MGF",
-	"AUKjsS7n+WAjLnhEn829V6fOtL+N/3rdHe5mv7xIO3/Jf4ie3lw8K37al//RhbM9etoRJ8/Zu6D2Spzf",
-	"X9w4O8BieV3pszba6+8iukv8aOM8xEB9iBlgBp3fA5mPIcHwTAjlldDxSa51bIadL/jvFYtv70qlqE5Z",
-	"KjGRhBYqAa6Qm/i4bCpOzrQBYdIknC1huxGsyo3AkV9BloVLQcfOSk1PaE0m9L29z2LtGxSErBdm+v2N",
-	"m1rXw6VFtfcX/MtkT4PMvltA616EaKRtJkBMqwR0ua+uYXZH1X8vxpJ/DlPXocQaQ6ZHARtzSQamy8HV",
-	"MAd6HYspNzMPCN4uS1NPwsWUCG35/HL3iw3winoqcpQ8BU9BSjKo3p6AOV0SVNW64xpkn6sEMmeUPe10",
-	"7n/NTLailGms45yc5AV3nSViUJSlcmBsOKzCGeUgk6oToa9AH19uge0v3BskHpIeXX+NhDWU1vX9515f",
-	"8RiXv+6FHbu113F07wcixEuD4jDVlIIaAM8zcREopB+sRLerP7oI+eMKBcSheWED9ncpmbVkUke2NWFh",
-	"IkpeWVHrU+YXFOemXUmtO0gxMTHAsNPp2CiyawDjK/r09Qjpc3SnTI8QjGscEjbC2jTbLwZbY8Zkq+DX",
-	"XG/KOnCi1usmJO7HwnSPwlYyIicUu8IY5DCTJoPhFOwYE6LUG1N8/Qg2YhIkpfkYiGsNp58oe8P1ea1N",
-	"yDpd/VyvdNtTod7ZT0+cMSkZH/e5yPFGu5UKPiYs3jZBeSvqmERpx2mmpaXJjdXoGDFI0RUdWIx/ZJdt",
-	"/HIQlu1REttFyWYpkGZr0LnGNlMqm31BsfVMozspEbn2eWcEaJ4y9I7NU1jxa9/ZQCWpenIi+xpr0hmT",
-	"mNHriCiinAyhz8tmQ5KOIJ21yS/mCJhtNbS8HyTZykXBY4hJQtORfgZuANOTeo6CsJrStB+tR/MSWjUj",
-	"xa6oriMpDqj5+zwmo5SOx5paU6rggDCFzr40L3Kg4+plPtjYBoNuzoY2xGembpOXItaPuUb7moH6vPuM",
-	"vGMv2+RXrSkHcT67ygv+71pgD8yRlydZdtbRaDUID82a1WlrXPkUlelXW2sv6An7zRUM6dWqtRB5eG5I",
-	"ojbZrOYj+ML8djf+QL8tzFx4tdHlgxSolWMfTfPWIB22no/2aKth5S5rbVPrlhpMYdga5bhwXG8YedDd",
-	"3TcvQZ6L19c6hC6zqW0qlOvd1uxUqWG9wiuG8vcN4o4LfSofJfurbGvcbbYh7rhewJ3NAG50UfYYBGVT",
-	"ciMw8I1s36uXHiFIgefQ1OKLhkMYfG5l9HNrKOJZazjDk+8+e/78+W732W29eSWy31zbyo+XmrGNkvSJ",
-	"m4uqSSLqnFhERQbcxF6xBxQ6GlrSFHkaHAQ7GAy1IC7MZkIoKL5UAqxmL2Db2UZXGekLRcw3eWzPBRR8",
-	"gxqtAPXSpgsgyu36BOamaNl4Z0VtuRZ6224bxgQurb1FY6+2hjmzxTXmmwE12w7wst3cE4m6Vmrjrbb1",
-	"WuXy7eXt/wUAAP//",
+	"7H2Lbhs51uarELU/EHn/kiI5dtK2sfjhtp20txPbYzsz0x1lVVQVJfF3iVQXWVY0WQP7EAvsA+2b7JMs",
+	"eHgplkTd7KTTM51GA5GlKl4PD8/1O5+jlI8nnBEmRXT4OZrgAo+JJAX8dc7uOU3JRTnuk0J9kRGRFnQi",
+	"KWfRYXQ7IojqRxCDZ2KEBcqpkCRrRXFEPuHxJCfRYXR+8dfmbnv3ZbPTbrbVf50ojqhqZILlKIojhsfq",
+	"Od1MFEcF+a2kBcmiQ1mUJI5EOiJjrMYwxp/eEjaUo+hwrx1HY8rsn51YtSZJodr9H6rLD+3mwcfPew/m",
+	"w6798DLuHDz8WxRHcjZR3QpZUDaMHh7i6JYwzOQFDCc0YQm/PxNIjbg+SZyOSXha+qWV0/q3ggyiw+i/",
+	"PK825Ln+VTw/vbh5i/skjx7UCAsiJpwJAlt0VhQctiblTBIm1Uc8meQ0xWrQz/9TqJF/rkapnszUmM4u",
+	"Lm9fX76/OI3iaEyEwMNqpKgLk+lGiHGJBrxkWfSw6Wj1vzCwW7W8MOj6Qh4zRNTvR0gQghI1ogRhlqHE",
+	"jCRpwWaYJlWPP9I8p2x4RQrKs8WtOUYpzgnLcIHGnMkRary/PdlR5Jj88ssvvzTfvUvqm2WoMarRjKOX",
+	"RvtDp3nw8X92PrSbux93AqQSRyf20CzMDY95ySSiDMkRQWlZFISls2cCjSnjBSoZlQI1UvX+DhwZjDKS",
+	"0jHOkW4eCY4YR2lOCZOoUOsvEJX1GXQO2mr4A16MsYwOI8rky736fJr/oWfUWULvceRIK7Cipxc3KFc/",
+	"okbOp6RoplgQlBPVvIhRRodqHmrbnjWfxUhIXEg1ePUNYZn6OKVyhLB5B/FCv7SjJuKd45cvVpzjD7j5",
+	"DzWJxoem+fRf7Vc7/xGc0xtcDsmPWKYjOA1ZRtWUcH5V8AkpJFUnZ4BzQeJo4n31OeL9/ySp7KVq9+AL",
+	"KslYrKP3S3jrRL2keh/jT+f6tU673XbDw0WBZ5E+vrwsUtLTVLJ5P9fmxePxZl09uC/0vNzSXBNR5sAp",
+	"Vky/B1yEwFHzSezFbrXklEkyJEVoVlu9/uAzxg9LxrGij4+BmZq765RITPPFuZp7a92am1ZuyvEYF7B9",
+	"OZakV2puuYy4Pi/wlH9vdLstexZfPiwh3PoBvCIFgo6QejBG0xGWCBcFvScZGvACmItmdnigjpf07uMp",
+	"FogKUZIstnxItfJMAPepMZLPUd7vjaSc9NQmEKFIMurs7rdb+1GIhnLKyOZUa1bwLWXEa82dhgmejcN8",
+	"9DLPiJBoQAsB492mtyvd6mKHc5RmqcBOyhtPbadXEBhMbIG8NIWuG62+QeY3/vMiYdxRBieJsHKsxn31",
+	"9vgiiqP3N8dvzqI4Oj49vVR/n57fnFy+v7j1xlu18VuJmaRyFuD0Ak0KdRgzxJlPRYeoG7Vbr9oHL1+9",
+	"0pTWjWLUjQ7Q//0/qPMOWXrpRq0QOStK602KDY6ZWYi53YFZ1xfHm0at/diu+MqdEnIpI9iaoD2WsAmJ",
+	"iVUjs+T6VDJKC4IlyXpY1thuhiVpSgrCaYDnWAZZJ4q/jWaISuAjGUnV8chiZJhOQbDgDPEBwqggg5Jl",
+	"wf0fUEbFaMvxWFKvjyY5+en4+s1ZguSo4OVwBMOYFPyeZkrrSM7+fnt2fXH8NkHmAKOCpLzISIb6M4QZ",
+	"UquKJS9gDsn12ev3F6daIjRHSncQxZFtKooj/VjwNI2JHPGsx5bqCXYc+kGUjnAxJBlqJOSTuhlwngAP",
+	"t/wG8VIKmpHaxHaCy2q6Lrhm3o4nXJ+/O77+JYqjm7OTy4tT/fni8vrd8dvgFHgpUx4afnJ1dnF6fvEm",
+	"QdMRzetDQiMsQCnATExJoWZkiGJS8JQIgYTkk4ladzLgBVE0lNHsCB5h5JNEKc9zkqquEBZ3AuEhpkwL",
+	"iuoZgccE0YyMJ1wqqRndkdmOv1FmcGqe709Ozs5Oz5QGc3p28vb84iy8WQUZECWCL9sqM7dnArknHa1b",
+	"wnkmYL8wQ3YD7d4FNwlk9nB33gLAU2qJ+iTnbCiQ5K05kX4TgckwSt1nnTbr5OLYZLX7/uo4blBjJesZ",
+	"1zWctS2F7RWb8jcl6dCMMEkHlAhNXtW5JiABNTDqY3aHZIGZGMzvnsCzeS1jd//lvJqxqP77y1qNcNUS",
+	"gEJ6knNB1i7AIi1o8U0qVY8LEoPqBFTHrKXB/ajIRFFgg9yTYmZ/nY4IQ4n+I0FUID6mUpIMJl9f8IlT",
+	"nVddJnU9W91u2naxuYmivoim181WMFu8Ah856gJ0nJBYyQgiTBYzNFEis1ljRXDkExiuLOOqpGvCMnX5",
+	"9d2iW9PPRvKCNihpAlknLJjJVsNfsWzXJVtcrQGm+cY629z9PH8GCUN1UsNCU2J2hHBfEKA+dT9QqQiP",
+	"cVnjXStvea2aLPZq5mZ1F1hzJXCUbCO+GEc5wYL0SiZDMs179bU+MowjLkekQAUBYxmS+M5wGr3p/J4U",
+	"m8+HT9kyC6nrQNFYmmM6JpnXTyNpNs0jTUVXSfjSf+QxAJvMVhLYMorUM6y1WF9tt6mxpcLVxBsWx5WI",
+	"0MtKsoQgnRShF69P1B0mUFaSQ/iNsEyJpYZmGGVD8+QkL/XuDgucEqSntfn+FiXbWkNQB3TdgYd242rW",
+	"K5bsRmJZiuC6FETJJVb1FxKzTJ3H6SFKzm9u3p+dJqghOeqrW5RmMQhblCEqhbtWJSnGYifusuTyr2fX",
+	"p+/P5l6ZYCHhhawkSC3VToySq+Pz0yS24rTqRgnXJ8cXJ2dv356dJq0u8wQ3PZQojkwPURypBpycDb+5",
+	"l4OCXG0prkEL2VrqsC8tqDtH6I5MJMLCV4GfKYFW9WaUnjmZYr+zu16mWLqjRoVcOARWQmTDAEspSmL4",
+	"Lrbyo0AlU7L5FM9AHAfjD5OkKMqJutGUVDHFavf0lqrbZWxkBDO4Puc5wUCwlXzaWyLFnsxJsAIZroAa",
+	"bSslO0OUEuwZVwQ3VN1PjGC2AS+3hvPANXFzifZ2O6+cbR2lPJvzxry/OQ3qu1Sk29lmSrKVAqu54Fav",
+	"sC0cbCWjv5XEE142cLR9qdtEv9YjIZp4TQvFIZjiPtIzSPZpnpNMc+HN+a3pCchqXV+G3z+uI+G46iY2",
+	"H/2we2254ASarORKPzbsQ51JQSRqeGdDlgUTyLBDhCVKNLElcGp4KRFG6QizIdnZdka9FYxOCWxKjVcM",
+	"QT+tL09to9CCiuL6iMp4XgeuuOBix2VfconzjU9WpVls4GZd6G6bvuZuXeeOde5mJ+bUCK9G8Y5W/N2f",
+	"X25vFTxWYwfrsTSfTzgeE+C9sX8ZBKUDaOaW35GAOiBIWpAlK6x/i5EY8SlDnOUzpCSJFroh2iaBBUqO",
+	"SzniBf0HOJMP0fHVOfSEumW7/SLVTcBnkizZJDOulRoSPLSwSfBtbOcQmvtbOqbyZxIyaaNc/YbuiLoR",
+	"4QV0R5VwqCR+7UYC0tqJ0W5zv7MLxI9TSQqx5orfXfBOHjd//Wj+bTcPmq2e9lDqPz8GPT0w8st7UhQ0",
+	"M3pu3fA7oT2YgVjlZVrpLcSSQC9BH45xsT2tC+34XN6J89c9cSammeUdlZPMs3svYcfcrjaaKoE5VwKt",
+	"INLTZfWDSpguCGKckU2Zbth/aWa9uA6xv71L6dpRxzmblHJL29JxxUD1QXCzd+5AMcITIuztaXT846vz",
+	"ZwL9VnKJkZiQdNGK9IUpc4w/+W+Cje53odaNOv5aFLxB5yE6v8BjIiY4DTgcH+P6sc6L1dRszMhrDMJu",
+	"aCfw3JZamR3JoyyM8PLKMS0xNdifN9fsqw1Yp9h7jYeG5seMbLdUTnmZM2tCg+44w11nDrobSisULTSm",
+	"jI6Vgt4OqWDWG7dqUdwtbEjKUehmu6mOtyDF/Tr+DRMHMVriO8KOlLw85kKifTSmrJREIDwi2Nl/oE0l",
+	"sqY5T+82l5+faO+uZEu3FLF10Fhp0J/wcurQ3GJbvm/YPVOqA6wYHyBeEQdnhjgaSrwDRg/93M4mJFm8",
+	"DAJuhDH+pAnmc9CfIYw1fYxn2qJ+hJodNCaYCVQyGB3JggYAR4nNzlqPlx1EaPWucsxuC8wEtfEUT2eV",
+	"g4KPe5Mch8MzaN3iXpY0CxoRV6tk2moaa0FEu01byxS8teerWoAbeNwRdm/DwUq+fL51eesREpLu0o3H",
+	"X9+qZztTt3C1S6g2ihAZ/KUkxexnMrvmqpWAZ+mOzOYXwzLFUHyb1IPfPpzN9FO1sXa09BFmTdV0j+fG",
+	"MjPAEOEX5BHv8B1Bv5WkoEQgQYeMZNpKx/OMFEplEkCLisFylpKQlfAhOAUu8cmIpHcBfSbP+TTk8DHm",
+	"TMJMqNu/26AibTmZCWusVnwJuEfYaGkvqgVazS0XXWRWZDBQivW9aRgYlR7KMj61hDjM0wFDlVp/53DS",
+	"rFkHLYIp1t7U4SnV7tIAMxljyoIm4p/4FI0xm6ExLwgaPGVmbjM2PCbV5bnINGzM5HrBhfEpasCGY0mE",
+	"RENcDknlwlGXpzbNg+VCN7Cz0Yy2uKyrqceOfKuttoRl5+VvSOh8V0rPthd6gSWpbnV1fx9fnRuTHOXM",
+	"u8hdH5tf5v2yEIHTcW0C+6qrvE/QGGfE8oQjlKhxJZqq2ogXNvBg9dUeFDILc58tGcOwwBCbOCEFSkpG",
+	"ZbK6j06oD/XekugfMPHZ+VChxSaSgcp8hHQwlZ6nN0Xr1NI/R3H07vzi/e1ZFEc/Xb6/juLo9PiXgAtr",
+	"3v2nZh4kl3qs93aXQRU1OEdLLi2hFMTZAayO64UGVzc6L/sQNhTYQGM7/bpCv8mkUFL/mGBRFhB88HUE",
+	"f7sQ2+g7X0NZcOPwo7XWaAx1C8PjdQaXu2JiO42ltOIxr3OO5dfTGPpE0WYWI4wGlFFJvPEAl1FX2lqN",
+	"YpFslUrBuNSZUGleCnpP3tlh6VSs6nv7kv7ejb4dVlGqczD3xRYqy60jo6erKhkVkxzPekusOxtrK+HQ",
+	"1vfa/ah+PFKiDMGFAE+BC0GzNzIaE4kzLHFrM3XA2Jlqw19rdvKDq8JhhGnOBbieXcRNRnX6RBVjd4QS",
+	"45KDC8A9+kw4V512aHqhmw1jNlYtJReXtz+dX7zp3V72fjx/+9bksr0+Pn97dpoETgSxWXuLiqAdr9UG",
+	"eYGm6mvnBaqleai5NPwvpOKcWnAu2QTTLBxO9Oj0l+VBwybS5LDm/HdZKEqma6Hk7O/nN7fnF2+SQz97",
+	"JS8IzmZohDPwSZq3u6xRRYFhhggucqo2AaIhIcqgFsK101rciEMXeqBvuy7TXaqBaYfxkQlf05FtlePV",
+	"TaLlNvJwbnNQQxDSZQnsZrJz5E1J7wCfEGYydRRZaXd9OCbGLgyEbNfmEMWR7j8YEbNU4F5209gNXHGa",
+	"HmPBnec6deK4wGOiw90Jn+QENazT0S6yMKunXl+QteZjeJeyqi9rPtarEbYd6+Xc3HBsGPw6q7FtNjic",
+	"sIv3MVfEljdA8IeA5XyROOeTvQoyoJ/CcgDkeXle2Eqa025qySGlY8gohEKHg+7JPb/bci1sGsVaB/W1",
+	"enDVzWUi7L3FcTNef4+pHp7kOglcfSCYgbueQvJC/cKGEfGiRzMnxVk7MZVIj3feF97Z/WFNuNs8cSzy",
+	"Af1bfXBGiFOb3CA4HaFxKUxA9s4RIuOJnHkqppH9cJ5vHITtax5V1uzLvUB67pPowSeFpfu8hKWon7bg",
+	"KDpoYh1D0Y0uHcq1me3cXY6zMWUJSOQpznMTB+5sDkcouadkSgr9iLq9UYOyNC8zK6Co75oQVHJ1eXNr",
+	"zY21RB7oJIoj3VTwdpu3YnvpTifXZ8fmwvzb8bn61Ht9ed07vrq6vvwrZG+9Pr84v/kJbtcVF+h7gYfk",
+	"nA2JkMvyonGakknQvqcTX4QN9YJodSpQH8t0tGGQY1ZqsIbQcbHNT0dK4mno2yFGNNsBWalPQNbTXUPS",
+	"AlyiMxMzllnZZ9PQ+aAZ5thM3iTU6SwoEHKEE9zMJZ49JnfJLW5tKcxoQnQLG/aojCOaLYvQV40pYT8L",
+	"xFce6sTrMeQHUCAUJf+7FDX5FB65ncUEoiCWpxwavQuUaaVFKz7ewCjnilZwjlkKCC3oH5yRGLVare0z",
+	"pFalEYPZuUxHzrJUMipNULXkSNBPDuVikqs7YInObvXtTtv+t8b+tK0RJo6UMCAkHk+WmJ5M4msptjY3",
+	"xe5xOeVoBrctz7fINFhuqKywAIyp7siksGg8EVwQSMYVC0Lzi921uwpt9/TXoYwpM9dJjhlKscQ5H5Yw",
+	"DDcmsRbTY2OX4Jw9zBtb/RCYxarlhFc7u4Z3PAYfxLDAje9on1UtwHVoqrZfrMsTMT2HJuXh7ZwAtM9C",
+	"uH6OBcjT2MDuAOaMSfWvLHf+3Xx2+bNSSq/Ort/dqA8/Hp+eX1y9v1WfPdygM1Bb4Yn3Fz9fXP7tQn28",
+	"Obs+P357/itkU59fuHTqs6vj69vzJdnI86hBwSPQ59lMTUTLIzAXk4i8aGNJzVpsCFUES/fgQSGt06ih",
+	"/er5j6EILkHSsqBydqP60cO6NLHUTp0L8HHziJGPU84GdFgWFTyDZjlqE388f/tWiT7Hp+/OL3q3lz+f",
+	"XaiVgHmBO5HgAgKczdhGUk40IBNlAx4467ZrURYDnMLB7+s0gCae0BgJMsHgkRoUfOwRUHOAUyX7mZwB",
+	"MIAB+XdZyplUSt2heVTEVUiShg86vjrXcxUtdFYXNREjJBO1KHT9aJc1ksDsk51Q3PKPsAwmalm/roOW",
+	"jzz6N0PQ0Z+KwrrMCicmMroK7dcboHPhl+9XPC84d5mmVoH22p0WcqttgTSqvj23H8laXdZlQKX6iWTu",
+	"sCRWc1tysNXrb+thoNCOzTSe4hno11jp1ngudFQg3Of3RGeLKf7fwIiRIZdUKbTV9uqc60Ovb3UnEgrk",
+	"QIV7/5lAiQlQ6IFLIYFR5ZhmEK7dn5l/unCteYGr0xFVqqHSOGCkvECAS4Uwg3daqJY5wKfMRLJavTbF",
+	"OtC9yyQdjiRsJpZ2kLBMQLPa4SzQgJhUTd2MvuzUVajp+NBKXBqpCEYOoVW2P6UMdJlxV6OMEw2dcEfI",
+	"RC0HyQc7QP/Oz2KAjWIQP6u4PfSaFwj0YrUyYMbULnGHmmAc5YnnJ0rQlDIRI8HBQIpnxES/8yID4AbQ",
+	"UgwljHAxzokQ3ho4eZ+Axi2J4oKHehj6N7XhAo2M2KddRpVAgBqORaht7zJfbkiqS10kRmDE0hdudoAy",
+	"zQJD07WUEFgYLeViqY6VTQdqIas1qXlVUrrancRXobSRfsDzTEnKTHI04mWRz2KUYZrP1K/GWpzPUMHz",
+	"vJwIB6Wk9FKsHQEwcNDCgE2NYQldHjMMQluxwayJwzh1zgB9aFOe1RHPypwUamI0I7DwXZbA/iYObYOz",
+	"1E9VVxwJ0tVhclR7z12+K/w8wUIYxwJnKCNjmChQUgK6+nNQzJ/fd55b4+xzGFvSQmdq8w1jGRLFGoyw",
+	"q/bKGv0V7cJoYr2GQDHOj+K9IMpUzWFQOigNc8Y1A9RWfVHZ+40PxMUlddkxs4vr0uTgXa0AC0Q+Kf4N",
+	"KmuV7HRkj5nenHmQvi7zUPqAodax+YS24EsqIeHOux3R//tf/7u6DI6vzqM4uieF0Fdrp9VutUGPmxCG",
+	"JzQ6jF602q0XGrFvBMJBtfSaA4EtgocjNAyR62NcRXk2ddSnz1aaxoeq29RcUr+lyG5E0jtFLwLhLpuO",
+	"eE7mICZUU9WRqyxz9nYDngdf99XtcY9zmnnpN0ADiu2Bv60K37FcUzPCWFHDCDk/c3IENyuwMy0I2CgU",
+	"jc2AGdqHnVqnkGkOa5DiwDvJaue3ha500JvSjGGFukwHwkEnXiIf0LhAdMjUn5oK3M1+nrlNeaO3zkUQ",
+	"/ciz2XYInXM4hB9c1PcrG+gGglxPafZWsa8pTYeRGPHJXNyAxbzsNHf3bzvtw7b6/9dK6zIApg8fQxiF",
+	"H6qwks5uu7W7//juqjiLSK2sugeGtB8Yx8aIox7g40NdTJdFSeYhU3fb7SdsRwVs2FmFetjZbvDG9BiA",
+	"SnXBfEYmgeQlRqZhAtXyNDxjhtJSLGdPTzk0DLc0zzWULDzd2erpvW2e7rzY4un9rca9396mbRcku+Eb",
+	"kOFqEvbNSTfSztAeeImH6qhEwMGij+qVhcu0Z6EkhssSM41x1ffqV8LAyOY/oHISAx1YjMRDIx9bvJER",
+	"zzOBGrzoshHJsx0QIGJUVhgo6koEQBJIhhMafWhk6Y06KBZpLtkWOjYogMy6yRMPQyYxdmrdpBpoUTKk",
+	"nqJ2zEqYtwIOwHj44ChdppbmCCUWDQOCMaarYT/gbjdu+RBLfkuFrPA4NMJjBXH9YWlEkhqK9jnKsmAx",
+	"6qg/Ou12u2URnn8rSTGrIJ5tOGh16B2BddrtULyib+dcHb5oWPITWFgFq2K48m6z/eK27XNlIMsPFYRQ",
+	"ew4gyLHz6sWDXyvUl8O93Tn0nbkXOvuH7c6vDkmmkpxeZQeDZqdKwvaxmX38msAAOr9uc03MYc8EmO2t",
+	"xo0RX51p/mEZm1qZuv7xDM6xz94qSMsgh1vO3c5rsrqoLHlWLVM6CeQoOdamD7wGgUWJFuATJEgOCnbf",
+	"aMMGYwEL7YvU0DcOyIaqW7GCwnHBScCtLJ5NTTcCmdW9ADFV2ucMaoukeb4UQ6eFjo2KkwBLcP2JLmt0",
+	"2u1adMtOiGW9piyz+uM6fnXJ8pkfXVRFrIlljMrZ2LfGno+Dvfu7CSNxCByh3h3Qwma9z0GQrBsCKHPU",
+	"QfYwPl02jgrLYRvWYQFAFsfhLg43ln/yy2OrdVnFTyt6/EMJon9sDkyr878p19VGmuUWAwiS1RxszgRV",
+	"D4YFLqy+qhkBliAk2nhKsDkZ4yAYhrw4zjms8gYvAFzBpkW58EztdO0yHZe5Y+29OiCXWesPybTrQXVg",
+	"IG8Vu44RHehBUh+wmErRZQ4Pdw6UV1tC9KjAfjHC98SYzxp77TZieKzGlmimlWh365QKovj2iYkFxTaK",
+	"FXBsQRoSblqMTJ3bYyFcwriuvKjYLmsANpdu14s2hpnNwXrtgG0XG/uYNUMC9u4I54PmFKJ3WJcJOp7k",
+	"Mw38NYEwNCXJ+xurZD6BrG/CxrtW5mUD+Kz0A4hs7TIvtNXi+qph6ChOWCfjzOASKfUD9XF6F7rtgCxr",
+	"SKBPsZwERMg5q8KWHN+Hd/0atoXAgB106YdamQIfFM54pxeR2jo+apqBQKsQz6J2hTVUidOdV1ac3v+1",
+	"hksUkrjhEYtXFkYbC0zJBw6rGu3UFJA65Ffkmq0/ZfG6LHSgB8S1bLRzgFiRheKejJtt3Onvpi+yPbI/",
+	"QA3DTnbiCkgYpaPefrbX2Wvv4n6619/Fr172D151DrKDjg/25Kqx1KnNoVTpn/34+Sr0e55AP3sPLcaC",
+	"u6cHBSFNWVCcP0IHqmHuBi7u5akTcQ167rtt6csLALArCFu/u176DQSBSY5ZT7qIyeVq2FWOGfIerNuR",
+	"YsQnOh4mn1nECM8TYCzokJqPGkko9jJxFwNYJCUHD0qmQewWzTN1vIaAyvPFtZhlCgHZuL0FeIUnS9lz",
+	"wcD1bdwo2mgO92JtaLDXRSB4JSjLe+98F+e3EOcncyfOO821bVh9oJ9/ptnDczyZFPx+haD/WlvtBMJe",
+	"l4D/CqlLvEC6CZwf1YM1YJRiSnVYQAOkP4D81fPXURDanybKvutSGBlwqhtwYQ6QNA9CYIpZSvLc1CJa",
+	"cMDttQ+0TI/ZzIQ0wmlcZBfHeu5zlB5mGPUKfDRbWX1vTS7MV9Wh58/tuqMXI2uX/aPdv+2Df4UTa4gM",
+	"4flj+5RTWxDgq8sPrdbA1p3Y2FbU09Ksf4BtziGrIrXUSR3jmUZndumSVRfbHL1rmMA3OnnbaINV04+C",
+	"Bd8W3LsepQuthG/TL6E4fjWGAj6f7+zk67iKIYTtkdzESzQ1svyiAH1rnnmqLcL19aGeVuoHcrQPKl28",
+	"nvMbHadjgk54MeF6fJFONI1e4s6gne7vNn/Ae6S5l73qNw8GL0hzN+302/gg+4G8GlTsYtvYDy9LN0Do",
+	"ZzX3Un9m4KT/1fx1jgAcRdlE4od4mTlYJ3i6uErkxL1EzIQk46QOHDlntYO3b/2yxo+y160noRpZbEcU",
+	"Jp92I+7b2bKG8rc9Htutw9Ib4Pcy4hz8CY04QCDudAWPZojRP/+sPzws5fhviHTnbk76Cg2zeuS5V9r8",
+	"6REl30/An86UcU1w9gSKrjyVn7UD4WFlGFytgIy6l6BErw06rpf5RA1TuwJLScYTqR6bq9Io4i7TtUrF",
+	"kYkS98sKQurOjqu/51I9VMemSJ9fflnDAVmPpS20PKlVbD60mbjqCypMdSGIy57wwmYVxWYwOMs0AAJ4",
+	"VS32TMBh9obYgLYnMYB47dOmlwuTZ/s7hBGYYt2rAwm+n9ZtTqtD2NnAgbD+wD7XlrzlZoy/cprVo60a",
+	"vKhCsXaqytJQ9FSHcXoVw2Jjxcgh0CC2WSw2zED/aKCaGi52wIFM6UQP7YrfMdaNejkqyipTh40bMyBb",
+	"uqTWYnVWr7pW0IENS/LtjuQjJe/KHWry90zgw0L1yz4ZajzaR0RKmRJtv7P9YxtuElfG6X9q88e/itgM",
+	"m6EOrEav+7LcSwsLvYlXbj3Ixd7h4m4TLmYqIAI+XSVJ+NWyMwooLBD+HneZzXGaK10ca9nASTou/OB3",
+	"YmE6m2GuGP0/ESdzhaSjm7Or46aLA2nv7W4f8FMraf2H5lzqgHxnWn+YZCC8WKM8VNT/S7GygSnNGWZh",
+	"b+g9ERB0V1NzIJHacC0niuGq8l/By+GozsIaHAqqj/hUYyLwgU6cB6nLRRTuxKHS+IozaqYLcppEetjE",
+	"hF46oE8nCbpKsms5n4nxDrMz1ck/r0RmKlnKqR88K/CYICur/QuLY45CvjO2PwBjU3sBjO3Li2LSVD4O",
+	"sq8biQup5CRGpovyjIYyWqtiqmNjYjq7rB76rTPfIQ401uHl6uEqUJwODCywDSVvoWPTuQ3F7jK/xDKw",
+	"QqiqDEAUBJsy29XZdVAUKYCVaGSOMWdkhsb8ngiLafAUvieL2Z/aNuTVHYbN+u7R/ipKmsXhmNfStOHl",
+	"MQwCEqB63C+ImpGchOuC6ONioJXMK3CaLNZMAGLIwLpbPCIYaAud5AQXOtnC84Ly0gdKslgiHpjmfAYD",
+	"wcVcQddv6pqplegMlM8MFrZ82FikmJvqkhPZYHyqkXt3qsX8brvd9OId6wi0ZVVcA2AD8XJXSgWJZd8/",
+	"QjjPlbxPCBrjic7V0TjLDahdUBVXS0yB3B1XmE7DnrFAWMAbIv+wByHKqZBQo8yvfLTbbtsCRJBpqeE3",
+	"bVmfh1Dx2UXoFb/GyX77IXy+6mXzwuAoX/gMfj93T/FwbnjqTHHm+UtKQ9zWA6y9EtRKNCSfcCohf5sI",
+	"0kKXzicZvsI0ANgdmaEhvScMvIcG421Eh0o0dIB4jWZHG/0MgODOkS7rx7g0LwMGXdVZl93jvCQtwEF0",
+	"2E2aLVRYjDQTqo97wjJeoOurEx0ihBqQETIhOl9lokZi39lpddmtCQ+3l69GJjEoXhquUFsSAAoEAGx0",
+	"cj1GgqScOdxLnVcYEn1vvjzjeaQW/614ziNZhy4u/jUyG78zXwe1aQHiv+fLfR2mDbx2O769Wh2p17BY",
+	"Gnh7USv18e3kHH+4a2J3901ols16G/EJ6PubhHPZdyA8dJsY3Xoh9iXnpZrEfKDud7FlkyDgEEDqupDg",
+	"UFDvhQe9/m2u0Dptbktj3yjqN3ywth382sPx3Sz+B0gQy5SSUEGiSv6UqMjqsD7/7D4/PIeLqpfactpB",
+	"3f7YAHZMRwRMwwngPCQaI9Ur+p/cUZYlaECliQOQPkk9E1Ul7K7WGDzbtfm7CooE+XyEJdIFj0ULHWsI",
+	"WFc6z1y/VHSZ00BQIzGfDhFkYCWxA8gCg4Mrn5ygZieIiwWlxUGGfKpxe+X5iqsTb2FNA1lt9YKty5Lb",
+	"Hgus5VVzUUsLKMSUoaQmDif1sYYQYUOJ7l556+0HXdW+XRx0vey4Q6R34FftdvsIdRYrKdsZvAiPNzUl",
+	"cEPYWIGK3/PlY742sqKrbK+XcQU8r6lEv7vvFYzXLwWQdL3y7p0fanXYXyyCjJjS6q82vm+8Uv1LLhxb",
+	"VeO7ALbJjfAOz/xMXC0nmHMwQBgO8X9srYVUFeGC3N/ktkHNiVoZ5nk8D1MWUaNx6DJtJDsylRX9mhNQ",
+	"lTMM0nGrx/JN1Ry7HqtVnI5VVyC3ZLd/kO2Rl53mq/QFbu4N9n9o/kB2O80D3O530t3sBdnzcktS2szI",
+	"JOezOp626vNjVb4y6uMJ7b34bbf5amqL/R2acnbbZC66WoDLslN0SZTvZ/BRSlBV0cUXykw9xKVpkeca",
+	"vw0v1IXREUv6zEDEuTFbGgw3zvKZLSVs4LghznOExajLlISTYkDB7xN9zIwLMiTn6NxKqA/0jVWwFefB",
+	"mgFifWN9nD8HW52Cr6iz6R2rH9pfh7/cdfq7478c5O2/Fz+ke/e3L8uf9sV/75DrF/iqzS9e0XcA3mVq",
+	"NP3+7MbKAWaVN+U+m8eFQcKEKSK6gv1obEUdAgglNGA5vxsyvwYHgz1BmFVMJ8S5NpEZnn+Gf3s0e1gV",
+	"SlHtspB8IhAu5YgwCaeJDV2dFXStBAgdJmFlCVPqal1sBLz5BXhZvHToULazrglteAgDWp1dtW+AFbSZ",
+	"men3F268ktpLC3o8nvEvBWH3yey7BLSpI0Qt2nYMRNfhApW7d0dmKyoOHWeZDcg05e+MMKSRZ+mQCZTo",
+	"Elq9fkHwXcanTLecIPAuCw01xPgUcSX5/EUXhYZ3ibYfIV16B3zP4KKe8gI4T8lyIgRKCiJpQXo8zyCm",
+	"SxBZ1YW7I6LL5IiMrVC2124/3s2MGmlO1apDmwyKWZiyZRnEIorEYP4OeIEGBRGjqsx1KDqTSywJ1FZT",
+	"E5/9TGbRk6LF7UI4QWlT3V93DuOhXzIc3BvdHZkpNnq4G5uBblUSpzbEMECpjSm4IzO4Aeq1S4B+oAqO",
+	"6f3PW9BBryHQtS4e6A6rO6SWbD1moS1KQV7hFcFdFrsNtfC8ymTlRNsA43a7bazItrpgCA8wVJ+sy0Cd",
+	"0vXJwK5xhOgAwqINBADUXc9Qo2R3TE3KKHDcK6QYI/tjqUuTQp1CXiAM1d4cfjhk7I1sreUYuN4QS3oP",
+	"D0vOUQ75MrbusHrCFR7uMq9E2SYloxEUVLev1MpGq4bHVAjKhl3GC/BoN3POhohmO9oob1gdFchDLNex",
+	"sWo5BpTkoIomZsU/0I8t+DKJXWk2m0VtohRQve78XNXEKRb1ovNQ9q5W+h7xQum8M0RwkVOi0eXVUwAG",
+	"yUsmtXpcFXyH46ulSStMGnRz3WCKGeqTLnOVLAUekHzWQn/RW0BNqcXlxcZRAyLCDTi6eobcEwhPOrYU",
+	"BFH3Du3BWfNGuIJuh5L7Dr8d0s0rfZ9laJDj4VBRa46lTnJXyj6QuaZ7c9R0Ub1arUJNfAbjAP3IM/WY",
+	"KXoHB6jLOi/RO/pjC/0NijVmxaxXlOy/KYad6C13O+mq+qll1Quuk+m93VZrFbqozqHGvVe7em0VErAk",
+	"V33B4sG+mdwKuMk9HSFk5jezCRv6DWafkbT7nOcEs8eAA9YuUMPHPnzW0nTeb74avMDNmpS7rKyeV4o/",
+	"mpJ+c1BAx5lfjfyws7sPHogFUPCq/PwymdqEQtnCwPUy6GqsPXAxuN+3sDsuFEH/KtFfpnIyeF2qcw5l",
+	"pXKI+GpvN2BNlcvr5AFiuSM8lP0uqbF/Que33of6Lb4oOMTRp+YYf2r2eTZr9mew852Xr1692u28fPAr",
+	"o8Pxm6uJ/uGjOtj6klxWpM2oIHDnZDwtIbcLFILi3pQIUZymLPLoMHoOxlAzxIXWbHUODf1DPXkBaijV",
+	"AMdFyBQxX0G8NWdQCL1UqzOtutYlpoFv+w1oT9Gy960U1bD1mSsEIxCBnbS3KOx5feg9W+xjHie+jkjL",
+	"XKnbZ7pErlDCmzd1D9RysW1bPaUGcm9KEHqVDyGAeqbhXby2XV7Rw8eH/x8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
