@@ -27,12 +27,12 @@ func (s *adminServer) CloseInvoicePeriod(ctx context.Context, req admin.CloseInv
 	for i, r := range res {
 		tc := admin.TenantClose{Tenant: r.Tenant, Outcome: admin.TenantCloseOutcome(r.Outcome)}
 		if r.Invoice != nil {
-			tc.Invoice = ptr(InvoiceSummaryToAdmin(r.Tenant, *r.Invoice, now))
+			tc.Invoice = ptr(invoiceSummaryToAdmin(r.Tenant, *r.Invoice, now))
 		}
 		if r.Err != nil {
 			s.app.Log.WarnContext(ctx, "closing a tenant's month failed", "tenant", r.Tenant, "period", out.Period,
 				"outcome", string(r.Outcome), "error", fault.Detail(r.Err))
-			tc.Error = ptr(CloseErrorText(r.Err))
+			tc.Error = ptr(closeErrorText(r.Err))
 		}
 		out.Results[i] = tc
 	}
@@ -63,7 +63,7 @@ func (s *adminServer) FindInvoices(ctx context.Context, req admin.FindInvoicesRe
 	now := s.app.Invoices.Now()
 	out := make([]admin.InvoiceSummary, len(invs))
 	for i, inv := range invs {
-		out[i] = InvoiceSummaryToAdmin(names[inv.TenantID], inv, now)
+		out[i] = invoiceSummaryToAdmin(names[inv.TenantID], inv, now)
 	}
 	return admin.FindInvoices200JSONResponse{Invoices: out}, nil
 }

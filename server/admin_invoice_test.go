@@ -13,6 +13,7 @@ import (
 	"billing-api/server/clock"
 	"billing-api/server/invoice"
 	"billing-api/server/payment"
+	"billing-api/server/plan"
 	"billing-api/server/tenancy"
 	"billing-api/store"
 )
@@ -439,5 +440,52 @@ func TestRunDueClosesEveryMissedMonthOnce(t *testing.T) {
 	res.decode(t, &list)
 	if len(list.Runs) != 2 || list.Runs[1].Period != "2026-10" {
 		t.Fatalf("two runs: %s", res.Body)
+	}
+}
+
+// A tenant whose month cannot be closed is answered FAILED with its error
+// (an unexpected one only named, its detail logged); the others close.
+func TestOperatorCloseReportsAFailedTenant(t *testing.T) {
+	t.Parallel()
+	var shared store.Config
+	v := newEnvWith(t, func(c *Config) { shared = c.Store })
+	v.billedTenant("acme", "INDIVIDUAL", "tok_visa_4242")
+	v.tenant("free")
+	// A replica serving a catalogue without acme's plan.
+	onlyFree, err := plan.Load([]byte(`locale: en-US
+currency: USD
+default_plan: FREE
+addons: []
+plans:
+  - name: FREE
+    title: Free
+    type: FREE
+    tenant_type: FREEMIUM
+    flat_price: 0
+    billing_disabled: true
+    renewal_period: PERIOD_MONTH
+    trial: {length: 0, unit: PERIOD_UNKNOWN}
+    default_quota: {objects: {quota: 5}}
+    transition: {method: TRANSITION_METHOD_WIZARD}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newEnvWith(t, func(c *Config) { c.Store = shared; c.Catalogue = onlyFree })
+	w.clock.Advance(7 * 24 * time.Hour)
+	closed := w.closeMonth(`{"period":"2026-11"}`)
+	if got := outcomes(closed); got != "acme=FAILED free=NOTHING_TO_BILL" {
+		t.Fatalf("close: %s", got)
+	}
+	if r := closed.Results[0]; r.Invoice != nil || r.Error == nil || *r.Error != "internal error; the server log has the detail" {
+		t.Fatalf("acme: %+v", r)
+	}
+	if logs := w.logs.String(); !strings.Contains(logs, "closing a tenant's month failed") || !strings.Contains(logs, `plan \"INDIVIDUAL\"`) {
+		t.Fatalf("the detail is not logged:\n%s", logs)
+	}
+	// With the plan back, the month closes for acme.
+	v.clock.Advance(7 * 24 * time.Hour)
+	if got := outcomes(v.closeMonth(`{"period":"2026-11"}`)); got != "acme=ISSUED free=NOTHING_TO_BILL" {
+		t.Fatalf("close on the full catalogue: %s", got)
 	}
 }

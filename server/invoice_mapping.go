@@ -17,9 +17,9 @@ const PeriodLayout = "2006-01"
 
 func adminCents(n int64) admin.Cents { return strconv.FormatInt(n, 10) }
 
-// InvoiceSummaryToAdmin is an invoice as the operator API lists it, with
+// invoiceSummaryToAdmin is an invoice as the operator API lists it, with
 // its status as read at now (OVERDUE is derived).
-func InvoiceSummaryToAdmin(tenant string, inv invoice.Invoice, now time.Time) admin.InvoiceSummary {
+func invoiceSummaryToAdmin(tenant string, inv invoice.Invoice, now time.Time) admin.InvoiceSummary {
 	return admin.InvoiceSummary{
 		Tenant: tenant, Number: inv.Number, Period: inv.PeriodStart.Format(PeriodLayout),
 		PeriodStart: inv.PeriodStart, PeriodEnd: inv.PeriodEnd,
@@ -33,7 +33,7 @@ func InvoiceSummaryToAdmin(tenant string, inv invoice.Invoice, now time.Time) ad
 // payment token is not copied: it is for charging, never for showing.
 func invoiceDetailToAdmin(d invoice.Detail, now time.Time) admin.InvoiceDetail {
 	out := admin.InvoiceDetail{
-		Invoice:   InvoiceSummaryToAdmin(d.Tenant, d.Invoice, now),
+		Invoice:   invoiceSummaryToAdmin(d.Tenant, d.Invoice, now),
 		Lines:     make([]admin.InvoiceLine, len(d.Lines)),
 		Payments:  make([]admin.InvoicePayment, len(d.Payments)),
 		LateUsage: make(map[string]string, len(d.Late)),
@@ -65,10 +65,10 @@ func invoiceRunToAdmin(r invoice.Run) admin.InvoiceRun {
 	}
 }
 
-// CloseErrorText is what the operator is shown of why closing (or
+// closeErrorText is what the operator is shown of why closing (or
 // collecting) a tenant's month failed: the error when it is classified, a
 // pointer to the log when it is internal (whose detail is never shown).
-func CloseErrorText(err error) string {
+func closeErrorText(err error) string {
 	if fault.KindOf(err) == fault.KindInternal {
 		return "internal error; the server log has the detail"
 	}

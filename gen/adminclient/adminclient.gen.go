@@ -659,7 +659,8 @@ type Tenant struct {
 
 // TenantClose What closing the month did for one tenant; `invoice` is the month's invoice after collection (absent for `NOTHING_TO_BILL` and `FAILED`).
 type TenantClose struct {
-	// Error Why closing failed, or why collecting the invoice did (the invoice then stays unpaid).
+	// Error Why closing failed, or why collecting the invoice did (the invoice then stays unpaid). An
+	// unexpected error is only named as such; its detail is in the server's log.
 	Error   *string         `json:"error,omitempty"`
 	Invoice *InvoiceSummary `json:"invoice,omitempty"`
 
