@@ -42,6 +42,7 @@ Every flag can also be set by the environment variable shown in its help.`,
 		newTokenCommand(g),
 		newUsageCommand(g),
 		newTransitionCommand(g),
+		newInvoicesCommand(g),
 	)
 	return root
 }

@@ -159,6 +159,21 @@ func startServerProcess(t *testing.T, env []string, extra ...string) (string, *e
 // server stops without a drain delay unless extra sets one.
 func startServerWithBanner(t *testing.T, env []string, extra ...string) (string, *exec.Cmd, *lineReader, *lineReader) {
 	t.Helper()
+	p := launchServer(t, env, extra...)
+	return p.waitServing(t), p.cmd, p.logs, p.banner
+}
+
+// serverProcess is a started `serve` with its log (stderr) and banner
+// (stdout) being read.
+type serverProcess struct {
+	cmd          *exec.Cmd
+	logs, banner *lineReader
+}
+
+// launchServer starts `serve` without waiting for it, so a test can start
+// several at once.
+func launchServer(t *testing.T, env []string, extra ...string) serverProcess {
+	t.Helper()
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--shutdown-drain-delay", "0"}, extra...)
 	cmd := exec.Command(binary, args...)
 	cmd.Env = env
@@ -174,12 +189,17 @@ func startServerWithBanner(t *testing.T, env []string, extra ...string) (string,
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	logs, banner := newLineReader(stderr), newLineReader(stdout)
-	line, ok := banner.waitForPrefix("billing-api serving on ")
+	return serverProcess{cmd: cmd, logs: newLineReader(stderr), banner: newLineReader(stdout)}
+}
+
+// waitServing blocks until the banner names the server's base URL.
+func (p serverProcess) waitServing(t *testing.T) string {
+	t.Helper()
+	line, ok := p.banner.waitForPrefix("billing-api serving on ")
 	if !ok {
-		t.Fatalf("server did not start; logs:\n%s", logs.all())
+		t.Fatalf("server did not start; logs:\n%s", p.logs.all())
 	}
-	return strings.Fields(line)[0], cmd, logs, banner
+	return strings.Fields(line)[0]
 }
 
 // lineReader collects a process's log lines (never blocking the process)

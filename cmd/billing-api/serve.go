@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"billing-api/server"
+	"billing-api/server/invoice"
 )
 
 type serveConfig struct {
@@ -28,6 +29,11 @@ type serveConfig struct {
 	drainDelay      time.Duration
 	shutdownTimeout time.Duration
 	demo            bool
+	// The invoice scheduler: whether this replica runs it, how long after
+	// a month ends it closes it, and the name its runs are recorded under.
+	invoiceScheduler bool
+	invoiceGrace     time.Duration
+	replicaName      string
 }
 
 func newServeCommand(g *globalConfig) *cobra.Command {
@@ -41,6 +47,10 @@ func newServeCommand(g *globalConfig) *cobra.Command {
   /docs/                   Swagger UI; /openapi.yaml and /openapi.json
   /healthz, /readyz        liveness (process up) and readiness (database reachable)
   /metrics                 Prometheus metrics (on --metrics-listen when set)
+Unless --invoice-scheduler=false, it also closes billing months: at start-up
+every month that ended more than --invoice-grace ago and is not closed yet (so
+months missed while no server ran are caught up), then each month as it becomes
+due. Replicas share the work through leases in the database.
 On SIGTERM or SIGINT /readyz starts failing while everything else is still
 served for --shutdown-drain-delay, so load balancers stop sending requests;
 then the server stops accepting connections and lets in-flight requests finish
@@ -75,6 +85,27 @@ func (sc *serveConfig) bind(fs *pflag.FlagSet) {
 	fs.IntVar(&sc.publicRate, "public-rate", 5,
 		"requests a second one client address may make to the no-auth operations (bursts of 4x)")
 	envFlag(fs, "public-rate", "BILLING_PUBLIC_RATE")
+	fs.BoolVar(&sc.invoiceScheduler, "invoice-scheduler", true,
+		"close each billing month (issue and collect its invoices) once it is due; false leaves it to other replicas or the operator")
+	envFlag(fs, "invoice-scheduler", "BILLING_INVOICE_SCHEDULER")
+	fs.DurationVar(&sc.invoiceGrace, "invoice-grace", invoice.DefaultGrace,
+		"how long after a month ends the scheduler closes it, so usage reported late is still billed in its month")
+	envFlag(fs, "invoice-grace", "BILLING_INVOICE_GRACE")
+	fs.StringVar(&sc.replicaName, "replica-name", "",
+		"this process's name in the scheduler's records of who closed a month; default <hostname>-<pid>")
+	envFlag(fs, "replica-name", "BILLING_REPLICA_NAME")
+}
+
+// replica is the name this process's scheduler runs are recorded under.
+func (sc *serveConfig) replica() string {
+	if sc.replicaName != "" {
+		return sc.replicaName
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "billing-api"
+	}
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
 }
 
 // Garbage collection defaults for serving, unless the operator set Go's
@@ -98,14 +129,20 @@ func tuneGC() {
 }
 
 func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
+	if sc.invoiceGrace <= 0 {
+		return fmt.Errorf("--invoice-grace must be more than 0, not %s", sc.invoiceGrace)
+	}
 	tuneGC()
 	reg := prometheus.NewRegistry()
+	replica := sc.replica()
 	a, err := openApp(ctx, g, func(c *server.Config) {
 		c.AdminToken = sc.adminToken
 		c.Registry = reg
 		c.SeparateMetrics = sc.metricsListen != ""
 		c.Pprof = sc.pprof
 		c.PublicRate = sc.publicRate
+		c.InvoiceGrace = sc.invoiceGrace
+		c.ReplicaName = replica
 	})
 	if err != nil {
 		return err
@@ -158,7 +195,8 @@ func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
 			return fmt.Errorf("seeding the demo tenant: %w", err)
 		}
 	}
-	a.Log.Info("serving", "url", base, "metrics_url", metricsURL, "store", string(a.DB.Dialect()), "operator_api", sc.adminToken != "")
+	a.Log.Info("serving", "url", base, "metrics_url", metricsURL, "store", string(a.DB.Dialect()), "operator_api", sc.adminToken != "",
+		"replica", replica, "invoice_scheduler", sc.invoiceScheduler)
 	fmt.Fprintf(stdout, "billing-api serving on %s (%s store)\n", base, a.DB.Dialect())
 	fmt.Fprintf(stdout, "  Swagger UI:  %s/docs/\n", base)
 	fmt.Fprintf(stdout, "  OpenAPI:     %s/openapi.yaml\n", base)
@@ -167,6 +205,23 @@ func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
 		fmt.Fprintf(stdout, "  demo tenant: %s (namespaces %s)\n", demoTenant, "system, shop")
 		fmt.Fprintf(stdout, "  demo token:  %s\n", demoSecret)
 		fmt.Fprintf(stdout, "  try:         curl -H 'Authorization: APIToken %s' %s/api/web/namespaces/system/quota/limits\n", demoSecret, base)
+	}
+
+	// The scheduler stops when shutdown begins, and is waited for before
+	// the store closes.
+	schedCtx, stopScheduler := context.WithCancel(ctx)
+	schedDone := make(chan struct{})
+	defer func() {
+		stopScheduler()
+		<-schedDone
+	}()
+	if sc.invoiceScheduler {
+		go func() {
+			defer close(schedDone)
+			newInvoiceScheduler(a).run(schedCtx)
+		}()
+	} else {
+		close(schedDone)
 	}
 
 	errc := make(chan error, len(servers))
@@ -203,6 +258,8 @@ func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
 			return err
 		}
 	}
+	stopScheduler()
+	<-schedDone
 	a.Log.Info("stopped")
 	return nil
 }

@@ -22,6 +22,120 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for InvoiceLineKind.
+const (
+	ADDON    InvoiceLineKind = "ADDON"
+	DISCOUNT InvoiceLineKind = "DISCOUNT"
+	PLAN     InvoiceLineKind = "PLAN"
+	USAGE    InvoiceLineKind = "USAGE"
+)
+
+// Valid indicates whether the value is a known member of the InvoiceLineKind enum.
+func (e InvoiceLineKind) Valid() bool {
+	switch e {
+	case ADDON:
+		return true
+	case DISCOUNT:
+		return true
+	case PLAN:
+		return true
+	case USAGE:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for InvoicePaymentKind.
+const (
+	CHARGE   InvoicePaymentKind = "CHARGE"
+	EXTERNAL InvoicePaymentKind = "EXTERNAL"
+	REFUND   InvoicePaymentKind = "REFUND"
+)
+
+// Valid indicates whether the value is a known member of the InvoicePaymentKind enum.
+func (e InvoicePaymentKind) Valid() bool {
+	switch e {
+	case CHARGE:
+		return true
+	case EXTERNAL:
+		return true
+	case REFUND:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for InvoicePaymentMethodRole.
+const (
+	NORMAL    InvoicePaymentMethodRole = "NORMAL"
+	PRIMARY   InvoicePaymentMethodRole = "PRIMARY"
+	SECONDARY InvoicePaymentMethodRole = "SECONDARY"
+)
+
+// Valid indicates whether the value is a known member of the InvoicePaymentMethodRole enum.
+func (e InvoicePaymentMethodRole) Valid() bool {
+	switch e {
+	case NORMAL:
+		return true
+	case PRIMARY:
+		return true
+	case SECONDARY:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for InvoicePaymentOutcome.
+const (
+	DECLINED  InvoicePaymentOutcome = "DECLINED"
+	PENDING   InvoicePaymentOutcome = "PENDING"
+	SUCCEEDED InvoicePaymentOutcome = "SUCCEEDED"
+)
+
+// Valid indicates whether the value is a known member of the InvoicePaymentOutcome enum.
+func (e InvoicePaymentOutcome) Valid() bool {
+	switch e {
+	case DECLINED:
+		return true
+	case PENDING:
+		return true
+	case SUCCEEDED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for InvoiceStatus.
+const (
+	InvoiceStatusCANCELLED InvoiceStatus = "CANCELLED"
+	InvoiceStatusISSUED    InvoiceStatus = "ISSUED"
+	InvoiceStatusOVERDUE   InvoiceStatus = "OVERDUE"
+	InvoiceStatusPAID      InvoiceStatus = "PAID"
+	InvoiceStatusREFUNDED  InvoiceStatus = "REFUNDED"
+)
+
+// Valid indicates whether the value is a known member of the InvoiceStatus enum.
+func (e InvoiceStatus) Valid() bool {
+	switch e {
+	case InvoiceStatusCANCELLED:
+		return true
+	case InvoiceStatusISSUED:
+		return true
+	case InvoiceStatusOVERDUE:
+		return true
+	case InvoiceStatusPAID:
+		return true
+	case InvoiceStatusREFUNDED:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for RateLimitUnit.
 const (
 	DAY    RateLimitUnit = "DAY"
@@ -40,6 +154,30 @@ func (e RateLimitUnit) Valid() bool {
 	case MINUTE:
 		return true
 	case SECOND:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TenantCloseOutcome.
+const (
+	TenantCloseOutcomeEXISTING      TenantCloseOutcome = "EXISTING"
+	TenantCloseOutcomeFAILED        TenantCloseOutcome = "FAILED"
+	TenantCloseOutcomeISSUED        TenantCloseOutcome = "ISSUED"
+	TenantCloseOutcomeNOTHINGTOBILL TenantCloseOutcome = "NOTHING_TO_BILL"
+)
+
+// Valid indicates whether the value is a known member of the TenantCloseOutcome enum.
+func (e TenantCloseOutcome) Valid() bool {
+	switch e {
+	case TenantCloseOutcomeEXISTING:
+		return true
+	case TenantCloseOutcomeFAILED:
+		return true
+	case TenantCloseOutcomeISSUED:
+		return true
+	case TenantCloseOutcomeNOTHINGTOBILL:
 		return true
 	default:
 		return false
@@ -66,22 +204,22 @@ func (e TokenRole) Valid() bool {
 
 // Defines values for TransitionState.
 const (
-	CREATING           TransitionState = "CREATING"
-	FAILED             TransitionState = "FAILED"
-	FINISHED           TransitionState = "FINISHED"
-	WAITINGFORAPPROVAL TransitionState = "WAITING_FOR_APPROVAL"
+	TransitionStateCREATING           TransitionState = "CREATING"
+	TransitionStateFAILED             TransitionState = "FAILED"
+	TransitionStateFINISHED           TransitionState = "FINISHED"
+	TransitionStateWAITINGFORAPPROVAL TransitionState = "WAITING_FOR_APPROVAL"
 )
 
 // Valid indicates whether the value is a known member of the TransitionState enum.
 func (e TransitionState) Valid() bool {
 	switch e {
-	case CREATING:
+	case TransitionStateCREATING:
 		return true
-	case FAILED:
+	case TransitionStateFAILED:
 		return true
-	case FINISHED:
+	case TransitionStateFINISHED:
 		return true
-	case WAITINGFORAPPROVAL:
+	case TransitionStateWAITINGFORAPPROVAL:
 		return true
 	default:
 		return false
@@ -127,6 +265,16 @@ func (e SchemaErrorCode) Valid() bool {
 	}
 }
 
+// BillingPeriod A calendar month (UTC) as `YYYY-MM`.
+//
+// Example: 2026-10
+type BillingPeriod = string
+
+// Cents An amount in the currency's minor units (cents), as a decimal string so no client rounds it.
+//
+// Example: 1900
+type Cents = string
+
 // DNSLabel A DNS label (lower-case letters, digits and '-', starting and ending with a letter or digit).
 type DNSLabel = string
 
@@ -140,6 +288,212 @@ type GaugeBatch struct {
 type GaugeResult struct {
 	ObjectCountsApplied    int32 `json:"object_counts_applied"`
 	ResourceAmountsApplied int32 `json:"resource_amounts_applied"`
+}
+
+// InvoiceDetail defines model for InvoiceDetail.
+type InvoiceDetail struct {
+	Invoice InvoiceSummary `json:"invoice"`
+
+	// LateUsage Per usage type, what arrived for the month after the invoice was issued, in the type's unit.
+	//
+	// Example: {"lb_http_requests":"1250.5"}
+	LateUsage map[string]string `json:"late_usage"`
+	Lines     []InvoiceLine     `json:"lines"`
+
+	// Payments Oldest first.
+	Payments []InvoicePayment `json:"payments"`
+}
+
+// InvoiceLine defines model for InvoiceLine.
+type InvoiceLine struct {
+	// Amount An amount in the currency's minor units (cents), as a decimal string so no client rounds it.
+	//
+	// Example: 1900
+	Amount      Cents           `json:"amount"`
+	Description string          `json:"description"`
+	Kind        InvoiceLineKind `json:"kind"`
+
+	// Quantity As printed on the invoice: "0.709677 month", "9 × 1M requests".
+	Quantity string `json:"quantity"`
+
+	// UnitPrice An amount in the currency's minor units (cents), as a decimal string so no client rounds it.
+	//
+	// Example: 1900
+	UnitPrice Cents `json:"unit_price"`
+}
+
+// InvoiceLineKind defines model for InvoiceLine.Kind.
+type InvoiceLineKind string
+
+// InvoiceList defines model for InvoiceList.
+type InvoiceList struct {
+	Invoices []InvoiceSummary `json:"invoices"`
+}
+
+// InvoicePayment defines model for InvoicePayment.
+type InvoicePayment struct {
+	// Amount An amount in the currency's minor units (cents), as a decimal string so no client rounds it.
+	//
+	// Example: 1900
+	Amount    Cents     `json:"amount"`
+	CreatedAt time.Time `json:"created_at"`
+
+	// Detail Why it was declined, or the reason of a refund.
+	Detail     string     `json:"detail"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+
+	// Kind `CHARGE` through the provider, `EXTERNAL` payment recorded by an operator, or `REFUND`.
+	Kind InvoicePaymentKind `json:"kind"`
+
+	// MethodName The payment method charged (`external` for payments outside the provider).
+	MethodName string                   `json:"method_name"`
+	MethodRole InvoicePaymentMethodRole `json:"method_role"`
+
+	// Outcome `PENDING` while the provider has not answered (or the process stopped before it did; the next collection asks again with the same idempotency key).
+	Outcome InvoicePaymentOutcome `json:"outcome"`
+
+	// Reference The provider's reference, or the operator's for an external payment.
+	Reference string `json:"reference"`
+
+	// Round The collection round it belongs to.
+	Round int32 `json:"round"`
+}
+
+// InvoicePaymentKind `CHARGE` through the provider, `EXTERNAL` payment recorded by an operator, or `REFUND`.
+type InvoicePaymentKind string
+
+// InvoicePaymentMethodRole defines model for InvoicePayment.MethodRole.
+type InvoicePaymentMethodRole string
+
+// InvoicePaymentOutcome `PENDING` while the provider has not answered (or the process stopped before it did; the next collection asks again with the same idempotency key).
+type InvoicePaymentOutcome string
+
+// InvoicePaymentRecord defines model for InvoicePaymentRecord.
+type InvoicePaymentRecord struct {
+	// Reference What identifies the payment received (a bank transfer's reference, say).
+	Reference string `json:"reference"`
+}
+
+// InvoicePeriodClose The month to close, and the one tenant to close it for (every tenant when `tenant` is omitted).
+type InvoicePeriodClose struct {
+	// Period A calendar month (UTC) as `YYYY-MM`.
+	//
+	// Example: 2026-10
+	Period BillingPeriod `json:"period"`
+
+	// Tenant A DNS label (lower-case letters, digits and '-', starting and ending with a letter or digit).
+	Tenant *DNSLabel `json:"tenant,omitempty"`
+}
+
+// InvoicePeriodClosed defines model for InvoicePeriodClosed.
+type InvoicePeriodClosed struct {
+	// Period A calendar month (UTC) as `YYYY-MM`.
+	//
+	// Example: 2026-10
+	Period BillingPeriod `json:"period"`
+
+	// Results One entry per tenant that existed before the month ended, by tenant name.
+	Results []TenantClose `json:"results"`
+}
+
+// InvoiceRun defines model for InvoiceRun.
+type InvoiceRun struct {
+	Failed int32 `json:"failed"`
+
+	// FinishedAt When every tenant was closed; absent while it is not.
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+
+	// Issued Invoices issued by the run.
+	Issued int32 `json:"issued"`
+
+	// LeaseUntil Until when no other replica takes the month over.
+	LeaseUntil time.Time `json:"lease_until"`
+
+	// Owner The replica that claimed the month (`--replica-name`).
+	Owner string `json:"owner"`
+
+	// Period A calendar month (UTC) as `YYYY-MM`.
+	//
+	// Example: 2026-10
+	Period    BillingPeriod `json:"period"`
+	StartedAt time.Time     `json:"started_at"`
+}
+
+// InvoiceRunList defines model for InvoiceRunList.
+type InvoiceRunList struct {
+	// NextDue When the next month becomes due: the end of the running month plus the grace period.
+	NextDue time.Time    `json:"next_due"`
+	Runs    []InvoiceRun `json:"runs"`
+}
+
+// InvoiceStatus Where an invoice stands now: `ISSUED` (to be paid, within its payment terms),
+// `OVERDUE` (to be paid, past its due date), `PAID`, `REFUNDED` or `CANCELLED`.
+type InvoiceStatus string
+
+// InvoiceStatusReason defines model for InvoiceStatusReason.
+type InvoiceStatusReason struct {
+	// Reason Why; kept as the invoice's status reason.
+	Reason *string `json:"reason,omitempty"`
+}
+
+// InvoiceSummary defines model for InvoiceSummary.
+type InvoiceSummary struct {
+	// Collecting True while a round is under way (or was interrupted and waits to be resumed).
+	Collecting bool `json:"collecting"`
+
+	// CollectionRound Collection rounds started (0 for an invoice with nothing to pay).
+	CollectionRound int32 `json:"collection_round"`
+
+	// Currency ISO 4217 currency code.
+	//
+	// Example: USD
+	Currency string `json:"currency"`
+
+	// Discount An amount in the currency's minor units (cents), as a decimal string so no client rounds it.
+	//
+	// Example: 1900
+	Discount Cents     `json:"discount"`
+	DueAt    time.Time `json:"due_at"`
+	IssuedAt time.Time `json:"issued_at"`
+
+	// Number The invoice number, unique per tenant.
+	//
+	// Example: INV-2026-10-000001
+	Number string `json:"number"`
+
+	// Period A calendar month (UTC) as `YYYY-MM`.
+	//
+	// Example: 2026-10
+	Period BillingPeriod `json:"period"`
+
+	// PeriodEnd First instant after the billed month.
+	PeriodEnd time.Time `json:"period_end"`
+
+	// PeriodStart First instant of the billed month.
+	PeriodStart time.Time `json:"period_start"`
+
+	// Status Where an invoice stands now: `ISSUED` (to be paid, within its payment terms),
+	// `OVERDUE` (to be paid, past its due date), `PAID`, `REFUNDED` or `CANCELLED`.
+	Status InvoiceStatus `json:"status"`
+
+	// StatusAt When the stored status was set (an invoice turns OVERDUE at `due_at` without a change).
+	StatusAt time.Time `json:"status_at"`
+
+	// StatusReason Why it has its status: the charge that paid it, the operator's reason.
+	StatusReason string `json:"status_reason"`
+
+	// Subtotal An amount in the currency's minor units (cents), as a decimal string so no client rounds it.
+	//
+	// Example: 1900
+	Subtotal Cents `json:"subtotal"`
+
+	// Tenant The tenant's name.
+	Tenant string `json:"tenant"`
+
+	// Total An amount in the currency's minor units (cents), as a decimal string so no client rounds it.
+	//
+	// Example: 1900
+	Total Cents `json:"total"`
 }
 
 // IssuedToken defines model for IssuedToken.
@@ -307,6 +661,27 @@ type Tenant struct {
 	Name string `json:"name"`
 }
 
+// TenantClose What closing the month did for one tenant; `invoice` is the month's invoice after collection (absent for `NOTHING_TO_BILL` and `FAILED`).
+type TenantClose struct {
+	// Error Why closing failed, or why collecting the invoice did (the invoice then stays unpaid). An
+	// unexpected error is only named as such; its detail is in the server's log.
+	Error   *string         `json:"error,omitempty"`
+	Invoice *InvoiceSummary `json:"invoice,omitempty"`
+
+	// Outcome `ISSUED`: an invoice was issued now. `EXISTING`: the month already had its invoice
+	// (issued by an earlier close or another replica). `NOTHING_TO_BILL`: nothing in the
+	// month was billed; it is closed without an invoice. `FAILED`: closing failed (see
+	// `error`); the month stays open for this tenant.
+	Outcome TenantCloseOutcome `json:"outcome"`
+	Tenant  string             `json:"tenant"`
+}
+
+// TenantCloseOutcome `ISSUED`: an invoice was issued now. `EXISTING`: the month already had its invoice
+// (issued by an earlier close or another replica). `NOTHING_TO_BILL`: nothing in the
+// month was billed; it is closed without an invoice. `FAILED`: closing failed (see
+// `error`); the month stays open for this tenant.
+type TenantCloseOutcome string
+
 // TenantCreate defines model for TenantCreate.
 type TenantCreate struct {
 	// DisplayName Name for people (shown on invoices); the name when omitted.
@@ -413,11 +788,35 @@ type SchemaErrorType struct {
 	Message string          `json:"message"`
 }
 
+// InvoiceNumber defines model for InvoiceNumber.
+type InvoiceNumber = string
+
 // TenantName A DNS label (lower-case letters, digits and '-', starting and ending with a letter or digit).
 type TenantName = DNSLabel
 
 // Error The body of every error answer.
 type Error = SchemaErrorType
+
+// ListInvoiceRunsParams defines parameters for ListInvoiceRuns.
+type ListInvoiceRunsParams struct {
+	// Limit The most runs to return, 1 to 1000.
+	Limit *int32 `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
+// FindInvoicesParams defines parameters for FindInvoices.
+type FindInvoicesParams struct {
+	// Tenant Only this tenant's invoices.
+	Tenant *DNSLabel `form:"tenant,omitempty" json:"tenant,omitempty"`
+
+	// Period Only invoices of this month.
+	Period *BillingPeriod `form:"period,omitempty" json:"period,omitempty"`
+
+	// Status Only invoices in this status now.
+	Status *InvoiceStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// Limit The most invoices to return, 1 to 1000.
+	Limit *int32 `form:"limit,omitempty" json:"limit,omitempty"`
+}
 
 // ListPlanTransitionsParams defines parameters for ListPlanTransitions.
 type ListPlanTransitionsParams struct {
@@ -448,11 +847,23 @@ type IngestUsageRecordsParams struct {
 // RecordGaugesJSONRequestBody defines body for RecordGauges for application/json ContentType.
 type RecordGaugesJSONRequestBody = GaugeBatch
 
+// CloseInvoicePeriodJSONRequestBody defines body for CloseInvoicePeriod for application/json ContentType.
+type CloseInvoicePeriodJSONRequestBody = InvoicePeriodClose
+
 // RejectPlanTransitionJSONRequestBody defines body for RejectPlanTransition for application/json ContentType.
 type RejectPlanTransitionJSONRequestBody RejectPlanTransitionJSONBody
 
 // CreateTenantJSONRequestBody defines body for CreateTenant for application/json ContentType.
 type CreateTenantJSONRequestBody = TenantCreate
+
+// CancelInvoiceJSONRequestBody defines body for CancelInvoice for application/json ContentType.
+type CancelInvoiceJSONRequestBody = InvoiceStatusReason
+
+// RecordInvoicePaymentJSONRequestBody defines body for RecordInvoicePayment for application/json ContentType.
+type RecordInvoicePaymentJSONRequestBody = InvoicePaymentRecord
+
+// RefundInvoiceJSONRequestBody defines body for RefundInvoice for application/json ContentType.
+type RefundInvoiceJSONRequestBody = InvoiceStatusReason
 
 // SetLimitOverridesJSONRequestBody defines body for SetLimitOverrides for application/json ContentType.
 type SetLimitOverridesJSONRequestBody = LimitOverridesInput
@@ -474,6 +885,15 @@ type ServerInterface interface {
 	// RecordGauges Record usage gauges
 	// (POST /admin/v1/gauges)
 	RecordGauges(ctx echo.Context) error
+	// ListInvoiceRuns List the scheduler's runs
+	// (GET /admin/v1/invoice_runs)
+	ListInvoiceRuns(ctx echo.Context, params ListInvoiceRunsParams) error
+	// FindInvoices List invoices
+	// (GET /admin/v1/invoices)
+	FindInvoices(ctx echo.Context, params FindInvoicesParams) error
+	// CloseInvoicePeriod Close a billing month
+	// (POST /admin/v1/invoices/close)
+	CloseInvoicePeriod(ctx echo.Context) error
 	// ListPlanTransitions List plan transitions
 	// (GET /admin/v1/plan_transitions)
 	ListPlanTransitions(ctx echo.Context, params ListPlanTransitionsParams) error
@@ -492,6 +912,21 @@ type ServerInterface interface {
 	// GetTenant Read a tenant
 	// (GET /admin/v1/tenants/{tenant})
 	GetTenant(ctx echo.Context, tenant TenantName) error
+	// GetInvoice Read an invoice
+	// (GET /admin/v1/tenants/{tenant}/invoices/{number})
+	GetInvoice(ctx echo.Context, tenant TenantName, number InvoiceNumber) error
+	// CancelInvoice Cancel an unpaid invoice
+	// (POST /admin/v1/tenants/{tenant}/invoices/{number}/cancel)
+	CancelInvoice(ctx echo.Context, tenant TenantName, number InvoiceNumber) error
+	// RecordInvoicePayment Record a payment received outside the provider
+	// (POST /admin/v1/tenants/{tenant}/invoices/{number}/record_payment)
+	RecordInvoicePayment(ctx echo.Context, tenant TenantName, number InvoiceNumber) error
+	// RefundInvoice Refund a paid invoice
+	// (POST /admin/v1/tenants/{tenant}/invoices/{number}/refund)
+	RefundInvoice(ctx echo.Context, tenant TenantName, number InvoiceNumber) error
+	// RetryInvoice Collect an unpaid invoice again
+	// (POST /admin/v1/tenants/{tenant}/invoices/{number}/retry)
+	RetryInvoice(ctx echo.Context, tenant TenantName, number InvoiceNumber) error
 	// ClearLimitOverrides Remove a tenant's limit overrides
 	// (DELETE /admin/v1/tenants/{tenant}/limit_overrides)
 	ClearLimitOverrides(ctx echo.Context, tenant TenantName) error
@@ -538,6 +973,72 @@ func (w *ServerInterfaceWrapper) RecordGauges(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.RecordGauges(ctx)
+	return err
+}
+
+// ListInvoiceRuns converts echo context to params.
+func (w *ServerInterfaceWrapper) ListInvoiceRuns(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListInvoiceRunsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListInvoiceRuns(ctx, params)
+	return err
+}
+
+// FindInvoices converts echo context to params.
+func (w *ServerInterfaceWrapper) FindInvoices(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params FindInvoicesParams
+	// ------------- Optional query parameter "tenant" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tenant", ctx.QueryParams(), &params.Tenant, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tenant: %s", err))
+	}
+
+	// ------------- Optional query parameter "period" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "period", ctx.QueryParams(), &params.Period, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter period: %s", err))
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.FindInvoices(ctx, params)
+	return err
+}
+
+// CloseInvoicePeriod converts echo context to params.
+func (w *ServerInterfaceWrapper) CloseInvoicePeriod(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CloseInvoicePeriod(ctx)
 	return err
 }
 
@@ -629,6 +1130,126 @@ func (w *ServerInterfaceWrapper) GetTenant(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetTenant(ctx, tenant)
+	return err
+}
+
+// GetInvoice converts echo context to params.
+func (w *ServerInterfaceWrapper) GetInvoice(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "tenant" -------------
+	var tenant TenantName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tenant", ctx.Param("tenant"), &tenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tenant: %s", err))
+	}
+
+	// ------------- Path parameter "number" -------------
+	var number InvoiceNumber
+
+	err = runtime.BindStyledParameterWithOptions("simple", "number", ctx.Param("number"), &number, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter number: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetInvoice(ctx, tenant, number)
+	return err
+}
+
+// CancelInvoice converts echo context to params.
+func (w *ServerInterfaceWrapper) CancelInvoice(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "tenant" -------------
+	var tenant TenantName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tenant", ctx.Param("tenant"), &tenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tenant: %s", err))
+	}
+
+	// ------------- Path parameter "number" -------------
+	var number InvoiceNumber
+
+	err = runtime.BindStyledParameterWithOptions("simple", "number", ctx.Param("number"), &number, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter number: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CancelInvoice(ctx, tenant, number)
+	return err
+}
+
+// RecordInvoicePayment converts echo context to params.
+func (w *ServerInterfaceWrapper) RecordInvoicePayment(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "tenant" -------------
+	var tenant TenantName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tenant", ctx.Param("tenant"), &tenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tenant: %s", err))
+	}
+
+	// ------------- Path parameter "number" -------------
+	var number InvoiceNumber
+
+	err = runtime.BindStyledParameterWithOptions("simple", "number", ctx.Param("number"), &number, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter number: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RecordInvoicePayment(ctx, tenant, number)
+	return err
+}
+
+// RefundInvoice converts echo context to params.
+func (w *ServerInterfaceWrapper) RefundInvoice(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "tenant" -------------
+	var tenant TenantName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tenant", ctx.Param("tenant"), &tenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tenant: %s", err))
+	}
+
+	// ------------- Path parameter "number" -------------
+	var number InvoiceNumber
+
+	err = runtime.BindStyledParameterWithOptions("simple", "number", ctx.Param("number"), &number, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter number: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RefundInvoice(ctx, tenant, number)
+	return err
+}
+
+// RetryInvoice converts echo context to params.
+func (w *ServerInterfaceWrapper) RetryInvoice(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "tenant" -------------
+	var tenant TenantName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tenant", ctx.Param("tenant"), &tenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tenant: %s", err))
+	}
+
+	// ------------- Path parameter "number" -------------
+	var number InvoiceNumber
+
+	err = runtime.BindStyledParameterWithOptions("simple", "number", ctx.Param("number"), &number, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter number: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RetryInvoice(ctx, tenant, number)
 	return err
 }
 
@@ -888,6 +1509,14 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/admin/v1/plan_transitions", wrapper.ListPlanTransitions, options.OperationMiddlewares["listPlanTransitions"]...)
 	router.POST(options.BaseURL+"/admin/v1/plan_transitions/:id/approve", wrapper.ApprovePlanTransition, options.OperationMiddlewares["approvePlanTransition"]...)
 	router.POST(options.BaseURL+"/admin/v1/plan_transitions/:id/reject", wrapper.RejectPlanTransition, options.OperationMiddlewares["rejectPlanTransition"]...)
+	router.POST(options.BaseURL+"/admin/v1/invoices/close", wrapper.CloseInvoicePeriod, options.OperationMiddlewares["closeInvoicePeriod"]...)
+	router.GET(options.BaseURL+"/admin/v1/invoices", wrapper.FindInvoices, options.OperationMiddlewares["findInvoices"]...)
+	router.GET(options.BaseURL+"/admin/v1/invoice_runs", wrapper.ListInvoiceRuns, options.OperationMiddlewares["listInvoiceRuns"]...)
+	router.GET(options.BaseURL+"/admin/v1/tenants/:tenant/invoices/:number", wrapper.GetInvoice, options.OperationMiddlewares["getInvoice"]...)
+	router.POST(options.BaseURL+"/admin/v1/tenants/:tenant/invoices/:number/retry", wrapper.RetryInvoice, options.OperationMiddlewares["retryInvoice"]...)
+	router.POST(options.BaseURL+"/admin/v1/tenants/:tenant/invoices/:number/record_payment", wrapper.RecordInvoicePayment, options.OperationMiddlewares["recordInvoicePayment"]...)
+	router.POST(options.BaseURL+"/admin/v1/tenants/:tenant/invoices/:number/refund", wrapper.RefundInvoice, options.OperationMiddlewares["refundInvoice"]...)
+	router.POST(options.BaseURL+"/admin/v1/tenants/:tenant/invoices/:number/cancel", wrapper.CancelInvoice, options.OperationMiddlewares["cancelInvoice"]...)
 	router.GET(options.BaseURL+"/admin/v1/tenants/:tenant/namespaces/:namespace/quota_check", wrapper.CheckQuota, options.OperationMiddlewares["checkQuota"]...)
 	router.DELETE(options.BaseURL+"/admin/v1/tenants/:tenant/limit_overrides", wrapper.ClearLimitOverrides, options.OperationMiddlewares["clearLimitOverrides"]...)
 	router.GET(options.BaseURL+"/admin/v1/tenants/:tenant/limit_overrides", wrapper.GetLimitOverrides, options.OperationMiddlewares["getLimitOverrides"]...)
@@ -1017,6 +1646,333 @@ type RecordGaugesdefaultJSONResponse struct {
 }
 
 func (response RecordGaugesdefaultJSONResponse) VisitRecordGaugesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListInvoiceRunsRequestObject struct {
+	Params ListInvoiceRunsParams
+}
+
+type ListInvoiceRunsResponseObject interface {
+	VisitListInvoiceRunsResponse(w http.ResponseWriter) error
+}
+
+type ListInvoiceRuns200JSONResponse InvoiceRunList
+
+func (response ListInvoiceRuns200JSONResponse) VisitListInvoiceRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListInvoiceRuns400JSONResponse struct{ ErrorJSONResponse }
+
+func (response ListInvoiceRuns400JSONResponse) VisitListInvoiceRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListInvoiceRuns401JSONResponse SchemaErrorType
+
+func (response ListInvoiceRuns401JSONResponse) VisitListInvoiceRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListInvoiceRuns500JSONResponse SchemaErrorType
+
+func (response ListInvoiceRuns500JSONResponse) VisitListInvoiceRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListInvoiceRuns503JSONResponse SchemaErrorType
+
+func (response ListInvoiceRuns503JSONResponse) VisitListInvoiceRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListInvoiceRunsdefaultJSONResponse struct {
+	Body       SchemaErrorType
+	StatusCode int
+}
+
+func (response ListInvoiceRunsdefaultJSONResponse) VisitListInvoiceRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FindInvoicesRequestObject struct {
+	Params FindInvoicesParams
+}
+
+type FindInvoicesResponseObject interface {
+	VisitFindInvoicesResponse(w http.ResponseWriter) error
+}
+
+type FindInvoices200JSONResponse InvoiceList
+
+func (response FindInvoices200JSONResponse) VisitFindInvoicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FindInvoices400JSONResponse struct{ ErrorJSONResponse }
+
+func (response FindInvoices400JSONResponse) VisitFindInvoicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FindInvoices401JSONResponse SchemaErrorType
+
+func (response FindInvoices401JSONResponse) VisitFindInvoicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FindInvoices404JSONResponse SchemaErrorType
+
+func (response FindInvoices404JSONResponse) VisitFindInvoicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FindInvoices500JSONResponse SchemaErrorType
+
+func (response FindInvoices500JSONResponse) VisitFindInvoicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FindInvoices503JSONResponse SchemaErrorType
+
+func (response FindInvoices503JSONResponse) VisitFindInvoicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FindInvoicesdefaultJSONResponse struct {
+	Body       SchemaErrorType
+	StatusCode int
+}
+
+func (response FindInvoicesdefaultJSONResponse) VisitFindInvoicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CloseInvoicePeriodRequestObject struct {
+	Body *CloseInvoicePeriodJSONRequestBody
+}
+
+type CloseInvoicePeriodResponseObject interface {
+	VisitCloseInvoicePeriodResponse(w http.ResponseWriter) error
+}
+
+type CloseInvoicePeriod200JSONResponse InvoicePeriodClosed
+
+func (response CloseInvoicePeriod200JSONResponse) VisitCloseInvoicePeriodResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CloseInvoicePeriod400JSONResponse struct{ ErrorJSONResponse }
+
+func (response CloseInvoicePeriod400JSONResponse) VisitCloseInvoicePeriodResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CloseInvoicePeriod401JSONResponse SchemaErrorType
+
+func (response CloseInvoicePeriod401JSONResponse) VisitCloseInvoicePeriodResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CloseInvoicePeriod404JSONResponse SchemaErrorType
+
+func (response CloseInvoicePeriod404JSONResponse) VisitCloseInvoicePeriodResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CloseInvoicePeriod413JSONResponse SchemaErrorType
+
+func (response CloseInvoicePeriod413JSONResponse) VisitCloseInvoicePeriodResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CloseInvoicePeriod500JSONResponse SchemaErrorType
+
+func (response CloseInvoicePeriod500JSONResponse) VisitCloseInvoicePeriodResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CloseInvoicePeriod503JSONResponse SchemaErrorType
+
+func (response CloseInvoicePeriod503JSONResponse) VisitCloseInvoicePeriodResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CloseInvoicePerioddefaultJSONResponse struct {
+	Body       SchemaErrorType
+	StatusCode int
+}
+
+func (response CloseInvoicePerioddefaultJSONResponse) VisitCloseInvoicePeriodResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -1687,6 +2643,657 @@ type GetTenantdefaultJSONResponse struct {
 }
 
 func (response GetTenantdefaultJSONResponse) VisitGetTenantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetInvoiceRequestObject struct {
+	Tenant TenantName    `json:"tenant"`
+	Number InvoiceNumber `json:"number"`
+}
+
+type GetInvoiceResponseObject interface {
+	VisitGetInvoiceResponse(w http.ResponseWriter) error
+}
+
+type GetInvoice200JSONResponse InvoiceDetail
+
+func (response GetInvoice200JSONResponse) VisitGetInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetInvoice400JSONResponse struct{ ErrorJSONResponse }
+
+func (response GetInvoice400JSONResponse) VisitGetInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetInvoice401JSONResponse SchemaErrorType
+
+func (response GetInvoice401JSONResponse) VisitGetInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetInvoice404JSONResponse SchemaErrorType
+
+func (response GetInvoice404JSONResponse) VisitGetInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetInvoice500JSONResponse SchemaErrorType
+
+func (response GetInvoice500JSONResponse) VisitGetInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetInvoice503JSONResponse SchemaErrorType
+
+func (response GetInvoice503JSONResponse) VisitGetInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetInvoicedefaultJSONResponse struct {
+	Body       SchemaErrorType
+	StatusCode int
+}
+
+func (response GetInvoicedefaultJSONResponse) VisitGetInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelInvoiceRequestObject struct {
+	Tenant TenantName    `json:"tenant"`
+	Number InvoiceNumber `json:"number"`
+	Body   *CancelInvoiceJSONRequestBody
+}
+
+type CancelInvoiceResponseObject interface {
+	VisitCancelInvoiceResponse(w http.ResponseWriter) error
+}
+
+type CancelInvoice200JSONResponse InvoiceDetail
+
+func (response CancelInvoice200JSONResponse) VisitCancelInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelInvoice400JSONResponse struct{ ErrorJSONResponse }
+
+func (response CancelInvoice400JSONResponse) VisitCancelInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelInvoice401JSONResponse SchemaErrorType
+
+func (response CancelInvoice401JSONResponse) VisitCancelInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelInvoice404JSONResponse SchemaErrorType
+
+func (response CancelInvoice404JSONResponse) VisitCancelInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelInvoice409JSONResponse SchemaErrorType
+
+func (response CancelInvoice409JSONResponse) VisitCancelInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelInvoice413JSONResponse SchemaErrorType
+
+func (response CancelInvoice413JSONResponse) VisitCancelInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelInvoice500JSONResponse SchemaErrorType
+
+func (response CancelInvoice500JSONResponse) VisitCancelInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelInvoice503JSONResponse SchemaErrorType
+
+func (response CancelInvoice503JSONResponse) VisitCancelInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelInvoicedefaultJSONResponse struct {
+	Body       SchemaErrorType
+	StatusCode int
+}
+
+func (response CancelInvoicedefaultJSONResponse) VisitCancelInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordInvoicePaymentRequestObject struct {
+	Tenant TenantName    `json:"tenant"`
+	Number InvoiceNumber `json:"number"`
+	Body   *RecordInvoicePaymentJSONRequestBody
+}
+
+type RecordInvoicePaymentResponseObject interface {
+	VisitRecordInvoicePaymentResponse(w http.ResponseWriter) error
+}
+
+type RecordInvoicePayment200JSONResponse InvoiceDetail
+
+func (response RecordInvoicePayment200JSONResponse) VisitRecordInvoicePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordInvoicePayment400JSONResponse struct{ ErrorJSONResponse }
+
+func (response RecordInvoicePayment400JSONResponse) VisitRecordInvoicePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordInvoicePayment401JSONResponse SchemaErrorType
+
+func (response RecordInvoicePayment401JSONResponse) VisitRecordInvoicePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordInvoicePayment404JSONResponse SchemaErrorType
+
+func (response RecordInvoicePayment404JSONResponse) VisitRecordInvoicePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordInvoicePayment409JSONResponse SchemaErrorType
+
+func (response RecordInvoicePayment409JSONResponse) VisitRecordInvoicePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordInvoicePayment413JSONResponse SchemaErrorType
+
+func (response RecordInvoicePayment413JSONResponse) VisitRecordInvoicePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordInvoicePayment500JSONResponse SchemaErrorType
+
+func (response RecordInvoicePayment500JSONResponse) VisitRecordInvoicePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordInvoicePayment503JSONResponse SchemaErrorType
+
+func (response RecordInvoicePayment503JSONResponse) VisitRecordInvoicePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordInvoicePaymentdefaultJSONResponse struct {
+	Body       SchemaErrorType
+	StatusCode int
+}
+
+func (response RecordInvoicePaymentdefaultJSONResponse) VisitRecordInvoicePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefundInvoiceRequestObject struct {
+	Tenant TenantName    `json:"tenant"`
+	Number InvoiceNumber `json:"number"`
+	Body   *RefundInvoiceJSONRequestBody
+}
+
+type RefundInvoiceResponseObject interface {
+	VisitRefundInvoiceResponse(w http.ResponseWriter) error
+}
+
+type RefundInvoice200JSONResponse InvoiceDetail
+
+func (response RefundInvoice200JSONResponse) VisitRefundInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefundInvoice400JSONResponse struct{ ErrorJSONResponse }
+
+func (response RefundInvoice400JSONResponse) VisitRefundInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefundInvoice401JSONResponse SchemaErrorType
+
+func (response RefundInvoice401JSONResponse) VisitRefundInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefundInvoice404JSONResponse SchemaErrorType
+
+func (response RefundInvoice404JSONResponse) VisitRefundInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefundInvoice409JSONResponse SchemaErrorType
+
+func (response RefundInvoice409JSONResponse) VisitRefundInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefundInvoice413JSONResponse SchemaErrorType
+
+func (response RefundInvoice413JSONResponse) VisitRefundInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefundInvoice500JSONResponse SchemaErrorType
+
+func (response RefundInvoice500JSONResponse) VisitRefundInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefundInvoice503JSONResponse SchemaErrorType
+
+func (response RefundInvoice503JSONResponse) VisitRefundInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefundInvoicedefaultJSONResponse struct {
+	Body       SchemaErrorType
+	StatusCode int
+}
+
+func (response RefundInvoicedefaultJSONResponse) VisitRefundInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryInvoiceRequestObject struct {
+	Tenant TenantName    `json:"tenant"`
+	Number InvoiceNumber `json:"number"`
+}
+
+type RetryInvoiceResponseObject interface {
+	VisitRetryInvoiceResponse(w http.ResponseWriter) error
+}
+
+type RetryInvoice200JSONResponse InvoiceDetail
+
+func (response RetryInvoice200JSONResponse) VisitRetryInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryInvoice400JSONResponse struct{ ErrorJSONResponse }
+
+func (response RetryInvoice400JSONResponse) VisitRetryInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryInvoice401JSONResponse SchemaErrorType
+
+func (response RetryInvoice401JSONResponse) VisitRetryInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryInvoice404JSONResponse SchemaErrorType
+
+func (response RetryInvoice404JSONResponse) VisitRetryInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryInvoice409JSONResponse SchemaErrorType
+
+func (response RetryInvoice409JSONResponse) VisitRetryInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryInvoice500JSONResponse SchemaErrorType
+
+func (response RetryInvoice500JSONResponse) VisitRetryInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryInvoice503JSONResponse SchemaErrorType
+
+func (response RetryInvoice503JSONResponse) VisitRetryInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryInvoicedefaultJSONResponse struct {
+	Body       SchemaErrorType
+	StatusCode int
+}
+
+func (response RetryInvoicedefaultJSONResponse) VisitRetryInvoiceResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -2965,6 +4572,15 @@ type StrictServerInterface interface {
 	// RecordGauges Record usage gauges
 	// (POST /admin/v1/gauges)
 	RecordGauges(ctx context.Context, request RecordGaugesRequestObject) (RecordGaugesResponseObject, error)
+	// ListInvoiceRuns List the scheduler's runs
+	// (GET /admin/v1/invoice_runs)
+	ListInvoiceRuns(ctx context.Context, request ListInvoiceRunsRequestObject) (ListInvoiceRunsResponseObject, error)
+	// FindInvoices List invoices
+	// (GET /admin/v1/invoices)
+	FindInvoices(ctx context.Context, request FindInvoicesRequestObject) (FindInvoicesResponseObject, error)
+	// CloseInvoicePeriod Close a billing month
+	// (POST /admin/v1/invoices/close)
+	CloseInvoicePeriod(ctx context.Context, request CloseInvoicePeriodRequestObject) (CloseInvoicePeriodResponseObject, error)
 	// ListPlanTransitions List plan transitions
 	// (GET /admin/v1/plan_transitions)
 	ListPlanTransitions(ctx context.Context, request ListPlanTransitionsRequestObject) (ListPlanTransitionsResponseObject, error)
@@ -2983,6 +4599,21 @@ type StrictServerInterface interface {
 	// GetTenant Read a tenant
 	// (GET /admin/v1/tenants/{tenant})
 	GetTenant(ctx context.Context, request GetTenantRequestObject) (GetTenantResponseObject, error)
+	// GetInvoice Read an invoice
+	// (GET /admin/v1/tenants/{tenant}/invoices/{number})
+	GetInvoice(ctx context.Context, request GetInvoiceRequestObject) (GetInvoiceResponseObject, error)
+	// CancelInvoice Cancel an unpaid invoice
+	// (POST /admin/v1/tenants/{tenant}/invoices/{number}/cancel)
+	CancelInvoice(ctx context.Context, request CancelInvoiceRequestObject) (CancelInvoiceResponseObject, error)
+	// RecordInvoicePayment Record a payment received outside the provider
+	// (POST /admin/v1/tenants/{tenant}/invoices/{number}/record_payment)
+	RecordInvoicePayment(ctx context.Context, request RecordInvoicePaymentRequestObject) (RecordInvoicePaymentResponseObject, error)
+	// RefundInvoice Refund a paid invoice
+	// (POST /admin/v1/tenants/{tenant}/invoices/{number}/refund)
+	RefundInvoice(ctx context.Context, request RefundInvoiceRequestObject) (RefundInvoiceResponseObject, error)
+	// RetryInvoice Collect an unpaid invoice again
+	// (POST /admin/v1/tenants/{tenant}/invoices/{number}/retry)
+	RetryInvoice(ctx context.Context, request RetryInvoiceRequestObject) (RetryInvoiceResponseObject, error)
 	// ClearLimitOverrides Remove a tenant's limit overrides
 	// (DELETE /admin/v1/tenants/{tenant}/limit_overrides)
 	ClearLimitOverrides(ctx context.Context, request ClearLimitOverridesRequestObject) (ClearLimitOverridesResponseObject, error)
@@ -3070,6 +4701,102 @@ func (sh *strictHandler) RecordGauges(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(RecordGaugesResponseObject); ok {
 		return validResponse.VisitRecordGaugesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListInvoiceRuns operation middleware
+func (sh *strictHandler) ListInvoiceRuns(ctx echo.Context, params ListInvoiceRunsParams) error {
+	var request ListInvoiceRunsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListInvoiceRuns(ctx.Request().Context(), request.(ListInvoiceRunsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListInvoiceRuns")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListInvoiceRunsResponseObject); ok {
+		return validResponse.VisitListInvoiceRunsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// FindInvoices operation middleware
+func (sh *strictHandler) FindInvoices(ctx echo.Context, params FindInvoicesParams) error {
+	var request FindInvoicesRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.FindInvoices(ctx.Request().Context(), request.(FindInvoicesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "FindInvoices")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(FindInvoicesResponseObject); ok {
+		return validResponse.VisitFindInvoicesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CloseInvoicePeriod operation middleware
+func (sh *strictHandler) CloseInvoicePeriod(ctx echo.Context) error {
+	var request CloseInvoicePeriodRequestObject
+
+	var body CloseInvoicePeriodJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CloseInvoicePeriod(ctx.Request().Context(), request.(CloseInvoicePeriodRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CloseInvoicePeriod")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CloseInvoicePeriodResponseObject); ok {
+		return validResponse.VisitCloseInvoicePeriodResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -3262,6 +4989,205 @@ func (sh *strictHandler) GetTenant(ctx echo.Context, tenant TenantName) error {
 		return err
 	} else if validResponse, ok := response.(GetTenantResponseObject); ok {
 		return validResponse.VisitGetTenantResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetInvoice operation middleware
+func (sh *strictHandler) GetInvoice(ctx echo.Context, tenant TenantName, number InvoiceNumber) error {
+	var request GetInvoiceRequestObject
+
+	request.Tenant = tenant
+	request.Number = number
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetInvoice(ctx.Request().Context(), request.(GetInvoiceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetInvoice")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetInvoiceResponseObject); ok {
+		return validResponse.VisitGetInvoiceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CancelInvoice operation middleware
+func (sh *strictHandler) CancelInvoice(ctx echo.Context, tenant TenantName, number InvoiceNumber) error {
+	var request CancelInvoiceRequestObject
+
+	request.Tenant = tenant
+	request.Number = number
+
+	var body CancelInvoiceJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CancelInvoice(ctx.Request().Context(), request.(CancelInvoiceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CancelInvoice")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CancelInvoiceResponseObject); ok {
+		return validResponse.VisitCancelInvoiceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RecordInvoicePayment operation middleware
+func (sh *strictHandler) RecordInvoicePayment(ctx echo.Context, tenant TenantName, number InvoiceNumber) error {
+	var request RecordInvoicePaymentRequestObject
+
+	request.Tenant = tenant
+	request.Number = number
+
+	var body RecordInvoicePaymentJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RecordInvoicePayment(ctx.Request().Context(), request.(RecordInvoicePaymentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RecordInvoicePayment")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RecordInvoicePaymentResponseObject); ok {
+		return validResponse.VisitRecordInvoicePaymentResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RefundInvoice operation middleware
+func (sh *strictHandler) RefundInvoice(ctx echo.Context, tenant TenantName, number InvoiceNumber) error {
+	var request RefundInvoiceRequestObject
+
+	request.Tenant = tenant
+	request.Number = number
+
+	var body RefundInvoiceJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RefundInvoice(ctx.Request().Context(), request.(RefundInvoiceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RefundInvoice")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RefundInvoiceResponseObject); ok {
+		return validResponse.VisitRefundInvoiceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RetryInvoice operation middleware
+func (sh *strictHandler) RetryInvoice(ctx echo.Context, tenant TenantName, number InvoiceNumber) error {
+	var request RetryInvoiceRequestObject
+
+	request.Tenant = tenant
+	request.Number = number
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RetryInvoice(ctx.Request().Context(), request.(RetryInvoiceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RetryInvoice")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RetryInvoiceResponseObject); ok {
+		return validResponse.VisitRetryInvoiceResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -3664,119 +5590,182 @@ func (sh *strictHandler) IngestUsageRecords(ctx echo.Context, params IngestUsage
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7D2Lbhs5kr9C9C0Q+64lS3acTGwcFkrizPgmcTy2c7M7kc+iuktqrrtJpcm2og0M3EfcF96XHFgk+yFR",
-	"lmTHk7ndDAaILDXJYrHerKr+EkQimwgOXMng4EswoTnNQEGOf10Ap1yd0Az0XzHIKGcTxQQPDoKLBIjC",
-	"359IwmkG7SAM4DPNJikEBwGNMgjCgOlHJ1QlQRhwnCcwg4IwyOFTwXKIgwOVFxAGMkogo3qlP+UwCg6C",
-	"f9mpgNsxv8qd1yfnb+kQ0uD29lbPISeCS0Bwj/Jc5PpDJLgCrvRHOpmkLKIa6J2/SQ35lwpK/WSsYTo6",
-	"eX/x5v2Hk9dBGGQgJR1XkJI+bqYfEC4UGYmCx8HtutCafxGwi9kEDNBNRPY4Af37IZEAZKAhGhDKYzKw",
-	"kAzawW25IG60xMHCqfTI65NzkuofyVYqppC3IiqBpKD0oYYkZmOmJM7/pPUkJFLRXDE+xm+Ax/rjlKmE",
-	"UDuGiNwM2tYHnNHPb4GPVRIcPNsLg4xx92c31OesINdg/NdH2vp7p/Xicutjy376V/fV9p//FISB0tg4",
-	"CKTKGR9rfP5IizG8pCpK8NjimOkt0fQ0FxPIFdNHPKKphDCY1L76Eojh3yBSV5EoLA0zBZlcdTDvcdQr",
-	"PUivntHPx2ZYt9PplODRPKezwNCZKPIIrmi22TpndmAvW2+p2/ILs68SNWcgixRJ+o7tXyG5a5b6EoxE",
-	"nlEVHASMq73dCuWMKxhD7tvVRsNv6xz8cQkcd6xx6dnpsZQFxBfiGvjiTiVEOSi/JDK/hUQmYsqJ4OmM",
-	"JJBDm5wDjwlThEoy6BUqETn7O0qDA9I7PcaVSL/odPYiMwV+1iznIVHl4LrrwA3w89gxQ0O3B9/e37KM",
-	"qZ9h5mPqVP9GrmFGtswAcs14rFnToRdF8HZIdlv73V0SJTSnkeb4Oabd7+42uHZ3gWt7rd8u7b+d1otW",
-	"+8pwrvnz0su6CPn7G8hzFpujah4cnbAr3IFcztoruIgqwFUCH39Y0nvYEkYgLF+kpOMH7sROs3yhYhJT",
-	"BfEV9ZD6rwlwohIgwmGbTCEHklKpiAR1SOhQAldkah/MgdAcCBcc9XPJ1HqJlmKoo+fO08/XdteLeAjr",
-	"x7uUrkvqOOaTQq2U8PP0XxoahhHK3YeEGXzIhE5AEjHCv6zi7p0eP5HkUyEUJXICkcbAo1JmRj/XR+7u",
-	"P/udqHWthR+LgtdY3Efn2qyUExrBosCIcqixwDpE66zLLyuoGZ8K6wtc3gXaK3xuQ4PEQbKmFesB8E6Y",
-	"3jLpMQO4+3l906Q6gFuPFTIPlJ3cB1rdltoMVZEb02R4M2HJzqjrLKOXoDTEGePq2dMANRvLiiw46PjM",
-	"HT3PKqSUWtiSVEmh652mZm8J+c0q+Y0bJ1MqiaLXwA8JVSQTUpF9kjFeKJCEJkBjhwKcM38iSZSK6Hpd",
-	"UR46Z+u+1Fj6ahUqLBpDe3bNDS+nDiMtNpX7VtxzQi3GxIiIijgEt8Sxpc07FPS4jna1BovKYHtRAWT0",
-	"syEYn1GJB6ISfTR0RuAzk+qQtLokA8olKThCB/E8JaK1XFJiq7vSdHZA+LB3mlJ+kVMumQHsa4jKUS6y",
-	"q0lKuUdehgFrmv9FwWLfJDlQ607Pk/hM29sjylKIQ2OIMEViFnttaqmsgL3Tpi4RcI6Pl4R9tSawSizf",
-	"b9PeuoeFZJYs4anjt1rZ7bREXEMJNaDwkcEvBeSzn2F2JvQs8SIdXMNsHhlOKPr8PmWA39zNs+tUc6yE",
-	"1pLtBlrBTH0l0tiQ14ii5+uVEe/oNZBPBeQMJJFszCE28QuRxpBrl0kiLWoBK7hRGxbeoRApUO63Tn7R",
-	"wuRVAtG1x59JUzGF2CM08gIMxReSjoH8G9GoA6kgJlLRmUTQrCZD6eEDp1JUC7SaOim6KKxgNIJIsRs7",
-	"MQoqA8oyObWEOOzTi6u80fg3c3JhRbNx5iVRotTU/i01dKlHmGSUcf3Hwqo/iSnJKJ+RTORARg/ZWXkY",
-	"a7JJpTwXhYYJEa5juHAxJVt44FSBVGRMizGQSVrIUrOzCJ5IgpELM8H2WjvaQFlXWw9L8q2O2hGW21f9",
-	"QHz8XTk9myr0nCqotLrW373TY6KHoaCoKfJyjfWV+bDIpYc7zszeZaXKh0AyGoOTCYdkoOEaGKrqEJET",
-	"kTG1UrV7jczc6rMlMIxzyrU4mEBOBgVnanD3Gl3fGnqcXwpMIGcidvth0phNEKPLfEjOj169P3lt9lnb",
-	"InC91MfA/ByEwbvjkw8XR0EY/PT+w1kQBq97f60RwhI9iDv3kkszBrqZMqCZ30cwk2m3oJBQxgGcj/tE",
-	"22dGvFYaXRTDFPwHyItsaHD7iEa/2Qpa/RlQWeQQP5rh7xCxib/zGM5CCUfoTnK1x9CMMNzfZ+AO42JE",
-	"aBUprWTMm1RQ9XgewxA0bcYhoWTEOFNQgweljFZpKz2KRbLVLgUXylxlRWkh2Q28c2CZu7TqezfIfF9C",
-	"3/G7KBUfzH2xgctyUZLRw12VmMlJSmdXS6I7a3sr3HuH+YGzT4WJKRxqUwZoLvGmwFDAQEsVG2/PQNGY",
-	"Ktpezx2wcaYG+CvDTgZx94o5zeOpuc8TmgEZiZxMQExSIFvumoQwfiNYBHL7sIyuLGiH2vVBPba3iNyv",
-	"G/Ay2PBHu8z5rB/qsiS5Ks7lpvWC47+Uug9Rb0iz3h88sb5Fr3fuEnOSw4h99kuuEculqt0bVfrHXKwp",
-	"QXKIxJgzCaTht9R1zo243hAXuUhhrSu1M/3gXbyGMzWQU+54NefpFR4U7J1X+VQZVYIXjExq7muKGIRI",
-	"5FcsLvWOi2wxRQy887d33d0f5u/cVxDHohwwvzWBs2pHH/IW0CghWSGVCXhtHxLIJmpWM4qttqJpqsFb",
-	"i//qtlJ1//3sqeei/UH0UCeFpee8RKTonzaQKOaad5VAMZMuBeXM7rZ5TAMaZ4wP0IaIaJoSuIF8VnlJ",
-	"h2Rww2AKuXkk1+biFuNRWmD6hrGDadzCa/DT9+cXLkCyXTf2cZEgDMxUHvM+DObjbtrgsKNfnR31Lo5P",
-	"fgzC4Nfesf509eb92VXv9PTs/X/23gZh8Ob45Pj8pyPtTrzpHb89eu1d4oN2OI/5GKRaluFAowgm3ojE",
-	"GUQijyWRSuQQk+GMqIRJMqQqSrxu1aIrFRcmP8jHLm76aSIkkC2jHULC4m2S0JgMAXi5NIzQllMJzLQU",
-	"5WPQnr9KGB+vCUnqdRx7dvMofTUwI7QbuUo0B+pjnjklHq+10ByFlshtoMJC46NbPDCDmQ1FJYv9qsfs",
-	"7IkkLA6116ZNMu0eG3wfkKmxp69BEoaEwrThEkM2EQq4eoiM3MzHw3tbvjQbzlqKaP5ru1/L8S1KUqFp",
-	"haaUR5BrX+DvgkNI2u32ts+6WgH6p4JyxdRsSaCsiJLSF9YO8CG5honSgl2yzySGiGU0JZNU64AlXobz",
-	"ELod998Kj3lTtzEMtDEgFc0mS5xlZpxkjcQNHeSwfFxNBZmhthVpvL7fvDy0YkK6eoANLhwSoRLI8bPE",
-	"NIscRhrmuWPd2115qjj3lfl6IabIwe11klJOIqpoKsYFglHCJFdm5619iTHnwddgazKBRVaNJusnu0J2",
-	"3CfTz4rAtXV0XVQtJN4ZqnZfrNDjbmXfpmopnq8wm3T+AF+lVKI9TW2mZ6gNQMHnYg113Xz0/ucgDI5O",
-	"j87enesPL3uvj09OP1zoz7VU1aOjvxyfX+ATH05+Pnn/64n+eH50dtx7e/zbkf7j+OTi6OwEFfLRae/s",
-	"4rj31quH5xNVvSwwFPFMb8TYI7gXQrmcQr4YJ4ksLtbMjkXU3dayb1dlcuD81fOXvpwTCVGRMzU71+sY",
-	"sN6jESXy0p3zyHH7iLWPI8FHbFxoLW/PzIgcfYgvj9++1aZP7/W745Ori/c/H51oTOC+8AIEaA55JWcS",
-	"pSYmB5jxkfDwultaFvmIRsj4Q5amjI9bdMJCImFCMYY+ykVWI6DWiEba9ntpHsZsXiT/Po8EV9qpO7CP",
-	"yrBKojCJwL3TY7NX2SZHTVOTcIDYeAtNtPT51sCz+8G2L9PyJaLB5lma4SbN8rBG/xYEk6+mKazPnXFi",
-	"cznLQKo9gIRKwsXy8wrnDec+N9QqydNOt01KbOcuOl+uXbuogLjd532OVGqeGMwxy8B5bksYWw9/20xc",
-	"w3kQqxzIlM7Qv6bat6ZzyW6S0KG40T63NPJ/ixIOY6GYdmir4w2JpLPtg9raWicCQ3Jgshz/RJKBvVK9",
-	"wiDoAKFKKYsxwXQ4s//0Ua3VUu2mCdOuofY4EFKRE8wwJ5TjmDZp1ASIKbe5d86vjahJze1zxcaJwsOk",
-	"ygGJaEKaNVdkkoxA+6QJ2GmMstOq0NDxgbO4TM4xQo7JIG497Qz0ub1gI7EAiSn81wATjQ5IR9tI/2Vk",
-	"2KYoh2h+VplG5I3ICfrFGjMqgT43l3h40Vy72hvUItsDMmVchkQKksMkpTOw+boijwFdBq0BLSUkNM9S",
-	"kLKGg9LeB/S4FWgpeGDAML/pA5cksWafCXJXBgHZKkWEPvY+r9sNg0qpy4E1GKmqGzfbSJkWwTh1o9gD",
-	"EWOsXKo0WxHGpaJctYnzmvS+Kitdn86g7kKZGoeRSGNtKXMlSCKKPJ2FJKYsnelf+xwdnXRGcpGmxUQ6",
-	"y1Zpv5RGKKAQcPTCUExl7T6mXTCFZSg14Un+97//p5IVvdNj7ftCLo3k7bY77Q6a+RPgdMKCg2Cv3Wnv",
-	"BZggnaDu2EGXeeemu2MIFF1V4b9ytDgwp1ylLbVMGlOd6lr2UsDMaZjIjGKSRAlE1xrJktA+nyYiBbJl",
-	"pJoVMHqq6kSqwI0TfsgS+PVQC5cbmrK4lk+OaNZcoY+7dh/tmMrwSUikJrHy4mRwiIIXqd3oCXetKlCu",
-	"UU72+3wNe90woC0JwHA7bxxvm5yaLA7tOCGG+txkduAiOKHxwPVALebGXP9pqKAU/MdxeSg/mqMrr8Rf",
-	"ini2Wc3QXMHJxzKN8bnL3EA9f6UdP+f3NWzqg0AmYjJ3EXYQ7HZ2n7W63dbu/kW3c9DR//9WGeW2pOr2",
-	"0leM8rG6J+3udtq7+/dfrro4DDRmtZgYs6EHjrVroGqVPbdNK07lBcwXce12Og84jqqCpXtXeUt3M+Bt",
-	"ZMpTvFVmp1iVhdn4HKZ+AjXmFj5jQWlrkfPUbNkHRomaHVPchk93N3r66SZPd/c2eHp/I7j3O5vMXWZ9",
-	"rTlCH2iRZTSflZxuleHYMbyiY80qAUqw4FIPqSS61pFXqox3IimOfdVGp9oGqz0Y4nFLZW5QQiImxptN",
-	"Zy5DtSaorYDDVECyNfBFTgcY4bOmISZWxRCxGDBY1BRob5lUzfxQvPOolXB+/GIqMD8VkM88JZgbl1yG",
-	"/gldbuN68y2kc1qhtqkQqFabC+U3j3GtWMFcnu3KwH5tCY/ruSAnLpzVYsb8wdj+D8vImsKN16MaNO5Y",
-	"uXEMdzP0zhcW3+7QySQXN7DccnvDOJNolteWJFPKsEhWs6aZgqaHTVcLoZRTZoz6LXQNtANl9298GGPu",
-	"yGJYLml8aw5TM0HppGCSHtrQkTYgUkym9tlHTzsvTDBAayETkERuXBQXPbP3OUr3C4xmyTaL7yzXXnGT",
-	"/WDu3oRvV7FeiKk4Mvnjqd7Oi38EjrVERug82z6Ea3NAubqcaSlL1+DY0FW2mxT8OgPb9GzBqziL5lTt",
-	"1WCFPKHc8Fa1xCasd4Yb+Eact4mbU029UVzelYLcUWm88gbCzuLXpl/DZ3g0gYKlLt/FyeNY8hiAuqc0",
-	"qaWJWVt+0YC+sM881A0t1/rYTAqr+9mdF5Wf3czYC3pRBuSVyCfCwBeYNLHgGe2OOtH+busH+hRaT+Pn",
-	"w9aL0R60dqPusENfxD/A81ElLjZ1zWs5dh5CP6rFmUIynNk2LxtT7h/bvFQlAZQU5dIAb8MlCsekisky",
-	"KkpKc28gZ1JBNmgWqjbJzoy+qPfBuVcgajUJNchiM6Kw2XBrSd/uhk13vi17bIaHpRoAf/0dpP6Lf774",
-	"jaG9kru8rOkT9DtfzIfbpRL/R1Al381ZXz4wq0d2ar2w7unQfOeAf+ZQxhnQ+AEUvYNXNlei3mUnhhT8",
-	"xWaZuAHpbr/tELyKdNeBnltgZkIR7sqYjinjbfIqBZrj33VVJ4r6XbbJd5T1fMc5hacnmesS9E35r9H3",
-	"xdOTxdst5XZtvpnb6hL+2eJiapKrtytkfmenddkpM2GGZa2BPAH/0B/Rb2YtuPGHhKYpUUkOQDI6MffZ",
-	"JhV+C7vzVRX7A9t1abvsdmAyU7jH9vsR1B+WEYKUSYWF7/Vy2t1Ox1W1dvVHkyHpakVvfR2NFq8/64Vz",
-	"+51bP381ezH4Lyi/Mg9+57uHqLE1uc52/JpXUiYLuRlFr/U10x4VfKaRSjHnRkKb6OO8S4UBjZI+v4YZ",
-	"GbMb4Jg2ZtNwEjZOTDNLk7O01epqjVeWXG4fml4RXCg7GNOEqsX6/IamBbQxVa3MnzBioUqXY7HUa9wA",
-	"j0VOzk5fGT+QbOG13wRMdt5EQ+LGbLf7/MLeATjlm4g0lq483WSUMYl5RCyi5hLZNJKgREIkeJmaiFFI",
-	"6ct+OP/6gueebuu3kjn3FB2mY91jZC58F75lNqSr4fmeD/E4Qhtl7WZy+253pFlmuDS6etKoxvx2dk4d",
-	"3BUB2n3rf7vUhkRMgttwPZ/djcEY4CaB2GZ3vyX8Um1iPhr73WxZJ9Lry2FdFff1RW5PatUx30aFNmlz",
-	"Uxr7RqFdP2NtCvxK5vh/fRH3D6JwerF2Eqq0ZCUeEvqqmHXnS/n5dgcV1VXkerR5ffuerfeYJoD38wNM",
-	"Ex2YPOVaJ8nBNePxgIyYIgWPrZdRrvVEVu3V+sZjCGvJ/+ZvVdYIon2eUEVMFy3ZJj2Thu1CZ9SqXyb7",
-	"vPRAyNbAfjogeM0+CIn5xr4OoOzJNSCt7rbPxsd+dWhDPkgyhV/u5q/6ex5sarEndaHZBeiBr3oI7yi4",
-	"1ajFyhvGyaBhDg+asPqysn3ZjLWeaZsDXTVUWgS62cuuLBrqav6w5baHpLvYnsvtYM8Pr+vEWgFYMm/X",
-	"1yR3rsL37m5jXyHG5NolGjTekSJv2xvu7te6EJpBnmz2Ws/A7g+N5n5788nqZb++52vrm1r/xyUKxxU+",
-	"fjfA1tEI7+isnm5l7ATLByNCkYn/vLEXUjXt8Ep/m8CAZYGN3l7zSdu2c41JuTadNCA+tM1v6mWB2DjJ",
-	"n4l9YWD5pm6Ow8fdLk7XuSt4gbg7fBE/hWfd1vNoj7aejvZ/aP0Au93WC9oZdqPdeA+e1i4QI9aKYZKK",
-	"WbOmRa95WXUYCoZ0wq72Pu22nk9dP5YD23Fkk/SUsl3LsitIU7X6nQfv5QRVRbd1o8y2rFma+4LvaKml",
-	"vpSzmNI1wzNYimXDlkZQYuXnIUGrx5XEUD1NQmXS59rCiShWog3BvsbFXEH67ByTQGPfqfJNXbA7+MGF",
-	"AUKjsS7n+WAjLnhEn829V6fOtL+N/3rdHe5mv7xIO3/Jf4ie3lw8K37al//RhbM9etoRJ8/Zu6D2Spzf",
-	"X9w4O8BieV3pszba6+8iukv8aOM8xEB9iBlgBp3fA5mPIcHwTAjlldDxSa51bIadL/jvFYtv70qlqE5Z",
-	"KjGRhBYqAa6Qm/i4bCpOzrQBYdIknC1huxGsyo3AkV9BloVLQcfOSk1PaE0m9L29z2LtGxSErBdm+v2N",
-	"m1rXw6VFtfcX/MtkT4PMvltA616EaKRtJkBMqwR0ua+uYXZH1X8vxpJ/DlPXocQaQ6ZHARtzSQamy8HV",
-	"MAd6HYspNzMPCN4uS1NPwsWUCG35/HL3iw3winoqcpQ8BU9BSjKo3p6AOV0SVNW64xpkn6sEMmeUPe10",
-	"7n/NTLailGms45yc5AV3nSViUJSlcmBsOKzCGeUgk6oToa9AH19uge0v3BskHpIeXX+NhDWU1vX9515f",
-	"8RiXv+6FHbu113F07wcixEuD4jDVlIIaAM8zcREopB+sRLerP7oI+eMKBcSheWED9ncpmbVkUke2NWFh",
-	"IkpeWVHrU+YXFOemXUmtO0gxMTHAsNPp2CiyawDjK/r09Qjpc3SnTI8QjGscEjbC2jTbLwZbY8Zkq+DX",
-	"XG/KOnCi1usmJO7HwnSPwlYyIicUu8IY5DCTJoPhFOwYE6LUG1N8/Qg2YhIkpfkYiGsNp58oe8P1ea1N",
-	"yDpd/VyvdNtTod7ZT0+cMSkZH/e5yPFGu5UKPiYs3jZBeSvqmERpx2mmpaXJjdXoGDFI0RUdWIx/ZJdt",
-	"/HIQlu1REttFyWYpkGZr0LnGNlMqm31BsfVMozspEbn2eWcEaJ4y9I7NU1jxa9/ZQCWpenIi+xpr0hmT",
-	"mNHriCiinAyhz8tmQ5KOIJ21yS/mCJhtNbS8HyTZykXBY4hJQtORfgZuANOTeo6CsJrStB+tR/MSWjUj",
-	"xa6oriMpDqj5+zwmo5SOx5paU6rggDCFzr40L3Kg4+plPtjYBoNuzoY2xGembpOXItaPuUb7moH6vPuM",
-	"vGMv2+RXrSkHcT67ygv+71pgD8yRlydZdtbRaDUID82a1WlrXPkUlelXW2sv6An7zRUM6dWqtRB5eG5I",
-	"ojbZrOYj+ML8djf+QL8tzFx4tdHlgxSolWMfTfPWIB22no/2aKth5S5rbVPrlhpMYdga5bhwXG8YedDd",
-	"3TcvQZ6L19c6hC6zqW0qlOvd1uxUqWG9wiuG8vcN4o4LfSofJfurbGvcbbYh7rhewJ3NAG50UfYYBGVT",
-	"ciMw8I1s36uXHiFIgefQ1OKLhkMYfG5l9HNrKOJZazjDk+8+e/78+W732W29eSWy31zbyo+XmrGNkvSJ",
-	"m4uqSSLqnFhERQbcxF6xBxQ6GlrSFHkaHAQ7GAy1IC7MZkIoKL5UAqxmL2Db2UZXGekLRcw3eWzPBRR8",
-	"gxqtAPXSpgsgyu36BOamaNl4Z0VtuRZ6224bxgQurb1FY6+2hjmzxTXmmwE12w7wst3cE4m6Vmrjrbb1",
-	"WuXy7eXt/wUAAP//",
+	"7H2Nbhu5luarELUDRN4pKZJjJx0bi4Hadqe9ndi+tnPvdEdZFVVFSRyXSHWRZUWTNbAPscA+0L7JPsmC",
+	"hz/Fkqg/O+n0vTeNBiJLVfw9PDy/3/kcpXwy5YwwKaKjz9EUF3hCJCngr3N2z2lKLsrJgBTqi4yItKBT",
+	"STmLjqLbMUFUP4IYPBMjLFBOhSRZK4oj8glPpjmJjqLzi78299v7L5uddrOt/utEcURVI1Msx1EcMTxR",
+	"z+lmojgqyO8lLUgWHcmiJHEk0jGZYDWGCf70lrCRHEdHB+04mlBm/+zEqjVJCtXu/1Bdfmg3X3/8fPBg",
+	"PuzbDy/jzuuHf4niSM6nqlshC8pG0cNDHN0Shpm8gOGEJizh92cCqRHXJ4nTCQlPS7+0dlr/UpBhdBT9",
+	"l+fVhjzXv4rnpxc3b/GA5NGDGmFBxJQzQWCLzoqCw9aknEnCpPqIp9OcplgN+vl/CDXyz9Uo1ZOZGtPZ",
+	"xeXtT5fvL06jOJoQIfCoGinqwWR6EWJcoiEvWRY9bDta/S8M7FYtLwy6vpBdhoj6/RgJQlCiRpQgzDKU",
+	"mJEkLdgM06Tq8Uea55SNrkhBeba8NV2U4pywDBdowpkco8b725M9RY7Jr7/++mvz3bukvlmGGqMazTh6",
+	"abQ/dJqvP/7Pzod2c//jXoBU4ujEHpqlueEJL5lElCE5Jigti4KwdP5MoAllvEAlo1KgRqre34Mjg1FG",
+	"UjrBOdLNI8ER4yjNKWESFWr9BaKyPoPO67Ya/pAXEyyjo4gy+fKgPp/mv+kZdVbQexw50gqs6OnFDcrV",
+	"j6iR8xkpmikWBOVENS9ilNGRmofatmfNZzESEhdSDV59Q1imPs6oHCNs3kG80C/tqYl45/jlizXn+ANu",
+	"/qeaROND03z6r/arvX8LzukNLkfkRyzTMZyGLKNqSji/KviUFJKqkzPEuSBxNPW++hzxwX+QVPZTtXvw",
+	"BZVkIjbR+yW8daJeUr1P8Kdz/Vqn3W674eGiwPNIH19eFinpayrZvp9r82J3sl1XD+4LPS+3NNdElDlw",
+	"ijXT7wMXIXDUfBJ7sV8tOWWSjEgRmtVOrz/4jPHDinGs6eNjYKbm7jolEtN8ea7m3tq05qaVm3IywQVs",
+	"X44l6ZeaW64irs9LPOVfG71ey57Flw8rCLd+AK9IgaAjpB6M0WyMJcJFQe9Jhoa8AOaimR0equMlvft4",
+	"hgWiQpQkiy0fUq08E8B9aozkc5QP+mMpp321CUQokow6+4ft1mEUoqGcMrI91ZoVfEsZ8Vpzp2GK55Mw",
+	"H73MMyIkGtJCwHh36e1Kt7rc4QKlWSqwk/LGU9vpNQQGE1siL02hm0arb5DFjf+8TBh3lMFJIqycqHFf",
+	"ve1eRHH0/qb75iyKo+7p6aX6+/T85uTy/cWtN96qjd9LzCSV8wCnF2haqMOYIc58KjpCvajdetV+/fLV",
+	"K01pvShGveg1+r//B3XeIUsvvagVImdFaf1pscUxMwuxsDsw6/rieNOotR/bFV+7U0KuZAQ7E7THErYh",
+	"MbFuZJZcn0pGaUGwJFkfyxrbzbAkTUlBOA3wHMsg60Txt/EcUQl8JCOpOh5ZjAzTKQgWnCE+RBgVZFiy",
+	"LLj/Q8qoGO84Hkvq9dEkJz93r9+cJUiOC16OxjCMacHvaaa0juTs32/Pri+6bxNkDjAqSMqLjGRoMEeY",
+	"IbWqWPIC5pBcn/30/uJUS4TmSOkOojiyTUVxpB8LnqYJkWOe9dlKPcGOQz+I0jEuRiRDjYR8UjcDzhPg",
+	"4ZbfIF5KQTNSm9hecFlN1wXXzNvxhOvzd93rX6M4ujk7ubw41Z8vLq/fdd8Gp8BLmfLQ8JOrs4vT84s3",
+	"CZqNaV4fEhpjAUoBZmJGCjUjQxTTgqdECCQkn07VupMhL4iioYxmx/AII58kSnmek1R1hbC4EwiPMGVa",
+	"UFTPCDwhiGZkMuVSSc3ojsz3/I0yg1PzfH9ycnZ2eqY0mNOzk7fnF2fhzSrIkCgRfNVWmbk9E8g96Wjd",
+	"Es4zAfuFGbIbaPcuuEkgs4e78xYAnlJLNCA5ZyOBJG8tiPTbCEyGUeo+67RZJxfHJqvd91fHcYMaK9nM",
+	"uK7hrO0obK/ZlL8pSYdmhEk6pERo8qrONQEJqIHRALM7JAvMxHBx9wSeL2oZ+4cvF9WMZfXfX9ZqhOuW",
+	"ABTSk5wLsnEBlmlBi29SqXpckBhUJ6A6Zi0N7kdFJooCG+SeFHP762xMGEr0HwmiAvEJlZJkMPn6gk+d",
+	"6rzuMqnr2ep207aL7U0U9UU0vW63gtnyFfjIUReg44TESkYQYbKYo6kSmc0aK4Ijn8BwZRlXJV0TlqnL",
+	"b+AW3Zp+tpIXtEFJE8gmYcFMthr+mmW7Ltnyag0xzbfW2Rbu58UzSBiqkxoWmhKzY4QHggD1qfuBSkV4",
+	"jMsa71p7y2vVZLlXMzeru8CaK4GjZFvxxTjKCRakXzIZkmneq6/1kWEccTkmBSoIGMuQxHeG0+hN5/ek",
+	"2H4+fMZWWUhdB4rG0hzTCcm8fhpJs2keaSq6SsKX/iOPAdhkdpLAVlGknmGtxfpqu02NLRWuJ96wOK5E",
+	"hH5WkhUE6aQIvXgDou4wgbKSHMFvhGVKLDU0wygbmSeneal3d1TglCA9re33tyjZzhqCOqCbDjy0G1ez",
+	"XrNkNxLLUgTXpSBKLrGqv5CYZeo8zo5Qcn5z8/7sNEENydFA3aI0i0HYogxRKdy1KkkxEXtxjyWXfz27",
+	"Pn1/tvDKFAsJL2QlQWqp9mKUXHXPT5PYitOqGyVcn3QvTs7evj07TVo95glueihRHJkeojhSDTg5G35z",
+	"LwcFudpSXIMWsrPUYV9aUneO0R2ZSoSFrwI/UwKt6s0oPQsyxWFnf7NMsXJHjQq5dAishMhGAZZSlMTw",
+	"XWzlR4FKpmTzGZ6DOA7GHyZJUZRTdaMpqWKG1e7pLVW3y8TICGZwA85zgoFgK/m0v0KKPVmQYAUyXAE1",
+	"2lZKdoYoJdgzrghupLqfGsFsC15uDeeBa+LmEh3sd1452zpKebbgjXl/cxrUd6lId7PNlGQnBVZzwZ1e",
+	"YTs42EpGfy+JJ7xs4Wj7UreJfq1PQjTxEy0Uh2CK+0jPIDmgeU4yzYW357emJyCrTX0Zfv+4joTjqtvY",
+	"fPTD7rXVghNospIr/diwD3UmBZGo4Z0NWRZMIMMOEZYo0cSWwKnhpUQYpWPMRmRv1xn11zA6JbApNV4x",
+	"BP20vjy1jUILKorrIyrjRR244oLLHZcDySXOtz5ZlWaxhZt1qbtd+lq4dZ071rmbnZhTI7waxTta8Xd/",
+	"cbm9VfBYjR2sx9J8PuF4TID3xv5lEJQOoJlbfkcC6oAgaUFWrLD+LUZizGcMcZbPkZIkWuiGaJsEFijp",
+	"lnLMC/qf4Ew+Qt2rc+gJ9cp2+0Wqm4DPJFmxSWZcazUkeGhpk+Db2M4hNPe3dELlLyRk0ka5+g3dEXUj",
+	"wgvojirhUEn82o0EpLUXo/3mYWcfiB+nkhRiwxW/v+Sd7DZ/+2j+bTdfN1t97aHUf34Menpg5Jf3pCho",
+	"ZvTcuuF3SvswA7HOy7TWW4glgV6CPhzjYntaF9rxuboT56974kxMM6s7KqeZZ/dewY65XW00UwJzrgRa",
+	"QaSny+oHlTBdEMQ4I9sy3bD/0sx6eR1if3tX0rWjjnM2LeWOtqVuxUD1QXCzd+5AMcZTIuztaXT87tX5",
+	"M4F+L7nESExJumxF+sKUOcGf/DfBRveHUOtWHX8tCt6i8xCdX+AJEVOcBhyOj3H9WOfFemo2ZuQNBmE3",
+	"tBN4bketzI7kURZGeHntmFaYGuzP22v21QZsUuy9xkND82NGdlsqp7wsmDWhQXec4a4zB90NpRWKFppQ",
+	"RidKQW+HVDDrjVu3KO4WNiTlKHS73VTHW5DifhP/homDGC3xHWHHSl6ecCHRIZpQVkoiEB4T7Ow/0KYS",
+	"WdOcp3fby89PtHdXsqVbitg6aKw06E94NXVobrEr3zfsninVAVaMDxGviIMzQxwNJd4Bo4d+budTkixf",
+	"BgE3wgR/0gTzOejPEMaaPsFzbVE/Rs0OmhDMBCoZjI5kQQOAo8RmZ6PHyw4itHpXOWa3BWaC2niKp7PK",
+	"YcEn/WmOw+EZtG5xL0uaBY2I61UybTWNtSCi3aatVQrexvNVLcANPO4Iu7/lYCVfPd+6vPUICUl36cbj",
+	"r2/Vs52pW7jaJVQbRYgM/lKSYv4LmV9z1UrAs3RH5ouLYZliKL5N6sHvHs5m+qna2Dha+gizpmq6z3Nj",
+	"mRliiPAL8oh3+I6g30tSUCKQoCNGMm2l43lGCqUyCaBFxWA5S0nISvgQnAKX+GRM0ruAPpPnfBZy+Bhz",
+	"JmEm1O1fbVCRtpzMhTVWK74E3CNstLQX1RKt5paLLjMrMhwqxfreNAyMSg9lFZ9aQRzm6YChSq2/czhp",
+	"1qyDFsEUa2/q8JRqd2mAmUwwZUET8c98hiaYzdGEFwQNnzIztxlbHpPq8lxmGjZmcrPgwvgMNWDDsSRC",
+	"ohEuR6Ry4ajLU5vmwXKhG9jbakY7XNbV1GNHvtVWW8Ky8/I3JHS+K6Vn1wu9wJJUt7q6v7tX58YkRznz",
+	"LnLXx/aX+aAsROB0XJvAvuoqHxA0wRmxPOEYJWpciaaqNuKFDTxYf7UHhczC3GcrxjAqMMQmTkmBkpJR",
+	"mazvoxPqQ723IvoHTHx2PlRosYlkoDIfIx1MpefpTdE6tfTPURy9O794f3sWxdHPl++vozg67f4acGEt",
+	"uv/UzIPkUo/13u0yqKIGF2jJpSWUgjg7gNVxvdDg6kbn5QDChgIbaGynX1foN5kUSuqfECzKAoIPvo7g",
+	"bxdiF33naygLbhx+tNYGjaFuYXi8zuByV0xsp7GUVjzmp5xj+fU0hgFRtJnFCKMhZVQSbzzAZdSVtlGj",
+	"WCZbpVIwLnUmVJqXgt6Td3ZYOhWr+t6+pL93o2+HVZTqHCx8sYPKcuvI6OmqSkbFNMfz/grrztbaSji0",
+	"9b12P6ofj5UoQ3AhwFPgQtDsjYwmROIMS9zaTh0wdqba8DeanfzgqnAYYZpzAa5nF3GTUZ0+UcXYHaPE",
+	"uOTgAnCPPhPOVacdml7oZsOYjVVLycXl7c/nF2/6t5f9H8/fvjW5bD91z9+enSaBE0Fs1t6yImjHa7VB",
+	"XqCZ+tp5gWppHmouDf8LqTinFpxLNsU022uhLuuxkpFPU5Kqew06h1BBls9hJzO1g6JMx8c6xAOCQNUT",
+	"1lRsOWrORzqmY5moHptPszoK2YSuHNWiCVxaixISWyg5+/fzm9vzizfJkZ8OkxcEZ3M0xhlMyLzdY40q",
+	"rAwzRHCRU7WrEF4JYQu1mLC91vLOHrlYBr02Paa7VAPTHuhjEw+nQ+UqT66bRMtRxtHCbqOGIKTHEtih",
+	"ZO/Ym5LeUj4lzKT+KDrV/v9wkI1dGIgBr80hiiPdfzDEZqUEv+rqshu45ng+xiS8yMbqxHGBJ0THzxM+",
+	"zQlqWC+mXWRhVk+9viS8LQYFr+R9X9YerVcjbIzWy7m9JdrcGJvM0LbZ4HDCPuPH3Dk7XinBHwKm+GXi",
+	"XMweK8iQfgoLFpA45rl1K/FQ+70lhxyREaMQWx2O4if3/G7HtbB5GRs93tfqwXVXoQnZ9xbHzXjzxah6",
+	"eJIvJnCXgqQH/n8K2RB1CQBGxIs+zZxYaA3PVCI93kXnemf/hw3xc4vEscwH9G/1wRmpUG1yg+B0jCal",
+	"MBHee8eITKZy7umsRpjEeb51VLevylRpuC8PAvm+T6IHnxRW7vMKlqJ+2oGj6CiMTQxFN7pyKNdmtgt3",
+	"Oc4mlCUg4qc4z01guTNiHKPknpIZKfQj6vZGDcrSvMysxKO+a4LEcnV5c2vtl7XMIOgkiiPdVPB2WzSL",
+	"e/lTJ9dnXXNh/q17rj71f7q87nevrq4v/wrpYD+dX5zf/Ay365oL9L3AI3LORkTIVYnWOE3JNGgw1Jk0",
+	"wsaOQfg7FWiAZTreMmoyKzX6Q+i42OZnYyXxNPTtECOa7YGsNCAgPOquIQsCLtG5CULLrOyzbSx+0K7T",
+	"NZM3GXo6rQqEHOEEN3OJZ49JhnKLW1sKM5oQ3cKGPSqFiWarQv5VY0p7yAIBm0c6k3sCCQcUCEUpFC7n",
+	"TT6FR+5mgoGwitU5jEaRA+1cqeWKjzcwyrmiFZxjlgLkC/pPzkiMWq3W7ilX6/KSwY5dpmNnqioZlSZK",
+	"W3Ik6CcHmzHN1R2wwghgFfhO2/63waC1q1UnjpQwICSeTFfYskwmbSl2tl/F7nE542gOty3Pd0hdWG35",
+	"rMAFjO3v2OTEaIASXBDI7hVLQvOL/Y27Cm339dehFCwz12mOGUqxxDkflTAMNyaxESRkax/jgoHNG1v9",
+	"EJjFqiWZVzu7gXc8BnDEsMCt72ifVS3hf2iqtl9sSjwxPYcm5QH4nABW0FL8f44FyNPY4PgAiI3BDqhM",
+	"gf7dfHb5i1JKr86u392oDz92T88vrt7fqs8eENEZqK3wxPuLXy4u/3ahPt6cXZ93357/BunZ5xcuP/vs",
+	"qnt9e74ivXkRhih4BAY8m6uJaHlEW0Z0ZvOy0SY1a7El9hEs3YOHrbRJo4b2q+c/hkLCBEnLgsr5jepH",
+	"D+vSBGc7dS7Ax80jRj5OORvSUVlUeA+a5ahN/PH87Vsl+nRP351f9G8vfzm7UCsB8wL/JMEFREybsY2l",
+	"nGqEJ8qGPHDWbdeiLIY4hYM/0HkFTTylMRJkisHFNSz4xCOg5hCnSvYzSQhgUQPy77GUM6mUuiPzqIir",
+	"GCeNR9S9OtdzFS10Vhc1ESMkE7Wwdv1ojzWSwOyTvVAg9I+wDCYMWr+uo6CPPfo3Q9DhpIrCeswKJybU",
+	"usoV0Bugk+tX71e8KDj3mKZWgQ7anRZyq22ROaq+PT8iyVo91mNApfqJZOGwJFZzW3Gw1etv63Gl0I5N",
+	"XZ7hOejXWOnWeCEWVSA84PdEp58p/t/AiJERl1QptNX26iTuI69vdScSCuRAhXv/mUCJiXjog48igVHl",
+	"mGYQ/z2Ym396cK15kbCzMVWqodI4YKS8QAB0hTCDd1qolorAZ8yExlq9NsU6cr7HJB2NJWwmlnaQsExA",
+	"s9qDLdCQmNxP3Yy+7NRVqOn4yEpcGvoIRg6xWrY/pQz0mPF/o4wTjcVwR8hULQfJh3tA/85xY5CSYhA/",
+	"q0BA9BMvEOjFamXAjKl97A6GwXjeE8/xlKAZZSJGgoOBFM+JCafnRQZIEKClGEoY42KSEyG8NXDyPgGN",
+	"WxLFBY/0MPRvasMFGhuxT/ugKoEANRyLUNveY77ckFSXukiMwIilL9zsAWWaBYamazkmsDBaysVSHSub",
+	"X9RCVmtS86qkdLU7ia9Caav/kOeZkpSZ5GjMyyKfxyjDNJ+rX421OJ+jgud5OXUWdgAxwNqzAAMHLQzY",
+	"1ASW0CVGwyC0FRvMmjgMfOcM0Ec2h1od8azMSaEmRjMCC99jCexv4uA7OEv93HfFkSD/HSZHtTveJdDC",
+	"z1MshPFUcIYyMoGJAiUloKs/B8X8+X3nuTXOPoexJS10pjbfMJYRUazBCLtqr6zRX9EujCbWawgU4xwz",
+	"3guiTNUchqXD5jBnXDNAbdUXlb3fOFVcoFOPdZldXJd3B+9qBVgg8knxb1BZq+ypY3vM9OYsov71mAf7",
+	"Bwy1DvYnjEuFSsjg825H9P/+1/+uLoPu1XkUR/ekEPpq7bTarTbocVPC8JRGR9GLVrv1QkMAjkE4qJZe",
+	"cyCwRfBwyIchcn2Mq7DRpg4j9dlK0zhldZuaS+q3FNmNSXqnXUq4x2ZjnpMFzArVVHXkKsucvd2A58HX",
+	"A3V73OOcZl4+D9CAYnvgwKvigSzX1IwwBocWco7r5BhuVmBnWhCwYS0a7AEzdAg7tUkh0xzWQM+Bu5PV",
+	"zm8LXekoOqUZwwr1mI6sg068zECgcYHoiKk/NRW4m/08c5vyRm+dC0n6kWfz3SA/F4ANP7gw8lc2cg4E",
+	"ub7S7K1iX1OajiIx5tOFQAQLotlp7h/edtpHbfX/b5XWZRBRHz6GQA8/VHEqnf12a//w8d1VgRuRWll1",
+	"D4zoIDCOrSFMPQTJh7qYLouSLGKw7rfbT9iOCimxsw5GsbPb4I3pMYC96qIDjUwC2VCMzMIEquVpeMYM",
+	"paVYzoGecmgYbmmea2xaeLqz09MHuzzdebHD04c7jfuwvUvbLup2yzcgZdYgAJiTbqSdkT3wEo/UUYmA",
+	"g0Uf1StLl2nfYlOMVmV6GuOqHyZQCQNjm1CBymkMdGBBF4+MfGwBTMY8zwRq8KLHxiTP9kCAiFFZgaqo",
+	"KxEQTiC7Tmg4o7GlN+qwXaS5ZFuoa2AFmXWTJx4oTWLs1LpJNdCiZEg9Re2YlTBvBRzABfHRVnpMLc0x",
+	"Siy8BkR3zNbjiMDdbtzyIZb8lgpZAXxoyMgKM/vDyhAnNRTtc5RlwWLUUX902u12y0JG/16SYl5hRtv4",
+	"0urQOwLrtNuhAEjfzrk+HtKw5CewsAqnxXDl/Wb7xW3b58pAlh8qTKL2AuKQY+fVi69/q2Bkjg72F+B8",
+	"Fl7oHB61O785aJpKcnqVvR42O1VWtw/27APiBAbQ+W2Xa2IBzCbAbG81EI346kzzT8vY1MrU9Y9ncI59",
+	"9lZhZAY53Grudl6T1UVlybNqmdJJIOnJsTZ94DWqLEq0AJ8gQXJQsAdGGzagDVhoX6TG0nHIOFTdihW2",
+	"jgtOAm5lAXJquhHIrO4FCNLSPmdQWyTN85WgPC3UNSpOAizB9Sd6rNFpt2vRLXshlvUTZZnVHzfxq0uW",
+	"z/3ooioETqxiVM7GvjOYfRzs3d9NGImD9Aj17pAbtut9AdNk0xBAmaMOA4jx2apxVOAQu7AOiyiyPA53",
+	"cbix/J1fHjutyzp+WtHjn0oQ/XNzYFqd/225rjbSrLYYQNSt5mALJqh6dC1wYfVVzQiwAnLRxlOCzckY",
+	"B8Ew5MVxLoCfN3gBaA02z8qFZ2qna4/puMw9a+/VEb7MWn9Ipl0PqgODoavYdYzoUA+S+gjIVIoecwC7",
+	"Cyi/2hKiRwX2izG+J8Z81jhotxHDEzW2RDOtRLtbZ1QQxbdPTCwotlGsAIwL0pBw02Jk5tweS+ESxnXl",
+	"RcX2WAPAvnS7XvgyzGwBJ2wPbLvY2MesGRLAfMc4HzZnEL3DekzQyTSfaySxKYShKUne31gl8wlkfRM2",
+	"3rUyLxsEaaUfQGRrj3mhrRYoWA1DR3HCOhlnBpdIqR9ogNO70G0HZFmDFn2K5SQgQi5YFXbk+D5e7New",
+	"LQQG7LBQP9TqHvgoc8Y7vQz91vFh2AymWgWhFrUr8KJKnO68suL04W81oKOQxA2PWAC0MHxZYEo+ElnV",
+	"aKemgNQxxCLXbP0pCwBmsQg9ZK9Vo11A2Iostvd00mzjzmA/fZEdkMMhahh2shdXyMQoHfcPs4POQXsf",
+	"D9KDwT5+9XLw+lXndfa646NHufIudWpzsFf6Zz9+vgr9XiTQz95Dy7Hg7ulhQUhTFhTnj9CBaiC+gYt7",
+	"dS5GXMOy+25b+vICAOwKwtbvrpd+C0FgmmPWly5icrUadpVjhrwH63akGPGpjofJ5xaCwvMEGAs65Pqj",
+	"RhKKvUzcxQAWScnBg5JpVLxl80wdACKg8nxxLWaVQkC2bm8Jr+HJUvZCMHB9G7eKNloA0tgYGux1EQhe",
+	"Ccry3jvfxfkdxPnpwonzTnNtG9Yf6OefafbwHE+nBb9fI+j/pK12AmGvSwCUhdQlXiDdBM6P68EaMEox",
+	"ozosoAHSn04wg/nrKAjtTxPlwHUpjAw40w24MAfIwgchMMUsJXluihstOeAO2q+1TI/Z3IQ0wmlcZhdd",
+	"PfcFSg8zjHpJP5qtLee3IRfmq+rQi+d209GLkbXL/tnu3/brf4QTa4gM4cVj+5RTWxDgq6sPrdbANp3Y",
+	"2Jbo09Ksf4BtziGrIrXUSZ3guYZ7dumSVRe7HL1rmMA3Onm7aINV04/CGd8VLbwepQuthG/TL6E4fjWG",
+	"Aj6f7+zk67iKIYTtkdzESzQ1svyyAH1rnnmqLcL19aGeVuoHcrRfV7p4Pec36qYTgk54MeV6fJFONI1e",
+	"4s6wnR7uN3/AB6R5kL0aNF8PX5DmftoZtPHr7Afyalixi11jP7ws3QChn9XcS4O5waf+R/PXOQJwFGUT",
+	"iR/iVeZgneDp4iqRE/cSMReSTJI6EuWC1Q7evvXrJD/KXreZhGpksRtRmHzarbhvZ8eizN/2eOy2Ditv",
+	"gD/KiPP6n9CIAwTiTlfwaIYY/fPP+sPDSo7/hkh37hakr9Awq0eee7XSnx5R8v0E/NOZMq4Jzp5A0ZWn",
+	"8rN2IDysDYOrVaRR9xLU/LVBx/W6oahhimFgKclkKtVjC2UfRdxjuvipODZR4n6dQkjd2XMF/Vyqh+rY",
+	"VP3z6zlrfCHrsbSVm6e1EtBHNhNXfUGFKVcEcdlTXtisotgMBmeZBkAAr6rFngk4zN4QG9D2JAYQb3za",
+	"9HJh8mz/gDACU/17fSDB99O6y2l1CDtbOBA2H9jn2pK32ozxV06zerRVgxdVKNZeVaoaqqjqME6vBFls",
+	"rBg5BBrENovFhhnoHw1UU8PFDjiQKZ3ooV3xe8a6Ua9vRVll6rBxYwa1S9foWi736pXrCjqwYUm+3ZF8",
+	"pORduUNN/p4JfFgqpzkgIw1w+4hIKVPz7Q+2f+zCTeLKOP13bf74RxGbYTPUgdVweF+We2lhoT/16rcH",
+	"udg7XNxtw8VMSUXAp6skCb/8dkYBhQXC3+MeszlOC7WQYy0bOEnHhR/8QSxMZzMsVLf/O+JkrjJ1dHN2",
+	"1W26OJD2wf7uAT+1Gtl/as6lDsh3pvWnSQbCy0XPeSkhd9fnCV+KlQ1Nrc8wC3tD74mAoLuamgOJ1IZr",
+	"OVEMV6UEC16OxnUW1uBQoX3MZxoTgQ914jxIXS6icC8O1dpXnFEzXZDTJNLDJib00gF9OknQlabdyPlM",
+	"jHeYnalO/n4lMlMaU8784FmBJwRZWe0fWBxzFPKdsf0JGJvaC2BsX14Uk6aUcpB93UhcSCUnMTJblmc0",
+	"lNFGFVMdGxPT2WP10G+d+Q5xoLEOL1cPV4HidGhggW0oeQt1Tec2FLvH/JrNwAqhTDMAURBs6nZXZ9dB",
+	"UaQAVqKROSackTma8HsiLKbBU/ieLOb/1LYhr5AxbNZ3j/ZXUdIsDseilqYNL49hEJAA1ed+hdWM5CRc",
+	"aEQfFwOtZF6B02SxZgIQQwYn3uIRwUBb6CQnuNDJFp4XlJc+UJLFEvHANBczGAguFirEflPXTK3mZ6Ae",
+	"Z7BS5sPWIsXCVFecyAbjM43cu1ct5nfb7bYX70RHoK0qCxsAG4hXu1IqSCz7/jHCea7kfULQBE91ro7G",
+	"WW5AMYSqWltiKu7uuUp3GvaMBcIC3hD5pz0IUU6FhKJnfiml/XbbVjSCTEsNv2nrBD2EqtkuQ6/4RVMO",
+	"2w/h81WvwxcGR/nCZ/D7uXuKh3PLU2eqPS9eUhrith5g7dW0VqIh+YRTCfnbRJAWunQ+yfAVpgHA7sgc",
+	"jeg9YeA9NBhvYzpSoqEDxGs0O9roZwAE9451nUDGpXkZMOiqznrsHuclaQEOosNu0myhwmKkmVB93BOW",
+	"8QJdX53oECHUgIyQKdH5KlM1EvvOXqvHbk14uL18NTKJQfHScIXakgBQIABgo5PrMRIk5czhXuq8wpDo",
+	"e/PlGc8jtfhvxXMeyTp0tfKvkdn4nfk6qE0LEP89X+7rMG3gtbvx7fXqSL2GxcrA24taqY9vJ+f4w90Q",
+	"u3toQrNs1tuYT0Hf3yacy74D4aG7xOjWK7uvOC/VJBYDdb+LLdsEAYcAUjeFBIeCei886PVvc4XWaXNX",
+	"GvtGUb/hg7Xr4Dceju9m8T9BglimlIQKElXyp0RFVof1+Wf3+eE5XFT91NbnDur2XQPYMRsTMA0ngPOQ",
+	"aIxUXlVqTu4oyxI0pNLEAUifpJ6JqrR2T2sMnu3a/F0FRYJ8PsYS6QrKooW6GgLWlc4z1y8VPeY0ENRI",
+	"zKcjBBlYSewAssDg4OoxJ6jZCeJiQa1ykCGfatxee77i6sRbWNNAVlu9Auyq5LbHAmt51VzU0gIKMWUo",
+	"qYnDSX2sIUTYUKK7Vy9790FXxXSXB12vY+4Q6R34VbvdPkad5dLMdgYvwuNNTU3dEDZWoIT4YvmYr42s",
+	"6Erl62VcA89rStvvH3oV6PVLASRdr15854daYfcXyyAjplb7q63vG6/2/4oLx1bV+C6AbXMjvMNzPxNX",
+	"ywnmHAwRhkP8bztrIVVFuCD3N7ltUHOiVtd5Ec/DlEXUaBy6TBvJjk1lRb/mBFTlDIN03OqxfFM1x67H",
+	"ehWnY9UVyC3ZH7zODsjLTvNV+gI3D4aHPzR/IPud5mvcHnTS/ewFOfByS1LazMg05/M6nrbq82NVvjIa",
+	"4Cntv/h9v/lqZov9HZlydrtkLrpagKuyU3RJlO9n8FFKUFXRxRfKTD3ElWmR5xq/DS/VhdERS/rMuFrL",
+	"1IKmQVkRW0rYwHFDnOcYi3GPKQknxYCCPyD6mBkXZEjO0bmVUB/oG6tga86DNQPE+sb6uHgOdjoFX1Fn",
+	"0ztWP7S/jX696wz2J395nbf/vfghPbi/fVn+fCj+e4dcv8BXbX7xir4D8C5To+mPZzdWDjCrvC332T4u",
+	"DBImTBHRNexHYyvqEEAooQHL+d2Q+TU4GOwJwqxiOiHOtY3M8Pwz/Nun2cO6UIpql4XkU4FwKceESThN",
+	"bOTqrKBrJUDoMAkrS5hSV5tiI+DNL8DL4pVDh7KddU1oy0MY0Orsqn0DrKDtzEx/vHDjldReWdDj8Yx/",
+	"JQi7T2bfJaBtHSFq0XZjILoOF6jc/TsyX1NxqJtlNiDTlL8zwpBGnqUjJlCiS2j1BwXBdxmfMd1ygsC7",
+	"LDTUEOMzxJXk8xddFBreJdp+hHTpHfA9g4t6xgvgPCXLiRAoKYikBenzPIOYLkFkVRfujogek2MysULZ",
+	"Qbv9eDczaqQ5VasObTIoZmHKlmUQiygSg/k75AUaFkSMqzLXoehMLrEkUFtNTXz+C5lHT4oWtwvhBKVt",
+	"dX/dOYyHfslwcG90d2Su2OjRfmwGulNJnNoQwwClNqbgjszhBqjXLgH6gSo4pvd/3oIOeg2BrnXxQHdY",
+	"3SG1ZOsxC21RCvIKrwjuqthtqIXnVSYrp9oGGLfbbWNFttUFQ3iAofpkPQbqlK5PBnaNY0SHEBZtIACg",
+	"7nqGGiW7Y2pSRoHjXiHFGNkfS12aFOoU8gJhqPbm8MMhY29say3HwPVGWNJ7eFhyjnLIl7F1h9UTrvBw",
+	"j3klyrYpGY2goLp9pVY2WjU8oUJQNuoxXoBHu5lzNkI029NGecPqqEAeYrmOjVXLMaQkB1U0MSv+gX5s",
+	"wZdJ7Eqz2SxqE6WA6nXnF6omzrCoF52Hsne10veIF0rnnSOCi5wSjS6vngIwSF4yqdXjquA7HF8tTVph",
+	"0qCb6wZTzNCA9JirZCnwkOTzFvqL3gJqSi2uLjaOGhARbsDR1TPknkB4UtdSEETdO7QHZ80b4wq6HUru",
+	"O/x2SDev9H2WoWGORyNFrTmWOsldKftA5pruzVHTRfVqtQo18RmMA/Qjz9RjpugdHKAe67xE7+iPLfQ3",
+	"KNaYFfN+UbL/phh2orfc7aSr6qeWVS+4Tqb3dlutVeiiOoca917t6o1VSMCSXPUFiwf7ZnIr4Cb3dISQ",
+	"md/MJmzoN5h9RtIecJ4TzB4DDli7QA0f+/BZS9P5oPlq+AI3a1LuqrJ6Xin+aEYGzWEBHWd+NfKjzv4h",
+	"eCCWQMGr8vOrZGoTCmULA9fLoKux9sHF4H7fwe64VAT9q0R/mcrJ4HWpzjmUlcoh4qu924A1Va6ukweI",
+	"5Y7wUPaHpMb+Ezq/9T7Ub/FlwSGOPjUn+FNzwLN5czCHne+8fPXq1X7n5YNfGR2O30JN9A8f1cHWl+Sq",
+	"Im1GBYE7J+NpCbldoBAU96ZEiOI0ZZFHR9FzMIaaIS61ZqtzaOgf6skLUEOpBjguQqaIxQrirQWDQuil",
+	"Wp1p1bUuMQ18229Ae4pWvW+lqIatz1whGIEI7KS9ZWHP60Pv2XIfizjxdURa5krdPtMlcoUS3rype6CW",
+	"y23b6ik1kHtTgtCrfAgB1HMN7+K17fKKHj4+/P8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -18,6 +18,120 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for InvoiceLineKind.
+const (
+	ADDON    InvoiceLineKind = "ADDON"
+	DISCOUNT InvoiceLineKind = "DISCOUNT"
+	PLAN     InvoiceLineKind = "PLAN"
+	USAGE    InvoiceLineKind = "USAGE"
+)
+
+// Valid indicates whether the value is a known member of the InvoiceLineKind enum.
+func (e InvoiceLineKind) Valid() bool {
+	switch e {
+	case ADDON:
+		return true
+	case DISCOUNT:
+		return true
+	case PLAN:
+		return true
+	case USAGE:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for InvoicePaymentKind.
+const (
+	CHARGE   InvoicePaymentKind = "CHARGE"
+	EXTERNAL InvoicePaymentKind = "EXTERNAL"
+	REFUND   InvoicePaymentKind = "REFUND"
+)
+
+// Valid indicates whether the value is a known member of the InvoicePaymentKind enum.
+func (e InvoicePaymentKind) Valid() bool {
+	switch e {
+	case CHARGE:
+		return true
+	case EXTERNAL:
+		return true
+	case REFUND:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for InvoicePaymentMethodRole.
+const (
+	NORMAL    InvoicePaymentMethodRole = "NORMAL"
+	PRIMARY   InvoicePaymentMethodRole = "PRIMARY"
+	SECONDARY InvoicePaymentMethodRole = "SECONDARY"
+)
+
+// Valid indicates whether the value is a known member of the InvoicePaymentMethodRole enum.
+func (e InvoicePaymentMethodRole) Valid() bool {
+	switch e {
+	case NORMAL:
+		return true
+	case PRIMARY:
+		return true
+	case SECONDARY:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for InvoicePaymentOutcome.
+const (
+	DECLINED  InvoicePaymentOutcome = "DECLINED"
+	PENDING   InvoicePaymentOutcome = "PENDING"
+	SUCCEEDED InvoicePaymentOutcome = "SUCCEEDED"
+)
+
+// Valid indicates whether the value is a known member of the InvoicePaymentOutcome enum.
+func (e InvoicePaymentOutcome) Valid() bool {
+	switch e {
+	case DECLINED:
+		return true
+	case PENDING:
+		return true
+	case SUCCEEDED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for InvoiceStatus.
+const (
+	InvoiceStatusCANCELLED InvoiceStatus = "CANCELLED"
+	InvoiceStatusISSUED    InvoiceStatus = "ISSUED"
+	InvoiceStatusOVERDUE   InvoiceStatus = "OVERDUE"
+	InvoiceStatusPAID      InvoiceStatus = "PAID"
+	InvoiceStatusREFUNDED  InvoiceStatus = "REFUNDED"
+)
+
+// Valid indicates whether the value is a known member of the InvoiceStatus enum.
+func (e InvoiceStatus) Valid() bool {
+	switch e {
+	case InvoiceStatusCANCELLED:
+		return true
+	case InvoiceStatusISSUED:
+		return true
+	case InvoiceStatusOVERDUE:
+		return true
+	case InvoiceStatusPAID:
+		return true
+	case InvoiceStatusREFUNDED:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for RateLimitUnit.
 const (
 	DAY    RateLimitUnit = "DAY"
@@ -36,6 +150,30 @@ func (e RateLimitUnit) Valid() bool {
 	case MINUTE:
 		return true
 	case SECOND:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TenantCloseOutcome.
+const (
+	TenantCloseOutcomeEXISTING      TenantCloseOutcome = "EXISTING"
+	TenantCloseOutcomeFAILED        TenantCloseOutcome = "FAILED"
+	TenantCloseOutcomeISSUED        TenantCloseOutcome = "ISSUED"
+	TenantCloseOutcomeNOTHINGTOBILL TenantCloseOutcome = "NOTHING_TO_BILL"
+)
+
+// Valid indicates whether the value is a known member of the TenantCloseOutcome enum.
+func (e TenantCloseOutcome) Valid() bool {
+	switch e {
+	case TenantCloseOutcomeEXISTING:
+		return true
+	case TenantCloseOutcomeFAILED:
+		return true
+	case TenantCloseOutcomeISSUED:
+		return true
+	case TenantCloseOutcomeNOTHINGTOBILL:
 		return true
 	default:
 		return false
@@ -62,22 +200,22 @@ func (e TokenRole) Valid() bool {
 
 // Defines values for TransitionState.
 const (
-	CREATING           TransitionState = "CREATING"
-	FAILED             TransitionState = "FAILED"
-	FINISHED           TransitionState = "FINISHED"
-	WAITINGFORAPPROVAL TransitionState = "WAITING_FOR_APPROVAL"
+	TransitionStateCREATING           TransitionState = "CREATING"
+	TransitionStateFAILED             TransitionState = "FAILED"
+	TransitionStateFINISHED           TransitionState = "FINISHED"
+	TransitionStateWAITINGFORAPPROVAL TransitionState = "WAITING_FOR_APPROVAL"
 )
 
 // Valid indicates whether the value is a known member of the TransitionState enum.
 func (e TransitionState) Valid() bool {
 	switch e {
-	case CREATING:
+	case TransitionStateCREATING:
 		return true
-	case FAILED:
+	case TransitionStateFAILED:
 		return true
-	case FINISHED:
+	case TransitionStateFINISHED:
 		return true
-	case WAITINGFORAPPROVAL:
+	case TransitionStateWAITINGFORAPPROVAL:
 		return true
 	default:
 		return false
@@ -123,6 +261,16 @@ func (e SchemaErrorCode) Valid() bool {
 	}
 }
 
+// BillingPeriod A calendar month (UTC) as `YYYY-MM`.
+//
+// Example: 2026-10
+type BillingPeriod = string
+
+// Cents An amount in the currency's minor units (cents), as a decimal string so no client rounds it.
+//
+// Example: 1900
+type Cents = string
+
 // DNSLabel A DNS label (lower-case letters, digits and '-', starting and ending with a letter or digit).
 type DNSLabel = string
 
@@ -136,6 +284,212 @@ type GaugeBatch struct {
 type GaugeResult struct {
 	ObjectCountsApplied    int32 `json:"object_counts_applied"`
 	ResourceAmountsApplied int32 `json:"resource_amounts_applied"`
+}
+
+// InvoiceDetail defines model for InvoiceDetail.
+type InvoiceDetail struct {
+	Invoice InvoiceSummary `json:"invoice"`
+
+	// LateUsage Per usage type, what arrived for the month after the invoice was issued, in the type's unit.
+	//
+	// Example: {"lb_http_requests":"1250.5"}
+	LateUsage map[string]string `json:"late_usage"`
+	Lines     []InvoiceLine     `json:"lines"`
+
+	// Payments Oldest first.
+	Payments []InvoicePayment `json:"payments"`
+}
+
+// InvoiceLine defines model for InvoiceLine.
+type InvoiceLine struct {
+	// Amount An amount in the currency's minor units (cents), as a decimal string so no client rounds it.
+	//
+	// Example: 1900
+	Amount      Cents           `json:"amount"`
+	Description string          `json:"description"`
+	Kind        InvoiceLineKind `json:"kind"`
+
+	// Quantity As printed on the invoice: "0.709677 month", "9 × 1M requests".
+	Quantity string `json:"quantity"`
+
+	// UnitPrice An amount in the currency's minor units (cents), as a decimal string so no client rounds it.
+	//
+	// Example: 1900
+	UnitPrice Cents `json:"unit_price"`
+}
+
+// InvoiceLineKind defines model for InvoiceLine.Kind.
+type InvoiceLineKind string
+
+// InvoiceList defines model for InvoiceList.
+type InvoiceList struct {
+	Invoices []InvoiceSummary `json:"invoices"`
+}
+
+// InvoicePayment defines model for InvoicePayment.
+type InvoicePayment struct {
+	// Amount An amount in the currency's minor units (cents), as a decimal string so no client rounds it.
+	//
+	// Example: 1900
+	Amount    Cents     `json:"amount"`
+	CreatedAt time.Time `json:"created_at"`
+
+	// Detail Why it was declined, or the reason of a refund.
+	Detail     string     `json:"detail"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+
+	// Kind `CHARGE` through the provider, `EXTERNAL` payment recorded by an operator, or `REFUND`.
+	Kind InvoicePaymentKind `json:"kind"`
+
+	// MethodName The payment method charged (`external` for payments outside the provider).
+	MethodName string                   `json:"method_name"`
+	MethodRole InvoicePaymentMethodRole `json:"method_role"`
+
+	// Outcome `PENDING` while the provider has not answered (or the process stopped before it did; the next collection asks again with the same idempotency key).
+	Outcome InvoicePaymentOutcome `json:"outcome"`
+
+	// Reference The provider's reference, or the operator's for an external payment.
+	Reference string `json:"reference"`
+
+	// Round The collection round it belongs to.
+	Round int32 `json:"round"`
+}
+
+// InvoicePaymentKind `CHARGE` through the provider, `EXTERNAL` payment recorded by an operator, or `REFUND`.
+type InvoicePaymentKind string
+
+// InvoicePaymentMethodRole defines model for InvoicePayment.MethodRole.
+type InvoicePaymentMethodRole string
+
+// InvoicePaymentOutcome `PENDING` while the provider has not answered (or the process stopped before it did; the next collection asks again with the same idempotency key).
+type InvoicePaymentOutcome string
+
+// InvoicePaymentRecord defines model for InvoicePaymentRecord.
+type InvoicePaymentRecord struct {
+	// Reference What identifies the payment received (a bank transfer's reference, say).
+	Reference string `json:"reference"`
+}
+
+// InvoicePeriodClose The month to close, and the one tenant to close it for (every tenant when `tenant` is omitted).
+type InvoicePeriodClose struct {
+	// Period A calendar month (UTC) as `YYYY-MM`.
+	//
+	// Example: 2026-10
+	Period BillingPeriod `json:"period"`
+
+	// Tenant A DNS label (lower-case letters, digits and '-', starting and ending with a letter or digit).
+	Tenant *DNSLabel `json:"tenant,omitempty"`
+}
+
+// InvoicePeriodClosed defines model for InvoicePeriodClosed.
+type InvoicePeriodClosed struct {
+	// Period A calendar month (UTC) as `YYYY-MM`.
+	//
+	// Example: 2026-10
+	Period BillingPeriod `json:"period"`
+
+	// Results One entry per tenant that existed before the month ended, by tenant name.
+	Results []TenantClose `json:"results"`
+}
+
+// InvoiceRun defines model for InvoiceRun.
+type InvoiceRun struct {
+	Failed int32 `json:"failed"`
+
+	// FinishedAt When every tenant was closed; absent while it is not.
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+
+	// Issued Invoices issued by the run.
+	Issued int32 `json:"issued"`
+
+	// LeaseUntil Until when no other replica takes the month over.
+	LeaseUntil time.Time `json:"lease_until"`
+
+	// Owner The replica that claimed the month (`--replica-name`).
+	Owner string `json:"owner"`
+
+	// Period A calendar month (UTC) as `YYYY-MM`.
+	//
+	// Example: 2026-10
+	Period    BillingPeriod `json:"period"`
+	StartedAt time.Time     `json:"started_at"`
+}
+
+// InvoiceRunList defines model for InvoiceRunList.
+type InvoiceRunList struct {
+	// NextDue When the next month becomes due: the end of the running month plus the grace period.
+	NextDue time.Time    `json:"next_due"`
+	Runs    []InvoiceRun `json:"runs"`
+}
+
+// InvoiceStatus Where an invoice stands now: `ISSUED` (to be paid, within its payment terms),
+// `OVERDUE` (to be paid, past its due date), `PAID`, `REFUNDED` or `CANCELLED`.
+type InvoiceStatus string
+
+// InvoiceStatusReason defines model for InvoiceStatusReason.
+type InvoiceStatusReason struct {
+	// Reason Why; kept as the invoice's status reason.
+	Reason *string `json:"reason,omitempty"`
+}
+
+// InvoiceSummary defines model for InvoiceSummary.
+type InvoiceSummary struct {
+	// Collecting True while a round is under way (or was interrupted and waits to be resumed).
+	Collecting bool `json:"collecting"`
+
+	// CollectionRound Collection rounds started (0 for an invoice with nothing to pay).
+	CollectionRound int32 `json:"collection_round"`
+
+	// Currency ISO 4217 currency code.
+	//
+	// Example: USD
+	Currency string `json:"currency"`
+
+	// Discount An amount in the currency's minor units (cents), as a decimal string so no client rounds it.
+	//
+	// Example: 1900
+	Discount Cents     `json:"discount"`
+	DueAt    time.Time `json:"due_at"`
+	IssuedAt time.Time `json:"issued_at"`
+
+	// Number The invoice number, unique per tenant.
+	//
+	// Example: INV-2026-10-000001
+	Number string `json:"number"`
+
+	// Period A calendar month (UTC) as `YYYY-MM`.
+	//
+	// Example: 2026-10
+	Period BillingPeriod `json:"period"`
+
+	// PeriodEnd First instant after the billed month.
+	PeriodEnd time.Time `json:"period_end"`
+
+	// PeriodStart First instant of the billed month.
+	PeriodStart time.Time `json:"period_start"`
+
+	// Status Where an invoice stands now: `ISSUED` (to be paid, within its payment terms),
+	// `OVERDUE` (to be paid, past its due date), `PAID`, `REFUNDED` or `CANCELLED`.
+	Status InvoiceStatus `json:"status"`
+
+	// StatusAt When the stored status was set (an invoice turns OVERDUE at `due_at` without a change).
+	StatusAt time.Time `json:"status_at"`
+
+	// StatusReason Why it has its status: the charge that paid it, the operator's reason.
+	StatusReason string `json:"status_reason"`
+
+	// Subtotal An amount in the currency's minor units (cents), as a decimal string so no client rounds it.
+	//
+	// Example: 1900
+	Subtotal Cents `json:"subtotal"`
+
+	// Tenant The tenant's name.
+	Tenant string `json:"tenant"`
+
+	// Total An amount in the currency's minor units (cents), as a decimal string so no client rounds it.
+	//
+	// Example: 1900
+	Total Cents `json:"total"`
 }
 
 // IssuedToken defines model for IssuedToken.
@@ -303,6 +657,27 @@ type Tenant struct {
 	Name string `json:"name"`
 }
 
+// TenantClose What closing the month did for one tenant; `invoice` is the month's invoice after collection (absent for `NOTHING_TO_BILL` and `FAILED`).
+type TenantClose struct {
+	// Error Why closing failed, or why collecting the invoice did (the invoice then stays unpaid). An
+	// unexpected error is only named as such; its detail is in the server's log.
+	Error   *string         `json:"error,omitempty"`
+	Invoice *InvoiceSummary `json:"invoice,omitempty"`
+
+	// Outcome `ISSUED`: an invoice was issued now. `EXISTING`: the month already had its invoice
+	// (issued by an earlier close or another replica). `NOTHING_TO_BILL`: nothing in the
+	// month was billed; it is closed without an invoice. `FAILED`: closing failed (see
+	// `error`); the month stays open for this tenant.
+	Outcome TenantCloseOutcome `json:"outcome"`
+	Tenant  string             `json:"tenant"`
+}
+
+// TenantCloseOutcome `ISSUED`: an invoice was issued now. `EXISTING`: the month already had its invoice
+// (issued by an earlier close or another replica). `NOTHING_TO_BILL`: nothing in the
+// month was billed; it is closed without an invoice. `FAILED`: closing failed (see
+// `error`); the month stays open for this tenant.
+type TenantCloseOutcome string
+
 // TenantCreate defines model for TenantCreate.
 type TenantCreate struct {
 	// DisplayName Name for people (shown on invoices); the name when omitted.
@@ -409,11 +784,35 @@ type SchemaErrorType struct {
 	Message string          `json:"message"`
 }
 
+// InvoiceNumber defines model for InvoiceNumber.
+type InvoiceNumber = string
+
 // TenantName A DNS label (lower-case letters, digits and '-', starting and ending with a letter or digit).
 type TenantName = DNSLabel
 
 // Error The body of every error answer.
 type Error = SchemaErrorType
+
+// ListInvoiceRunsParams defines parameters for ListInvoiceRuns.
+type ListInvoiceRunsParams struct {
+	// Limit The most runs to return, 1 to 1000.
+	Limit *int32 `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
+// FindInvoicesParams defines parameters for FindInvoices.
+type FindInvoicesParams struct {
+	// Tenant Only this tenant's invoices.
+	Tenant *DNSLabel `form:"tenant,omitempty" json:"tenant,omitempty"`
+
+	// Period Only invoices of this month.
+	Period *BillingPeriod `form:"period,omitempty" json:"period,omitempty"`
+
+	// Status Only invoices in this status now.
+	Status *InvoiceStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// Limit The most invoices to return, 1 to 1000.
+	Limit *int32 `form:"limit,omitempty" json:"limit,omitempty"`
+}
 
 // ListPlanTransitionsParams defines parameters for ListPlanTransitions.
 type ListPlanTransitionsParams struct {
@@ -444,11 +843,23 @@ type IngestUsageRecordsParams struct {
 // RecordGaugesJSONRequestBody defines body for RecordGauges for application/json ContentType.
 type RecordGaugesJSONRequestBody = GaugeBatch
 
+// CloseInvoicePeriodJSONRequestBody defines body for CloseInvoicePeriod for application/json ContentType.
+type CloseInvoicePeriodJSONRequestBody = InvoicePeriodClose
+
 // RejectPlanTransitionJSONRequestBody defines body for RejectPlanTransition for application/json ContentType.
 type RejectPlanTransitionJSONRequestBody RejectPlanTransitionJSONBody
 
 // CreateTenantJSONRequestBody defines body for CreateTenant for application/json ContentType.
 type CreateTenantJSONRequestBody = TenantCreate
+
+// CancelInvoiceJSONRequestBody defines body for CancelInvoice for application/json ContentType.
+type CancelInvoiceJSONRequestBody = InvoiceStatusReason
+
+// RecordInvoicePaymentJSONRequestBody defines body for RecordInvoicePayment for application/json ContentType.
+type RecordInvoicePaymentJSONRequestBody = InvoicePaymentRecord
+
+// RefundInvoiceJSONRequestBody defines body for RefundInvoice for application/json ContentType.
+type RefundInvoiceJSONRequestBody = InvoiceStatusReason
 
 // SetLimitOverridesJSONRequestBody defines body for SetLimitOverrides for application/json ContentType.
 type SetLimitOverridesJSONRequestBody = LimitOverridesInput
@@ -565,6 +976,58 @@ type ClientInterface interface {
 	// Corresponds with POST /admin/v1/gauges (the `RecordGauges` operationId).
 	RecordGauges(ctx context.Context, body RecordGaugesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListInvoiceRuns List the scheduler's runs
+	//
+	// The months the invoice scheduler has taken up, newest first: which replica holds (or
+	// held) each, until when its claim lasts, and how many invoices it issued. A month
+	// without `finished_at` whose claim has run out is taken over by the next replica that
+	// runs; `next_due` is when the next month becomes due for closing.
+	//
+	// Corresponds with GET /admin/v1/invoice_runs (the `ListInvoiceRuns` operationId).
+	ListInvoiceRuns(ctx context.Context, params *ListInvoiceRunsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// FindInvoices List invoices
+	//
+	// Issued invoices of every tenant, or of one, newest month first. `status` selects by the
+	// status as read now: `OVERDUE` is an `ISSUED` invoice whose due date has passed, and
+	// `ISSUED` then means one still within its payment terms. At most `limit` invoices
+	// (100 when omitted).
+	//
+	// Corresponds with GET /admin/v1/invoices (the `FindInvoices` operationId).
+	FindInvoices(ctx context.Context, params *FindInvoicesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CloseInvoicePeriodWithBody Close a billing month
+	//
+	// Closes one calendar month for one tenant, or for every tenant that existed before the
+	// month ended: each gets its invoice for the month (or none when nothing in it was
+	// billed), which is then collected from its PRIMARY and, if that is declined, its
+	// SECONDARY payment method. The month must have ended (400 naming `period` otherwise).
+	// Closing a month again issues nothing new: tenants already invoiced answer `EXISTING`
+	// (resuming a collection that was interrupted), so a close that stopped half-way can
+	// simply be repeated. A tenant that fails answers `FAILED` with the reason and stays
+	// open for the next close; the others are not held back.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /admin/v1/invoices/close (the `CloseInvoicePeriod` operationId).
+	CloseInvoicePeriodWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CloseInvoicePeriod Close a billing month
+	//
+	// Closes one calendar month for one tenant, or for every tenant that existed before the
+	// month ended: each gets its invoice for the month (or none when nothing in it was
+	// billed), which is then collected from its PRIMARY and, if that is declined, its
+	// SECONDARY payment method. The month must have ended (400 naming `period` otherwise).
+	// Closing a month again issues nothing new: tenants already invoiced answer `EXISTING`
+	// (resuming a collection that was interrupted), so a close that stopped half-way can
+	// simply be repeated. A tenant that fails answers `FAILED` with the reason and stays
+	// open for the next close; the others are not held back.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /admin/v1/invoices/close (the `CloseInvoicePeriod` operationId).
+	CloseInvoicePeriod(ctx context.Context, body CloseInvoicePeriodJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListPlanTransitions List plan transitions
 	//
 	// Plan transitions, newest first, optionally of one tenant and in one state (`WAITING_FOR_APPROVAL` for the ones to decide).
@@ -624,6 +1087,92 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /admin/v1/tenants/{tenant} (the `GetTenant` operationId).
 	GetTenant(ctx context.Context, tenant TenantName, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetInvoice Read an invoice
+	//
+	// The invoice with its lines, every payment record (charge attempts, external payments,
+	// refunds; never the payment token) and the usage of its month that arrived after it was
+	// issued, per usage type: that usage is kept and reported here, never added to the
+	// invoice.
+	//
+	// Corresponds with GET /admin/v1/tenants/{tenant}/invoices/{number} (the `GetInvoice` operationId).
+	GetInvoice(ctx context.Context, tenant TenantName, number InvoiceNumber, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CancelInvoiceWithBody Cancel an unpaid invoice
+	//
+	// Voids an `ISSUED` (or `OVERDUE`) invoice: it becomes `CANCELLED`, stays listed, and its
+	// month stays closed (nothing is issued for it again). 409 for an invoice in any other
+	// status, or while a collection round is under way.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /admin/v1/tenants/{tenant}/invoices/{number}/cancel (the `CancelInvoice` operationId).
+	CancelInvoiceWithBody(ctx context.Context, tenant TenantName, number InvoiceNumber, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CancelInvoice Cancel an unpaid invoice
+	//
+	// Voids an `ISSUED` (or `OVERDUE`) invoice: it becomes `CANCELLED`, stays listed, and its
+	// month stays closed (nothing is issued for it again). 409 for an invoice in any other
+	// status, or while a collection round is under way.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /admin/v1/tenants/{tenant}/invoices/{number}/cancel (the `CancelInvoice` operationId).
+	CancelInvoice(ctx context.Context, tenant TenantName, number InvoiceNumber, body CancelInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RecordInvoicePaymentWithBody Record a payment received outside the provider
+	//
+	// Marks an `ISSUED` (or `OVERDUE`) invoice `PAID` by a payment the provider did not take,
+	// such as a bank transfer, kept with its reference. 409 for an invoice in any other
+	// status, or while a collection round is under way.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /admin/v1/tenants/{tenant}/invoices/{number}/record_payment (the `RecordInvoicePayment` operationId).
+	RecordInvoicePaymentWithBody(ctx context.Context, tenant TenantName, number InvoiceNumber, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RecordInvoicePayment Record a payment received outside the provider
+	//
+	// Marks an `ISSUED` (or `OVERDUE`) invoice `PAID` by a payment the provider did not take,
+	// such as a bank transfer, kept with its reference. 409 for an invoice in any other
+	// status, or while a collection round is under way.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /admin/v1/tenants/{tenant}/invoices/{number}/record_payment (the `RecordInvoicePayment` operationId).
+	RecordInvoicePayment(ctx context.Context, tenant TenantName, number InvoiceNumber, body RecordInvoicePaymentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RefundInvoiceWithBody Refund a paid invoice
+	//
+	// Gives back the payment of a `PAID` invoice: a charge through the provider (once, however
+	// often this is repeated), an external payment by recording it refunded. The invoice
+	// becomes `REFUNDED`. 409 for an invoice in any other status.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /admin/v1/tenants/{tenant}/invoices/{number}/refund (the `RefundInvoice` operationId).
+	RefundInvoiceWithBody(ctx context.Context, tenant TenantName, number InvoiceNumber, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RefundInvoice Refund a paid invoice
+	//
+	// Gives back the payment of a `PAID` invoice: a charge through the provider (once, however
+	// often this is repeated), an external payment by recording it refunded. The invoice
+	// becomes `REFUNDED`. 409 for an invoice in any other status.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /admin/v1/tenants/{tenant}/invoices/{number}/refund (the `RefundInvoice` operationId).
+	RefundInvoice(ctx context.Context, tenant TenantName, number InvoiceNumber, body RefundInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RetryInvoice Collect an unpaid invoice again
+	//
+	// Starts a new collection round of an `ISSUED` (or `OVERDUE`) invoice: the PRIMARY
+	// payment method is charged, then the SECONDARY if it is declined. A round that was
+	// interrupted is resumed instead, with the same idempotency keys, so money moves once.
+	// 409 for an invoice in any other status.
+	//
+	// Corresponds with POST /admin/v1/tenants/{tenant}/invoices/{number}/retry (the `RetryInvoice` operationId).
+	RetryInvoice(ctx context.Context, tenant TenantName, number InvoiceNumber, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ClearLimitOverrides Remove a tenant's limit overrides
 	//
@@ -834,6 +1383,98 @@ func (c *Client) RecordGauges(ctx context.Context, body RecordGaugesJSONRequestB
 	return c.Client.Do(req)
 }
 
+// ListInvoiceRuns List the scheduler's runs
+//
+// The months the invoice scheduler has taken up, newest first: which replica holds (or
+// held) each, until when its claim lasts, and how many invoices it issued. A month
+// without `finished_at` whose claim has run out is taken over by the next replica that
+// runs; `next_due` is when the next month becomes due for closing.
+//
+// Corresponds with GET /admin/v1/invoice_runs (the `ListInvoiceRuns` operationId).
+func (c *Client) ListInvoiceRuns(ctx context.Context, params *ListInvoiceRunsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListInvoiceRunsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// FindInvoices List invoices
+//
+// Issued invoices of every tenant, or of one, newest month first. `status` selects by the
+// status as read now: `OVERDUE` is an `ISSUED` invoice whose due date has passed, and
+// `ISSUED` then means one still within its payment terms. At most `limit` invoices
+// (100 when omitted).
+//
+// Corresponds with GET /admin/v1/invoices (the `FindInvoices` operationId).
+func (c *Client) FindInvoices(ctx context.Context, params *FindInvoicesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewFindInvoicesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CloseInvoicePeriodWithBody Close a billing month
+//
+// Closes one calendar month for one tenant, or for every tenant that existed before the
+// month ended: each gets its invoice for the month (or none when nothing in it was
+// billed), which is then collected from its PRIMARY and, if that is declined, its
+// SECONDARY payment method. The month must have ended (400 naming `period` otherwise).
+// Closing a month again issues nothing new: tenants already invoiced answer `EXISTING`
+// (resuming a collection that was interrupted), so a close that stopped half-way can
+// simply be repeated. A tenant that fails answers `FAILED` with the reason and stays
+// open for the next close; the others are not held back.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /admin/v1/invoices/close (the `CloseInvoicePeriod` operationId).
+func (c *Client) CloseInvoicePeriodWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCloseInvoicePeriodRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CloseInvoicePeriod Close a billing month
+//
+// Closes one calendar month for one tenant, or for every tenant that existed before the
+// month ended: each gets its invoice for the month (or none when nothing in it was
+// billed), which is then collected from its PRIMARY and, if that is declined, its
+// SECONDARY payment method. The month must have ended (400 naming `period` otherwise).
+// Closing a month again issues nothing new: tenants already invoiced answer `EXISTING`
+// (resuming a collection that was interrupted), so a close that stopped half-way can
+// simply be repeated. A tenant that fails answers `FAILED` with the reason and stays
+// open for the next close; the others are not held back.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /admin/v1/invoices/close (the `CloseInvoicePeriod` operationId).
+func (c *Client) CloseInvoicePeriod(ctx context.Context, body CloseInvoicePeriodJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCloseInvoicePeriodRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListPlanTransitions List plan transitions
 //
 // Plan transitions, newest first, optionally of one tenant and in one state (`WAITING_FOR_APPROVAL` for the ones to decide).
@@ -964,6 +1605,172 @@ func (c *Client) CreateTenant(ctx context.Context, body CreateTenantJSONRequestB
 // Corresponds with GET /admin/v1/tenants/{tenant} (the `GetTenant` operationId).
 func (c *Client) GetTenant(ctx context.Context, tenant TenantName, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetTenantRequest(c.Server, tenant)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetInvoice Read an invoice
+//
+// The invoice with its lines, every payment record (charge attempts, external payments,
+// refunds; never the payment token) and the usage of its month that arrived after it was
+// issued, per usage type: that usage is kept and reported here, never added to the
+// invoice.
+//
+// Corresponds with GET /admin/v1/tenants/{tenant}/invoices/{number} (the `GetInvoice` operationId).
+func (c *Client) GetInvoice(ctx context.Context, tenant TenantName, number InvoiceNumber, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetInvoiceRequest(c.Server, tenant, number)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CancelInvoiceWithBody Cancel an unpaid invoice
+//
+// Voids an `ISSUED` (or `OVERDUE`) invoice: it becomes `CANCELLED`, stays listed, and its
+// month stays closed (nothing is issued for it again). 409 for an invoice in any other
+// status, or while a collection round is under way.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /admin/v1/tenants/{tenant}/invoices/{number}/cancel (the `CancelInvoice` operationId).
+func (c *Client) CancelInvoiceWithBody(ctx context.Context, tenant TenantName, number InvoiceNumber, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCancelInvoiceRequestWithBody(c.Server, tenant, number, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CancelInvoice Cancel an unpaid invoice
+//
+// Voids an `ISSUED` (or `OVERDUE`) invoice: it becomes `CANCELLED`, stays listed, and its
+// month stays closed (nothing is issued for it again). 409 for an invoice in any other
+// status, or while a collection round is under way.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /admin/v1/tenants/{tenant}/invoices/{number}/cancel (the `CancelInvoice` operationId).
+func (c *Client) CancelInvoice(ctx context.Context, tenant TenantName, number InvoiceNumber, body CancelInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCancelInvoiceRequest(c.Server, tenant, number, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RecordInvoicePaymentWithBody Record a payment received outside the provider
+//
+// Marks an `ISSUED` (or `OVERDUE`) invoice `PAID` by a payment the provider did not take,
+// such as a bank transfer, kept with its reference. 409 for an invoice in any other
+// status, or while a collection round is under way.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /admin/v1/tenants/{tenant}/invoices/{number}/record_payment (the `RecordInvoicePayment` operationId).
+func (c *Client) RecordInvoicePaymentWithBody(ctx context.Context, tenant TenantName, number InvoiceNumber, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRecordInvoicePaymentRequestWithBody(c.Server, tenant, number, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RecordInvoicePayment Record a payment received outside the provider
+//
+// Marks an `ISSUED` (or `OVERDUE`) invoice `PAID` by a payment the provider did not take,
+// such as a bank transfer, kept with its reference. 409 for an invoice in any other
+// status, or while a collection round is under way.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /admin/v1/tenants/{tenant}/invoices/{number}/record_payment (the `RecordInvoicePayment` operationId).
+func (c *Client) RecordInvoicePayment(ctx context.Context, tenant TenantName, number InvoiceNumber, body RecordInvoicePaymentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRecordInvoicePaymentRequest(c.Server, tenant, number, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RefundInvoiceWithBody Refund a paid invoice
+//
+// Gives back the payment of a `PAID` invoice: a charge through the provider (once, however
+// often this is repeated), an external payment by recording it refunded. The invoice
+// becomes `REFUNDED`. 409 for an invoice in any other status.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /admin/v1/tenants/{tenant}/invoices/{number}/refund (the `RefundInvoice` operationId).
+func (c *Client) RefundInvoiceWithBody(ctx context.Context, tenant TenantName, number InvoiceNumber, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRefundInvoiceRequestWithBody(c.Server, tenant, number, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RefundInvoice Refund a paid invoice
+//
+// Gives back the payment of a `PAID` invoice: a charge through the provider (once, however
+// often this is repeated), an external payment by recording it refunded. The invoice
+// becomes `REFUNDED`. 409 for an invoice in any other status.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /admin/v1/tenants/{tenant}/invoices/{number}/refund (the `RefundInvoice` operationId).
+func (c *Client) RefundInvoice(ctx context.Context, tenant TenantName, number InvoiceNumber, body RefundInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRefundInvoiceRequest(c.Server, tenant, number, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RetryInvoice Collect an unpaid invoice again
+//
+// Starts a new collection round of an `ISSUED` (or `OVERDUE`) invoice: the PRIMARY
+// payment method is charged, then the SECONDARY if it is declined. A round that was
+// interrupted is resumed instead, with the same idempotency keys, so money moves once.
+// 409 for an invoice in any other status.
+//
+// Corresponds with POST /admin/v1/tenants/{tenant}/invoices/{number}/retry (the `RetryInvoice` operationId).
+func (c *Client) RetryInvoice(ctx context.Context, tenant TenantName, number InvoiceNumber, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRetryInvoiceRequest(c.Server, tenant, number)
 	if err != nil {
 		return nil, err
 	}
@@ -1336,6 +2143,190 @@ func NewRecordGaugesRequestWithBody(server string, contentType string, body io.R
 	return req, nil
 }
 
+// NewListInvoiceRunsRequest constructs an http.Request for the ListInvoiceRuns method
+func NewListInvoiceRunsRequest(server string, params *ListInvoiceRunsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/invoice_runs")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewFindInvoicesRequest constructs an http.Request for the FindInvoices method
+func NewFindInvoicesRequest(server string, params *FindInvoicesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/invoices")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Tenant != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tenant", *params.Tenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Period != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "period", *params.Period, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCloseInvoicePeriodRequest calls the generic CloseInvoicePeriod builder with application/json body
+func NewCloseInvoicePeriodRequest(server string, body CloseInvoicePeriodJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCloseInvoicePeriodRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCloseInvoicePeriodRequestWithBody constructs an http.Request for the CloseInvoicePeriod method, with any body, and a specified content type
+func NewCloseInvoicePeriodRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/invoices/close")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewListPlanTransitionsRequest constructs an http.Request for the ListPlanTransitions method
 func NewListPlanTransitionsRequest(server string, params *ListPlanTransitionsParams) (*http.Request, error) {
 	var err error
@@ -1577,6 +2568,250 @@ func NewGetTenantRequest(server string, tenant TenantName) (*http.Request, error
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetInvoiceRequest constructs an http.Request for the GetInvoice method
+func NewGetInvoiceRequest(server string, tenant TenantName, number InvoiceNumber) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tenant", tenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "number", number, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/tenants/%s/invoices/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCancelInvoiceRequest calls the generic CancelInvoice builder with application/json body
+func NewCancelInvoiceRequest(server string, tenant TenantName, number InvoiceNumber, body CancelInvoiceJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCancelInvoiceRequestWithBody(server, tenant, number, "application/json", bodyReader)
+}
+
+// NewCancelInvoiceRequestWithBody constructs an http.Request for the CancelInvoice method, with any body, and a specified content type
+func NewCancelInvoiceRequestWithBody(server string, tenant TenantName, number InvoiceNumber, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tenant", tenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "number", number, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/tenants/%s/invoices/%s/cancel", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRecordInvoicePaymentRequest calls the generic RecordInvoicePayment builder with application/json body
+func NewRecordInvoicePaymentRequest(server string, tenant TenantName, number InvoiceNumber, body RecordInvoicePaymentJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRecordInvoicePaymentRequestWithBody(server, tenant, number, "application/json", bodyReader)
+}
+
+// NewRecordInvoicePaymentRequestWithBody constructs an http.Request for the RecordInvoicePayment method, with any body, and a specified content type
+func NewRecordInvoicePaymentRequestWithBody(server string, tenant TenantName, number InvoiceNumber, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tenant", tenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "number", number, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/tenants/%s/invoices/%s/record_payment", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRefundInvoiceRequest calls the generic RefundInvoice builder with application/json body
+func NewRefundInvoiceRequest(server string, tenant TenantName, number InvoiceNumber, body RefundInvoiceJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRefundInvoiceRequestWithBody(server, tenant, number, "application/json", bodyReader)
+}
+
+// NewRefundInvoiceRequestWithBody constructs an http.Request for the RefundInvoice method, with any body, and a specified content type
+func NewRefundInvoiceRequestWithBody(server string, tenant TenantName, number InvoiceNumber, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tenant", tenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "number", number, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/tenants/%s/invoices/%s/refund", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRetryInvoiceRequest constructs an http.Request for the RetryInvoice method
+func NewRetryInvoiceRequest(server string, tenant TenantName, number InvoiceNumber) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tenant", tenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "number", number, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/tenants/%s/invoices/%s/retry", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -2155,6 +3390,62 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /admin/v1/gauges (the `RecordGauges` operationId).
 	RecordGaugesWithResponse(ctx context.Context, body RecordGaugesJSONRequestBody, reqEditors ...RequestEditorFn) (*RecordGaugesResponse, error)
 
+	// ListInvoiceRunsWithResponse List the scheduler's runs
+	//
+	// The months the invoice scheduler has taken up, newest first: which replica holds (or
+	// held) each, until when its claim lasts, and how many invoices it issued. A month
+	// without `finished_at` whose claim has run out is taken over by the next replica that
+	// runs; `next_due` is when the next month becomes due for closing.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/v1/invoice_runs (the `ListInvoiceRuns` operationId).
+	ListInvoiceRunsWithResponse(ctx context.Context, params *ListInvoiceRunsParams, reqEditors ...RequestEditorFn) (*ListInvoiceRunsResponse, error)
+
+	// FindInvoicesWithResponse List invoices
+	//
+	// Issued invoices of every tenant, or of one, newest month first. `status` selects by the
+	// status as read now: `OVERDUE` is an `ISSUED` invoice whose due date has passed, and
+	// `ISSUED` then means one still within its payment terms. At most `limit` invoices
+	// (100 when omitted).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/v1/invoices (the `FindInvoices` operationId).
+	FindInvoicesWithResponse(ctx context.Context, params *FindInvoicesParams, reqEditors ...RequestEditorFn) (*FindInvoicesResponse, error)
+
+	// CloseInvoicePeriodWithBodyWithResponse Close a billing month
+	//
+	// Closes one calendar month for one tenant, or for every tenant that existed before the
+	// month ended: each gets its invoice for the month (or none when nothing in it was
+	// billed), which is then collected from its PRIMARY and, if that is declined, its
+	// SECONDARY payment method. The month must have ended (400 naming `period` otherwise).
+	// Closing a month again issues nothing new: tenants already invoiced answer `EXISTING`
+	// (resuming a collection that was interrupted), so a close that stopped half-way can
+	// simply be repeated. A tenant that fails answers `FAILED` with the reason and stays
+	// open for the next close; the others are not held back.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/v1/invoices/close (the `CloseInvoicePeriod` operationId).
+	CloseInvoicePeriodWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CloseInvoicePeriodResponse, error)
+
+	// CloseInvoicePeriodWithResponse Close a billing month
+	//
+	// Closes one calendar month for one tenant, or for every tenant that existed before the
+	// month ended: each gets its invoice for the month (or none when nothing in it was
+	// billed), which is then collected from its PRIMARY and, if that is declined, its
+	// SECONDARY payment method. The month must have ended (400 naming `period` otherwise).
+	// Closing a month again issues nothing new: tenants already invoiced answer `EXISTING`
+	// (resuming a collection that was interrupted), so a close that stopped half-way can
+	// simply be repeated. A tenant that fails answers `FAILED` with the reason and stays
+	// open for the next close; the others are not held back.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/v1/invoices/close (the `CloseInvoicePeriod` operationId).
+	CloseInvoicePeriodWithResponse(ctx context.Context, body CloseInvoicePeriodJSONRequestBody, reqEditors ...RequestEditorFn) (*CloseInvoicePeriodResponse, error)
+
 	// ListPlanTransitionsWithResponse List plan transitions
 	//
 	// Plan transitions, newest first, optionally of one tenant and in one state (`WAITING_FOR_APPROVAL` for the ones to decide).
@@ -2222,6 +3513,96 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /admin/v1/tenants/{tenant} (the `GetTenant` operationId).
 	GetTenantWithResponse(ctx context.Context, tenant TenantName, reqEditors ...RequestEditorFn) (*GetTenantResponse, error)
+
+	// GetInvoiceWithResponse Read an invoice
+	//
+	// The invoice with its lines, every payment record (charge attempts, external payments,
+	// refunds; never the payment token) and the usage of its month that arrived after it was
+	// issued, per usage type: that usage is kept and reported here, never added to the
+	// invoice.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/v1/tenants/{tenant}/invoices/{number} (the `GetInvoice` operationId).
+	GetInvoiceWithResponse(ctx context.Context, tenant TenantName, number InvoiceNumber, reqEditors ...RequestEditorFn) (*GetInvoiceResponse, error)
+
+	// CancelInvoiceWithBodyWithResponse Cancel an unpaid invoice
+	//
+	// Voids an `ISSUED` (or `OVERDUE`) invoice: it becomes `CANCELLED`, stays listed, and its
+	// month stays closed (nothing is issued for it again). 409 for an invoice in any other
+	// status, or while a collection round is under way.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/v1/tenants/{tenant}/invoices/{number}/cancel (the `CancelInvoice` operationId).
+	CancelInvoiceWithBodyWithResponse(ctx context.Context, tenant TenantName, number InvoiceNumber, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CancelInvoiceResponse, error)
+
+	// CancelInvoiceWithResponse Cancel an unpaid invoice
+	//
+	// Voids an `ISSUED` (or `OVERDUE`) invoice: it becomes `CANCELLED`, stays listed, and its
+	// month stays closed (nothing is issued for it again). 409 for an invoice in any other
+	// status, or while a collection round is under way.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/v1/tenants/{tenant}/invoices/{number}/cancel (the `CancelInvoice` operationId).
+	CancelInvoiceWithResponse(ctx context.Context, tenant TenantName, number InvoiceNumber, body CancelInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*CancelInvoiceResponse, error)
+
+	// RecordInvoicePaymentWithBodyWithResponse Record a payment received outside the provider
+	//
+	// Marks an `ISSUED` (or `OVERDUE`) invoice `PAID` by a payment the provider did not take,
+	// such as a bank transfer, kept with its reference. 409 for an invoice in any other
+	// status, or while a collection round is under way.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/v1/tenants/{tenant}/invoices/{number}/record_payment (the `RecordInvoicePayment` operationId).
+	RecordInvoicePaymentWithBodyWithResponse(ctx context.Context, tenant TenantName, number InvoiceNumber, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RecordInvoicePaymentResponse, error)
+
+	// RecordInvoicePaymentWithResponse Record a payment received outside the provider
+	//
+	// Marks an `ISSUED` (or `OVERDUE`) invoice `PAID` by a payment the provider did not take,
+	// such as a bank transfer, kept with its reference. 409 for an invoice in any other
+	// status, or while a collection round is under way.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/v1/tenants/{tenant}/invoices/{number}/record_payment (the `RecordInvoicePayment` operationId).
+	RecordInvoicePaymentWithResponse(ctx context.Context, tenant TenantName, number InvoiceNumber, body RecordInvoicePaymentJSONRequestBody, reqEditors ...RequestEditorFn) (*RecordInvoicePaymentResponse, error)
+
+	// RefundInvoiceWithBodyWithResponse Refund a paid invoice
+	//
+	// Gives back the payment of a `PAID` invoice: a charge through the provider (once, however
+	// often this is repeated), an external payment by recording it refunded. The invoice
+	// becomes `REFUNDED`. 409 for an invoice in any other status.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/v1/tenants/{tenant}/invoices/{number}/refund (the `RefundInvoice` operationId).
+	RefundInvoiceWithBodyWithResponse(ctx context.Context, tenant TenantName, number InvoiceNumber, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RefundInvoiceResponse, error)
+
+	// RefundInvoiceWithResponse Refund a paid invoice
+	//
+	// Gives back the payment of a `PAID` invoice: a charge through the provider (once, however
+	// often this is repeated), an external payment by recording it refunded. The invoice
+	// becomes `REFUNDED`. 409 for an invoice in any other status.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/v1/tenants/{tenant}/invoices/{number}/refund (the `RefundInvoice` operationId).
+	RefundInvoiceWithResponse(ctx context.Context, tenant TenantName, number InvoiceNumber, body RefundInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*RefundInvoiceResponse, error)
+
+	// RetryInvoiceWithResponse Collect an unpaid invoice again
+	//
+	// Starts a new collection round of an `ISSUED` (or `OVERDUE`) invoice: the PRIMARY
+	// payment method is charged, then the SECONDARY if it is declined. A round that was
+	// interrupted is resumed instead, with the same idempotency keys, so money moves once.
+	// 409 for an invoice in any other status.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/v1/tenants/{tenant}/invoices/{number}/retry (the `RetryInvoice` operationId).
+	RetryInvoiceWithResponse(ctx context.Context, tenant TenantName, number InvoiceNumber, reqEditors ...RequestEditorFn) (*RetryInvoiceResponse, error)
 
 	// ClearLimitOverridesWithResponse Remove a tenant's limit overrides
 	//
@@ -2482,6 +3863,255 @@ func (r RecordGaugesResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r RecordGaugesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListInvoiceRunsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *InvoiceRunList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListInvoiceRunsResponse) GetJSON200() *InvoiceRunList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListInvoiceRunsResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListInvoiceRunsResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListInvoiceRunsResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListInvoiceRunsResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListInvoiceRunsResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListInvoiceRunsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListInvoiceRunsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListInvoiceRunsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListInvoiceRunsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type FindInvoicesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *InvoiceList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r FindInvoicesResponse) GetJSON200() *InvoiceList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r FindInvoicesResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r FindInvoicesResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r FindInvoicesResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r FindInvoicesResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r FindInvoicesResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r FindInvoicesResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r FindInvoicesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r FindInvoicesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r FindInvoicesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r FindInvoicesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CloseInvoicePeriodResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *InvoicePeriodClosed
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CloseInvoicePeriodResponse) GetJSON200() *InvoicePeriodClosed {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CloseInvoicePeriodResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CloseInvoicePeriodResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CloseInvoicePeriodResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CloseInvoicePeriodResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CloseInvoicePeriodResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CloseInvoicePeriodResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CloseInvoicePeriodResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CloseInvoicePeriodResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CloseInvoicePeriodResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CloseInvoicePeriodResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CloseInvoicePeriodResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -2991,6 +4621,470 @@ func (r GetTenantResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetTenantResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetInvoiceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *InvoiceDetail
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetInvoiceResponse) GetJSON200() *InvoiceDetail {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetInvoiceResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetInvoiceResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetInvoiceResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetInvoiceResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetInvoiceResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetInvoiceResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetInvoiceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetInvoiceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetInvoiceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetInvoiceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CancelInvoiceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *InvoiceDetail
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CancelInvoiceResponse) GetJSON200() *InvoiceDetail {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CancelInvoiceResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CancelInvoiceResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CancelInvoiceResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CancelInvoiceResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CancelInvoiceResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CancelInvoiceResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CancelInvoiceResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CancelInvoiceResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CancelInvoiceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CancelInvoiceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CancelInvoiceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CancelInvoiceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RecordInvoicePaymentResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *InvoiceDetail
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RecordInvoicePaymentResponse) GetJSON200() *InvoiceDetail {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RecordInvoicePaymentResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RecordInvoicePaymentResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RecordInvoicePaymentResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r RecordInvoicePaymentResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r RecordInvoicePaymentResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RecordInvoicePaymentResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RecordInvoicePaymentResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RecordInvoicePaymentResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RecordInvoicePaymentResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RecordInvoicePaymentResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RecordInvoicePaymentResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RecordInvoicePaymentResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RefundInvoiceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *InvoiceDetail
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RefundInvoiceResponse) GetJSON200() *InvoiceDetail {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RefundInvoiceResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RefundInvoiceResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RefundInvoiceResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r RefundInvoiceResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r RefundInvoiceResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RefundInvoiceResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RefundInvoiceResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RefundInvoiceResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RefundInvoiceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RefundInvoiceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RefundInvoiceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RefundInvoiceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RetryInvoiceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *InvoiceDetail
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RetryInvoiceResponse) GetJSON200() *InvoiceDetail {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RetryInvoiceResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RetryInvoiceResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RetryInvoiceResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r RetryInvoiceResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RetryInvoiceResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RetryInvoiceResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RetryInvoiceResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RetryInvoiceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RetryInvoiceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RetryInvoiceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RetryInvoiceResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -3976,6 +6070,86 @@ func (c *ClientWithResponses) RecordGaugesWithResponse(ctx context.Context, body
 	return ParseRecordGaugesResponse(rsp)
 }
 
+// ListInvoiceRunsWithResponse List the scheduler's runs
+//
+// The months the invoice scheduler has taken up, newest first: which replica holds (or
+// held) each, until when its claim lasts, and how many invoices it issued. A month
+// without `finished_at` whose claim has run out is taken over by the next replica that
+// runs; `next_due` is when the next month becomes due for closing.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/v1/invoice_runs (the `ListInvoiceRuns` operationId).
+func (c *ClientWithResponses) ListInvoiceRunsWithResponse(ctx context.Context, params *ListInvoiceRunsParams, reqEditors ...RequestEditorFn) (*ListInvoiceRunsResponse, error) {
+	rsp, err := c.ListInvoiceRuns(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListInvoiceRunsResponse(rsp)
+}
+
+// FindInvoicesWithResponse List invoices
+//
+// Issued invoices of every tenant, or of one, newest month first. `status` selects by the
+// status as read now: `OVERDUE` is an `ISSUED` invoice whose due date has passed, and
+// `ISSUED` then means one still within its payment terms. At most `limit` invoices
+// (100 when omitted).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/v1/invoices (the `FindInvoices` operationId).
+func (c *ClientWithResponses) FindInvoicesWithResponse(ctx context.Context, params *FindInvoicesParams, reqEditors ...RequestEditorFn) (*FindInvoicesResponse, error) {
+	rsp, err := c.FindInvoices(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseFindInvoicesResponse(rsp)
+}
+
+// CloseInvoicePeriodWithBodyWithResponse Close a billing month
+//
+// Closes one calendar month for one tenant, or for every tenant that existed before the
+// month ended: each gets its invoice for the month (or none when nothing in it was
+// billed), which is then collected from its PRIMARY and, if that is declined, its
+// SECONDARY payment method. The month must have ended (400 naming `period` otherwise).
+// Closing a month again issues nothing new: tenants already invoiced answer `EXISTING`
+// (resuming a collection that was interrupted), so a close that stopped half-way can
+// simply be repeated. A tenant that fails answers `FAILED` with the reason and stays
+// open for the next close; the others are not held back.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/v1/invoices/close (the `CloseInvoicePeriod` operationId).
+func (c *ClientWithResponses) CloseInvoicePeriodWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CloseInvoicePeriodResponse, error) {
+	rsp, err := c.CloseInvoicePeriodWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCloseInvoicePeriodResponse(rsp)
+}
+
+// CloseInvoicePeriodWithResponse Close a billing month
+//
+// Closes one calendar month for one tenant, or for every tenant that existed before the
+// month ended: each gets its invoice for the month (or none when nothing in it was
+// billed), which is then collected from its PRIMARY and, if that is declined, its
+// SECONDARY payment method. The month must have ended (400 naming `period` otherwise).
+// Closing a month again issues nothing new: tenants already invoiced answer `EXISTING`
+// (resuming a collection that was interrupted), so a close that stopped half-way can
+// simply be repeated. A tenant that fails answers `FAILED` with the reason and stays
+// open for the next close; the others are not held back.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/v1/invoices/close (the `CloseInvoicePeriod` operationId).
+func (c *ClientWithResponses) CloseInvoicePeriodWithResponse(ctx context.Context, body CloseInvoicePeriodJSONRequestBody, reqEditors ...RequestEditorFn) (*CloseInvoicePeriodResponse, error) {
+	rsp, err := c.CloseInvoicePeriod(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCloseInvoicePeriodResponse(rsp)
+}
+
 // ListPlanTransitionsWithResponse List plan transitions
 //
 // Plan transitions, newest first, optionally of one tenant and in one state (`WAITING_FOR_APPROVAL` for the ones to decide).
@@ -4090,6 +6264,144 @@ func (c *ClientWithResponses) GetTenantWithResponse(ctx context.Context, tenant 
 		return nil, err
 	}
 	return ParseGetTenantResponse(rsp)
+}
+
+// GetInvoiceWithResponse Read an invoice
+//
+// The invoice with its lines, every payment record (charge attempts, external payments,
+// refunds; never the payment token) and the usage of its month that arrived after it was
+// issued, per usage type: that usage is kept and reported here, never added to the
+// invoice.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/v1/tenants/{tenant}/invoices/{number} (the `GetInvoice` operationId).
+func (c *ClientWithResponses) GetInvoiceWithResponse(ctx context.Context, tenant TenantName, number InvoiceNumber, reqEditors ...RequestEditorFn) (*GetInvoiceResponse, error) {
+	rsp, err := c.GetInvoice(ctx, tenant, number, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetInvoiceResponse(rsp)
+}
+
+// CancelInvoiceWithBodyWithResponse Cancel an unpaid invoice
+//
+// Voids an `ISSUED` (or `OVERDUE`) invoice: it becomes `CANCELLED`, stays listed, and its
+// month stays closed (nothing is issued for it again). 409 for an invoice in any other
+// status, or while a collection round is under way.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/v1/tenants/{tenant}/invoices/{number}/cancel (the `CancelInvoice` operationId).
+func (c *ClientWithResponses) CancelInvoiceWithBodyWithResponse(ctx context.Context, tenant TenantName, number InvoiceNumber, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CancelInvoiceResponse, error) {
+	rsp, err := c.CancelInvoiceWithBody(ctx, tenant, number, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCancelInvoiceResponse(rsp)
+}
+
+// CancelInvoiceWithResponse Cancel an unpaid invoice
+//
+// Voids an `ISSUED` (or `OVERDUE`) invoice: it becomes `CANCELLED`, stays listed, and its
+// month stays closed (nothing is issued for it again). 409 for an invoice in any other
+// status, or while a collection round is under way.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/v1/tenants/{tenant}/invoices/{number}/cancel (the `CancelInvoice` operationId).
+func (c *ClientWithResponses) CancelInvoiceWithResponse(ctx context.Context, tenant TenantName, number InvoiceNumber, body CancelInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*CancelInvoiceResponse, error) {
+	rsp, err := c.CancelInvoice(ctx, tenant, number, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCancelInvoiceResponse(rsp)
+}
+
+// RecordInvoicePaymentWithBodyWithResponse Record a payment received outside the provider
+//
+// Marks an `ISSUED` (or `OVERDUE`) invoice `PAID` by a payment the provider did not take,
+// such as a bank transfer, kept with its reference. 409 for an invoice in any other
+// status, or while a collection round is under way.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/v1/tenants/{tenant}/invoices/{number}/record_payment (the `RecordInvoicePayment` operationId).
+func (c *ClientWithResponses) RecordInvoicePaymentWithBodyWithResponse(ctx context.Context, tenant TenantName, number InvoiceNumber, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RecordInvoicePaymentResponse, error) {
+	rsp, err := c.RecordInvoicePaymentWithBody(ctx, tenant, number, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRecordInvoicePaymentResponse(rsp)
+}
+
+// RecordInvoicePaymentWithResponse Record a payment received outside the provider
+//
+// Marks an `ISSUED` (or `OVERDUE`) invoice `PAID` by a payment the provider did not take,
+// such as a bank transfer, kept with its reference. 409 for an invoice in any other
+// status, or while a collection round is under way.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/v1/tenants/{tenant}/invoices/{number}/record_payment (the `RecordInvoicePayment` operationId).
+func (c *ClientWithResponses) RecordInvoicePaymentWithResponse(ctx context.Context, tenant TenantName, number InvoiceNumber, body RecordInvoicePaymentJSONRequestBody, reqEditors ...RequestEditorFn) (*RecordInvoicePaymentResponse, error) {
+	rsp, err := c.RecordInvoicePayment(ctx, tenant, number, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRecordInvoicePaymentResponse(rsp)
+}
+
+// RefundInvoiceWithBodyWithResponse Refund a paid invoice
+//
+// Gives back the payment of a `PAID` invoice: a charge through the provider (once, however
+// often this is repeated), an external payment by recording it refunded. The invoice
+// becomes `REFUNDED`. 409 for an invoice in any other status.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/v1/tenants/{tenant}/invoices/{number}/refund (the `RefundInvoice` operationId).
+func (c *ClientWithResponses) RefundInvoiceWithBodyWithResponse(ctx context.Context, tenant TenantName, number InvoiceNumber, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RefundInvoiceResponse, error) {
+	rsp, err := c.RefundInvoiceWithBody(ctx, tenant, number, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRefundInvoiceResponse(rsp)
+}
+
+// RefundInvoiceWithResponse Refund a paid invoice
+//
+// Gives back the payment of a `PAID` invoice: a charge through the provider (once, however
+// often this is repeated), an external payment by recording it refunded. The invoice
+// becomes `REFUNDED`. 409 for an invoice in any other status.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/v1/tenants/{tenant}/invoices/{number}/refund (the `RefundInvoice` operationId).
+func (c *ClientWithResponses) RefundInvoiceWithResponse(ctx context.Context, tenant TenantName, number InvoiceNumber, body RefundInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*RefundInvoiceResponse, error) {
+	rsp, err := c.RefundInvoice(ctx, tenant, number, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRefundInvoiceResponse(rsp)
+}
+
+// RetryInvoiceWithResponse Collect an unpaid invoice again
+//
+// Starts a new collection round of an `ISSUED` (or `OVERDUE`) invoice: the PRIMARY
+// payment method is charged, then the SECONDARY if it is declined. A round that was
+// interrupted is resumed instead, with the same idempotency keys, so money moves once.
+// 409 for an invoice in any other status.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/v1/tenants/{tenant}/invoices/{number}/retry (the `RetryInvoice` operationId).
+func (c *ClientWithResponses) RetryInvoiceWithResponse(ctx context.Context, tenant TenantName, number InvoiceNumber, reqEditors ...RequestEditorFn) (*RetryInvoiceResponse, error) {
+	rsp, err := c.RetryInvoice(ctx, tenant, number, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRetryInvoiceResponse(rsp)
 }
 
 // ClearLimitOverridesWithResponse Remove a tenant's limit overrides
@@ -4378,6 +6690,210 @@ func ParseRecordGaugesResponse(rsp *http.Response) (*RecordGaugesResponse, error
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest GaugeResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListInvoiceRunsResponse parses an HTTP response from a ListInvoiceRunsWithResponse call
+func ParseListInvoiceRunsResponse(rsp *http.Response) (*ListInvoiceRunsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListInvoiceRunsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest InvoiceRunList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseFindInvoicesResponse parses an HTTP response from a FindInvoicesWithResponse call
+func ParseFindInvoicesResponse(rsp *http.Response) (*FindInvoicesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &FindInvoicesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest InvoiceList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCloseInvoicePeriodResponse parses an HTTP response from a CloseInvoicePeriodWithResponse call
+func ParseCloseInvoicePeriodResponse(rsp *http.Response) (*CloseInvoicePeriodResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CloseInvoicePeriodResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest InvoicePeriodClosed
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -4827,6 +7343,395 @@ func ParseGetTenantResponse(rsp *http.Response) (*GetTenantResponse, error) {
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetInvoiceResponse parses an HTTP response from a GetInvoiceWithResponse call
+func ParseGetInvoiceResponse(rsp *http.Response) (*GetInvoiceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetInvoiceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest InvoiceDetail
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCancelInvoiceResponse parses an HTTP response from a CancelInvoiceWithResponse call
+func ParseCancelInvoiceResponse(rsp *http.Response) (*CancelInvoiceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CancelInvoiceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest InvoiceDetail
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRecordInvoicePaymentResponse parses an HTTP response from a RecordInvoicePaymentWithResponse call
+func ParseRecordInvoicePaymentResponse(rsp *http.Response) (*RecordInvoicePaymentResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RecordInvoicePaymentResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest InvoiceDetail
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRefundInvoiceResponse parses an HTTP response from a RefundInvoiceWithResponse call
+func ParseRefundInvoiceResponse(rsp *http.Response) (*RefundInvoiceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RefundInvoiceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest InvoiceDetail
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRetryInvoiceResponse parses an HTTP response from a RetryInvoiceWithResponse call
+func ParseRetryInvoiceResponse(rsp *http.Response) (*RetryInvoiceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RetryInvoiceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest InvoiceDetail
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Error
