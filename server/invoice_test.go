@@ -100,10 +100,10 @@ func (v *env) at(t time.Time) {
 	v.clock.Advance(d)
 }
 
-// billedTenant makes a tenant that moves onto INDIVIDUAL at 26 Nov 00:00
+// upgradedTenant makes a tenant that moves onto INDIVIDUAL at 26 Nov 00:00
 // (it was created on FREE on 25 Nov) with the given payment methods, the
 // first PRIMARY and the second SECONDARY. It returns its admin token.
-func (v *env) billedTenant(name string, tokens ...string) string {
+func (v *env) upgradedTenant(name string, tokens ...string) string {
 	v.t.Helper()
 	if v.clock.Now().Before(time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)) {
 		v.at(time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC))
@@ -272,7 +272,7 @@ func TestInvoiceCollectionFallsBackToSecondary(t *testing.T) {
 	t.Parallel()
 	led := newLedger()
 	v := newEnvWith(t, func(c *Config) { c.PaymentProvider = led })
-	v.billedTenant("acme", "tok_decline_expired", "tok_visa_4242")
+	v.upgradedTenant("acme", "tok_decline_expired", "tok_visa_4242")
 	res := v.closeNovember("acme")
 	inv := v.invoiceDetail("acme", res[0].Invoice.Number)
 	if inv.Status != invoice.StatusPaid || len(inv.Payments) != 2 {
@@ -303,7 +303,7 @@ func TestUnpaidInvoiceTurnsOverdueAndIsRetried(t *testing.T) {
 	t.Parallel()
 	led := newLedger()
 	v := newEnvWith(t, func(c *Config) { c.PaymentProvider = led })
-	tok := v.billedTenant("acme", "tok_decline_a", "tok_decline_b")
+	tok := v.upgradedTenant("acme", "tok_decline_a", "tok_decline_b")
 	res := v.closeNovember("acme")
 	number := res[0].Invoice.Number
 	inv := v.invoiceDetail("acme", number)
@@ -368,7 +368,7 @@ func TestReplayedCloseNeverChargesTwice(t *testing.T) {
 	t.Parallel()
 	led := newLedger()
 	v := newEnvWith(t, func(c *Config) { c.PaymentProvider = led })
-	v.billedTenant("acme", "tok_visa_4242", "tok_mastercard_5555")
+	v.upgradedTenant("acme", "tok_visa_4242", "tok_mastercard_5555")
 	led.loseAnswers = 1
 	first := v.closeNovember("acme")
 	if first[0].Outcome != invoice.ClosedIssued || first[0].Err == nil || first[0].Invoice.Status != invoice.StatusIssued || !first[0].Invoice.Collecting {
@@ -404,7 +404,7 @@ func TestTwoReplicasCloseAMonthOnce(t *testing.T) {
 	v := newEnvWith(t, func(c *Config) { c.PaymentProvider = led })
 	tenants := []string{"t1", "t2", "t3", "t4"}
 	for _, name := range tenants {
-		v.billedTenant(name, "tok_visa_4242")
+		v.upgradedTenant(name, "tok_visa_4242")
 	}
 	v.at(december.Add(time.Hour))
 	other, err := Open(context.Background(), v.app.cfg)
@@ -459,7 +459,7 @@ func TestTwoReplicasCloseAMonthOnce(t *testing.T) {
 func TestInvoicePDF(t *testing.T) {
 	t.Parallel()
 	v := newEnvWith(t, func(c *Config) { c.PaymentProvider = newLedger() })
-	tok := v.billedTenant("acme", "tok_visa_4242")
+	tok := v.upgradedTenant("acme", "tok_visa_4242")
 	other := v.tenant("globex")
 	number := v.closeNovember("acme")[0].Invoice.Number
 	get := func(tok, name string) response {
@@ -537,7 +537,7 @@ func TestInvoiceOperatorStateMachine(t *testing.T) {
 		if name != "paid" {
 			tokens = []string{"tok_decline_x"}
 		}
-		v.billedTenant(name, tokens...)
+		v.upgradedTenant(name, tokens...)
 	}
 	v.closeNovember("")
 	ctx := context.Background()
@@ -599,7 +599,7 @@ func TestInvoiceOperatorStateMachine(t *testing.T) {
 func TestIssuedInvoiceNeverChanges(t *testing.T) {
 	t.Parallel()
 	v := newEnvWith(t, func(c *Config) { c.PaymentProvider = newLedger() })
-	tok := v.billedTenant("acme", "tok_visa_4242")
+	tok := v.upgradedTenant("acme", "tok_visa_4242")
 	number := v.closeNovember("acme")[0].Invoice.Number
 	before := v.invoiceDetail("acme", number)
 	for _, stmt := range []string{
@@ -636,7 +636,7 @@ func TestIssuedInvoiceNeverChanges(t *testing.T) {
 func TestInvoiceListLimitScopeAndFreeTenants(t *testing.T) {
 	t.Parallel()
 	v := newEnvWith(t, func(c *Config) { c.PaymentProvider = newLedger() })
-	tok := v.billedTenant("acme", "tok_visa_4242")
+	tok := v.upgradedTenant("acme", "tok_visa_4242")
 	free := v.tenant("freeloader")
 	res := v.closeNovember("")
 	outcomes := map[string]invoice.CloseOutcome{}
@@ -671,7 +671,7 @@ func TestInvoiceListLimitScopeAndFreeTenants(t *testing.T) {
 	}
 	// Before November is closed, it is listed as pending (not active).
 	v2 := newEnvWith(t, func(c *Config) { c.PaymentProvider = newLedger() })
-	tok2 := v2.billedTenant("acme", "tok_visa_4242")
+	tok2 := v2.upgradedTenant("acme", "tok_visa_4242")
 	v2.at(december.Add(time.Hour))
 	got := v2.listInvoices(tok2, "")
 	if len(got) != 2 || *got[0].Name != "pending-2026-12" || *got[1].Name != "pending-2026-11" || *got[1].Active ||
@@ -685,7 +685,7 @@ func TestInvoiceListLimitScopeAndFreeTenants(t *testing.T) {
 func TestSubscriptionPeriodsNameTheirInvoices(t *testing.T) {
 	t.Parallel()
 	v := newEnvWith(t, func(c *Config) { c.PaymentProvider = newLedger() })
-	tok := v.billedTenant("acme", "tok_visa_4242")
+	tok := v.upgradedTenant("acme", "tok_visa_4242")
 	if res := v.call(http.MethodPost, subscribePath, tok, `{"f5xc_waap_standard":{}}`); res.Status != http.StatusOK {
 		t.Fatalf("subscribe: %d %s", res.Status, res.Body)
 	}
@@ -704,5 +704,99 @@ func TestSubscriptionPeriodsNameTheirInvoices(t *testing.T) {
 	if p := periods(); len(*p.ClosedInvoice) != 1 || (*p.ClosedInvoice)[0] != number || len(*p.PendingInvoice) != 0 ||
 		(*p.Invoices)[0] != number {
 		t.Errorf("closed month: %+v %+v", *p.PendingInvoice, *p.ClosedInvoice)
+	}
+}
+
+// A scheduled close whose collection the provider could not finish still
+// closes the month; the next run resumes the collection with the same key,
+// and the money moves once.
+func TestScheduledCloseResumesAnUnfinishedCollection(t *testing.T) {
+	t.Parallel()
+	led := newLedger()
+	v := newEnvWith(t, func(c *Config) { c.PaymentProvider = led })
+	v.upgradedTenant("acme", "tok_visa_4242", "tok_mastercard_5555")
+	v.at(time.Date(2026, 12, 3, 1, 0, 0, 0, time.UTC)) // past the grace period
+	// The answer is lost at the close and again when the same run resumes.
+	led.loseAnswers = 2
+	ctx := context.Background()
+	done, err := v.app.Invoices.RunDue(ctx)
+	if len(done) != 1 || !done[0].Equal(november) || err == nil || !strings.Contains(err.Error(), "INV-2026-11-000001") {
+		t.Fatalf("first run: %v %v", done, err)
+	}
+	inv := v.invoiceDetail("acme", "INV-2026-11-000001")
+	if inv.Status != invoice.StatusIssued || !inv.Collecting {
+		t.Fatalf("after the lost answer: %+v", inv.Invoice)
+	}
+	// An unfinished collection holds off the operator's other moves.
+	if _, err := v.app.Invoices.Cancel(ctx, "acme", inv.Number, ""); !isConflict(err) || !strings.Contains(err.Error(), "being collected") {
+		t.Errorf("cancel while collecting: %v", err)
+	}
+	done, err = v.app.Invoices.RunDue(ctx)
+	if len(done) != 0 || err != nil {
+		t.Fatalf("second run: %v %v", done, err)
+	}
+	inv = v.invoiceDetail("acme", inv.Number)
+	if inv.Status != invoice.StatusPaid || inv.Collecting || len(inv.Payments) != 1 || inv.Payments[0].MethodRole != payment.RolePrimary {
+		t.Fatalf("after the resume: %+v %+v", inv.Invoice, inv.Payments)
+	}
+	if n, total := led.moved(); n != 1 || total != inv.Total {
+		t.Errorf("moved %d charges, %d", n, total)
+	}
+}
+
+// A tenant that fails to close in one month leaves that month unfinished
+// (recorded with its failure, its lease released for the next run) but
+// does not hold back later months.
+func TestAFailingMonthDoesNotHoldBackLaterOnes(t *testing.T) {
+	t.Parallel()
+	var shared Config
+	v := newEnvWith(t, func(c *Config) { c.PaymentProvider = newLedger(); shared = *c })
+	tok := v.tenant("acme")
+	v.at(time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC))
+	v.setPlan("acme", "TEAM")
+	v.addMethod(tok, "tok_visa_4242", "PRIMARY")
+	v.at(december)
+	v.setPlan("acme", "INDIVIDUAL")
+	v.at(time.Date(2027, 1, 3, 1, 0, 0, 0, time.UTC))
+	// A replica whose catalogue lacks TEAM cannot price November.
+	full := v.app.Plans.Catalogue()
+	noTeam := *full
+	noTeam.Plans = nil
+	for _, p := range full.Plans {
+		if p.Name != "TEAM" {
+			noTeam.Plans = append(noTeam.Plans, p)
+		}
+	}
+	w := newEnvWith(t, func(c *Config) {
+		*c = shared
+		c.Catalogue = &noTeam
+		c.ReplicaName = "replica-w"
+	})
+	w.at(v.clock.Now())
+	ctx := context.Background()
+	done, err := w.app.Invoices.RunDue(ctx)
+	if len(done) != 1 || !done[0].Equal(december) || err == nil || !strings.Contains(err.Error(), "2026-11") {
+		t.Fatalf("run without TEAM: %v %v", done, err)
+	}
+	runs, err := v.app.Invoices.Runs(ctx, 0)
+	if err != nil || len(runs) != 2 {
+		t.Fatalf("runs: %+v %v", runs, err)
+	}
+	for _, r := range runs {
+		switch {
+		case r.Period.Equal(december) && (r.FinishedAt == nil || r.Issued != 1 || r.Failed != 0):
+			t.Errorf("december: %+v", r)
+		case r.Period.Equal(november) && (r.FinishedAt != nil || r.Failed != 1 || r.LeaseUntil.After(w.clock.Now())):
+			t.Errorf("november: %+v", r)
+		}
+	}
+	// The next run, on the full catalogue, closes November at once.
+	done, err = v.app.Invoices.RunDue(ctx)
+	if len(done) != 1 || !done[0].Equal(november) || err != nil {
+		t.Fatalf("run with TEAM: %v %v", done, err)
+	}
+	nov := v.invoiceDetail("acme", "INV-2026-11-000002")
+	if nov.Total != 817-82 || !nov.PeriodStart.Equal(november) {
+		t.Errorf("november's invoice: %+v", nov.Invoice)
 	}
 }

@@ -310,7 +310,7 @@ func (r *Invoices) EndRound(ctx context.Context, tenantID, id uuid.UUID, round i
 func (r *Invoices) ClaimRun(ctx context.Context, period time.Time, owner string, now, leaseUntil time.Time) (bool, error) {
 	res, err := r.db.exec(ctx, `INSERT INTO invoice_runs (period_start, owner, lease_until, started_at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (period_start) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until, started_at = excluded.started_at
-		WHERE invoice_runs.finished_at IS NULL AND (invoice_runs.lease_until < $4 OR invoice_runs.owner = $2)`,
+		WHERE invoice_runs.finished_at IS NULL AND (invoice_runs.lease_until <= $4 OR invoice_runs.owner = $2)`,
 		period.UTC(), owner, leaseUntil.UTC(), now.UTC())
 	if err != nil {
 		return false, err
@@ -319,10 +319,19 @@ func (r *Invoices) ClaimRun(ctx context.Context, period time.Time, owner string,
 	return n == 1, classify(err)
 }
 
-func (r *Invoices) FinishRun(ctx context.Context, period time.Time, owner string, at time.Time, issued, failed int) error {
-	_, err := r.db.exec(ctx, "UPDATE invoice_runs SET finished_at = $1, issued = $2, failed = $3 WHERE period_start = $4 AND owner = $5",
+func (r *Invoices) FinishRun(ctx context.Context, period time.Time, owner string, at time.Time, issued, failed int, done bool) error {
+	if !done {
+		_, err := r.db.exec(ctx, "UPDATE invoice_runs SET lease_until = $1, issued = issued + $2, failed = $3 WHERE period_start = $4 AND owner = $5",
+			at.UTC(), issued, failed, period.UTC(), owner)
+		return err
+	}
+	_, err := r.db.exec(ctx, "UPDATE invoice_runs SET finished_at = $1, issued = issued + $2, failed = $3 WHERE period_start = $4 AND owner = $5",
 		at.UTC(), issued, failed, period.UTC(), owner)
 	return err
+}
+
+func (r *Invoices) Collecting(ctx context.Context) ([]invoice.Invoice, error) {
+	return r.invoices(ctx, "collecting ORDER BY issued_at")
 }
 
 func (r *Invoices) FinishedRuns(ctx context.Context, from, to time.Time) ([]time.Time, error) {

@@ -64,29 +64,42 @@ func (s *Service) ClosePeriod(ctx context.Context, period time.Time, tenantName 
 		v.Add("period", "ended", fmt.Sprintf("%s has not ended yet (it ends %s)", start.Format("2006-01"), end.Format(time.RFC3339)))
 		return nil, v.Err()
 	}
-	var tenants []tenancy.Tenant
+	tenants, err := s.tenantsOf(ctx, start, tenantName)
+	if err != nil {
+		return nil, err
+	}
+	var out []TenantClose
+	for _, t := range tenants {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		out = append(out, s.closeTenant(ctx, t, start))
+	}
+	return out, nil
+}
+
+// tenantsOf returns the tenant named tenantName, or every tenant, that
+// existed before the month starting at start ended.
+func (s *Service) tenantsOf(ctx context.Context, start time.Time, tenantName string) ([]tenancy.Tenant, error) {
+	var all []tenancy.Tenant
 	if tenantName != "" {
 		t, err := s.tenants.Tenant(ctx, tenantName)
 		if err != nil {
 			return nil, err
 		}
-		tenants = []tenancy.Tenant{t}
+		all = []tenancy.Tenant{t}
 	} else {
-		all, err := s.tenants.ListTenants(ctx)
-		if err != nil {
+		var err error
+		if all, err = s.tenants.ListTenants(ctx); err != nil {
 			return nil, err
 		}
-		tenants = all
 	}
-	var out []TenantClose
-	for _, t := range tenants {
-		if !t.CreatedAt.Before(end) {
-			continue
+	end := start.AddDate(0, 1, 0)
+	var out []tenancy.Tenant
+	for _, t := range all {
+		if t.CreatedAt.Before(end) {
+			out = append(out, t)
 		}
-		if err := ctx.Err(); err != nil {
-			return out, err
-		}
-		out = append(out, s.closeTenant(ctx, t, start))
 	}
 	return out, nil
 }
@@ -225,50 +238,97 @@ func (s *Service) Due(ctx context.Context) ([]time.Time, error) {
 const RunLease = 15 * time.Minute
 
 // RunDue closes every due month (see Due), oldest first, each by one
-// replica at a time: a replica claims a month in the database, closes it
+// replica at a time: a replica claims a month in the database (renewing the
+// claim before each tenant, so a long close is not taken over), closes it
 // for every tenant, and records it done. A month where some tenant failed
-// is left unfinished, so the next run retries it (the tenants already
-// closed are skipped, their invoices standing). It returns the months it
-// finished.
+// is recorded with its failures and released unfinished, so the next run
+// retries it (the tenants already closed are skipped, their invoices
+// standing); later months are closed all the same. Then it resumes every
+// collection left unfinished (a provider error, a stopped process). It
+// returns the months it finished, and an error naming every failure.
 func (s *Service) RunDue(ctx context.Context) ([]time.Time, error) {
 	due, err := s.Due(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var finished []time.Time
+	var errs []error
 	for _, m := range due {
-		now := s.now()
-		ok, err := s.store.ClaimRun(ctx, m, s.owner, now, now.Add(RunLease))
+		done, err := s.runMonth(ctx, m)
 		if err != nil {
-			return finished, err
+			errs = append(errs, err)
 		}
-		if !ok {
-			continue // another replica is on it
+		if done {
+			finished = append(finished, m)
 		}
-		res, err := s.ClosePeriod(ctx, m, "")
-		if err != nil {
-			return finished, err
+		if ctx.Err() != nil {
+			return finished, ctx.Err()
 		}
-		issued, failed := 0, 0
-		var errs []error
-		for _, r := range res {
-			switch r.Outcome {
-			case ClosedIssued:
-				issued++
-			case ClosedFailed:
-				failed++
-				errs = append(errs, fmt.Errorf("tenant %s: %w", r.Tenant, r.Err))
-			}
-		}
-		if failed > 0 {
-			return finished, fmt.Errorf("closing %s: %w", m.Format("2006-01"), errors.Join(errs...))
-		}
-		if err := s.store.FinishRun(ctx, m, s.owner, s.now(), issued, failed); err != nil {
-			return finished, err
-		}
-		finished = append(finished, m)
 	}
-	return finished, nil
+	if err := s.ResumeCollections(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	return finished, errors.Join(errs...)
+}
+
+// runMonth closes month m for every tenant under this replica's claim and
+// reports whether it finished it.
+func (s *Service) runMonth(ctx context.Context, m time.Time) (bool, error) {
+	claim := func() (bool, error) {
+		now := s.now()
+		return s.store.ClaimRun(ctx, m, s.owner, now, now.Add(RunLease))
+	}
+	if ok, err := claim(); err != nil || !ok {
+		return false, err // !ok: another replica is on it
+	}
+	tenants, err := s.tenantsOf(ctx, m, "")
+	if err != nil {
+		return false, err
+	}
+	issued, failed := 0, 0
+	var errs []error
+	for _, t := range tenants {
+		if ok, err := claim(); err != nil || !ok {
+			return false, err // the claim was lost: the new holder carries on
+		}
+		r := s.closeTenant(ctx, t, m)
+		switch {
+		case r.Outcome == ClosedFailed:
+			failed++
+			errs = append(errs, fmt.Errorf("closing %s for tenant %s: %w", m.Format("2006-01"), r.Tenant, r.Err))
+		case r.Err != nil:
+			// Issued; its collection stays unfinished and is resumed by
+			// ResumeCollections, so the month itself is done.
+			errs = append(errs, fmt.Errorf("tenant %s, %s: %w", r.Tenant, r.Invoice.Number, r.Err))
+		}
+		if r.Outcome == ClosedIssued {
+			issued++
+		}
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+	}
+	if err := s.store.FinishRun(ctx, m, s.owner, s.now(), issued, failed, failed == 0); err != nil {
+		return false, err
+	}
+	return failed == 0, errors.Join(errs...)
+}
+
+// ResumeCollections resumes every collection round left unfinished, on any
+// tenant: with the attempts' own idempotency keys, so nothing is charged
+// twice even if another replica resumes the same one.
+func (s *Service) ResumeCollections(ctx context.Context) error {
+	stuck, err := s.store.Collecting(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, inv := range stuck {
+		if _, err := s.collect(ctx, inv); err != nil {
+			errs = append(errs, fmt.Errorf("resuming the collection of %s: %w", inv.Number, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // NextDue is when the next month becomes due: the end of the running month

@@ -233,6 +233,9 @@ func (s *Service) Refund(ctx context.Context, tenantName, number, reason string)
 	if inv.Status != StatusPaid {
 		return inv, fault.Conflictf("invoice %s is %s; only a PAID invoice can be refunded", inv.Number, inv.Status)
 	}
+	if inv.Total == 0 {
+		return inv, fault.Conflictf("invoice %s billed nothing; there is nothing to refund", inv.Number)
+	}
 	pays, err := s.store.Payments(ctx, inv.TenantID, inv.ID)
 	if err != nil {
 		return inv, err

@@ -225,8 +225,12 @@ type Store interface {
 	// ClaimRun takes the lease on closing period (a new run, or one whose
 	// lease ran out unfinished); it reports whether it got it.
 	ClaimRun(ctx context.Context, period time.Time, owner string, now, leaseUntil time.Time) (bool, error)
-	// FinishRun records a run as done.
-	FinishRun(ctx context.Context, period time.Time, owner string, at time.Time, issued, failed int) error
+	// FinishRun records what a run did; done marks it finished, otherwise
+	// its lease is released so the next run retries the period.
+	FinishRun(ctx context.Context, period time.Time, owner string, at time.Time, issued, failed int, done bool) error
+	// Collecting returns the invoices, of any tenant, whose collection
+	// round is unfinished.
+	Collecting(ctx context.Context) ([]Invoice, error)
 	// FinishedRuns returns the finished runs' periods in [from, to).
 	FinishedRuns(ctx context.Context, from, to time.Time) ([]time.Time, error)
 	// Runs returns the runs, newest first.

@@ -74,6 +74,8 @@ func init() {
 			`CREATE UNIQUE INDEX invoices_one_per_period ON invoices (tenant_id, period_start)`,
 			`CREATE UNIQUE INDEX invoices_number ON invoices (tenant_id, number)`,
 			`CREATE UNIQUE INDEX invoices_seq ON invoices (tenant_id, seq)`,
+			// The scheduler's sweep for collections left unfinished.
+			`CREATE INDEX invoices_collecting ON invoices (issued_at) WHERE collecting`,
 			fmt.Sprintf(`CREATE TABLE invoice_lines (
 				tenant_id %[1]s NOT NULL,
 				invoice_id %[1]s NOT NULL,
