@@ -95,10 +95,20 @@ func TestDemoSeedHasThreeMonthsOfInvoices(t *testing.T) {
 				}
 			}
 
-			// The PDF, through the tenant API with the printed token.
+			// The same list through the tenant API with the printed token,
+			// then each PDF.
 			h, err := a.HTTPHandler()
 			if err != nil {
 				t.Fatal(err)
+			}
+			var wire struct {
+				Invoices []struct{ Name, Status string }
+			}
+			if err := json.Unmarshal(demoGet(t, h, secret, "/api/web/namespaces/system/usage/invoices/custom_list"), &wire); err != nil {
+				t.Fatal(err)
+			}
+			if len(wire.Invoices) != len(list) || wire.Invoices[0].Status != "STATUS_PENDING" || wire.Invoices[1].Name != list[1].Name || wire.Invoices[1].Status != "STATUS_PAID" {
+				t.Fatalf("custom_list %+v, want %+v", wire.Invoices, list)
 			}
 			for _, l := range list[1:] {
 				doc := demoInvoicePDF(t, h, secret, l.Name)
@@ -129,18 +139,24 @@ func assertFirstDemoInvoice(t *testing.T, inv invoice.Invoice) {
 // demoInvoicePDF downloads an invoice's PDF as a client does.
 func demoInvoicePDF(t *testing.T, h http.Handler, secret, name string) []byte {
 	t.Helper()
-	req := httptest.NewRequest(http.MethodGet, "/api/web/namespaces/system/usage/invoice_pdf?name="+name, nil)
-	req.Header.Set("Authorization", "APIToken "+secret)
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
 	var body struct {
 		PDF []byte `json:"pdf"`
 	}
-	if rec.Code != http.StatusOK {
-		t.Fatalf("invoice_pdf %s: %d %s", name, rec.Code, rec.Body)
-	}
-	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+	if err := json.Unmarshal(demoGet(t, h, secret, "/api/web/namespaces/system/usage/invoice_pdf?name="+name), &body); err != nil {
 		t.Fatalf("invoice_pdf %s: %v", name, err)
 	}
 	return body.PDF
+}
+
+// demoGet reads path through the tenant API with the demo token.
+func demoGet(t *testing.T, h http.Handler, secret, path string) []byte {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	req.Header.Set("Authorization", "APIToken "+secret)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body)
+	}
+	return rec.Body.Bytes()
 }
