@@ -184,7 +184,12 @@ func (r *Invoices) ListInvoices(ctx context.Context, tenantID uuid.UUID, limit i
 		return nil, err
 	}
 	defer rows.Close()
-	var out []invoice.Invoice
+	// A year of invoices without growing the slice of (large) structs.
+	n := 16
+	if limit > 0 {
+		n = min(limit, n)
+	}
+	out := make([]invoice.Invoice, 0, n)
 	for rows.Next() {
 		inv := invoice.Invoice{TenantID: tenantID}
 		var status string
