@@ -15,7 +15,9 @@ import (
 // checks over random lists.
 type invoiceListJSON []byte
 
-func (b invoiceListJSON) VisitListInvoicesResponse(w http.ResponseWriter) error { return writeJSON(w, b) }
+func (b invoiceListJSON) VisitListInvoicesResponse(w http.ResponseWriter) error {
+	return writeJSON(w, b)
+}
 
 // appendInvoiceList encodes {"invoices":[...]}, every field of every item
 // set, in the generated struct's order (alphabetical by JSON name).
