@@ -1,11 +1,9 @@
 package server
 
 import (
-	"strconv"
+	"context"
 
 	"github.com/google/uuid"
-
-	"context"
 
 	"billing-api/gen/api"
 	"billing-api/server/invoice"
@@ -56,15 +54,7 @@ func (s *Server) ListInvoices(ctx context.Context, req api.ListInvoicesRequestOb
 	if err != nil {
 		return nil, err
 	}
-	out := make([]api.InvoiceInvoiceType, len(list))
-	for i, l := range list {
-		out[i] = api.InvoiceInvoiceType{
-			Name: ptr(l.Name), Active: ptr(l.Active), Status: ptr(invoiceStatusToWire[l.Status]),
-			Amount: ptr(strconv.FormatInt(l.Amount, 10)), Currency: ptr(l.Currency),
-			PeriodStart: ptr(l.PeriodStart), PeriodEnd: ptr(l.PeriodEnd),
-		}
-	}
-	return api.ListInvoices200JSONResponse{Invoices: &out}, nil
+	return invoiceListJSON(appendInvoiceList(make([]byte, 0, 200*len(list)+16), list)), nil
 }
 
 // DownloadInvoicePdf returns an issued invoice's PDF, base64-encoded.

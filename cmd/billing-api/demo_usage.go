@@ -14,8 +14,8 @@ import (
 )
 
 // Demo usage: 90 days of hourly records for the demo tenant's objects,
-// generated deterministically, so the usage queries and current_usage show a
-// working month with billable lines.
+// generated deterministically, so the usage queries, current_usage and the
+// invoices show working months with billable lines.
 const (
 	demoPlan      = "INDIVIDUAL" // billed, unlike the default FREE plan
 	demoUsageDays = 90
@@ -124,17 +124,13 @@ func demoUsageRecords(types map[string]usage.Type, now time.Time) ([]usage.Recor
 	return recs, nil
 }
 
-// seedDemoUsage ingests the demo usage through the same path as the
-// operator API, in batches; seeding again changes nothing (the ids repeat).
-func seedDemoUsage(ctx context.Context, a *server.App) (usage.IngestResult, error) {
-	recs, err := demoUsageRecords(a.Usage.Types(), a.Now())
-	if err != nil {
-		return usage.IngestResult{}, err
-	}
-	batch := demoUsageBatch
+// ingestDemoUsage ingests demo records through the same path as the
+// operator API, in batches; ingesting them again changes nothing (the ids
+// repeat).
+func ingestDemoUsage(ctx context.Context, a *server.App, recs []usage.RecordInput) (usage.IngestResult, error) {
 	var total usage.IngestResult
-	for start := 0; start < len(recs); start += batch {
-		res, err := a.Usage.Ingest(ctx, recs[start:min(start+batch, len(recs))], false)
+	for start := 0; start < len(recs); start += demoUsageBatch {
+		res, err := a.Usage.Ingest(ctx, recs[start:min(start+demoUsageBatch, len(recs))], false)
 		if err != nil {
 			return total, fmt.Errorf("seeding demo usage: %w", err)
 		}

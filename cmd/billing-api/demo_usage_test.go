@@ -17,19 +17,21 @@ import (
 )
 
 // openTestApp opens the App on a fresh store private to t, on a clock that
-// reads now.
-func openTestApp(t *testing.T, now time.Time) *server.App {
+// reads now, and returns with it how to open another App on the same store
+// (the demo seed's, on a clock of its own).
+func openTestApp(t *testing.T, now time.Time) (*server.App, openAppAt) {
 	t.Helper()
 	cfg := storetest.Config(t)
-	a, err := server.Open(context.Background(), server.Config{
-		Store: cfg, Clock: clock.NewManual(now).Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	a, err := server.Open(context.Background(), server.Config{Store: cfg, Clock: clock.NewManual(now).Now, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Registered after Config's cleanup, so the pool closes first.
 	t.Cleanup(func() { _ = a.Close() })
-	return a
+	return a, func(ctx context.Context, c clock.Clock) (*server.App, error) {
+		return server.Open(ctx, server.Config{Store: cfg, Clock: c, Logger: log})
+	}
 }
 
 // The demo tenant is on a billed plan with 90 days of hourly usage of every
@@ -39,9 +41,9 @@ func TestDemoSeedMetersUsage(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	now := time.Date(2026, 3, 18, 14, 35, 0, 0, time.UTC)
-	a := openTestApp(t, now)
+	a, openAt := openTestApp(t, now)
 	start := time.Now()
-	if _, err := seedDemo(ctx, a); err != nil {
+	if _, err := seedDemo(ctx, a, openAt); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("the demo seed took %s on %s", time.Since(start), storetest.Dialect())
@@ -55,16 +57,16 @@ func TestDemoSeedMetersUsage(t *testing.T) {
 	}
 	p := tenancy.Principal{TenantID: tn.ID, TenantName: tn.Name, Role: tenancy.RoleAdmin, Operator: true}
 
-	// A PRIMARY and a SECONDARY payment method.
+	// A PRIMARY and a SECONDARY payment method (the declined card is gone).
 	methods, err := a.Payments.Methods(ctx, tn.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	roles := map[payment.Role]int{}
+	roles := map[payment.Role]string{}
 	for _, m := range methods {
-		roles[m.Role]++
+		roles[m.Role] = m.Token
 	}
-	if len(methods) != 2 || roles[payment.RolePrimary] != 1 || roles[payment.RoleSecondary] != 1 {
+	if len(methods) != 2 || roles[payment.RolePrimary] != demoPrimaryToken || roles[payment.RoleSecondary] != demoSecondaryToken {
 		t.Fatalf("demo payment methods %+v", methods)
 	}
 
@@ -117,7 +119,11 @@ func TestDemoSeedMetersUsage(t *testing.T) {
 
 	// Seeding again (a restart that found the tenant half-seeded, say)
 	// adds nothing: the ids are the same.
-	res, err := seedDemoUsage(ctx, a)
+	recs, err := demoUsageRecords(a.Usage.Types(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := ingestDemoUsage(ctx, a, recs)
 	if err != nil {
 		t.Fatal(err)
 	}

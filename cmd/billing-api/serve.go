@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"billing-api/server"
+	"billing-api/server/clock"
 	"billing-api/server/invoice"
 )
 
@@ -190,7 +191,12 @@ func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
 	}
 	var demoSecret string
 	if sc.demo {
-		if demoSecret, err = seedDemo(ctx, a); err != nil {
+		// The demo's past is played on an App of the same store whose
+		// clock is set back.
+		openAt := func(ctx context.Context, c clock.Clock) (*server.App, error) {
+			return openApp(ctx, g, func(cfg *server.Config) { cfg.Clock = c })
+		}
+		if demoSecret, err = seedDemo(ctx, a, openAt); err != nil {
 			closeAll()
 			return fmt.Errorf("seeding the demo tenant: %w", err)
 		}

@@ -30,6 +30,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"billing-api/server"
+	"billing-api/server/clock"
 	"billing-api/store"
 )
 
@@ -260,12 +261,15 @@ func run(ctx context.Context, c *config) (err error) {
 // will, and seeds it through the services.
 func seedDatabase(ctx context.Context, dbURL string, cfg seedConfig) (Fixture, seedTimes, error) {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	a, err := server.Open(ctx, server.Config{Store: store.Config{URL: dbURL}, Logger: log})
+	openAt := func(ctx context.Context, c clock.Clock) (*server.App, error) {
+		return server.Open(ctx, server.Config{Store: store.Config{URL: dbURL}, Logger: log, Clock: c})
+	}
+	a, err := openAt(ctx, nil)
 	if err != nil {
 		return Fixture{}, nil, fmt.Errorf("opening the bench database: %w", err)
 	}
 	defer a.Close()
-	return seed(ctx, a, cfg, progress)
+	return seed(ctx, a, openAt, cfg, progress)
 }
 
 // seedBaseline creates the baseline's table, which is not the service's

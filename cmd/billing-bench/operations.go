@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // operation is one measured request of the server, with the baseline
@@ -80,6 +82,14 @@ var operations = []operation{
 		Baseline: baseGet,
 	},
 	{
+		// Every invoice, as a billing page opens: the running month's
+		// pending one, then the invoiceMonths issued ones.
+		Name: "listInvoices", OperationID: "listInvoices", Method: http.MethodGet,
+		Path:     func(*Fixture, uint64) string { return "/api/web/namespaces/system/usage/invoices/custom_list" },
+		Check:    checkInvoices,
+		Baseline: baseGet,
+	},
+	{
 		// Public: no token, limited per client address (lifted for the
 		// harness, see startServers).
 		Name: "getPlanTransition", Method: http.MethodGet,
@@ -138,6 +148,30 @@ var operations = []operation{
 		Check:    checkIngested,
 		Baseline: baseCopy,
 	},
+}
+
+// checkInvoices wants the large tenant's invoiceMonths issued invoices in
+// the list.
+func checkInvoices(_ *Fixture, body []byte) error {
+	var rsp struct {
+		Invoices []struct {
+			Name   string `json:"name"`
+			Status string `json:"status"`
+		} `json:"invoices"`
+	}
+	if err := json.Unmarshal(body, &rsp); err != nil {
+		return err
+	}
+	issued := 0
+	for _, inv := range rsp.Invoices {
+		if strings.HasPrefix(inv.Name, "INV-") && inv.Status != "STATUS_PENDING" {
+			issued++
+		}
+	}
+	if issued < invoiceMonths {
+		return fmt.Errorf("%d issued invoices listed, want at least %d: %s", issued, invoiceMonths, body)
+	}
+	return nil
 }
 
 // quotaName spreads requests over the namespace's objects.

@@ -9,6 +9,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"billing-api/server"
+	"billing-api/server/clock"
+	"billing-api/server/invoice"
 	"billing-api/server/payment"
 	"billing-api/server/quota"
 	"billing-api/server/tenancy"
@@ -33,7 +35,14 @@ const (
 	smallNamespace = "apps"
 	// unlimitedRate lifts an api_limits entry out of the way of the load.
 	unlimitedRate = 1_000_000_000
+	// invoiceMonths is how many closed months of invoices the large tenant
+	// has: it was created that many months before the running one.
+	invoiceMonths = 12
 )
+
+// openAppAt opens another App on the bench database, reading clock c: the
+// large tenant's past is played on one whose clock is set back.
+type openAppAt func(ctx context.Context, c clock.Clock) (*server.App, error)
 
 // seedConfig sizes the data set.
 type seedConfig struct {
@@ -89,12 +98,18 @@ type dataset struct {
 	small   []seededTenant
 	large   seededTenant
 	fixture Fixture
+	// now is when the seed started; past is an App on the same database
+	// whose clock, pastClock, starts invoiceMonths months back and moves
+	// forward up to now: what the large tenant did before now is done
+	// through it, when it would have happened.
+	now       time.Time
+	past      *server.App
+	pastClock *clock.Manual
 }
 
 // seeders fill the bench database, one per domain, in this order, each
 // through its domain's service (so the rows are what the API would have
-// written). A later domain appends its own here: usage records, payment
-// methods, invoices.
+// written). A later domain appends its own here.
 var seeders = []struct {
 	domain string
 	seed   func(ctx context.Context, a *server.App, d *dataset) error
@@ -103,20 +118,30 @@ var seeders = []struct {
 	{"quotas", seedQuotas},
 	{"usage", seedUsage},
 	{"accounts", seedAccounts},
+	{"invoices", seedInvoices},
 }
 
 // seedTimes is how long each domain's seeding took, by domain.
 type seedTimes map[string]time.Duration
 
-// seed builds the whole data set and returns what the load needs.
-func seed(ctx context.Context, a *server.App, cfg seedConfig, progress func(string)) (Fixture, seedTimes, error) {
+// seed builds the whole data set through a, and the large tenant's past
+// through an App that openAt opens on the same database, and returns what
+// the load needs.
+func seed(ctx context.Context, a *server.App, openAt openAppAt, cfg seedConfig, progress func(string)) (Fixture, seedTimes, error) {
 	if cfg.Workers < 1 {
 		cfg.Workers = 1
 	}
 	if cfg.UsageHours < 1 {
 		return Fixture{}, nil, fmt.Errorf("the usage data set needs at least one hour, not %d", cfg.UsageHours)
 	}
-	d := &dataset{cfg: cfg}
+	d := &dataset{cfg: cfg, now: a.Now()}
+	d.pastClock = clock.NewManual(usage.MonthStart(d.now).AddDate(0, -invoiceMonths, 0).Add(9 * time.Hour))
+	past, err := openAt(ctx, d.pastClock.Now)
+	if err != nil {
+		return Fixture{}, nil, fmt.Errorf("opening the bench database on a clock set back: %w", err)
+	}
+	defer past.Close()
+	d.past = past
 	took := seedTimes{}
 	for _, s := range seeders {
 		start := time.Now()
@@ -143,7 +168,8 @@ func smallTenantName(i int) string { return fmt.Sprintf("bench-%04d", i) }
 
 // seedTenancy creates the tenants (each with its system namespace), their
 // other namespaces and an admin API token each; the large tenant's token is
-// the one the load uses.
+// the one the load uses. The large tenant and its namespaces are created
+// invoiceMonths months back.
 func seedTenancy(ctx context.Context, a *server.App, d *dataset) error {
 	d.small = make([]seededTenant, d.cfg.Tenants)
 	err := d.eachTenant(ctx, func(ctx context.Context, i int, st *seededTenant) error {
@@ -164,14 +190,14 @@ func seedTenancy(ctx context.Context, a *server.App, d *dataset) error {
 		return err
 	}
 
-	t, err := a.Tenancy.CreateTenant(ctx, tenancy.CreateTenantInput{Name: largeTenant, DisplayName: "Bench large tenant"})
+	t, err := d.past.Tenancy.CreateTenant(ctx, tenancy.CreateTenantInput{Name: largeTenant, DisplayName: "Bench large tenant"})
 	if err != nil {
 		return err
 	}
 	d.large = seededTenant{Tenant: t}
 	for i := range largeNamespaces {
 		ns := fmt.Sprintf("ns-%02d", i)
-		if _, err := a.Tenancy.CreateNamespace(ctx, t.Name, ns); err != nil {
+		if _, err := d.past.Tenancy.CreateNamespace(ctx, t.Name, ns); err != nil {
 			return err
 		}
 		d.large.Namespaces = append(d.large.Namespaces, ns)
@@ -332,10 +358,13 @@ var benchAddons = []string{
 	"f5xc_web_app_scanning_standard", "f5xc_appstack_standard",
 }
 
-// seedAccounts gives the large tenant two payment methods, moves it to TEAM
-// through a plan transition and subscribes it to add-ons.
-func seedAccounts(ctx context.Context, a *server.App, d *dataset) error {
-	p := d.large.principal()
+// seedAccounts gives the large tenant, an hour after it was created, two
+// payment methods, moves it to TEAM through a plan transition and
+// subscribes it to add-ons, two of which it cancels ten days later (so the
+// list holds history too).
+func seedAccounts(ctx context.Context, _ *server.App, d *dataset) error {
+	a, p := d.past, d.large.principal()
+	d.pastClock.Set(d.large.CreatedAt.Add(time.Hour))
 	contact := &payment.Contact{Address1: "1 Bench Way", City: "Seattle", ZipCode: "98101", Country: "US"}
 	for i, role := range []payment.Role{payment.RolePrimary, payment.RoleSecondary} {
 		if _, err := a.Payments.Create(ctx, p, payment.CreateInput{Token: fmt.Sprintf("tok_bench_%d", i), Role: role, Contact: contact}); err != nil {
@@ -352,9 +381,34 @@ func seedAccounts(ctx context.Context, a *server.App, d *dataset) error {
 			return err
 		}
 	}
+	d.pastClock.Set(d.large.CreatedAt.AddDate(0, 0, 10))
 	for _, addon := range benchAddons[len(benchAddons)-2:] {
 		if err := a.Subscriptions.Unsubscribe(ctx, p, addon); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// seedInvoices closes the large tenant's invoiceMonths past months, each two
+// days after it ended (the grace period; the last one at the seed's start
+// when that comes first), and each invoice is collected from its PRIMARY
+// method. The usage seeded before is billed in the months it falls in.
+func seedInvoices(ctx context.Context, _ *server.App, d *dataset) error {
+	first := usage.MonthStart(d.large.CreatedAt)
+	for i := range invoiceMonths {
+		month := first.AddDate(0, i, 0)
+		at := month.AddDate(0, 1, 0).Add(invoice.DefaultGrace)
+		if at.After(d.now) {
+			at = d.now
+		}
+		d.pastClock.Set(at)
+		res, err := d.past.Invoices.ClosePeriod(ctx, month, largeTenant)
+		if err != nil {
+			return err
+		}
+		if len(res) != 1 || res[0].Err != nil || res[0].Invoice == nil || res[0].Invoice.Status != invoice.StatusPaid {
+			return fmt.Errorf("closing %s: %+v, want a PAID invoice", month.Format("2006-01"), res)
 		}
 	}
 	return nil

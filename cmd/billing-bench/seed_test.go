@@ -18,6 +18,8 @@ import (
 
 	"billing-api/openapi"
 	"billing-api/server"
+	"billing-api/server/clock"
+	"billing-api/server/invoice"
 	"billing-api/server/quota"
 	"billing-api/server/tenancy"
 	"billing-api/server/usage"
@@ -27,16 +29,20 @@ import (
 // testAdminToken is the operator token of the apps the tests open.
 const testAdminToken = "bench-test-operator-token"
 
-func openApp(t *testing.T) *server.App {
+// openApp opens the App on a fresh database private to t, and returns with
+// it how to open another one on the same database on a clock of its own.
+func openApp(t *testing.T) (*server.App, openAppAt) {
 	t.Helper()
 	cfg := storetest.Config(t)
-	a, err := server.Open(context.Background(), server.Config{Store: cfg, AdminToken: testAdminToken,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	a, err := server.Open(context.Background(), server.Config{Store: cfg, AdminToken: testAdminToken, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = a.Close() })
-	return a
+	return a, func(ctx context.Context, c clock.Clock) (*server.App, error) {
+		return server.Open(ctx, server.Config{Store: cfg, Logger: log, Clock: c})
+	}
 }
 
 // TestSeedShape checks the seeded data set through the services: the
@@ -45,12 +51,12 @@ func openApp(t *testing.T) *server.App {
 func TestSeedShape(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	a := openApp(t)
+	a, openAt := openApp(t)
 	const tenants = 3
 	// A few hours of usage: on SQLite, ingestion costs more than
 	// linearly in the rows per statement (the driver's parameter binding).
 	const hours = 3
-	f, took, err := seed(ctx, a, seedConfig{Tenants: tenants, Workers: 4, UsageHours: hours}, func(string) {})
+	f, took, err := seed(ctx, a, openAt, seedConfig{Tenants: tenants, Workers: 4, UsageHours: hours}, func(string) {})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,6 +138,25 @@ func TestSeedShape(t *testing.T) {
 		t.Fatalf("usage of %s: objects %v resources %v", f.ListNamespace, u.Objects, u.Resources)
 	}
 
+	// Invoicing: the large tenant's invoiceMonths past months, each PAID
+	// by the PRIMARY method, newest first, the oldest from its creation.
+	invs, err := a.Invoices.Find(ctx, largeTenant, invoice.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(invs) != invoiceMonths {
+		t.Fatalf("%d invoices of %s, want %d", len(invs), largeTenant, invoiceMonths)
+	}
+	running := usage.MonthStart(a.Now())
+	for i, inv := range invs {
+		if month := running.AddDate(0, -1-i, 0); !inv.PeriodStart.Equal(month) || inv.Status != invoice.StatusPaid || inv.Total <= 0 {
+			t.Fatalf("invoice %d: %s of %s, %s, total %d; want %s PAID", i, inv.Number, inv.PeriodStart, inv.Status, inv.Total, month)
+		}
+	}
+	if tn, _ := a.Tenancy.Tenant(ctx, largeTenant); !usage.MonthStart(tn.CreatedAt).Equal(invs[invoiceMonths-1].PeriodStart) {
+		t.Fatalf("%s created %s, its first invoice is of %s", largeTenant, tn.CreatedAt, invs[invoiceMonths-1].PeriodStart)
+	}
+
 	// Metering: 200 series over the large tenant's namespaces, each with a
 	// record per hour up to the current hour, the rollups summing exactly
 	// what was ingested.
@@ -178,8 +203,8 @@ func microUnits(v float64) float64 { return math.Round(v*1e6) / 1e6 }
 func TestOperationsAnswer(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	a := openApp(t)
-	f, _, err := seed(ctx, a, seedConfig{Tenants: 1, Workers: 4, UsageHours: 2}, func(string) {})
+	a, openAt := openApp(t)
+	f, _, err := seed(ctx, a, openAt, seedConfig{Tenants: 1, Workers: 4, UsageHours: 2}, func(string) {})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -197,7 +197,8 @@ type Store interface {
 	// InvoiceByNumber reads an invoice with its lines (not found if none).
 	InvoiceByNumber(ctx context.Context, tenantID uuid.UUID, number string) (Invoice, error)
 	// ListInvoices returns the tenant's invoices, newest period first, at
-	// most limit (0: all), without lines.
+	// most limit (0: all), with only what a list shows: the number, the
+	// period, the currency, the total, the stored status and the due date.
 	ListInvoices(ctx context.Context, tenantID uuid.UUID, limit int) ([]Invoice, error)
 	// FindInvoices returns invoices of any tenant for the operator.
 	FindInvoices(ctx context.Context, f Filter) ([]Invoice, error)

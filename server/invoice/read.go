@@ -35,7 +35,7 @@ func (s *Service) List(ctx context.Context, tenantID uuid.UUID, limit int) ([]Li
 	if err != nil {
 		return nil, err
 	}
-	var out []Listed
+	out := make([]Listed, 0, len(issued)+2)
 	pending := func(period time.Time, active bool) error {
 		d, err := s.cachedDraft(ctx, tenantID, period)
 		if err != nil || !d.Billable {
