@@ -800,3 +800,14 @@ func TestAFailingMonthDoesNotHoldBackLaterOnes(t *testing.T) {
 		t.Errorf("november's invoice: %+v", nov.Invoice)
 	}
 }
+
+// Naming a tenant that did not exist in the month is a 400 naming it.
+func TestClosingAMonthBeforeTheTenantExisted(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t)
+	v.tenant("acme")
+	_, err := v.app.Invoices.ClosePeriod(context.Background(), time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), "acme")
+	if fault.KindOf(err) != fault.KindInvalid || !strings.Contains(err.Error(), "after 2026-10 ended") {
+		t.Fatalf("%v", err)
+	}
+}

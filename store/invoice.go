@@ -245,7 +245,7 @@ const paymentColumns = "invoice_id, idempotency_key, kind, round, method_name, m
 
 func (r *Invoices) Payments(ctx context.Context, tenantID, invoiceID uuid.UUID) ([]invoice.Payment, error) {
 	rows, err := r.db.query(ctx, "SELECT "+paymentColumns+" FROM invoice_payments WHERE tenant_id = $1 AND invoice_id = $2 "+
-		"ORDER BY created_at, idempotency_key", r.db.id(tenantID), r.db.id(invoiceID))
+		"ORDER BY created_at, round, idempotency_key", r.db.id(tenantID), r.db.id(invoiceID))
 	if err != nil {
 		return nil, err
 	}

@@ -87,6 +87,12 @@ func (s *Service) tenantsOf(ctx context.Context, start time.Time, tenantName str
 		if err != nil {
 			return nil, err
 		}
+		if !t.CreatedAt.Before(start.AddDate(0, 1, 0)) {
+			var v fault.Violations
+			v.Add("tenant", "existed", fmt.Sprintf("tenant %s was created on %s, after %s ended: it has nothing to close",
+				t.Name, t.CreatedAt.Format(time.RFC3339), start.Format("2006-01")))
+			return nil, v.Err()
+		}
 		all = []tenancy.Tenant{t}
 	} else {
 		var err error
