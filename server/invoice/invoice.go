@@ -306,6 +306,9 @@ type Service struct {
 	grace    time.Duration
 	owner    string
 	drafts   *cache.Cache[draftKey, Draft]
+	// numbers caches each tenant's issued invoice numbers by period (what
+	// subscription periods name); closing drops the tenant's entry here.
+	numbers *cache.Cache[uuid.UUID, map[time.Time]string]
 }
 
 type draftKey struct {
@@ -333,6 +336,7 @@ func NewService(cfg Config) (*Service, error) {
 	if ttl <= 0 {
 		ttl = time.Second
 	}
+	s.numbers = cache.New[uuid.UUID, map[time.Time]string](ttl, s.now, uuid.UUID.String)
 	s.drafts = cache.New[draftKey, Draft](ttl, s.now, func(k draftKey) string {
 		return fmt.Sprintf("%s/%d", k.tenant, k.period)
 	})
@@ -347,6 +351,9 @@ func (s *Service) Invalidate(ids ...uuid.UUID) {
 		set[id] = true
 	}
 	s.drafts.InvalidateWhere(func(k draftKey, _ Draft) bool { return set[k.tenant] })
+	for id := range set {
+		s.numbers.Invalidate(id)
+	}
 }
 
 // HasUnpaid reports whether the tenant has an invoice still to be paid (its

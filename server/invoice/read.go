@@ -148,17 +148,20 @@ func (s *Service) Find(ctx context.Context, tenantName string, f Filter) ([]Invo
 }
 
 // Numbers returns the numbers of the tenant's issued invoices by the start
-// of their period.
+// of their period, cached like the pending invoices (a second at most on
+// another replica than the one that closed the month).
 func (s *Service) Numbers(ctx context.Context, tenantID uuid.UUID) (map[time.Time]string, error) {
-	invs, err := s.store.ListInvoices(ctx, tenantID, 0)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[time.Time]string, len(invs))
-	for _, inv := range invs {
-		out[inv.PeriodStart] = inv.Number
-	}
-	return out, nil
+	return s.numbers.Get(ctx, tenantID, func(ctx context.Context) (map[time.Time]string, error) {
+		invs, err := s.store.ListInvoices(ctx, tenantID, 0)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[time.Time]string, len(invs))
+		for _, inv := range invs {
+			out[inv.PeriodStart] = inv.Number
+		}
+		return out, nil
+	})
 }
 
 // MonthTotals returns what each month (given by its start) bills the

@@ -6,8 +6,8 @@ package subscription
 import (
 	"context"
 	"crypto/sha256"
-	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -248,7 +248,13 @@ func (s *Service) Periods(sub Subscription) []Period {
 
 // periodID is a stable id for a period (or an included add-on's entry).
 func periodID(tenant uuid.UUID, key string, start time.Time) uuid.UUID {
-	sum := sha256.Sum256([]byte(fmt.Sprintf("%s/%s/%d", tenant, key, start.Unix())))
+	// tenant/key/unix-seconds, built without fmt: a list hashes one per
+	// period.
+	buf := make([]byte, 0, 36+1+len(key)+1+20)
+	buf = append(buf, tenant.String()...)
+	buf = append(append(append(buf, '/'), key...), '/')
+	buf = strconv.AppendInt(buf, start.Unix(), 10)
+	sum := sha256.Sum256(buf)
 	id, _ := uuid.FromBytes(sum[:16])
 	id[6] = (id[6] & 0x0f) | 0x50 // version 5 layout
 	id[8] = (id[8] & 0x3f) | 0x80
