@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	lpdf "github.com/ledongthuc/pdf"
 
 	"billing-api/gen/api"
@@ -809,5 +810,43 @@ func TestClosingAMonthBeforeTheTenantExisted(t *testing.T) {
 	_, err := v.app.Invoices.ClosePeriod(context.Background(), time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), "acme")
 	if fault.KindOf(err) != fault.KindInvalid || !strings.Contains(err.Error(), "after 2026-10 ended") {
 		t.Fatalf("%v", err)
+	}
+}
+
+// The issued invoices are cached like plans and limits: a change shows at
+// once on the replica that made it and within a second on the others.
+func TestInvoiceChangesReachOtherReplicasWithinASecond(t *testing.T) {
+	t.Parallel()
+	v := newEnvWith(t, func(c *Config) { c.PaymentProvider = newLedger() })
+	tok := v.upgradedTenant("acme", "tok_decline_a")
+	number := v.closeNovember("acme")[0].Invoice.Number
+	b := v.replica()
+	status := func(e *echo.Echo) api.InvoiceInvoiceStatus {
+		res := v.callOn(e, http.MethodGet, invoicesPath, tok, nil)
+		var out api.InvoiceListInvoicesRsp
+		res.decode(t, &out)
+		for _, l := range *out.Invoices {
+			if *l.Name == number {
+				return *l.Status
+			}
+		}
+		t.Fatalf("not listed: %s", res.Body)
+		return ""
+	}
+	if got := status(b); got != api.InvoiceInvoiceStatusSTATUSISSUED {
+		t.Fatalf("replica b: %s", got)
+	}
+	if _, err := v.app.Invoices.RecordPayment(context.Background(), "acme", number, "wire-7"); err != nil {
+		t.Fatal(err)
+	}
+	if got := status(v.e); got != api.InvoiceInvoiceStatusSTATUSPAID {
+		t.Errorf("the writing replica: %s", got)
+	}
+	if got := status(b); got != api.InvoiceInvoiceStatusSTATUSISSUED {
+		t.Errorf("replica b within the second: %s", got)
+	}
+	v.clock.Advance(time.Second)
+	if got := status(b); got != api.InvoiceInvoiceStatusSTATUSPAID {
+		t.Errorf("replica b after a second: %s", got)
 	}
 }

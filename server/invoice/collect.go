@@ -122,6 +122,7 @@ func (s *Service) charge(ctx context.Context, inv Invoice, p Payment) (paid bool
 		_, err := s.store.SetStatus(ctx, inv.TenantID, inv.ID, []Status{StatusIssued}, false, StatusPaid, now, reason)
 		return err
 	})
+	s.Invalidate(inv.TenantID)
 	return err == nil, err
 }
 
@@ -218,6 +219,7 @@ func (s *Service) RecordPayment(ctx context.Context, tenantName, number, referen
 	if err != nil {
 		return inv, err
 	}
+	s.Invalidate(inv.TenantID)
 	return s.store.InvoiceByNumber(ctx, inv.TenantID, inv.Number)
 }
 
@@ -275,6 +277,7 @@ func (s *Service) Refund(ctx context.Context, tenantName, number, reason string)
 	if err != nil {
 		return inv, err
 	}
+	s.Invalidate(inv.TenantID)
 	return s.store.InvoiceByNumber(ctx, inv.TenantID, inv.Number)
 }
 
@@ -289,6 +292,7 @@ func (s *Service) Cancel(ctx context.Context, tenantName, number, reason string)
 	if err != nil {
 		return inv, err
 	}
+	s.Invalidate(inv.TenantID)
 	cur, err := s.store.InvoiceByNumber(ctx, inv.TenantID, inv.Number)
 	if err != nil {
 		return inv, err

@@ -112,6 +112,10 @@ func hourFloor(t time.Time) time.Time { return t.UTC().Truncate(time.Hour) }
 // the pending-invoice cache: what the list shows for a month not closed yet.
 func (s *Service) cachedDraft(ctx context.Context, tenantID uuid.UUID, period time.Time) (Draft, error) {
 	return s.drafts.Get(ctx, draftKey{tenant: tenantID, period: period.Unix()}, func(ctx context.Context) (Draft, error) {
+		// A month closed without an invoice bills nothing more.
+		if closed, err := s.store.PeriodClosed(ctx, tenantID, period); err != nil || closed {
+			return Draft{TenantID: tenantID, PeriodStart: period, PeriodEnd: period.AddDate(0, 1, 0)}, err
+		}
 		return s.draft(ctx, tenantID, period)
 	})
 }

@@ -306,9 +306,11 @@ type Service struct {
 	grace    time.Duration
 	owner    string
 	drafts   *cache.Cache[draftKey, Draft]
-	// numbers caches each tenant's issued invoice numbers by period (what
-	// subscription periods name); closing drops the tenant's entry here.
-	numbers *cache.Cache[uuid.UUID, map[time.Time]string]
+	// issued caches each tenant's issued invoices, newest first, without
+	// lines: what the list, subscription periods and monthly totals read.
+	// Only the operator's side (closing, collecting, the operator's moves)
+	// changes them, and it drops the tenant's entry at once where it runs.
+	issued *cache.Cache[uuid.UUID, []Invoice]
 }
 
 type draftKey struct {
@@ -336,15 +338,15 @@ func NewService(cfg Config) (*Service, error) {
 	if ttl <= 0 {
 		ttl = time.Second
 	}
-	s.numbers = cache.New[uuid.UUID, map[time.Time]string](ttl, s.now, uuid.UUID.String)
+	s.issued = cache.New[uuid.UUID, []Invoice](ttl, s.now, uuid.UUID.String)
 	s.drafts = cache.New[draftKey, Draft](ttl, s.now, func(k draftKey) string {
 		return fmt.Sprintf("%s/%d", k.tenant, k.period)
 	})
 	return s, nil
 }
 
-// Invalidate drops what this replica derived from the tenants' usage, plan
-// or add-ons (their pending invoices).
+// Invalidate drops what this replica derived from the tenants' usage, plan,
+// add-ons or invoices (their pending and issued invoices).
 func (s *Service) Invalidate(ids ...uuid.UUID) {
 	set := make(map[uuid.UUID]bool, len(ids))
 	for _, id := range ids {
@@ -352,7 +354,7 @@ func (s *Service) Invalidate(ids ...uuid.UUID) {
 	}
 	s.drafts.InvalidateWhere(func(k draftKey, _ Draft) bool { return set[k.tenant] })
 	for id := range set {
-		s.numbers.Invalidate(id)
+		s.issued.Invalidate(id)
 	}
 }
 

@@ -31,7 +31,7 @@ func (s *Service) List(ctx context.Context, tenantID uuid.UUID, limit int) ([]Li
 	now := s.now()
 	running := monthStart(now)
 	prev := running.AddDate(0, -1, 0)
-	issued, err := s.store.ListInvoices(ctx, tenantID, limit)
+	issued, err := s.issuedOf(ctx, tenantID)
 	if err != nil {
 		return nil, err
 	}
@@ -51,14 +51,8 @@ func (s *Service) List(ctx context.Context, tenantID uuid.UUID, limit int) ([]Li
 		return nil, err
 	}
 	if len(issued) == 0 || issued[0].PeriodStart.Before(prev) {
-		closed, err := s.store.PeriodClosed(ctx, tenantID, prev)
-		if err != nil {
+		if err := pending(prev, false); err != nil {
 			return nil, err
-		}
-		if !closed {
-			if err := pending(prev, false); err != nil {
-				return nil, err
-			}
 		}
 	}
 	for _, inv := range issued {
@@ -147,21 +141,27 @@ func (s *Service) Find(ctx context.Context, tenantName string, f Filter) ([]Invo
 	return s.store.FindInvoices(ctx, f)
 }
 
-// Numbers returns the numbers of the tenant's issued invoices by the start
-// of their period, cached like the pending invoices (a second at most on
-// another replica than the one that closed the month).
-func (s *Service) Numbers(ctx context.Context, tenantID uuid.UUID) (map[time.Time]string, error) {
-	return s.numbers.Get(ctx, tenantID, func(ctx context.Context) (map[time.Time]string, error) {
-		invs, err := s.store.ListInvoices(ctx, tenantID, 0)
-		if err != nil {
-			return nil, err
-		}
-		out := make(map[time.Time]string, len(invs))
-		for _, inv := range invs {
-			out[inv.PeriodStart] = inv.Number
-		}
-		return out, nil
+// issuedOf returns the tenant's issued invoices, newest first, without
+// lines, through the cache (a second at most behind a change made on
+// another replica; at once on this one). Callers must not modify it.
+func (s *Service) issuedOf(ctx context.Context, tenantID uuid.UUID) ([]Invoice, error) {
+	return s.issued.Get(ctx, tenantID, func(ctx context.Context) ([]Invoice, error) {
+		return s.store.ListInvoices(ctx, tenantID, 0)
 	})
+}
+
+// Numbers returns the numbers of the tenant's issued invoices by the start
+// of their period.
+func (s *Service) Numbers(ctx context.Context, tenantID uuid.UUID) (map[time.Time]string, error) {
+	invs, err := s.issuedOf(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[time.Time]string, len(invs))
+	for _, inv := range invs {
+		out[inv.PeriodStart] = inv.Number
+	}
+	return out, nil
 }
 
 // MonthTotals returns what each month (given by its start) bills the
@@ -171,7 +171,7 @@ func (s *Service) MonthTotals(ctx context.Context, tenantID uuid.UUID, months []
 	if len(months) == 0 {
 		return out, nil
 	}
-	invs, err := s.store.ListInvoices(ctx, tenantID, 0)
+	invs, err := s.issuedOf(ctx, tenantID)
 	if err != nil {
 		return nil, err
 	}
