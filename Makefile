@@ -51,13 +51,18 @@ lint: vet lint-spec
 ## test: the whole suite on SQLite, then again on PostgreSQL when it is reachable
 ## (always under CI=true, where an unreachable PostgreSQL fails the run)
 test: vet
-	$(GO) test -count=1 ./...
+	@mkdir -p bin && rm -f $(CONTRACT_REPORT)
+	BILLING_CONTRACT_REPORT=$(CURDIR)/$(CONTRACT_REPORT) $(GO) test -count=1 ./...
 	@if [ "$$CI" = "true" ] || pg_isready -q -h 127.0.0.1 -p 5432 >/dev/null 2>&1; then \
 		echo "== the same suite on PostgreSQL"; \
-		BILLING_TEST_POSTGRES_URL='$(PG_TEST_URL)' $(GO) test -count=1 ./...; \
+		BILLING_CONTRACT_REPORT=$(CURDIR)/$(CONTRACT_REPORT) BILLING_TEST_POSTGRES_URL='$(PG_TEST_URL)' $(GO) test -count=1 ./...; \
 	else \
 		echo "PostgreSQL is not reachable on 127.0.0.1:5432: skipped the PostgreSQL pass (CI=true makes it mandatory)"; \
 	fi
+	@echo "== what the contract suite exercised"; cat $(CONTRACT_REPORT)
+
+# Where TestContractSuite writes what it exercised (one line per store).
+CONTRACT_REPORT := bin/contract-suite.txt
 
 # The packages with the server, the domain rules and the store: what the
 # race detector watches (the binary's tests drive subprocesses it cannot see).
