@@ -7,7 +7,7 @@ export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
 # The PostgreSQL the second test pass uses (each test gets a throw-away database).
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 
-.PHONY: all build run generate check-generated golden lint lint-spec tools test race vet vendor-swagger-ui check-swagger-ui bench bench-smoke bench-binary
+.PHONY: all build run generate sdk sdk-types check-generated golden lint lint-spec tools test race vet vendor-swagger-ui check-swagger-ui bench bench-smoke bench-binary
 
 all: build
 
@@ -22,21 +22,35 @@ run: build
 generate:
 	$(GO) generate ./gen/...
 
-## check-generated: fail if gen/ differs from what `make generate` produces
-check-generated: generate
-	@if ! git diff --quiet --exit-code -- gen/ || [ -n "$$(git status --porcelain --untracked-files=all -- gen/)" ]; then \
-		echo "gen/ is out of date with openapi/: run 'make generate' and commit the result" >&2; \
-		git status --short -- gen/ >&2; git --no-pager diff --stat -- gen/ >&2; exit 1; \
+## sdk: regenerate the clients of openapi/billing.yaml: the Go client (gen/client) and
+## the TypeScript SDK's types (sdk/typescript/src/schema.ts, by openapi-typescript)
+sdk: sdk-types
+	$(GO) generate ./gen/client
+
+# openapi-typescript runs in the SDK's directory: in the root it would take
+# redocly.yaml's APIs instead of its argument.
+sdk-types: tools
+	npm run --silent --workspace sdk/typescript generate
+
+GENERATED := gen/ sdk/typescript/src/schema.ts
+
+## check-generated: fail if gen/ or the TypeScript SDK's types differ from what
+## `make generate` and `make sdk` produce
+check-generated: generate sdk-types
+	@if ! git diff --quiet --exit-code -- $(GENERATED) || [ -n "$$(git status --porcelain --untracked-files=all -- $(GENERATED))" ]; then \
+		echo "generated code is out of date with openapi/: run 'make generate sdk' and commit the result" >&2; \
+		git status --short -- $(GENERATED) >&2; git --no-pager diff --stat -- $(GENERATED) >&2; exit 1; \
 	fi
-	@echo "gen/ is up to date"
+	@echo "gen/ and sdk/typescript/src/schema.ts are up to date"
 
 ## golden: rewrite openapi/*.summary.txt after a deliberate contract change
 golden:
 	$(GO) test ./openapi -run TestContractSummary -update
 
-## tools: install the pinned Node tools (spec linter, Swagger UI assets)
+## tools: install the pinned Node tools (spec linter, Swagger UI assets) and the
+## TypeScript SDK's dependencies (an npm workspace: one lock file, one install)
 tools: node_modules/.package-lock.json
-node_modules/.package-lock.json: package.json package-lock.json
+node_modules/.package-lock.json: package.json package-lock.json sdk/typescript/package.json
 	npm ci --no-audit --no-fund --ignore-scripts
 
 ## lint-spec: lint the specs with @redocly/cli (zero errors allowed)
