@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -352,14 +351,4 @@ func (r dbRows) rowCount() int {
 		n += len(rows)
 	}
 	return n
-}
-
-// mustJSON fails the test when body is not a JSON document.
-func mustJSON(t testing.TB, body string) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal([]byte(body), &m); err != nil {
-		t.Fatalf("%s: %v", body, err)
-	}
-	return m
 }
