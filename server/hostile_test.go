@@ -68,6 +68,12 @@ func TestHostileInputAnswers400AndChangesNothing(t *testing.T) {
 		{"NUL in a query", "GET", "/api/web/namespaces/shop/quotas?label_filter=a%00", "", []string{"query parameter label_filter: must not contain the NUL"}},
 		{"invalid UTF-8 in a query", "GET", "/api/web/namespaces/shop/quotas?label_filter=%FF", "", []string{"query parameter label_filter: is not valid UTF-8"}},
 		{"huge limit", "GET", "/api/web/namespaces/system/usage/invoices/custom_list?limit=99999999999", "", []string{"query parameter limit: must be a whole number from 1 to 1000"}},
+		// Widened to whole hours, the window would end in the year 10000,
+		// which no answer can name.
+		{"a window ending past the year 9999", "POST", "/api/web/namespaces/system/current_usage", `{"from":"9999-12-31T22:00:00Z","to":"9999-12-31T23:59:59Z"}`,
+			[]string{"to: must not be after 9999-12-31T23:00:00Z"}},
+		{"a window starting before the year 0", "POST", "/api/web/namespaces/system/usage_details", `{"from":"0000-01-01T00:30:00+01:00","to":"0000-01-01T05:00:00Z"}`,
+			[]string{"from: must not be before 0000-01-01T00:00:00Z"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var body any
