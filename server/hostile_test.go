@@ -1,14 +1,21 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // internals are words that would show a client how the server is built.
@@ -61,6 +68,12 @@ func TestHostileInputAnswers400AndChangesNothing(t *testing.T) {
 		{"NUL in a query", "GET", "/api/web/namespaces/shop/quotas?label_filter=a%00", "", []string{"query parameter label_filter: must not contain the NUL"}},
 		{"invalid UTF-8 in a query", "GET", "/api/web/namespaces/shop/quotas?label_filter=%FF", "", []string{"query parameter label_filter: is not valid UTF-8"}},
 		{"huge limit", "GET", "/api/web/namespaces/system/usage/invoices/custom_list?limit=99999999999", "", []string{"query parameter limit: must be a whole number from 1 to 1000"}},
+		// Widened to whole hours, the window would end in the year 10000,
+		// which no answer can name.
+		{"a window ending past the year 9999", "POST", "/api/web/namespaces/system/current_usage", `{"from":"9999-12-31T22:00:00Z","to":"9999-12-31T23:59:59Z"}`,
+			[]string{"to: must not be after 9999-12-31T23:00:00Z"}},
+		{"a window starting before the year 0", "POST", "/api/web/namespaces/system/usage_details", `{"from":"0000-01-01T00:30:00+01:00","to":"0000-01-01T05:00:00Z"}`,
+			[]string{"from: must not be before 0000-01-01T00:00:00Z"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var body any
@@ -178,4 +191,102 @@ func TestClientThatDisconnectsIsNot500(t *testing.T) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
+}
+
+// Every operation of the spec, on a server holding data of every kind, is
+// sent malformed variants of a request that succeeds (hostileCases derives
+// them from the spec): each answers its exact 4xx with a schemaErrorType
+// naming what is wrong and nothing internal, and no row of any table
+// changes; afterwards the valid request still succeeds. On SQLite and on
+// PostgreSQL alike.
+func TestHostileInputToEveryOperation(t *testing.T) {
+	t.Parallel()
+	ops := specOperations(t)
+	var mu sync.Mutex
+	perCategory, total := map[string]int{}, 0
+	t.Cleanup(func() {
+		names := slices.Sorted(maps.Keys(perCategory))
+		var b strings.Builder
+		for _, n := range names {
+			fmt.Fprintf(&b, "\n  %-32s %4d", n, perCategory[n])
+		}
+		t.Logf("%d cases over %d operations:%s", total, len(ops), b.String())
+	})
+	for _, id := range sortedIDs(ops) {
+		op := ops[id]
+		t.Run(id, func(t *testing.T) {
+			t.Parallel()
+			s := newSeeded(t)
+			valid, ok := s.validRequests()[id]
+			if !ok {
+				t.Fatalf("no valid request for %s: add one to validRequests", id)
+			}
+			cases := hostileCases(op, valid)
+			if len(cases) == 0 {
+				t.Fatalf("no hostile cases for %s", id)
+			}
+			made := map[string]bool{}
+			for _, hc := range cases {
+				made[hc.category] = true
+			}
+			for c := range specCategories(op) {
+				if !made[c] {
+					t.Errorf("%s has room for %q input but no case of it", id, c)
+				}
+			}
+			before := snapshot(t, s.db, uuid.Nil)
+			for _, hc := range cases {
+				res := s.send(t, hc)
+				label := fmt.Sprintf("%s: %s", hc.category, hc.name)
+				if res.Status != hc.status {
+					t.Errorf("%s: %d %.300s, want %d", label, res.Status, res.Body, hc.status)
+				} else if msg := res.errorBody(t).Message; !strings.Contains(msg, hc.mention) {
+					t.Errorf("%s: message %q does not name %q", label, msg, hc.mention)
+				} else {
+					assertClean(t, msg)
+				}
+				after := snapshot(t, s.db, uuid.Nil)
+				if changed := before.changes(after); len(changed) > 0 {
+					t.Fatalf("%s changed %v", label, changed)
+				}
+			}
+			var body any
+			if valid.body != "" {
+				body = valid.body
+			}
+			if res := s.call(valid.method, valid.path, s.admin, body); res.Status != http.StatusOK {
+				t.Errorf("the valid request after the hostile ones: %d %s", res.Status, res.Body)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, hc := range cases {
+				perCategory[hc.category]++
+			}
+			total += len(cases)
+		})
+	}
+}
+
+// send sends a hostile case as acme's admin (the public operation ignores
+// the token) and checks the answer against the spec.
+func (s *seeded) send(t *testing.T, hc hostileCase) response {
+	t.Helper()
+	var rd io.Reader
+	if hc.body != nil {
+		rd = bytes.NewReader(hc.body)
+	}
+	req := httptest.NewRequest(hc.method, hc.path, rd)
+	if hc.body != nil {
+		ct := hc.contentType
+		if ct == "" {
+			ct = "application/json"
+		}
+		req.Header.Set("Content-Type", ct)
+	}
+	req.Header.Set("Authorization", "APIToken "+s.admin)
+	rec := httptest.NewRecorder()
+	s.e.ServeHTTP(rec, req)
+	res := response{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
+	s.sr.validate(t, hc.method, hc.path, res)
+	return res
 }

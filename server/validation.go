@@ -38,6 +38,7 @@ func validateRequest(op operation) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			fields, fatal := textProblems(c, op)
+			fields = append(fields, repeatedParams(c, op)...)
 			if !fatal {
 				params := make(map[string]string, len(op.pathParams))
 				for _, name := range op.pathParams {
@@ -54,6 +55,25 @@ func validateRequest(op operation) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// repeatedParams finds query parameters given more than once that take
+// one value: the validator would check the first and the handler's binding
+// would then refuse the request without naming the parameter.
+func repeatedParams(c echo.Context, op operation) []fault.FieldError {
+	var out []fault.FieldError
+	for name, values := range c.QueryParams() {
+		if len(values) < 2 {
+			continue
+		}
+		p := op.param(openapi3.ParameterInQuery, name)
+		if p == nil || p.Schema == nil || p.Schema.Value.Type.Is(openapi3.TypeArray) {
+			continue
+		}
+		out = append(out, fault.FieldError{Field: "query parameter " + printable(name), Rule: "single",
+			Detail: fmt.Sprintf("must be given once, not %d times", len(values))})
+	}
+	return out
 }
 
 // pathParam is a path parameter as the client meant it: Echo leaves

@@ -53,6 +53,8 @@ func TestRequestValidationRejectsBadParameters(t *testing.T) {
 		{"system only", http.MethodPost, "/api/web/namespaces/shop/billing/payment_methods", `{"token":"tok_1"}`, "path parameter namespace"},
 		{"missing required query", http.MethodGet, "/no_auth/namespaces/system/billing/plan_transition", "", "query parameter id: is required"},
 		{"uuid format", http.MethodGet, "/no_auth/namespaces/system/billing/plan_transition?id=nope", "", "query parameter id"},
+		{"one value given twice", http.MethodGet, "/api/web/namespaces/system/usage/invoices/custom_list?limit=5&limit=6", "", "query parameter limit: must be given once, not 2 times"},
+		{"one value given twice, both valid", http.MethodGet, "/api/web/namespaces/system/subscriptions/custom_list?current=true&current=true", "", "query parameter current: must be given once"},
 		{"missing body", http.MethodPost, "/api/web/namespaces/system/quotas", "", "request body"},
 		{"invalid json", http.MethodPost, "/api/web/namespaces/system/quotas", `{"metadata":`, "not valid JSON"},
 		{"two add-ons at once", http.MethodPost, "/api/web/namespaces/system/addon/subscribe", `{"f5xc_waap_standard":{},"f5xc_waap_advanced":{}}`, "maxProperties"},

@@ -117,6 +117,19 @@ func TestWindowsAreAlignedAndBounded(t *testing.T) {
 	if _, err := NewWindow(at("2025-01-01T00:00:00Z"), at("2026-02-05T00:00:00Z"), "from", "to"); err != nil {
 		t.Fatalf("a 400-day window: %v", err)
 	}
+	// Its ends must stay in RFC 3339's years once aligned: an answer names them.
+	for _, tc := range []struct{ from, to, field string }{
+		{"9999-12-31T22:00:00Z", "9999-12-31T23:00:00.000001Z", "to"},
+		{"0000-01-01T00:30:00+01:00", "0000-01-01T05:00:00Z", "from"},
+	} {
+		_, err := NewWindow(at(tc.from), at(tc.to), "from", "to")
+		if err == nil || !strings.Contains(err.Error(), tc.field+": must not be") {
+			t.Errorf("%s..%s: %v, want an error naming %s", tc.from, tc.to, err, tc.field)
+		}
+	}
+	if _, err := NewWindow(at("9999-12-31T22:00:00Z"), at("9999-12-31T23:00:00Z"), "from", "to"); err != nil {
+		t.Fatalf("the last hour of the year 9999: %v", err)
+	}
 }
 
 func TestBillableUnitsFollowTheVendorRule(t *testing.T) {

@@ -16,9 +16,16 @@ type Window struct {
 	From, To time.Time
 }
 
+// Answers name a window's ends in RFC 3339, whose years have four digits:
+// an aligned window must lie between these.
+var (
+	earliestStart = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)
+	latestEnd     = time.Date(9999, 12, 31, 23, 0, 0, 0, time.UTC)
+)
+
 // NewWindow aligns [from, to) outwards to whole hours and checks it: to must
-// be after from, and the window at most MaxWindow long. The field names are
-// the request's, for the error.
+// be after from, the window at most MaxWindow long and within the years 0 to
+// 9999. The field names are the request's, for the error.
 func NewWindow(from, to time.Time, fromField, toField string) (Window, error) {
 	from, to = from.UTC(), to.UTC()
 	if !to.After(from) {
@@ -27,6 +34,12 @@ func NewWindow(from, to time.Time, fromField, toField string) (Window, error) {
 	w := Window{From: from.Truncate(time.Hour), To: to.Truncate(time.Hour)}
 	if w.To.Before(to) {
 		w.To = w.To.Add(time.Hour)
+	}
+	if w.From.Before(earliestStart) {
+		return Window{}, invalid(fromField, "range", "must not be before "+earliestStart.Format(time.RFC3339))
+	}
+	if w.To.After(latestEnd) {
+		return Window{}, invalid(toField, "range", "must not be after "+latestEnd.Format(time.RFC3339)+" (windows are widened to whole hours)")
 	}
 	if w.To.Sub(w.From) > MaxWindow {
 		return Window{}, invalid(toField, "maxWindow", fmt.Sprintf("the window from %s to %s is longer than %d days",
