@@ -7,7 +7,7 @@ export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
 # The PostgreSQL the second test pass uses (each test gets a throw-away database).
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 
-.PHONY: all build run generate check-generated golden lint lint-spec tools test race vet vendor-swagger-ui check-swagger-ui bench bench-smoke bench-binary
+.PHONY: all build run generate check-generated golden breaking lint lint-spec tools test race fuzz fuzz-smoke vet vendor-swagger-ui check-swagger-ui bench bench-smoke bench-binary
 
 all: build
 
@@ -33,6 +33,12 @@ check-generated: generate
 ## golden: rewrite openapi/*.summary.txt after a deliberate contract change
 golden:
 	$(GO) test ./openapi -run TestContractSummary -update
+
+## breaking: list what openapi/billing.yaml breaks for clients of the released copy
+## (openapi/released/billing.yaml), with the oasdiff pinned in tools.go; fails on any ERR.
+## `make test` runs the same check as a Go test (openapi/breaking_test.go).
+breaking:
+	$(GO) run github.com/oasdiff/oasdiff breaking --fail-on ERR openapi/released/billing.yaml openapi/billing.yaml
 
 ## tools: install the pinned Node tools (spec linter, Swagger UI assets)
 tools: node_modules/.package-lock.json
