@@ -100,6 +100,28 @@ bench: build bench-binary
 bench-smoke: build bench-binary
 	$(BENCH_RUN) --rounds 1 --warmup 100ms --duration 400ms --tenants 50 --usage-days 4 --json bin/bench-smoke.json $(BENCH_FLAGS)
 
+# The fuzz targets, as package:Target; each runs on its own (go test fuzzes one
+# target at a time).
+FUZZ_TARGETS := ./server:FuzzRequestDecoding ./server/quota:FuzzParseSelector \
+	./server/usage:FuzzBreakdownQueryOpen ./server/usage:FuzzBreakdownQueryRoundTrip ./store:FuzzStringMapDecoding
+# How long `make fuzz` runs each target (a Go duration, or a count such as 10000x).
+FUZZTIME ?= 1m
+# How long CI runs each (`make fuzz-smoke`).
+FUZZ_SMOKE_TIME ?= 10s
+
+## fuzz: run every fuzz target for FUZZTIME each (default 1m: `make fuzz FUZZTIME=10m`);
+## an input that fails is saved under the package's testdata/fuzz/ and then replays in
+## `make test` once committed
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "== $${t#*:} ($${t%%:*}) for $(FUZZTIME)"; \
+		$(GO) test -run='^$$' -fuzz="^$${t#*:}\$$" -fuzztime=$(FUZZTIME) $${t%%:*}; \
+	done
+
+## fuzz-smoke: every fuzz target for FUZZ_SMOKE_TIME each (CI)
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZ_SMOKE_TIME)
+
 SWAGGER_UI_FILES := swagger-ui-bundle.js swagger-ui-bundle.js.LICENSE.txt swagger-ui-standalone-preset.js \
 	swagger-ui-standalone-preset.js.LICENSE.txt swagger-ui.css favicon-16x16.png favicon-32x32.png LICENSE NOTICE
 
