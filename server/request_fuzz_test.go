@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -18,14 +19,17 @@ import (
 // input runs under.
 type fuzzedOperation struct {
 	method, path string
-	undo         func(ctx context.Context, v *env, p tenancy.Principal, body, answer []byte)
+	// query, when set, names the query parameter the input is sent as
+	// instead of a body.
+	query string
+	undo  func(ctx context.Context, v *env, p tenancy.Principal, body, answer []byte)
 }
 
 // The three writes with the richest bodies (maps, numbers, enums, allOf,
-// min/maxProperties) and the read whose body carries a signed breakdown
-// query.
+// min/maxProperties), the read whose body carries a signed breakdown query,
+// and the list whose label_filter goes to the selector parser.
 var fuzzedOperations = []fuzzedOperation{
-	{http.MethodPost, "/api/web/namespaces/shop/quotas", func(ctx context.Context, v *env, p tenancy.Principal, _, answer []byte) {
+	{http.MethodPost, "/api/web/namespaces/shop/quotas", "", func(ctx context.Context, v *env, p tenancy.Principal, _, answer []byte) {
 		var created struct {
 			Metadata struct{ Name string } `json:"metadata"`
 		}
@@ -33,13 +37,13 @@ var fuzzedOperations = []fuzzedOperation{
 			_ = v.quotas.Delete(ctx, p, "shop", created.Metadata.Name, false)
 		}
 	}},
-	{http.MethodPost, "/api/web/namespaces/system/billing/payment_methods", func(ctx context.Context, v *env, p tenancy.Principal, _, answer []byte) {
+	{http.MethodPost, "/api/web/namespaces/system/billing/payment_methods", "", func(ctx context.Context, v *env, p tenancy.Principal, _, answer []byte) {
 		var created struct{ Name string }
 		if json.Unmarshal(answer, &created) == nil {
 			_ = v.app.Payments.Delete(ctx, p, created.Name)
 		}
 	}},
-	{http.MethodPost, "/api/web/namespaces/system/addon/subscribe", func(ctx context.Context, v *env, p tenancy.Principal, body, _ []byte) {
+	{http.MethodPost, "/api/web/namespaces/system/addon/subscribe", "", func(ctx context.Context, v *env, p tenancy.Principal, body, _ []byte) {
 		var addons map[string]json.RawMessage
 		if json.Unmarshal(body, &addons) == nil {
 			for addon := range addons {
@@ -47,7 +51,8 @@ var fuzzedOperations = []fuzzedOperation{
 			}
 		}
 	}},
-	{http.MethodPost, "/api/web/namespaces/shop/hourly_usage_details", nil},
+	{http.MethodPost, "/api/web/namespaces/shop/hourly_usage_details", "", nil},
+	{http.MethodGet, "/api/web/namespaces/shop/quotas", "label_filter", nil},
 }
 
 // FuzzRequestDecoding sends raw bodies through the whole validating chain
@@ -64,7 +69,7 @@ func FuzzRequestDecoding(f *testing.F) {
 	// operations room for every input a long run makes.
 	const room = `{"rate":2000000000,"burst":2000000000}`
 	if res := v.admin(http.MethodPut, "/admin/v1/tenants/acme/limit_overrides",
-		`{"api_limits":{"createQuota":`+room+`,"createPaymentMethod":`+room+`,"subscribeAddon":`+room+`,"listHourlyUsageDetails":`+room+`}}`); res.Status != http.StatusOK {
+		`{"api_limits":{"createQuota":`+room+`,"listQuotas":`+room+`,"createPaymentMethod":`+room+`,"subscribeAddon":`+room+`,"listHourlyUsageDetails":`+room+`}}`); res.Status != http.StatusOK {
 		f.Fatalf("limit overrides: %d %s", res.Status, res.Body)
 	}
 	ctx := context.Background()
@@ -125,6 +130,10 @@ func FuzzRequestDecoding(f *testing.F) {
 			`{"query":"eyJ2IjoxfQ.AAAAAAAAAAAAAAAAAAAAAA"}`,
 			`{"query":""}`, `{"query":"."}`, `{"query":"` + strings.Repeat("A", 5000) + `"}`,
 		},
+		{ // listQuotas?label_filter=
+			"", "team", "!team", "team=payments", "team!=web,env in (prod,dev)", "env notin (prod)",
+			"app.kubernetes.io/name=web", "env gt 3", "a in (b", "team=web\x00", "team=\xff", "a=" + strings.Repeat("v", 64),
+		},
 	} {
 		for _, body := range bodies {
 			f.Add(uint8(op), []byte(body))
@@ -136,10 +145,14 @@ func FuzzRequestDecoding(f *testing.F) {
 		logs.mu.Lock()
 		logs.b.Reset()
 		logs.mu.Unlock()
-		res := v.sr.do(t, v.e, op.method, op.path, body, header) // fails on an answer the spec does not allow
+		path, send := op.path, any(body)
+		if op.query != "" {
+			path, send = path+"?"+url.Values{op.query: {string(body)}}.Encode(), nil
+		}
+		res := v.sr.do(t, v.e, op.method, path, send, header) // fails on an answer the spec does not allow
 		switch {
 		case res.Status >= 500:
-			t.Fatalf("%s %s with %q: %d %s\n%s", op.method, op.path, body, res.Status, res.Body, logs.String())
+			t.Fatalf("%s %s with %q: %d %s\n%s", op.method, path, body, res.Status, res.Body, logs.String())
 		case res.Status >= 400:
 			res.errorBody(t) // fails unless a schemaErrorType with code and message
 		case op.undo != nil:
