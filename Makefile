@@ -7,7 +7,7 @@ export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
 # The PostgreSQL the second test pass uses (each test gets a throw-away database).
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 
-.PHONY: all build run generate sdk sdk-types check-generated golden lint lint-spec tools test race vet vendor-swagger-ui check-swagger-ui bench bench-smoke bench-binary
+.PHONY: all build run generate sdk sdk-types check-generated golden breaking lint lint-spec tools test race fuzz fuzz-smoke vet vendor-swagger-ui check-swagger-ui bench bench-smoke bench-binary
 
 all: build
 
@@ -46,6 +46,12 @@ check-generated: generate sdk-types
 ## golden: rewrite openapi/*.summary.txt after a deliberate contract change
 golden:
 	$(GO) test ./openapi -run TestContractSummary -update
+
+## breaking: list what openapi/billing.yaml breaks for clients of the released copy
+## (openapi/released/billing.yaml), with the oasdiff pinned in tools.go; fails on any ERR.
+## `make test` runs the same check as a Go test (openapi/breaking_test.go).
+breaking:
+	$(GO) run github.com/oasdiff/oasdiff breaking --fail-on ERR openapi/released/billing.yaml openapi/billing.yaml
 
 ## tools: install the pinned Node tools (spec linter, Swagger UI assets) and the
 ## TypeScript SDK's dependencies (an npm workspace: one lock file, one install)
@@ -112,6 +118,28 @@ bench: build bench-binary
 ## numbers are printed, never checked)
 bench-smoke: build bench-binary
 	$(BENCH_RUN) --rounds 1 --warmup 100ms --duration 400ms --tenants 50 --usage-days 4 --json bin/bench-smoke.json $(BENCH_FLAGS)
+
+# The fuzz targets, as package:Target; each runs on its own (go test fuzzes one
+# target at a time).
+FUZZ_TARGETS := ./server:FuzzRequestDecoding ./server/quota:FuzzParseSelector \
+	./server/usage:FuzzBreakdownQueryOpen ./server/usage:FuzzBreakdownQueryRoundTrip ./store:FuzzStringMapDecoding
+# How long `make fuzz` runs each target (a Go duration, or a count such as 10000x).
+FUZZTIME ?= 1m
+# How long CI runs each (`make fuzz-smoke`).
+FUZZ_SMOKE_TIME ?= 10s
+
+## fuzz: run every fuzz target for FUZZTIME each (default 1m: `make fuzz FUZZTIME=10m`);
+## an input that fails is saved under the package's testdata/fuzz/ and then replays in
+## `make test` once committed
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "== $${t#*:} ($${t%%:*}) for $(FUZZTIME)"; \
+		$(GO) test -run='^$$' -fuzz="^$${t#*:}\$$" -fuzztime=$(FUZZTIME) $${t%%:*}; \
+	done
+
+## fuzz-smoke: every fuzz target for FUZZ_SMOKE_TIME each (CI)
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZ_SMOKE_TIME)
 
 SWAGGER_UI_FILES := swagger-ui-bundle.js swagger-ui-bundle.js.LICENSE.txt swagger-ui-standalone-preset.js \
 	swagger-ui-standalone-preset.js.LICENSE.txt swagger-ui.css favicon-16x16.png favicon-32x32.png LICENSE NOTICE

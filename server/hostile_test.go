@@ -58,7 +58,7 @@ func TestHostileInputAnswers400AndChangesNothing(t *testing.T) {
 		{"int32 overflow", "POST", "/api/web/namespaces/shop/quotas", quota("", `"object_limits":{"origin_pool":{"maximum":3000000000}}`), []string{"spec.object_limits[origin_pool].maximum: must be between -2147483648 and 2147483647"}},
 		{"a fraction in an integer", "POST", "/api/web/namespaces/shop/quotas", quota("", `"object_limits":{"origin_pool":{"maximum":2.0}}`), []string{"spec.object_limits[origin_pool].maximum: must be a whole number"}},
 		{"an exponent past float64", "POST", "/api/web/namespaces/shop/quotas", quota("", `"resource_limits":{"gib":{"maximum":1e400}}`), []string{"spec.resource_limits[gib].maximum"}},
-		{"a negative maximum other than -1", "POST", "/api/web/namespaces/shop/quotas", quota("", `"resource_limits":{"gib":{"maximum":-0.5}}`), []string{"spec.resource_limits[gib].maximum"}},
+		{"a negative maximum other than -1", "POST", "/api/web/namespaces/shop/quotas", quota("", `"resource_limits":{"gib":{"maximum":-0.5}}`), []string{"spec.resource_limits[gib].maximum: is not an allowed value: the most that may be used, a finite amount of 0 or more; -1 means unlimited (not)"}},
 		{"rate limit unit", "POST", "/api/web/namespaces/shop/quotas", quota("", `"api_limits":{"listQuotas":{"rate":1,"unit":"WEEK"}}`), []string{"spec.api_limits[listQuotas].unit: value is not one of the allowed values"}},
 		{"NUL in the namespace", "GET", "/api/web/namespaces/%00/quotas", "", []string{"path parameter namespace"}},
 		{"invalid UTF-8 in the namespace", "GET", "/api/web/namespaces/%FF/quotas", "", []string{"path parameter namespace"}},

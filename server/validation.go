@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -204,6 +205,9 @@ func collectSchemaErrors(e *openapi3.SchemaError, prefix string, root *openapi3.
 		}
 	}
 	detail := cleanReason(e.Reason)
+	if detail == "" {
+		detail = unstatedRule(e)
+	}
 	if e.SchemaField == "minProperties" || e.SchemaField == "maxProperties" {
 		detail += propertiesNote(e)
 	}
@@ -212,6 +216,24 @@ func collectSchemaErrors(e *openapi3.SchemaError, prefix string, root *openapi3.
 		Rule:   e.SchemaField,
 		Detail: detail,
 	})
+}
+
+// unstatedRule words a broken rule that kin-openapi gives no reason for
+// (a "not"), with the field's own one-line description when it has one.
+func unstatedRule(e *openapi3.SchemaError) string {
+	detail := "is not an allowed value"
+	if e.Schema == nil {
+		return detail
+	}
+	desc := strings.TrimSuffix(strings.TrimSpace(e.Schema.Description), ".")
+	if desc == "" || strings.Contains(desc, "\n") {
+		return detail
+	}
+	if r := []rune(desc); len(r) > 1 && unicode.IsUpper(r[0]) && !unicode.IsUpper(r[1]) {
+		r[0] = unicode.ToLower(r[0])
+		desc = string(r)
+	}
+	return detail + ": " + desc
 }
 
 // propertiesNote names what an object with too few or too many properties

@@ -78,6 +78,11 @@ func newSigner(k SigningKey) func(BreakdownQuery) string {
 // decodeUnverified splits and parses s, returning the payload and MAC for
 // verify; ok is false when s is not shaped like a query at all.
 func decodeUnverified(s string) (q BreakdownQuery, payload, sum []byte, ok bool) {
+	// Go's base64 decoders skip CR and LF even when strict: with them a
+	// signed query would have other spellings that open.
+	if strings.ContainsAny(s, "\r\n") {
+		return q, nil, nil, false
+	}
 	p, m, found := strings.Cut(s, ".")
 	if !found {
 		return q, nil, nil, false
