@@ -343,12 +343,3 @@ func (before dbRows) changes(after dbRows) []string {
 	sort.Strings(out)
 	return out
 }
-
-// rowCount is the total number of rows.
-func (r dbRows) rowCount() int {
-	n := 0
-	for _, rows := range r {
-		n += len(rows)
-	}
-	return n
-}
