@@ -12,6 +12,7 @@ import (
 	"billing-api/server/invoice"
 	"billing-api/server/subscription"
 	"billing-api/server/tenancy"
+	"billing-api/server/usage"
 	"billing-api/store"
 )
 
@@ -99,7 +100,7 @@ func (s *Server) ListSubscriptions(ctx context.Context, req api.ListSubscription
 				return "", false, err
 			}
 		}
-		n, ok := numbers[invoice.PeriodStart(start)]
+		n, ok := numbers[usage.MonthStart(start)]
 		return n, ok, nil
 	}
 	out := make([]api.SubscriptionSubscriptionType, len(subs))

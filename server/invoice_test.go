@@ -408,11 +408,7 @@ func TestTwoReplicasCloseAMonthOnce(t *testing.T) {
 		v.upgradedTenant(name, "tok_visa_4242")
 	}
 	v.at(december.Add(time.Hour))
-	other, err := Open(context.Background(), v.app.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = other.Close() })
+	other := v.replicaApp()
 	var wg sync.WaitGroup
 	outcomes := make(chan invoice.TenantClose, 8*len(tenants))
 	for i := range 8 {

@@ -17,17 +17,23 @@ import (
 // on the same database and clock as v.
 func (v *env) replica() *echo.Echo {
 	v.t.Helper()
-	cfg := v.app.cfg
-	a, err := Open(context.Background(), cfg)
-	if err != nil {
-		v.t.Fatal(err)
-	}
-	v.t.Cleanup(func() { _ = a.Close() })
-	e, err := a.HTTPHandler()
+	e, err := v.replicaApp().HTTPHandler()
 	if err != nil {
 		v.t.Fatal(err)
 	}
 	return e
+}
+
+// replicaApp opens a second App on the env's store and clock: another
+// replica of the same deployment.
+func (v *env) replicaApp() *App {
+	v.t.Helper()
+	a, err := Open(context.Background(), v.app.cfg)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	v.t.Cleanup(func() { _ = a.Close() })
+	return a
 }
 
 func (v *env) callOn(e *echo.Echo, method, path, token string, body any) response {

@@ -650,11 +650,7 @@ func TestConcurrentIngestionFromTwoReplicasCountsEachRecordOnce(t *testing.T) {
 	t.Parallel()
 	v := newEnv(t)
 	v.tenant("acme", "shop")
-	other, err := Open(context.Background(), v.app.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = other.Close() })
+	other := v.replicaApp()
 	at := testStart.Add(-48 * time.Hour)
 	var all []usage.RecordInput
 	for i := range 300 {
@@ -709,11 +705,7 @@ func TestUsageResultsFollowIngestionAndPlanChanges(t *testing.T) {
 	t.Parallel()
 	v := newEnv(t)
 	v.tenant("acme", "shop")
-	other, err := Open(context.Background(), v.app.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = other.Close() })
+	other := v.replicaApp()
 	acme, _ := v.tenancy.Tenant(context.Background(), "acme")
 	p := tenancy.Principal{TenantID: acme.ID, TenantName: "acme", Role: tenancy.RoleAdmin}
 	total := func(a *App) float64 {

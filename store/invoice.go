@@ -171,25 +171,15 @@ func (r *Invoices) InvoiceByNumber(ctx context.Context, tenantID uuid.UUID, numb
 }
 
 // ListInvoices reads only the columns a list shows (no parties to decode).
-func (r *Invoices) ListInvoices(ctx context.Context, tenantID uuid.UUID, limit int) ([]invoice.Invoice, error) {
-	q := "SELECT number, period_start, period_end, currency, total, status, due_at FROM invoices " +
-		"WHERE tenant_id = $1 ORDER BY period_start DESC"
-	args := []any{r.db.id(tenantID)}
-	if limit > 0 {
-		q += " LIMIT $2"
-		args = append(args, limit)
-	}
-	rows, err := r.db.query(ctx, q, args...)
+func (r *Invoices) ListInvoices(ctx context.Context, tenantID uuid.UUID) ([]invoice.Invoice, error) {
+	rows, err := r.db.query(ctx, "SELECT number, period_start, period_end, currency, total, status, due_at FROM invoices "+
+		"WHERE tenant_id = $1 ORDER BY period_start DESC", r.db.id(tenantID))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	// A year of invoices without growing the slice of (large) structs.
-	n := 16
-	if limit > 0 {
-		n = min(limit, n)
-	}
-	out := make([]invoice.Invoice, 0, n)
+	out := make([]invoice.Invoice, 0, 16)
 	for rows.Next() {
 		inv := invoice.Invoice{TenantID: tenantID}
 		var status string

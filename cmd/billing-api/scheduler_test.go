@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,21 +16,9 @@ import (
 	"billing-api/server/invoice"
 )
 
-// lockedBuffer is a log destination read while the scheduler writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
 // records returns the JSON log records with msg logged since the last
 // reset, in order.
-func (l *lockedBuffer) records(msg string) []map[string]any {
+func (l *lockedWriter) records(msg string) []map[string]any {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []map[string]any
@@ -45,7 +31,7 @@ func (l *lockedBuffer) records(msg string) []map[string]any {
 	return out
 }
 
-func (l *lockedBuffer) reset() {
+func (l *lockedWriter) reset() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.b.Reset()
@@ -99,7 +85,7 @@ func TestInvoiceSchedulerCatchesUpThenSleepsUntilTheNextMonthIsDue(t *testing.T)
 		billedTenant{"free", "FREE", nil},
 	)
 	clk := clock.NewManual(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
-	logs := &lockedBuffer{}
+	logs := &lockedWriter{}
 	a, err := server.Open(context.Background(), server.Config{
 		Store: cfg, Clock: clk.Now, ReplicaName: "replica-a", Logger: slog.New(slog.NewJSONHandler(logs, nil)),
 	})
@@ -176,7 +162,7 @@ func (f *flakyInvoicing) Runs(context.Context, int) ([]invoice.Run, error) {
 // minutes later; the scheduler stops when asked, also while it sleeps.
 func TestInvoiceSchedulerRetriesAFailedRun(t *testing.T) {
 	t.Parallel()
-	logs := &lockedBuffer{}
+	logs := &lockedWriter{}
 	f := &flakyInvoicing{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
 	sleeps, fire, stop := steppedScheduler(t, &invoiceScheduler{invoices: f, log: slog.New(slog.NewJSONHandler(logs, nil))})
 	if d := <-sleeps; d != schedulerRetryDelay {

@@ -10,6 +10,7 @@ import (
 
 	"billing-api/server/fault"
 	"billing-api/server/tenancy"
+	"billing-api/server/usage"
 )
 
 // Outcome of closing one tenant's period.
@@ -57,7 +58,7 @@ func PeriodOf(field, s string) (time.Time, error) {
 // billed), which is then collected. The month must have ended. Closing again
 // changes nothing but resuming a collection a crash interrupted.
 func (s *Service) ClosePeriod(ctx context.Context, period time.Time, tenantName string) ([]TenantClose, error) {
-	start := monthStart(period)
+	start := usage.MonthStart(period)
 	end := start.AddDate(0, 1, 0)
 	if now := s.now(); now.Before(end) {
 		var v fault.Violations
@@ -216,9 +217,9 @@ func (s *Service) Due(ctx context.Context) ([]time.Time, error) {
 	for _, t := range tenants {
 		first = minTime(first, t.CreatedAt)
 	}
-	first = monthStart(first)
+	first = usage.MonthStart(first)
 	// The last month that may close: its end plus the grace is past.
-	last := monthStart(s.now().Add(-s.grace)).AddDate(0, -1, 0)
+	last := usage.MonthStart(s.now().Add(-s.grace)).AddDate(0, -1, 0)
 	if last.Before(first) {
 		return nil, nil
 	}
@@ -340,7 +341,7 @@ func (s *Service) ResumeCollections(ctx context.Context) error {
 // NextDue is when the next month becomes due: the end of the running month
 // plus the grace period.
 func (s *Service) NextDue() time.Time {
-	return monthStart(s.now().Add(-s.grace)).AddDate(0, 1, 0).Add(s.grace)
+	return usage.MonthStart(s.now().Add(-s.grace)).AddDate(0, 1, 0).Add(s.grace)
 }
 
 // Runs lists the scheduler's runs, newest first.

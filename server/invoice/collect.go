@@ -53,15 +53,15 @@ func (s *Service) collect(ctx context.Context, inv Invoice) (Invoice, error) {
 			}
 		}
 	}
+	methods, err := s.methods.Methods(ctx, inv.TenantID)
+	if err != nil {
+		return inv, err
+	}
 	for _, role := range collectionRoles {
 		if slices.ContainsFunc(pays, func(p Payment) bool {
 			return p.Kind == PaymentCharge && p.Round == round && p.MethodRole == role
 		}) {
 			continue // tried this round
-		}
-		methods, err := s.methods.Methods(ctx, inv.TenantID)
-		if err != nil {
-			return inv, err
 		}
 		i := slices.IndexFunc(methods, func(m payment.Method) bool { return m.Role == role })
 		if i < 0 {

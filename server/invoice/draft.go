@@ -132,7 +132,7 @@ func (s *Service) cachedDraft(ctx context.Context, tenantID uuid.UUID, period ti
 // Every amount is rounded half to even once, per line; the totals are exact
 // sums of the lines.
 func (s *Service) draft(ctx context.Context, tenantID uuid.UUID, period time.Time) (Draft, error) {
-	start := monthStart(period)
+	start := usage.MonthStart(period)
 	end := start.AddDate(0, 1, 0)
 	cat := s.plans.Catalogue()
 	d := Draft{TenantID: tenantID, PeriodStart: start, PeriodEnd: end, Currency: cat.Currency}

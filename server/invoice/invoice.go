@@ -103,9 +103,6 @@ func (inv Invoice) StatusAt(now time.Time) Status {
 	return inv.Status
 }
 
-// Unpaid reports whether the invoice is still to be paid.
-func (inv Invoice) Unpaid() bool { return inv.Status == StatusIssued }
-
 // NumberFor is the readable number of a tenant's seq-th invoice, for the
 // period starting at period: INV-2026-10-000007.
 func NumberFor(period time.Time, seq int64) string {
@@ -196,10 +193,10 @@ type Store interface {
 	InsertInvoice(ctx context.Context, inv Invoice) error
 	// InvoiceByNumber reads an invoice with its lines (not found if none).
 	InvoiceByNumber(ctx context.Context, tenantID uuid.UUID, number string) (Invoice, error)
-	// ListInvoices returns the tenant's invoices, newest period first, at
-	// most limit (0: all), with only what a list shows: the number, the
-	// period, the currency, the total, the stored status and the due date.
-	ListInvoices(ctx context.Context, tenantID uuid.UUID, limit int) ([]Invoice, error)
+	// ListInvoices returns the tenant's invoices, newest period first, with
+	// only what a list shows: the number, the period, the currency, the
+	// total, the stored status and the due date.
+	ListInvoices(ctx context.Context, tenantID uuid.UUID) ([]Invoice, error)
 	// FindInvoices returns invoices of any tenant for the operator.
 	FindInvoices(ctx context.Context, f Filter) ([]Invoice, error)
 	// HasUnpaid reports whether the tenant has an ISSUED invoice.
@@ -363,6 +360,3 @@ func (s *Service) Invalidate(ids ...uuid.UUID) {
 func (s *Service) HasUnpaid(ctx context.Context, tenantID uuid.UUID) (bool, error) {
 	return s.store.HasUnpaid(ctx, tenantID)
 }
-
-// monthStart is the first instant of t's month (UTC).
-func monthStart(t time.Time) time.Time { return usage.MonthStart(t) }

@@ -29,7 +29,7 @@ type Listed struct {
 // bill nothing have no entry.
 func (s *Service) List(ctx context.Context, tenantID uuid.UUID, limit int) ([]Listed, error) {
 	now := s.now()
-	running := monthStart(now)
+	running := usage.MonthStart(now)
 	prev := running.AddDate(0, -1, 0)
 	issued, err := s.issuedOf(ctx, tenantID)
 	if err != nil {
@@ -146,7 +146,7 @@ func (s *Service) Find(ctx context.Context, tenantName string, f Filter) ([]Invo
 // another replica; at once on this one). Callers must not modify it.
 func (s *Service) issuedOf(ctx context.Context, tenantID uuid.UUID) ([]Invoice, error) {
 	return s.issued.Get(ctx, tenantID, func(ctx context.Context) ([]Invoice, error) {
-		return s.store.ListInvoices(ctx, tenantID, 0)
+		return s.store.ListInvoices(ctx, tenantID)
 	})
 }
 
@@ -192,9 +192,6 @@ func (s *Service) MonthTotals(ctx context.Context, tenantID uuid.UUID, months []
 	}
 	return out, nil
 }
-
-// PeriodStart is the start of the billing period (calendar month) t is in.
-func PeriodStart(t time.Time) time.Time { return monthStart(t) }
 
 // Now is the service's clock reading (what OVERDUE is judged against).
 func (s *Service) Now() time.Time { return s.now() }
