@@ -1,4 +1,5 @@
-# billing-api — see README.md for what each target does.
+# billing-api — what each target does: README.md (run, test), docs/code-generation.md,
+# docs/testing.md (race, fuzz, CI), docs/benchmarks.md (bench), docs/sdks.md (tools).
 SHELL := /bin/bash
 GO ?= go
 export REDOCLY_TELEMETRY := off

@@ -14,8 +14,8 @@ import (
 )
 
 // releasedBilling is the last released billing contract: what clients in the
-// field were built against. Cutting a release replaces it (README, "Releasing
-// the spec").
+// field were built against. Cutting a release replaces it
+// (docs/code-generation.md, "Releasing the spec").
 const releasedBilling = "released/billing.yaml"
 
 // TestNoBreakingChangeSinceRelease is the breaking-change guard: billing.yaml
@@ -37,7 +37,7 @@ func TestNoBreakingChangeSinceRelease(t *testing.T) {
 	}
 	if len(changes) > 0 {
 		t.Log("billing.yaml breaks clients of the released contract. Undo the change, or release it on purpose: " +
-			"copy billing.yaml to released/billing.yaml with a new major info.version in the same change (README, \"Releasing the spec\").")
+			"copy billing.yaml to released/billing.yaml with a new major info.version in the same change (docs/code-generation.md, \"Releasing the spec\").")
 	}
 }
 
