@@ -8,7 +8,7 @@ export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
 # The PostgreSQL the second test pass uses (each test gets a throw-away database).
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 
-.PHONY: all build run generate sdk sdk-types check-generated golden breaking lint lint-spec tools test race fuzz fuzz-smoke vet vendor-swagger-ui check-swagger-ui bench bench-smoke bench-binary
+.PHONY: all build run generate sdk sdk-types check-generated golden breaking lint lint-spec staticcheck tools test race fuzz fuzz-smoke vet vendor-swagger-ui check-swagger-ui bench bench-smoke bench-binary
 
 all: build
 
@@ -67,7 +67,12 @@ lint-spec: tools
 vet:
 	$(GO) vet ./...
 
-lint: vet lint-spec
+## staticcheck: the Go linter, at the version tools.go pins (no separate install)
+staticcheck:
+	$(GO) run honnef.co/go/tools/cmd/staticcheck ./...
+
+## lint: go vet, staticcheck and the spec linter
+lint: vet staticcheck lint-spec
 
 ## test: the whole suite on SQLite, then again on PostgreSQL when it is reachable
 ## (always under CI=true, where an unreachable PostgreSQL fails the run)
