@@ -3,12 +3,12 @@ package server
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 
 	"billing-api/gen/api"
 	"billing-api/server/fault"
+	"billing-api/server/period"
 	"billing-api/server/tenancy"
 	"billing-api/server/usage"
 	"billing-api/store"
@@ -135,18 +135,21 @@ func (s *Server) ListMonthlyUsage(ctx context.Context, req api.ListMonthlyUsageR
 	if err != nil {
 		return nil, err
 	}
-	starts := make([]time.Time, len(months))
+	// months comes from a cache shared with every other caller: it is read,
+	// never written; the answer is a fresh value.
+	ms := make([]period.Month, len(months))
 	for i, m := range months {
-		starts[i] = m.Month
+		ms[i] = m.Month
 	}
-	billed, err := s.app.Invoices.MonthTotals(ctx, p.TenantID, starts)
+	billed, err := s.app.Invoices.MonthTotals(ctx, p.TenantID, ms)
 	if err != nil {
 		return nil, err
 	}
-	for i := range months {
-		months[i].Bill.TotalCents = billed[months[i].Month]
+	items := make([]api.UsageMonthlyUsageType, len(months))
+	for i, m := range months {
+		items[i] = wireMonthTotal(m.Month, billed[m.Month], m.Bill.Currency)
 	}
-	return api.ListMonthlyUsage200JSONResponse{MonthlyUsageItems: ptr(mapSlice(months, wireMonthTotal))}, nil
+	return api.ListMonthlyUsage200JSONResponse{MonthlyUsageItems: &items}, nil
 }
 
 // GetUsageSummary sums usage per service and usage type over a window.

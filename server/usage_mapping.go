@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"billing-api/gen/api"
+	"billing-api/server/period"
 	"billing-api/server/usage"
 )
 
@@ -72,10 +73,10 @@ func wireBill(b usage.Bill, w usage.Window) api.UsageListCurrentUsageResp {
 	}
 }
 
-func wireMonthTotal(m usage.MonthTotal) api.UsageMonthlyUsageType {
+func wireMonthTotal(m period.Month, total int64, currency string) api.UsageMonthlyUsageType {
 	return api.UsageMonthlyUsageType{
-		Amount: cents(m.Bill.TotalCents), CurrencyCode: ptr(m.Bill.Currency),
-		StartTimestamp: ptr(m.Month), EndTimestamp: ptr(m.Month.AddDate(0, 1, 0)),
+		Amount: cents(total), CurrencyCode: ptr(currency),
+		StartTimestamp: ptr(m.Start()), EndTimestamp: ptr(m.End()),
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"billing-api/pdf"
 	"billing-api/server/fault"
+	"billing-api/server/period"
 	"billing-api/server/usage"
 )
 
@@ -164,10 +165,10 @@ func (s *Service) Numbers(ctx context.Context, tenantID uuid.UUID) (map[time.Tim
 	return out, nil
 }
 
-// MonthTotals returns what each month (given by its start) bills the
-// tenant: its invoice's total once issued, else the month's draft so far.
-func (s *Service) MonthTotals(ctx context.Context, tenantID uuid.UUID, months []time.Time) (map[time.Time]int64, error) {
-	out := make(map[time.Time]int64, len(months))
+// MonthTotals returns what each month bills the tenant: its invoice's
+// total once issued, else the month's draft so far.
+func (s *Service) MonthTotals(ctx context.Context, tenantID uuid.UUID, months []period.Month) (map[period.Month]int64, error) {
+	out := make(map[period.Month]int64, len(months))
 	if len(months) == 0 {
 		return out, nil
 	}
@@ -175,16 +176,16 @@ func (s *Service) MonthTotals(ctx context.Context, tenantID uuid.UUID, months []
 	if err != nil {
 		return nil, err
 	}
-	issued := make(map[time.Time]int64, len(invs))
+	issued := make(map[period.Month]int64, len(invs))
 	for _, inv := range invs {
-		issued[inv.PeriodStart] = inv.Total
+		issued[period.Of(inv.PeriodStart)] = inv.Total
 	}
 	for _, m := range months {
 		if total, ok := issued[m]; ok {
 			out[m] = total
 			continue
 		}
-		d, err := s.cachedDraft(ctx, tenantID, m)
+		d, err := s.cachedDraft(ctx, tenantID, m.Start())
 		if err != nil {
 			return nil, err
 		}

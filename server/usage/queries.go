@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"billing-api/server/fault"
+	"billing-api/server/period"
 	"billing-api/server/tenancy"
 )
 
@@ -175,7 +176,7 @@ const MonthlyHistory = 12
 
 // MonthTotal is one past month's priced total.
 type MonthTotal struct {
-	Month time.Time
+	Month period.Month
 	Bill  Bill
 }
 
@@ -206,7 +207,7 @@ func (s *Service) Monthly(ctx context.Context, p tenancy.Principal, namespace st
 				continue
 			}
 			started = true
-			out = append(out, MonthTotal{Month: m, Bill: Price(pr, s.types, sums)})
+			out = append(out, MonthTotal{Month: period.Of(m), Bill: Price(pr, s.types, sums)})
 		}
 		slices.Reverse(out)
 		return out, nil
