@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/signintech/gopdf"
+
+	"billing-api/server/money"
 )
 
 // First-page header geometry.
@@ -23,6 +25,8 @@ const (
 	metaRowHeight = 14.0
 	metaRows      = 5
 	tableGap      = 24.0 // between the header and the table
+	// draftNoticeTop is where a draft's notice goes, below the title.
+	draftNoticeTop = 26.0
 )
 
 // firstTableTop is where the line-item table starts on the first page,
@@ -62,14 +66,24 @@ func (r *renderer) text(x, y, w float64, s, family string, size float64, align i
 }
 
 // drawHeader draws the first page's title, seller, bill-to and invoice
-// facts (number, status, dates, period).
+// facts (number, status, dates, period); a draft's title is DRAFT, with
+// DraftNotice under it.
 func (r *renderer) drawHeader() error {
 	inv := r.inv
-	if err := r.text(marginX, marginTop, partyWidth, "INVOICE", fontBold, titleSize, gopdf.Left); err != nil {
+	title, corner := "INVOICE", "No. "+inv.Number
+	if inv.Draft {
+		title, corner = "DRAFT", "Not an invoice"
+	}
+	if err := r.text(marginX, marginTop, partyWidth, title, fontBold, titleSize, gopdf.Left); err != nil {
 		return err
 	}
-	if err := r.text(metaX, marginTop+6, metaWidth, "No. "+inv.Number, fontBold, 12, gopdf.Right); err != nil {
+	if err := r.text(metaX, marginTop+6, metaWidth, corner, fontBold, 12, gopdf.Right); err != nil {
 		return err
+	}
+	if inv.Draft {
+		if err := r.text(marginX, marginTop+draftNoticeTop, contentWidth, DraftNotice, fontBold, bodySize, gopdf.Left); err != nil {
+			return err
+		}
 	}
 	if err := r.drawParty(headerBodyTop, inv.Seller); err != nil {
 		return err
@@ -100,15 +114,19 @@ func (r *renderer) drawParty(y float64, p Party) error {
 }
 
 // drawFacts draws the invoice's facts as label/value rows at the right of
-// the header.
+// the header (a draft has only when it was prepared and its period).
 func (r *renderer) drawFacts() error {
 	inv := r.inv
-	facts := [metaRows][2]string{
+	period := formatDate(inv.PeriodStart) + " – " + formatDate(inv.PeriodEnd)
+	facts := [][2]string{
 		{"Invoice number", inv.Number},
 		{"Status", inv.Status},
 		{"Issue date", formatDate(inv.IssuedAt)},
 		{"Due date", formatDate(inv.DueAt)},
-		{"Billing period", formatDate(inv.PeriodStart) + " – " + formatDate(inv.PeriodEnd)},
+		{"Billing period", period},
+	}
+	if inv.Draft {
+		facts = [][2]string{{"Prepared on", formatDate(inv.IssuedAt)}, {"Billing period", period}}
 	}
 	for i, f := range facts {
 		y := headerBodyTop + float64(i)*metaRowHeight
@@ -133,7 +151,7 @@ func formatDate(t time.Time) string {
 
 // drawContinuation draws the line that heads every page after the first.
 func (r *renderer) drawContinuation() error {
-	return r.text(marginX, marginTop, contentWidth, "Invoice "+r.inv.Number+" (continued)", fontBold, 10, gopdf.Left)
+	return r.text(marginX, marginTop, contentWidth, r.inv.name()+" (continued)", fontBold, 10, gopdf.Left)
 }
 
 // drawTableHeader draws the table's header row, shaded, at y.
@@ -180,14 +198,17 @@ func (r *renderer) drawTotals(y float64) error {
 	inv := r.inv
 	cols := columns()
 	lc, vc := cols[2], cols[3]
-	totals := [totalsRows]struct {
+	type total struct {
 		label, value string
 		bold         bool
-	}{
-		{"Subtotal", FormatMoney(inv.Subtotal, inv.Currency), false},
+	}
+	totals := []total{
+		{"Subtotal", money.Format(inv.Subtotal, inv.Currency), false},
 		{"Discount", discountText(inv.Discount, inv.Currency), false},
-		{"Total", FormatMoney(inv.Total, inv.Currency), true},
-		{"Status", inv.Status, false},
+		{"Total", money.Format(inv.Total, inv.Currency), true},
+	}
+	if !inv.Draft {
+		totals = append(totals, total{"Status", inv.Status, false})
 	}
 	y += 12
 	for i, t := range totals {
@@ -213,7 +234,7 @@ func (r *renderer) drawFooter(n, m int) error {
 	r.gp.SetTextColor(110, 110, 110)
 	defer r.gp.SetTextColor(0, 0, 0)
 	half := contentWidth / 2
-	if err := r.text(marginX, footerY, half, "Invoice "+r.inv.Number, fontRegular, labelSize, gopdf.Left); err != nil {
+	if err := r.text(marginX, footerY, half, r.inv.name(), fontRegular, labelSize, gopdf.Left); err != nil {
 		return err
 	}
 	return r.text(marginX+half, footerY, half, fmt.Sprintf("Page %d of %d", n, m), fontRegular, labelSize, gopdf.Right)

@@ -7,6 +7,8 @@ import (
 	"github.com/signintech/gopdf"
 	"golang.org/x/image/font/gofont/gobold"
 	"golang.org/x/image/font/gofont/goregular"
+
+	"billing-api/server/money"
 )
 
 // Page geometry, in points, on an A4 page (595.28 × 841.89).
@@ -106,8 +108,8 @@ func (r *renderer) layoutRows() ([]row, error) {
 		rows[i] = row{
 			desc:   desc,
 			qty:    l.Quantity,
-			unit:   FormatMoney(l.UnitPrice, r.inv.Currency),
-			amount: FormatMoney(l.Amount, r.inv.Currency),
+			unit:   money.Format(l.UnitPrice, r.inv.Currency),
+			amount: money.Format(l.Amount, r.inv.Currency),
 		}
 	}
 	return rows, nil

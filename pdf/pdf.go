@@ -1,4 +1,5 @@
-// Package pdf renders invoices as PDF documents.
+// Package pdf renders invoices, and the drafts of months not closed yet, as
+// PDF documents.
 //
 // The renderer stands alone: it takes an Invoice value and returns bytes.
 // Fonts are the Go fonts embedded from golang.org/x/image/font/gofont, so no
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/signintech/gopdf"
+
+	"billing-api/server/money"
 )
 
 // Party is the seller or the customer billed: a name and address lines.
@@ -20,19 +23,25 @@ type Party struct {
 	Lines []string // address lines, top to bottom
 }
 
-// Line is one item of an invoice. Money is in the currency's minor units
-// (cents for USD).
+// Line is one item of an invoice.
 type Line struct {
 	Description string
 	Quantity    string // preformatted, e.g. "1,200 API calls"
-	UnitPrice   int64
-	Amount      int64
+	UnitPrice   money.Amount
+	Amount      money.Amount
 }
 
-// Invoice is everything the renderer shows. Money is in the currency's
-// minor units; Total is expected to be Subtotal − Discount (the renderer
-// shows the figures as given and does not recompute them).
+// DraftNotice is what marks a draft, at the top of its first page.
+const DraftNotice = "DRAFT — not an invoice; amounts change until the month closes"
+
+// Invoice is everything the renderer shows. Total is expected to be
+// Subtotal − Discount (the renderer shows the figures as given and does not
+// recompute them).
 type Invoice struct {
+	// Draft marks the draft of a month not closed yet: it is headed
+	// DraftNotice and shows no number, due date or status (those are left
+	// empty), and IssuedAt is when it was prepared.
+	Draft    bool
 	Number   string
 	Status   string
 	Currency string // ISO 4217 code, e.g. "USD"
@@ -46,7 +55,16 @@ type Invoice struct {
 
 	Lines []Line
 
-	Subtotal, Discount, Total int64
+	Subtotal, Discount, Total money.Amount
+}
+
+// name is how the document calls itself in its title, continuation lines
+// and footer: "Invoice INV-2026-10-000003", or "Draft invoice".
+func (inv Invoice) name() string {
+	if inv.Draft {
+		return "Draft invoice"
+	}
+	return "Invoice " + inv.Number
 }
 
 // Render returns the invoice as a PDF. The same Invoice always yields the
@@ -73,7 +91,7 @@ func Render(inv Invoice) ([]byte, error) {
 	}
 	out, err := r.gp.GetBytesPdfReturnErr()
 	if err != nil {
-		return nil, fmt.Errorf("pdf: write invoice %s: %w", inv.Number, err)
+		return nil, fmt.Errorf("pdf: write %s: %w", inv.name(), err)
 	}
 	return out, nil
 }
@@ -129,7 +147,7 @@ func newRenderer(inv Invoice) (*renderer, error) {
 	// letting gopdf or a reader fill in the current time. UTC so that the
 	// same instant in another time.Location gives the same bytes.
 	info := gopdf.PdfInfo{
-		Title:    "Invoice " + inv.Number,
+		Title:    inv.name(),
 		Creator:  "billing-api",
 		Producer: "billing-api",
 	}

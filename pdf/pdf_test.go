@@ -11,6 +11,8 @@ import (
 	"time"
 
 	lpdf "github.com/ledongthuc/pdf"
+
+	"billing-api/server/money"
 )
 
 // update rewrites the golden files: go test ./pdf -run Golden -update
@@ -48,15 +50,15 @@ func sampleInvoice(n int) Invoice {
 		if i == n-1 {
 			desc = "Final storage overage line"
 		}
-		unit := int64(125 + i)
+		unit := money.Amount(125 + i)
 		qty := int64(1000 + 37*i)
 		inv.Lines = append(inv.Lines, Line{
 			Description: desc,
 			Quantity:    fmt.Sprintf("%d", qty),
 			UnitPrice:   unit,
-			Amount:      unit * qty,
+			Amount:      unit.Times(qty),
 		})
-		inv.Subtotal += unit * qty
+		inv.Subtotal += unit.Times(qty)
 	}
 	inv.Discount = inv.Subtotal / 10
 	inv.Total = inv.Subtotal - inv.Discount
@@ -166,17 +168,54 @@ func TestRender200Lines(t *testing.T) {
 	}
 	for _, want := range []string{
 		inv.Lines[len(inv.Lines)-1].Description,
-		FormatMoney(inv.Total, "USD"),
-		FormatMoney(inv.Subtotal, "USD"),
-		"-" + FormatMoney(inv.Discount, "USD"),
+		money.Format(inv.Total, "USD"),
+		money.Format(inv.Subtotal, "USD"),
+		"-" + money.Format(inv.Discount, "USD"),
 		"OPEN",
 	} {
 		if !strings.Contains(last, want) {
 			t.Errorf("last page lacks %q", want)
 		}
 	}
-	if want := "2,113,788.60 USD"; FormatMoney(inv.Total, "USD") != want {
-		t.Errorf("total %s, want %s", FormatMoney(inv.Total, "USD"), want)
+	if want := "2,113,788.60 USD"; money.Format(inv.Total, "USD") != want {
+		t.Errorf("total %s, want %s", money.Format(inv.Total, "USD"), want)
+	}
+}
+
+// A draft is headed DRAFT and its notice, and shows no invoice number, due
+// date or status anywhere; its lines and totals are drawn as an invoice's.
+func TestDraftIsMarkedAndHasNoNumberDueDateOrStatus(t *testing.T) {
+	t.Parallel()
+	inv := sampleInvoice(40)
+	inv.Draft, inv.Number, inv.Status, inv.DueAt = true, "", "", time.Time{}
+	data, err := Render(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := pageTexts(t, data)
+	if len(pages) < 2 {
+		t.Fatalf("%d pages, want a continuation page too", len(pages))
+	}
+	first, last := pages[0], pages[len(pages)-1]
+	for _, want := range []string{"DRAFT", DraftNotice, "Prepared on", "2026-11-01", "2026-10-01", "Acme Corporation"} {
+		if !strings.Contains(first, want) {
+			t.Errorf("first page lacks %q:\n%s", want, first)
+		}
+	}
+	for _, want := range []string{money.Format(inv.Total, "USD"), inv.Lines[len(inv.Lines)-1].Description} {
+		if !strings.Contains(last, want) {
+			t.Errorf("last page lacks %q", want)
+		}
+	}
+	for i, p := range pages {
+		for _, never := range []string{"Invoice number", "Due date", "Status", "No. ", "INVOICE"} {
+			if strings.Contains(p, never) {
+				t.Errorf("page %d of a draft shows %q", i+1, never)
+			}
+		}
+		if !strings.Contains(p, "Draft invoice") {
+			t.Errorf("page %d does not say it is a draft in its footer", i+1)
+		}
 	}
 }
 
@@ -247,36 +286,9 @@ func TestPaginate(t *testing.T) {
 	}
 }
 
-func TestFormatMoney(t *testing.T) {
-	t.Parallel()
-	cases := []struct {
-		minor    int64
-		currency string
-		want     string
-	}{
-		{0, "USD", "0.00 USD"},
-		{5, "USD", "0.05 USD"},
-		{100, "USD", "1.00 USD"},
-		{123456, "USD", "1,234.56 USD"},
-		{100000000, "USD", "1,000,000.00 USD"},
-		{-5, "USD", "-0.05 USD"},
-		{-123456, "EUR", "-1,234.56 EUR"},
-		{-9223372036854775808, "USD", "-92,233,720,368,547,758.08 USD"},
-		{9223372036854775807, "USD", "92,233,720,368,547,758.07 USD"},
-		{123456, "JPY", "123,456 JPY"},
-		{123456, "KWD", "123.456 KWD"},
-		{99, "", "0.99"},
-	}
-	for _, c := range cases {
-		if got := FormatMoney(c.minor, c.currency); got != c.want {
-			t.Errorf("FormatMoney(%d, %q) = %q, want %q", c.minor, c.currency, got, c.want)
-		}
-	}
-}
-
 func TestDiscountText(t *testing.T) {
 	t.Parallel()
-	for d, want := range map[int64]string{
+	for d, want := range map[money.Amount]string{
 		1000: "-10.00 USD",
 		0:    "0.00 USD",
 		-500: "+5.00 USD",

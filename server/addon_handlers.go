@@ -4,15 +4,15 @@ import (
 	"context"
 	"reflect"
 	"strings"
-	"time"
 
 	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	"billing-api/gen/api"
+	"billing-api/server/fault"
 	"billing-api/server/invoice"
+	"billing-api/server/period"
 	"billing-api/server/subscription"
 	"billing-api/server/tenancy"
-	"billing-api/server/usage"
 	"billing-api/store"
 )
 
@@ -42,9 +42,9 @@ func chosenAddon(body any) (string, error) {
 	case 1:
 		return set[0], nil
 	case 0:
-		return "", invalidField("body", "oneOf", "set exactly one add-on field: "+strings.Join(all, ", "))
+		return "", fault.InvalidField("body", "oneOf", "set exactly one add-on field: "+strings.Join(all, ", "))
 	default:
-		return "", invalidField(strings.Join(set, ", "), "oneOf", "set exactly one add-on field, not "+strings.Join(set, " and "))
+		return "", fault.InvalidField(strings.Join(set, ", "), "oneOf", "set exactly one add-on field, not "+strings.Join(set, " and "))
 	}
 }
 
@@ -93,14 +93,14 @@ func (s *Server) ListSubscriptions(ctx context.Context, req api.ListSubscription
 	}
 	// The invoices of past periods are read once, and only when some
 	// subscription has a past period.
-	var numbers map[time.Time]string
-	invoiceOf := func(start time.Time) (string, bool, error) {
+	var numbers map[period.Month]string
+	invoiceOf := func(m period.Month) (string, bool, error) {
 		if numbers == nil {
 			if numbers, err = s.app.Invoices.Numbers(ctx, p.TenantID); err != nil {
 				return "", false, err
 			}
 		}
-		n, ok := numbers[usage.MonthStart(start)]
+		n, ok := numbers[m]
 		return n, ok, nil
 	}
 	out := make([]api.SubscriptionSubscriptionType, len(subs))
@@ -114,7 +114,7 @@ func (s *Server) ListSubscriptions(ctx context.Context, req api.ListSubscription
 
 // wireSubscription maps a listed subscription; invoiceOf names the issued
 // invoice of the month a past period lies in.
-func (s *Server) wireSubscription(l subscription.Listed, invoiceOf func(time.Time) (string, bool, error)) (api.SubscriptionSubscriptionType, error) {
+func (s *Server) wireSubscription(l subscription.Listed, invoiceOf func(period.Month) (string, bool, error)) (api.SubscriptionSubscriptionType, error) {
 	w := api.SubscriptionSubscriptionType{
 		Name: ptr(l.Addon), PlanName: ptr(l.Plan), PlanObjectName: ptr(l.Addon),
 		Current: ptr(l.Active()), Cancelled: ptr(!l.Active()), CancellationDate: l.CancelledAt,
@@ -129,14 +129,15 @@ func (s *Server) wireSubscription(l subscription.Listed, invoiceOf func(time.Tim
 		prev := make([]api.SubscriptionPeriod, n-1)
 		for i, pd := range periods[:n-1] {
 			closed, pending := []string{}, []string{}
-			number, ok, err := invoiceOf(pd.Start)
+			m := period.Of(pd.Start)
+			number, ok, err := invoiceOf(m)
 			switch {
 			case err != nil:
 				return w, err
 			case ok:
 				closed = append(closed, number)
 			default:
-				pending = append(pending, invoice.PendingName(pd.Start))
+				pending = append(pending, invoice.PendingName(m))
 			}
 			prev[i] = api.SubscriptionPeriod{
 				Uid: ptr(openapi_types.UUID(pd.ID)), StartDate: ptr(pd.Start), EndDate: ptr(pd.End), Trial: ptr(false),

@@ -14,16 +14,16 @@ const defaultInvoicePage = 100
 
 // CloseInvoicePeriod closes a month for one tenant or all.
 func (s *adminServer) CloseInvoicePeriod(ctx context.Context, req admin.CloseInvoicePeriodRequestObject) (admin.CloseInvoicePeriodResponseObject, error) {
-	period, err := invoice.PeriodOf("period", req.Body.Period)
+	m, err := invoice.PeriodOf("period", req.Body.Period)
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.app.Invoices.ClosePeriod(ctx, period, deref(req.Body.Tenant))
+	res, err := s.app.Invoices.ClosePeriod(ctx, m, deref(req.Body.Tenant))
 	if err != nil {
 		return nil, err
 	}
 	now := s.app.Invoices.Now()
-	out := admin.InvoicePeriodClosed{Period: period.Format(PeriodLayout), Results: make([]admin.TenantClose, len(res))}
+	out := admin.InvoicePeriodClosed{Period: m.String(), Results: make([]admin.TenantClose, len(res))}
 	for i, r := range res {
 		tc := admin.TenantClose{Tenant: r.Tenant, Outcome: admin.TenantCloseOutcome(r.Outcome)}
 		if r.Invoice != nil {

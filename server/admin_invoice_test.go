@@ -13,6 +13,7 @@ import (
 	"billing-api/server/clock"
 	"billing-api/server/invoice"
 	"billing-api/server/payment"
+	"billing-api/server/period"
 	"billing-api/server/plan"
 	"billing-api/server/tenancy"
 	"billing-api/store"
@@ -336,19 +337,19 @@ func TestRunDueClosesEveryMissedMonthOnce(t *testing.T) {
 	clk.Advance(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC).Sub(clk.Now()))
 
 	// Another replica is closing September right now.
-	sep := time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)
+	sep := period.New(2026, time.September)
 	runs := store.NewInvoices(v.db)
 	if ok, err := runs.ClaimRun(ctx, sep, "replica-b", clk.Now(), clk.Now().Add(invoice.RunLease)); err != nil || !ok {
 		t.Fatalf("claiming September for replica-b: %v %v", ok, err)
 	}
-	months := func(ms []time.Time, err error) string {
+	months := func(ms []period.Month, err error) string {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 		var out []string
 		for _, m := range ms {
-			out = append(out, m.Format(PeriodLayout))
+			out = append(out, m.String())
 		}
 		return strings.Join(out, " ")
 	}

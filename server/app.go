@@ -15,6 +15,7 @@ import (
 	"billing-api/server/fault"
 	"billing-api/server/invoice"
 	"billing-api/server/payment"
+	"billing-api/server/period"
 	"billing-api/server/plan"
 	"billing-api/server/quota"
 	"billing-api/server/subscription"
@@ -77,7 +78,9 @@ type App struct {
 
 	Tenancy *tenancy.Service
 	Plans   *plan.Service
-	Usage   *usage.Service
+	// Closings tells which tenants' months are closed.
+	Closings *period.Closings
+	Usage    *usage.Service
 	// Payments holds payment methods.
 	Payments *payment.Service
 	// Subscriptions holds add-on subscriptions.

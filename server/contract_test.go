@@ -281,8 +281,14 @@ func TestContractSuite(t *testing.T) {
 	if !bytes.HasPrefix(*doc.JSON200.Pdf, []byte("%PDF-")) {
 		t.Fatal("downloadInvoicePdf: not a PDF")
 	}
+	// Every item the list offers downloads: the running month as a draft.
 	pending, err := c.DownloadInvoicePdfWithResponse(ctx, "system", &client.DownloadInvoicePdfParams{Name: *listed[0].Name})
-	must("downloadInvoicePdf of the running month", pending.StatusCode(), 404, pending.Body, err)
+	must("downloadInvoicePdf of the running month", pending.StatusCode(), 200, pending.Body, err)
+	if text := pdfText(t, *pending.JSON200.Pdf); !strings.Contains(text, "DRAFT") {
+		t.Fatalf("downloadInvoicePdf of the running month is not marked as a draft:\n%s", text)
+	}
+	unknown, err := c.DownloadInvoicePdfWithResponse(ctx, "system", &client.DownloadInvoicePdfParams{Name: "pending-2026-10"})
+	must("downloadInvoicePdf of a month the list does not offer", unknown.StatusCode(), 404, unknown.Body, err)
 	stolen, err := globex.DownloadInvoicePdfWithResponse(ctx, "system", &client.DownloadInvoicePdfParams{Name: *listed[1].Name})
 	must("downloadInvoicePdf of another tenant's invoice", stolen.StatusCode(), 404, stolen.Body, err)
 

@@ -106,6 +106,17 @@ func (v *env) tenant(name string, namespaces ...string) string {
 	return v.token(name, tenancy.RoleAdmin)
 }
 
+// tenantSince creates a tenant (as tenant does) with the clock set back to
+// at, so that it has existed, on the default plan, since then; the clock
+// comes back where it was.
+func (v *env) tenantSince(at time.Time, name string, namespaces ...string) string {
+	v.t.Helper()
+	now := v.clock.Now()
+	v.clock.Set(at)
+	defer v.clock.Set(now)
+	return v.tenant(name, namespaces...)
+}
+
 // token issues a token for an existing tenant.
 func (v *env) token(tenantName string, role tenancy.Role, namespaces ...string) string {
 	v.t.Helper()

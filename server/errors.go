@@ -165,7 +165,7 @@ func bindFault(he *echo.HTTPError) error {
 		case reflect.Float32, reflect.Float64:
 			detail = "must be a number"
 		}
-		return &fault.Error{Kind: fault.KindInvalid, Message: "invalid request", Fields: []fault.FieldError{{Field: field, Rule: "type", Detail: detail}}, Err: he}
+		return fault.Invalid([]fault.FieldError{{Field: field, Rule: "type", Detail: detail}}, he)
 	}
 	return &fault.Error{Kind: fault.KindInvalid, Message: "invalid request: the request could not be read", Err: he}
 }

@@ -7,9 +7,9 @@ import (
 
 	"billing-api/server/invoice"
 	"billing-api/server/payment"
+	"billing-api/server/period"
 	"billing-api/server/tenancy"
 	"billing-api/server/transition"
-	"billing-api/server/usage"
 )
 
 // BenchmarkListInvoices lists a year of invoices and the running month's
@@ -20,8 +20,9 @@ func BenchmarkListInvoices(b *testing.B) {
 	v := newBenchEnv(b)
 	ctx := context.Background()
 	now := v.clock.Now()
-	first := usage.MonthStart(now).AddDate(0, -12, 0)
-	v.clock.Set(first)
+	running := period.Of(now)
+	first := running.Add(-12)
+	v.clock.Set(first.Start())
 	if _, err := v.tenancy.CreateTenant(ctx, tenancy.CreateTenantInput{Name: "yearly"}); err != nil {
 		b.Fatal(err)
 	}
@@ -37,8 +38,8 @@ func BenchmarkListInvoices(b *testing.B) {
 	if _, err := v.app.Transitions.Initiate(ctx, p, "TEAM", transition.Payload{BillingAddress: contact}); err != nil {
 		b.Fatal(err)
 	}
-	for m := first; m.Before(usage.MonthStart(now)); m = m.AddDate(0, 1, 0) {
-		v.clock.Set(m.AddDate(0, 1, 0).Add(invoice.DefaultGrace))
+	for m := first; m.Before(running); m = m.Next() {
+		v.clock.Set(m.End().Add(invoice.DefaultGrace))
 		if res, err := v.app.Invoices.ClosePeriod(ctx, m, "yearly"); err != nil || len(res) != 1 || res[0].Outcome != invoice.ClosedIssued {
 			b.Fatalf("closing %s: %+v %v", m, res, err)
 		}

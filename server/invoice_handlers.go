@@ -16,7 +16,7 @@ import (
 // method may not go while an invoice is unpaid.
 func wireInvoices(a *App) error {
 	svc, err := invoice.NewService(invoice.Config{
-		Store: store.NewInvoices(a.DB), Plans: a.Plans, Usage: a.Usage, Subscriptions: a.Subscriptions,
+		Store: store.NewInvoices(a.DB), Closings: a.Closings, Plans: a.Plans, Usage: a.Usage, Subscriptions: a.Subscriptions,
 		Methods: a.Payments, Tenants: a.Tenancy, Provider: a.cfg.PaymentProvider, Now: a.Now,
 		Grace: a.cfg.InvoiceGrace, Owner: a.cfg.ReplicaName, CacheTTL: a.cfg.CacheTTL,
 	})
@@ -57,13 +57,14 @@ func (s *Server) ListInvoices(ctx context.Context, req api.ListInvoicesRequestOb
 	return invoiceListJSON(appendInvoiceList(make([]byte, 0, 200*len(list)+16), list)), nil
 }
 
-// DownloadInvoicePdf returns an issued invoice's PDF, base64-encoded.
+// DownloadInvoicePdf returns an invoice's PDF, base64-encoded: an issued
+// invoice, or the draft of a pending month.
 func (s *Server) DownloadInvoicePdf(ctx context.Context, req api.DownloadInvoicePdfRequestObject) (api.DownloadInvoicePdfResponseObject, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
 	}
-	doc, err := s.app.Invoices.PDF(ctx, p.TenantID, req.Params.Name)
+	doc, err := s.app.Invoices.PDF(ctx, p.TenantName, req.Params.Name)
 	if err != nil {
 		return nil, err
 	}

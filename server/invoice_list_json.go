@@ -29,11 +29,11 @@ func appendInvoiceList(b []byte, list []invoice.Listed) []byte {
 			b = append(b, ',')
 		}
 		b = strconv.AppendBool(append(b, `{"active":`...), l.Active)
-		b = strconv.AppendInt(append(b, `,"amount":"`...), l.Amount, 10)
+		b = strconv.AppendInt(append(b, `,"amount":"`...), int64(l.Amount), 10)
 		b = appendJSONString(append(b, `","currency":`...), l.Currency)
 		b = appendJSONString(append(b, `,"name":`...), l.Name)
-		b = appendJSONTime(append(b, `,"period_end":`...), l.PeriodEnd)
-		b = appendJSONTime(append(b, `,"period_start":`...), l.PeriodStart)
+		b = appendJSONTime(append(b, `,"period_end":`...), l.Month.End())
+		b = appendJSONTime(append(b, `,"period_start":`...), l.Month.Start())
 		b = appendJSONString(append(b, `,"status":`...), string(invoiceStatusToWire[l.Status]))
 		b = append(b, '}')
 	}

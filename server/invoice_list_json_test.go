@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"net/http/httptest"
-	"strconv"
 	"testing"
 	"time"
 
 	"billing-api/gen/api"
 	"billing-api/server/invoice"
+	"billing-api/server/money"
+	"billing-api/server/period"
 )
 
 // The hand-written invoice list encoder must produce the generated
@@ -41,15 +42,15 @@ func TestInvoiceListEncodingMatchesTheGeneratedEncoder(t *testing.T) {
 		for i := range list {
 			list[i] = invoice.Listed{
 				Name: word(), Active: r.IntN(2) == 0, Status: statuses[r.IntN(len(statuses))],
-				Amount: r.Int64N(1e12) - 1e6, Currency: word(), PeriodStart: when(), PeriodEnd: when(),
+				Amount: money.Amount(r.Int64N(1e12) - 1e6), Currency: word(), Month: period.Of(when()),
 			}
 		}
 		items := make([]api.InvoiceInvoiceType, len(list))
 		for i, l := range list {
 			items[i] = api.InvoiceInvoiceType{
 				Name: ptr(l.Name), Active: ptr(l.Active), Status: ptr(invoiceStatusToWire[l.Status]),
-				Amount: ptr(strconv.FormatInt(l.Amount, 10)), Currency: ptr(l.Currency),
-				PeriodStart: ptr(l.PeriodStart), PeriodEnd: ptr(l.PeriodEnd),
+				Amount: ptr(l.Amount.String()), Currency: ptr(l.Currency),
+				PeriodStart: ptr(l.Month.Start()), PeriodEnd: ptr(l.Month.End()),
 			}
 		}
 		want := httptest.NewRecorder()

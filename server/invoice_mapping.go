@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -10,21 +9,19 @@ import (
 	"billing-api/gen/admin"
 	"billing-api/server/fault"
 	"billing-api/server/invoice"
+	"billing-api/server/money"
 )
 
-// PeriodLayout writes a billing period as the operator API and CLI show it.
-const PeriodLayout = "2006-01"
-
-func adminCents(n int64) admin.Cents { return strconv.FormatInt(n, 10) }
+func adminAmount(a money.Amount) admin.MinorUnits { return a.String() }
 
 // invoiceSummaryToAdmin is an invoice as the operator API lists it, with
 // its status as read at now (OVERDUE is derived).
 func invoiceSummaryToAdmin(tenant string, inv invoice.Invoice, now time.Time) admin.InvoiceSummary {
 	return admin.InvoiceSummary{
-		Tenant: tenant, Number: inv.Number, Period: inv.PeriodStart.Format(PeriodLayout),
-		PeriodStart: inv.PeriodStart, PeriodEnd: inv.PeriodEnd,
+		Tenant: tenant, Number: inv.Number, Period: inv.Period.String(),
+		PeriodStart: inv.Period.Start(), PeriodEnd: inv.Period.End(),
 		Status: admin.InvoiceStatus(inv.StatusAt(now)), StatusAt: inv.StatusSince, StatusReason: inv.StatusReason,
-		Subtotal: adminCents(inv.Subtotal), Discount: adminCents(inv.Discount), Total: adminCents(inv.Total), Currency: inv.Currency,
+		Subtotal: adminAmount(inv.Subtotal), Discount: adminAmount(inv.Discount), Total: adminAmount(inv.Total), Currency: inv.Currency,
 		IssuedAt: inv.IssuedAt, DueAt: inv.DueAt, CollectionRound: int32(inv.Round), Collecting: inv.Collecting,
 	}
 }
@@ -41,13 +38,13 @@ func invoiceDetailToAdmin(d invoice.Detail, now time.Time) admin.InvoiceDetail {
 	for i, l := range d.Lines {
 		out.Lines[i] = admin.InvoiceLine{
 			Kind: admin.InvoiceLineKind(l.Kind), Description: l.Description, Quantity: l.Quantity,
-			UnitPrice: adminCents(l.UnitPrice), Amount: adminCents(l.Amount),
+			UnitPrice: adminAmount(l.UnitPrice), Amount: adminAmount(l.Amount),
 		}
 	}
 	for i, p := range d.Payments {
 		out.Payments[i] = admin.InvoicePayment{
 			Kind: admin.InvoicePaymentKind(p.Kind), Round: int32(p.Round), MethodName: p.MethodName,
-			MethodRole: admin.InvoicePaymentMethodRole(p.MethodRole), Amount: adminCents(p.Amount),
+			MethodRole: admin.InvoicePaymentMethodRole(p.MethodRole), Amount: adminAmount(p.Amount),
 			Outcome: admin.InvoicePaymentOutcome(p.Outcome), Reference: p.Reference, Detail: p.Detail,
 			CreatedAt: p.CreatedAt, FinishedAt: p.FinishedAt,
 		}
@@ -60,7 +57,7 @@ func invoiceDetailToAdmin(d invoice.Detail, now time.Time) admin.InvoiceDetail {
 
 func invoiceRunToAdmin(r invoice.Run) admin.InvoiceRun {
 	return admin.InvoiceRun{
-		Period: r.Period.Format(PeriodLayout), Owner: r.Owner, StartedAt: r.StartedAt, LeaseUntil: r.LeaseUntil,
+		Period: r.Period.String(), Owner: r.Owner, StartedAt: r.StartedAt, LeaseUntil: r.LeaseUntil,
 		FinishedAt: r.FinishedAt, Issued: int32(r.Issued), Failed: int32(r.Failed),
 	}
 }
@@ -75,19 +72,24 @@ func closeErrorText(err error) string {
 	return err.Error()
 }
 
-// TenantNames names the tenants of invs through the tenancy service: the
-// invoice store never joins another domain's tables.
+// TenantNames names the tenants that invs belong to, through the tenancy
+// service (the invoice store never joins another domain's tables).
 func (a *App) TenantNames(ctx context.Context, invs []invoice.Invoice) (map[uuid.UUID]string, error) {
-	names := map[uuid.UUID]string{}
+	names := make(map[uuid.UUID]string, len(invs))
 	if len(invs) == 0 {
 		return names, nil
+	}
+	for _, inv := range invs {
+		names[inv.TenantID] = ""
 	}
 	ts, err := a.Tenancy.ListTenants(ctx)
 	if err != nil {
 		return nil, err
 	}
 	for _, t := range ts {
-		names[t.ID] = t.Name
+		if _, named := names[t.ID]; named {
+			names[t.ID] = t.Name
+		}
 	}
 	return names, nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,9 +17,12 @@ import (
 	lpdf "github.com/ledongthuc/pdf"
 
 	"billing-api/gen/api"
+	"billing-api/pdf"
 	"billing-api/server/fault"
 	"billing-api/server/invoice"
+	"billing-api/server/money"
 	"billing-api/server/payment"
+	"billing-api/server/period"
 	"billing-api/server/tenancy"
 )
 
@@ -45,7 +49,7 @@ func newLedger() *ledger {
 
 func (l *ledger) Check(token string) error { return payment.TestProvider{}.Check(token) }
 
-func (l *ledger) Charge(_ context.Context, token string, amount int64, _, key string) (payment.Charge, error) {
+func (l *ledger) Charge(_ context.Context, token string, amount money.Amount, _, key string) (payment.Charge, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.calls++
@@ -65,7 +69,7 @@ func (l *ledger) Charge(_ context.Context, token string, amount int64, _, key st
 	return ch, nil
 }
 
-func (l *ledger) Refund(_ context.Context, ref string, _ int64, key string) (string, error) {
+func (l *ledger) Refund(_ context.Context, ref string, _ money.Amount, key string) (string, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if r, ok := l.refunds[key]; ok {
@@ -76,7 +80,7 @@ func (l *ledger) Refund(_ context.Context, ref string, _ int64, key string) (str
 }
 
 // moved is how many charges moved money, and how much.
-func (l *ledger) moved() (n int, total int64) {
+func (l *ledger) moved() (n int, total money.Amount) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, ch := range l.charges {
@@ -124,7 +128,7 @@ func (v *env) closeNovember(tenant string) []invoice.TenantClose {
 	if v.clock.Now().Before(december.Add(time.Hour)) {
 		v.at(december.Add(time.Hour))
 	}
-	res, err := v.app.Invoices.ClosePeriod(context.Background(), november, tenant)
+	res, err := v.app.Invoices.ClosePeriod(context.Background(), period.Of(november), tenant)
 	if err != nil {
 		v.t.Fatal(err)
 	}
@@ -194,8 +198,8 @@ func TestInvoiceProratesPlanUsageAndAddons(t *testing.T) {
 	want := []struct {
 		kind      invoice.LineKind
 		quantity  string
-		unitPrice int64
-		amount    int64
+		unitPrice money.Amount
+		amount    money.Amount
 	}{
 		{invoice.LinePlan, "0.166667 month", 1900, 317}, // 316.67
 		{invoice.LineUsage, "13 × GB", 8, 104},
@@ -211,14 +215,14 @@ func TestInvoiceProratesPlanUsageAndAddons(t *testing.T) {
 			t.Errorf("line %d: %+v, want %+v", i, l, w)
 		}
 	}
-	if !strings.Contains(inv.Lines[2].Description, "5,000,000 requests used, 1,666,666.666667 included") {
+	if !strings.Contains(inv.Lines[2].Description, "5,000,000 requests used, 1,666,667 included") {
 		t.Errorf("usage line: %q", inv.Lines[2].Description)
 	}
 	if inv.Number != "INV-2026-11-000001" || inv.Subtotal != 891 || inv.Discount != 0 || inv.Total != 891 || inv.Currency != "USD" {
 		t.Errorf("invoice: %s %d %d %d %s", inv.Number, inv.Subtotal, inv.Discount, inv.Total, inv.Currency)
 	}
-	if !inv.PeriodStart.Equal(november) || !inv.PeriodEnd.Equal(december) || !inv.DueAt.Equal(inv.IssuedAt.AddDate(0, 0, 14)) {
-		t.Errorf("dates: %s %s %s %s", inv.PeriodStart, inv.PeriodEnd, inv.IssuedAt, inv.DueAt)
+	if inv.Period != period.Of(november) || !inv.DueAt.Equal(inv.IssuedAt.AddDate(0, 0, 14)) {
+		t.Errorf("dates: %s %s %s", inv.Period, inv.IssuedAt, inv.DueAt)
 	}
 	if inv.Status != invoice.StatusPaid || len(inv.Payments) != 1 || inv.Payments[0].Amount != 891 {
 		t.Errorf("collection: %s %+v", inv.Status, inv.Payments)
@@ -416,7 +420,7 @@ func TestTwoReplicasCloseAMonthOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := svc.ClosePeriod(context.Background(), november, "")
+			res, err := svc.ClosePeriod(context.Background(), period.Of(november), "")
 			if err != nil {
 				t.Error(err)
 			}
@@ -451,8 +455,8 @@ func TestTwoReplicasCloseAMonthOnce(t *testing.T) {
 }
 
 // The PDF: base64 in `pdf`, a real document whose text a PDF reader gets
-// back; same bytes for the same invoice; pending, unknown and another
-// tenant's invoices are not found.
+// back; same bytes for the same invoice; the running month downloads as a
+// draft; unknown months and invoices, and another tenant's, are not found.
 func TestInvoicePDF(t *testing.T) {
 	t.Parallel()
 	v := newEnvWith(t, func(c *Config) { c.PaymentProvider = newLedger() })
@@ -484,12 +488,36 @@ func TestInvoicePDF(t *testing.T) {
 	if again := get(tok, number); !bytes.Equal(again.Body, res.Body) {
 		t.Error("the same invoice rendered to different bytes")
 	}
+	// The running month: a draft with the lines its invoice will have so
+	// far, the list's amount, and no number, due date or status.
+	draft := get(tok, "pending-2026-12")
+	if draft.Status != http.StatusOK {
+		t.Fatalf("the running month's draft: %d %s", draft.Status, draft.Body)
+	}
+	draft.decode(t, &doc)
+	text = pdfText(t, *doc.Pdf)
+	pending := v.listInvoices(tok, "")[0]
+	for _, want := range []string{"DRAFT", pdf.DraftNotice, "Example Cloud Services Inc.", "Account: acme", "Individual plan (INDIVIDUAL)",
+		"2026-12-01", "2026-12-31", money.Format(money.Amount(mustInt(t, *pending.Amount)), "USD")} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the draft lacks %q:\n%s", want, text)
+		}
+	}
+	for _, never := range []string{"INV-", "Due date", "Status", "PAID"} {
+		if strings.Contains(text, never) {
+			t.Errorf("the draft shows %q:\n%s", never, text)
+		}
+	}
 	for _, tc := range []struct {
 		tok, name string
 		status    int
 	}{
 		{other, number, http.StatusNotFound},
-		{tok, "pending-2026-12", http.StatusNotFound},
+		{other, "pending-2026-12", http.StatusNotFound}, // globex is on FREE: nothing pending
+		{tok, "pending-2026-11", http.StatusNotFound},   // closed: it is an invoice now
+		{tok, "pending-2026-10", http.StatusNotFound},
+		{tok, "pending-2027-01", http.StatusNotFound},
+		{tok, "pending-2026-1", http.StatusNotFound},
 		{tok, "INV-2026-10-000001", http.StatusNotFound},
 		{tok, "bad%20name", http.StatusBadRequest},
 		{tok, "", http.StatusBadRequest},
@@ -498,6 +526,15 @@ func TestInvoicePDF(t *testing.T) {
 			t.Errorf("%s: %d %s", tc.name, res.Status, res.Body)
 		}
 	}
+}
+
+func mustInt(t *testing.T, s string) int64 {
+	t.Helper()
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 func pdfText(t *testing.T, data []byte) string {
@@ -538,7 +575,7 @@ func TestInvoiceOperatorStateMachine(t *testing.T) {
 	}
 	v.closeNovember("")
 	ctx := context.Background()
-	number := invoice.NumberFor(november, 1)
+	number := invoice.NumberFor(period.Of(november), 1)
 	svc := v.app.Invoices
 	// PAID: cannot be cancelled, paid again or retried; refunds once.
 	if _, err := svc.Cancel(ctx, "paid", number, ""); !isConflict(err) {
@@ -662,7 +699,7 @@ func TestInvoiceListLimitScopeAndFreeTenants(t *testing.T) {
 		t.Errorf("outside system: %d %s", res.Status, res.Body)
 	}
 	// The running month cannot be closed.
-	if _, err := v.app.Invoices.ClosePeriod(context.Background(), december, ""); fault.KindOf(err) != fault.KindInvalid ||
+	if _, err := v.app.Invoices.ClosePeriod(context.Background(), period.Of(december), ""); fault.KindOf(err) != fault.KindInvalid ||
 		!strings.Contains(err.Error(), "has not ended") {
 		t.Errorf("closing the running month: %v", err)
 	}
@@ -717,7 +754,7 @@ func TestScheduledCloseResumesAnUnfinishedCollection(t *testing.T) {
 	led.loseAnswers = 2
 	ctx := context.Background()
 	done, err := v.app.Invoices.RunDue(ctx)
-	if len(done) != 1 || !done[0].Equal(november) || err == nil || !strings.Contains(err.Error(), "INV-2026-11-000001") {
+	if len(done) != 1 || done[0] != period.Of(november) || err == nil || !strings.Contains(err.Error(), "INV-2026-11-000001") {
 		t.Fatalf("first run: %v %v", done, err)
 	}
 	inv := v.invoiceDetail("acme", "INV-2026-11-000001")
@@ -772,7 +809,7 @@ func TestAFailingMonthDoesNotHoldBackLaterOnes(t *testing.T) {
 	w.at(v.clock.Now())
 	ctx := context.Background()
 	done, err := w.app.Invoices.RunDue(ctx)
-	if len(done) != 1 || !done[0].Equal(december) || err == nil || !strings.Contains(err.Error(), "2026-11") {
+	if len(done) != 1 || done[0] != period.Of(december) || err == nil || !strings.Contains(err.Error(), "2026-11") {
 		t.Fatalf("run without TEAM: %v %v", done, err)
 	}
 	runs, err := v.app.Invoices.Runs(ctx, 0)
@@ -781,19 +818,19 @@ func TestAFailingMonthDoesNotHoldBackLaterOnes(t *testing.T) {
 	}
 	for _, r := range runs {
 		switch {
-		case r.Period.Equal(december) && (r.FinishedAt == nil || r.Issued != 1 || r.Failed != 0):
+		case r.Period == period.Of(december) && (r.FinishedAt == nil || r.Issued != 1 || r.Failed != 0):
 			t.Errorf("december: %+v", r)
-		case r.Period.Equal(november) && (r.FinishedAt != nil || r.Failed != 1 || r.LeaseUntil.After(w.clock.Now())):
+		case r.Period == period.Of(november) && (r.FinishedAt != nil || r.Failed != 1 || r.LeaseUntil.After(w.clock.Now())):
 			t.Errorf("november: %+v", r)
 		}
 	}
 	// The next run, on the full catalogue, closes November at once.
 	done, err = v.app.Invoices.RunDue(ctx)
-	if len(done) != 1 || !done[0].Equal(november) || err != nil {
+	if len(done) != 1 || done[0] != period.Of(november) || err != nil {
 		t.Fatalf("run with TEAM: %v %v", done, err)
 	}
 	nov := v.invoiceDetail("acme", "INV-2026-11-000002")
-	if nov.Total != 817-82 || !nov.PeriodStart.Equal(november) {
+	if nov.Total != 817-82 || nov.Period != period.Of(november) {
 		t.Errorf("november's invoice: %+v", nov.Invoice)
 	}
 }
@@ -803,7 +840,7 @@ func TestClosingAMonthBeforeTheTenantExisted(t *testing.T) {
 	t.Parallel()
 	v := newEnv(t)
 	v.tenant("acme")
-	_, err := v.app.Invoices.ClosePeriod(context.Background(), time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), "acme")
+	_, err := v.app.Invoices.ClosePeriod(context.Background(), period.New(2026, time.October), "acme")
 	if fault.KindOf(err) != fault.KindInvalid || !strings.Contains(err.Error(), "after 2026-10 ended") {
 		t.Fatalf("%v", err)
 	}

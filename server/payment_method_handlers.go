@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"billing-api/gen/api"
+	"billing-api/server/fault"
 	"billing-api/server/payment"
 	"billing-api/server/tenancy"
 	"billing-api/store"
@@ -53,7 +54,7 @@ func (s *Server) CreatePaymentMethod(ctx context.Context, req api.CreatePaymentM
 // checkBodyName refuses a body name that differs from the path's.
 func checkBodyName(path string, body *string) error {
 	if body != nil && *body != path {
-		return invalidField("name", "match", "must be the path's name "+path+" when given")
+		return fault.InvalidField("name", "match", "must be the path's name "+path+" when given")
 	}
 	return nil
 }

@@ -25,7 +25,7 @@ func wirePlan(c *plan.Catalogue, p plan.Plan, current bool) api.PlanPlanInternal
 	return api.PlanPlanInternal{
 		Name: ptr(p.Name), Title: ptr(p.Title), Subtitle: ptr(p.Subtitle), Description: ptr(p.Description),
 		UsagePlanType: ptr(api.SchemaPlanType(p.Type)), TenantType: ptr(api.SchemaTenantType(p.TenantType)),
-		FlatPrice: ptr(int32(p.FlatPriceCents)), BillingDisabled: ptr(p.BillingDisabled), Current: ptr(current),
+		FlatPrice: ptr(int32(p.FlatPrice)), BillingDisabled: ptr(p.BillingDisabled), Current: ptr(current),
 		State:             ptr(api.PlanPlanStateSTATEREADY),
 		RenewalPeriodUnit: ptr(api.PlanPeriodUnitType(p.RenewalPeriod)),
 		TrialPeriod:       ptr(p.TrialLength), TrialPeriodUnit: ptr(api.PlanPeriodUnitType(p.TrialUnit)),

@@ -14,13 +14,15 @@ import (
 	"billing-api/store"
 )
 
-// wireMetering builds metering: ingestion, rollups, the usage queries, priced
-// from the tenant's current plan's rate card.
+// wireMetering builds metering (ingestion, rollups, the usage queries) and
+// the record of closed months it flags late records by.
 func wireMetering(a *App) error {
 	cat := a.cfg.Catalogue
+	a.Closings = period.NewClosings(store.NewPeriods(a.DB))
 	u, err := usage.NewService(usage.Config{
 		Store:     store.NewUsage(a.DB),
 		Directory: tenantDirectory{a.Tenancy},
+		Closings:  a.Closings,
 		Pricing: func(ctx context.Context, tenantID uuid.UUID) (usage.Pricing, error) {
 			p, err := a.Plans.CurrentPlan(ctx, tenantID)
 			if err != nil {
@@ -53,14 +55,10 @@ func (d tenantDirectory) RequireNamespace(ctx context.Context, tenantID uuid.UUI
 	return d.t.RequireNamespace(ctx, tenantID, ns)
 }
 
-func invalidField(field, rule, detail string) error {
-	return &fault.Error{Kind: fault.KindInvalid, Message: "invalid request", Fields: []fault.FieldError{{Field: field, Rule: rule, Detail: detail}}}
-}
-
 // checkBodyNamespace refuses a body namespace that contradicts the path's.
 func checkBodyNamespace[N ~string](path string, body *N) error {
 	if body != nil && string(*body) != path {
-		return invalidField("namespace", "match", fmt.Sprintf("must be the path's namespace %q when given", path))
+		return fault.InvalidField("namespace", "match", fmt.Sprintf("must be the path's namespace %q when given", path))
 	}
 	return nil
 }
@@ -104,7 +102,8 @@ func (s *Server) ListHourlyUsageDetails(ctx context.Context, req api.ListHourlyU
 	return api.ListHourlyUsageDetails200JSONResponse{Body: body, Headers: headers}, nil
 }
 
-// ListCurrentUsage prices the running month (or a window inside it).
+// ListCurrentUsage prices the running month so far (or a window inside a
+// month): every line its invoice will have.
 func (s *Server) ListCurrentUsage(ctx context.Context, req api.ListCurrentUsageRequestObject) (api.ListCurrentUsageResponseObject, error) {
 	p, err := principal(ctx)
 	if err != nil {
@@ -113,16 +112,15 @@ func (s *Server) ListCurrentUsage(ctx context.Context, req api.ListCurrentUsageR
 	if err := checkBodyNamespace(req.Namespace, req.Body.Namespace); err != nil {
 		return nil, err
 	}
-	bill, w, err := s.app.Usage.Current(ctx, p, req.Namespace, req.Body.From, req.Body.To)
+	d, w, err := s.app.Invoices.Current(ctx, p, req.Namespace, req.Body.From, req.Body.To)
 	if err != nil {
 		return nil, err
 	}
-	return api.ListCurrentUsage200JSONResponse(wireBill(bill, w)), nil
+	return api.ListCurrentUsage200JSONResponse(wireCurrentUsage(d, w)), nil
 }
 
 // ListMonthlyUsage totals each past month: what its invoice billed once it
-// is closed, before that what it bills so far (over the plans the tenant
-// was on).
+// is closed, before that what it bills so far.
 func (s *Server) ListMonthlyUsage(ctx context.Context, req api.ListMonthlyUsageRequestObject) (api.ListMonthlyUsageResponseObject, error) {
 	p, err := principal(ctx)
 	if err != nil {
@@ -131,25 +129,11 @@ func (s *Server) ListMonthlyUsage(ctx context.Context, req api.ListMonthlyUsageR
 	if err := checkBodyNamespace(req.Namespace, req.Body.Namespace); err != nil {
 		return nil, err
 	}
-	months, err := s.app.Usage.Monthly(ctx, p, req.Namespace)
+	months, err := s.app.Invoices.Monthly(ctx, p, req.Namespace)
 	if err != nil {
 		return nil, err
 	}
-	// months comes from a cache shared with every other caller: it is read,
-	// never written; the answer is a fresh value.
-	ms := make([]period.Month, len(months))
-	for i, m := range months {
-		ms[i] = m.Month
-	}
-	billed, err := s.app.Invoices.MonthTotals(ctx, p.TenantID, ms)
-	if err != nil {
-		return nil, err
-	}
-	items := make([]api.UsageMonthlyUsageType, len(months))
-	for i, m := range months {
-		items[i] = wireMonthTotal(m.Month, billed[m.Month], m.Bill.Currency)
-	}
-	return api.ListMonthlyUsage200JSONResponse{MonthlyUsageItems: &items}, nil
+	return api.ListMonthlyUsage200JSONResponse{MonthlyUsageItems: ptr(mapSlice(months, wireMonthTotal))}, nil
 }
 
 // GetUsageSummary sums usage per service and usage type over a window.

@@ -5,12 +5,20 @@ import (
 	"time"
 
 	"billing-api/gen/api"
-	"billing-api/server/period"
+	"billing-api/server/invoice"
+	"billing-api/server/money"
 	"billing-api/server/usage"
 )
 
-// flatPriceUsageType names the fixed line that carries the plan's flat price.
-const flatPriceUsageType = "plan_flat_price"
+// The usage types of current_usage's lines that do not come from metering.
+const (
+	// planFeeUsageType is a plan's flat price for the part of the month the
+	// tenant was on it.
+	planFeeUsageType = "plan_flat_price"
+	// addonFeeUsageType is an add-on's price for the part of the month it
+	// was active.
+	addonFeeUsageType = "addon_fee"
+)
 
 func wireDetailLine(l usage.DetailLine) api.UsageUsageItem {
 	return api.UsageUsageItem{
@@ -29,55 +37,100 @@ func wireHourlyItem(s usage.Series, it usage.HourlyItem) api.UsageHourlyItem {
 	}
 }
 
-func cents(n int64) *string { return ptr(strconv.FormatInt(n, 10)) }
+func cents(a money.Amount) *string { return ptr(a.String()) }
 
-func wireBill(b usage.Bill, w usage.Window) api.UsageListCurrentUsageResp {
-	status := func(q usage.Quantity) *api.SchemausageStatusType {
-		if q > 0 {
-			return ptr(api.SchemausageStatusTypeSTATUSACTIVE)
+// wireCurrentUsage shows a month's draft as current_usage: a line for each
+// plan fee, usage line and add-on the month's invoice will have (and the
+// rate card's unused types, at nothing), its coupons, its discount and its
+// total. The lines' amounts less the discount are the total. Usage lines
+// are dated by the window asked for.
+func wireCurrentUsage(d invoice.Draft, w usage.Window) api.UsageListCurrentUsageResp {
+	items := make([]api.UsageCalculatedUsageItem, 0, len(d.Charges))
+	coupons := []api.UsageCoupon{}
+	seen := map[usage.Coupon]bool{}
+	for _, c := range d.Charges {
+		labels := []string{}
+		item := api.UsageCalculatedUsageItem{
+			Amount: cents(c.Amount), CurrencyCode: ptr(d.Currency), StartTimestamp: ptr(c.From), EndTimestamp: ptr(c.To),
 		}
-		return ptr(api.SchemausageStatusTypeSTATUSNODATA)
+		fee := func(usageType string, price money.Amount) {
+			labels = append(labels, usageType)
+			if usageType == addonFeeUsageType {
+				labels = append(labels, "addon="+c.Addon.Name)
+			}
+			labels = append(labels, "plan="+c.Plan.Name, "price="+price.String()+" per month")
+			item.UsageType, item.Fixed = ptr(usageType), ptr(true)
+			item.Quantity, item.QuantityBillable = ptr(c.Share.Float64()), ptr("1")
+			item.UnitName, item.UnitNameBillable = ptr("month"), ptr("month")
+			item.Status = ptr(api.SchemausageStatusTypeSTATUSACTIVE)
+		}
+		switch c.Kind {
+		case invoice.LinePlan:
+			fee(planFeeUsageType, c.UnitPrice)
+		case invoice.LineAddon:
+			fee(addonFeeUsageType, c.UnitPrice)
+		case invoice.LineUsage:
+			l := c.Usage
+			billableUnit := l.Type.Unit
+			labels = append(labels, l.Type.Name, "plan="+c.Plan.Name)
+			if l.Priced {
+				billableUnit = l.Rate.BillableUnit
+				labels = append(labels, "included="+l.Rate.Included.String()+" "+l.Type.Unit,
+					"price="+l.Rate.Price.String()+" per "+l.Rate.BillableUnit)
+			}
+			status := api.SchemausageStatusTypeSTATUSNODATA
+			if l.Quantity > 0 {
+				status = api.SchemausageStatusTypeSTATUSACTIVE
+			}
+			item.UsageType, item.Fixed = ptr(l.Type.Name), ptr(false)
+			item.Quantity, item.QuantityBillable = ptr(l.Quantity.Units()), ptr(strconv.FormatInt(l.Billable, 10))
+			item.UnitName, item.UnitNameBillable = ptr(l.Type.Unit), ptr(billableUnit)
+			item.Status = ptr(status)
+			item.StartTimestamp, item.EndTimestamp = ptr(maxTime(c.From, w.From)), ptr(maxTime(minTime(c.To, w.To), maxTime(c.From, w.From)))
+		case invoice.LineDiscount:
+			for _, cp := range c.Coupons {
+				if !seen[cp] {
+					seen[cp] = true
+					coupons = append(coupons, wireCoupon(cp))
+				}
+			}
+			continue
+		}
+		item.MetricLabels = &labels
+		items = append(items, item)
 	}
-	items := []api.UsageCalculatedUsageItem{{
-		UsageType: ptr(flatPriceUsageType), Fixed: ptr(true), MetricLabels: &[]string{flatPriceUsageType},
-		Quantity: ptr(1.0), QuantityBillable: cents(1), UnitName: ptr("month"), UnitNameBillable: ptr("month"),
-		Amount: cents(b.FlatCents), CurrencyCode: ptr(b.Currency), Status: ptr(api.SchemausageStatusTypeSTATUSACTIVE),
-		StartTimestamp: ptr(w.From), EndTimestamp: ptr(w.To),
-	}}
-	for _, l := range b.Lines {
-		labels := []string{l.Type.Name}
-		billableUnit := l.Type.Unit
-		if l.Priced {
-			billableUnit = l.Rate.BillableUnit
-			labels = append(labels, "included="+l.Rate.Included.String()+" "+l.Type.Unit,
-				"price="+strconv.FormatInt(l.Rate.PriceCents, 10)+" per "+l.Rate.BillableUnit)
-		}
-		items = append(items, api.UsageCalculatedUsageItem{
-			UsageType: ptr(l.Type.Name), Fixed: ptr(false), MetricLabels: &labels,
-			Quantity: ptr(l.Quantity.Units()), QuantityBillable: cents(l.Billable),
-			UnitName: ptr(l.Type.Unit), UnitNameBillable: ptr(billableUnit),
-			Amount: cents(l.AmountCents), CurrencyCode: ptr(b.Currency), Status: status(l.Quantity),
-			StartTimestamp: ptr(w.From), EndTimestamp: ptr(w.To),
-		})
-	}
-	coupons := mapSlice(b.Coupons, func(c usage.Coupon) api.UsageCoupon {
-		kind := api.DISCOUNTTYPEPERCENTAGE
-		if c.Kind == usage.DiscountFixed {
-			kind = api.DISCOUNTTYPEFIXEDAMOUNT
-		}
-		return api.UsageCoupon{Title: ptr(c.Title), DiscountType: &kind, DiscountAmount: c.Amount}
-	})
 	return api.UsageListCurrentUsageResp{
-		UsageItems: &items, Coupons: ptr(nonNilSlice(coupons)),
-		Discount: cents(b.DiscountCents), TotalCost: cents(b.TotalCents),
+		UsageItems: &items, Coupons: &coupons, Discount: cents(d.Discount), TotalCost: cents(d.Total),
 	}
 }
 
-func wireMonthTotal(m period.Month, total int64, currency string) api.UsageMonthlyUsageType {
-	return api.UsageMonthlyUsageType{
-		Amount: cents(total), CurrencyCode: ptr(currency),
-		StartTimestamp: ptr(m.Start()), EndTimestamp: ptr(m.End()),
+func wireCoupon(c usage.Coupon) api.UsageCoupon {
+	kind := api.DISCOUNTTYPEPERCENTAGE
+	if c.Kind == usage.DiscountFixed {
+		kind = api.DISCOUNTTYPEFIXEDAMOUNT
 	}
+	return api.UsageCoupon{Title: ptr(c.Title), DiscountType: &kind, DiscountAmount: c.Amount}
+}
+
+func wireMonthTotal(m invoice.MonthTotal) api.UsageMonthlyUsageType {
+	return api.UsageMonthlyUsageType{
+		Amount: cents(m.Total), CurrencyCode: ptr(m.Currency),
+		StartTimestamp: ptr(m.Month.Start()), EndTimestamp: ptr(m.Month.End()),
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func wireSummaryItem(it usage.SummaryItem, w usage.Window) api.BillingUsageSummaryItem {

@@ -16,6 +16,8 @@ import (
 	"billing-api/gen/admin"
 	"billing-api/gen/api"
 	"billing-api/server/fault"
+	"billing-api/server/money"
+	"billing-api/server/period"
 	"billing-api/server/tenancy"
 	"billing-api/server/usage"
 	"billing-api/store"
@@ -189,7 +191,7 @@ func TestABadUsageBatchStoresNothing(t *testing.T) {
 func TestUsageBoundariesAreUTCHoursAndMonths(t *testing.T) {
 	t.Parallel()
 	v := newEnv(t)
-	tok := v.tenant("acme", "shop")
+	tok := v.tenantSince(time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), "acme", "shop")
 	lastOct := time.Date(2026, 10, 31, 23, 59, 59, 999999000, time.UTC)
 	v.ingestOK(append(reqs("acme", "shop", "web", lastOct, 1), reqs("acme", "shop", "web", lastOct.Add(time.Microsecond), 2)...))
 	sum := func(body string) float64 {
@@ -232,8 +234,11 @@ func TestUsageBoundariesAreUTCHoursAndMonths(t *testing.T) {
 func TestCurrentUsageIsPricedFromThePlansRateCard(t *testing.T) {
 	t.Parallel()
 	v := newEnv(t)
-	tok := v.tenant("acme", "shop")
+	// On TEAM all month: its whole flat price and allowances.
+	tok := v.tenantSince(november, "acme", "shop")
+	v.clock.Set(november)
 	v.setPlan("acme", "TEAM")
+	v.clock.Set(testStart)
 	at := time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)
 	// TEAM: 50M requests included, then 50 c per started 1M (then whole
 	// millions); 10% coupon, rounded half to even per line.
@@ -288,7 +293,7 @@ func TestLateRecordsAreKeptFlaggedAndShown(t *testing.T) {
 	acme, _ := v.tenancy.Tenant(context.Background(), "acme")
 	oct := time.Date(2026, 10, 20, 8, 0, 0, 0, time.UTC)
 	v.ingestOK(reqs("acme", "shop", "web", oct, 10))
-	if err := v.app.Usage.ClosePeriod(context.Background(), acme.ID, oct); err != nil {
+	if err := v.app.Closings.Close(context.Background(), acme.ID, period.Of(oct), v.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	late := reqs("acme", "shop", "web", oct.Add(time.Hour), 5)
@@ -719,12 +724,12 @@ func TestUsageResultsFollowIngestionAndPlanChanges(t *testing.T) {
 		}
 		return sum
 	}
-	cost := func(a *App) int64 {
-		b, _, err := a.Usage.Current(context.Background(), p, "system", nil, nil)
+	cost := func(a *App) money.Amount {
+		d, _, err := a.Invoices.Current(context.Background(), p, "system", nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return b.TotalCents
+		return d.Total
 	}
 	if total(v.app) != 0 || total(other) != 0 || cost(v.app) != 0 { // both cache "nothing yet"
 		t.Fatal("usage before any was ingested")
@@ -741,11 +746,14 @@ func TestUsageResultsFollowIngestionAndPlanChanges(t *testing.T) {
 		t.Fatalf("the other replica shows %v a second later", got)
 	}
 	// A plan change reprices at once where it is made: TEAM charges 4900
-	// flat and 50 c per started million past 50M (10% off).
+	// a month, pro-rated from the change to the month's end, 10% off (the
+	// usage, an hour before the change, stays on FREE).
+	changed := v.clock.Now()
 	if err := v.plans.AssignPlan(context.Background(), acme.ID, "TEAM"); err != nil {
 		t.Fatal(err)
 	}
-	if got := cost(v.app); got != (4900+10*50)-(490+50) {
-		t.Fatalf("cost on TEAM: %d", got)
+	flat := money.Ratio(december.Sub(changed).Microseconds(), december.Sub(november).Microseconds()).Apply(4900)
+	if got := cost(v.app); got != flat-money.Percent(1000).Apply(flat) {
+		t.Fatalf("cost on TEAM: %d, want %d less 10%%", got, flat)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,9 +19,6 @@ import (
 
 	"billing-api/server/fault"
 )
-
-// maxReportedFields caps how many broken rules one 400 lists.
-const maxReportedFields = 50
 
 // validateRequest checks the request before any handler runs: first the
 // text no store keeps faithfully (textProblems), then the spec operation
@@ -51,7 +47,7 @@ func validateRequest(op operation) echo.MiddlewareFunc {
 				}
 			}
 			if len(fields) > 0 {
-				return invalidFields(fields, nil)
+				return fault.Invalid(fields, nil)
 			}
 			return next(c)
 		}
@@ -122,19 +118,7 @@ func validationFault(op operation, err error) error {
 	if len(fields) == 0 {
 		fields = append(fields, fault.FieldError{Field: "request", Detail: "is not valid"})
 	}
-	return invalidFields(fields, err)
-}
-
-// invalidFields is the one 400 for a list of broken rules; the cause is
-// kept for the log only.
-func invalidFields(fields []fault.FieldError, cause error) error {
-	sort.SliceStable(fields, func(i, j int) bool { return fields[i].Field < fields[j].Field })
-	msg := "invalid request"
-	if len(fields) > maxReportedFields {
-		msg = fmt.Sprintf("invalid request (%d more problems not listed)", len(fields)-maxReportedFields)
-		fields = fields[:maxReportedFields]
-	}
-	return &fault.Error{Kind: fault.KindInvalid, Message: msg, Fields: fields, Err: cause}
+	return fault.Invalid(fields, err)
 }
 
 func collectFieldErrors(op operation, err error, prefix string, root *openapi3.Schema, out *[]fault.FieldError) {

@@ -13,6 +13,7 @@ import (
 	"billing-api/server/fault"
 	"billing-api/server/invoice"
 	"billing-api/server/payment"
+	"billing-api/server/period"
 )
 
 // Invoices is the invoicing repository.
@@ -49,13 +50,14 @@ func scanInvoice(scan func(...any) error) (invoice.Invoice, error) {
 	var inv invoice.Invoice
 	var seller, billTo []byte
 	var status string
-	if err := scan(&inv.ID, &inv.Seq, &inv.Number, &inv.PeriodStart, &inv.PeriodEnd, &inv.Currency, &inv.Subtotal, &inv.Discount,
+	var start, end time.Time
+	if err := scan(&inv.ID, &inv.Seq, &inv.Number, &start, &end, &inv.Currency, &inv.Subtotal, &inv.Discount,
 		&inv.Total, &inv.IssuedAt, &inv.DueAt, &seller, &billTo, &status, &inv.StatusSince, &inv.StatusReason, &inv.Round,
 		&inv.Collecting, &inv.TenantID); err != nil {
 		return inv, classify(err)
 	}
-	inv.Status = invoice.Status(status)
-	for _, t := range []*time.Time{&inv.PeriodStart, &inv.PeriodEnd, &inv.IssuedAt, &inv.DueAt, &inv.StatusSince} {
+	inv.Status, inv.Period = invoice.Status(status), period.Of(start)
+	for _, t := range []*time.Time{&inv.IssuedAt, &inv.DueAt, &inv.StatusSince} {
 		*t = t.UTC()
 	}
 	if err := json.Unmarshal(seller, &inv.Seller); err != nil {
@@ -84,17 +86,12 @@ func (r *Invoices) invoices(ctx context.Context, where string, args ...any) ([]i
 	return out, classify(rows.Err())
 }
 
-func (r *Invoices) InvoiceForPeriod(ctx context.Context, tenantID uuid.UUID, period time.Time) (invoice.Invoice, bool, error) {
-	invs, err := r.invoices(ctx, "tenant_id = $1 AND period_start = $2", r.db.id(tenantID), period.UTC())
+func (r *Invoices) InvoiceForPeriod(ctx context.Context, tenantID uuid.UUID, m period.Month) (invoice.Invoice, bool, error) {
+	invs, err := r.invoices(ctx, "tenant_id = $1 AND period_start = $2", r.db.id(tenantID), m.Start())
 	if err != nil || len(invs) == 0 {
 		return invoice.Invoice{}, false, err
 	}
 	return invs[0], true, nil
-}
-
-func (r *Invoices) PeriodClosed(ctx context.Context, tenantID uuid.UUID, period time.Time) (bool, error) {
-	n, err := r.db.count(ctx, "SELECT COUNT(*) FROM closed_periods WHERE tenant_id = $1 AND period_start = $2", r.db.id(tenantID), period.Unix())
-	return n > 0, err
 }
 
 func (r *Invoices) LastSeq(ctx context.Context, tenantID uuid.UUID) (int64, error) {
@@ -114,7 +111,7 @@ func (r *Invoices) InsertInvoice(ctx context.Context, inv invoice.Invoice) error
 		tid, iid := r.db.id(inv.TenantID), r.db.id(inv.ID)
 		if _, err := r.db.exec(ctx, "INSERT INTO invoices ("+invoiceColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "+
 			"$11, $12, $13, $14, $15, $16, $17, $18, $19)",
-			iid, inv.Seq, inv.Number, inv.PeriodStart.UTC(), inv.PeriodEnd.UTC(), inv.Currency, inv.Subtotal, inv.Discount, inv.Total,
+			iid, inv.Seq, inv.Number, inv.Period.Start(), inv.Period.End(), inv.Currency, int64(inv.Subtotal), int64(inv.Discount), int64(inv.Total),
 			inv.IssuedAt.UTC(), inv.DueAt.UTC(), string(seller), string(billTo), string(inv.Status), inv.StatusSince.UTC(),
 			inv.StatusReason, inv.Round, inv.Collecting, tid); err != nil {
 			return err
@@ -133,7 +130,7 @@ func (r *Invoices) InsertInvoice(ctx context.Context, inv invoice.Invoice) error
 				n := len(args)
 				fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8)
 				l := inv.Lines[i]
-				args = append(args, tid, iid, i, string(l.Kind), l.Description, l.Quantity, l.UnitPrice, l.Amount)
+				args = append(args, tid, iid, i, string(l.Kind), l.Description, l.Quantity, int64(l.UnitPrice), int64(l.Amount))
 			}
 			if _, err := r.db.exec(ctx, b.String(), args...); err != nil {
 				return err
@@ -172,7 +169,7 @@ func (r *Invoices) InvoiceByNumber(ctx context.Context, tenantID uuid.UUID, numb
 
 // ListInvoices reads only the columns a list shows (no parties to decode).
 func (r *Invoices) ListInvoices(ctx context.Context, tenantID uuid.UUID) ([]invoice.Invoice, error) {
-	rows, err := r.db.query(ctx, "SELECT number, period_start, period_end, currency, total, status, due_at FROM invoices "+
+	rows, err := r.db.query(ctx, "SELECT number, period_start, currency, total, status, due_at FROM invoices "+
 		"WHERE tenant_id = $1 ORDER BY period_start DESC", r.db.id(tenantID))
 	if err != nil {
 		return nil, err
@@ -183,11 +180,11 @@ func (r *Invoices) ListInvoices(ctx context.Context, tenantID uuid.UUID) ([]invo
 	for rows.Next() {
 		inv := invoice.Invoice{TenantID: tenantID}
 		var status string
-		if err := rows.Scan(&inv.Number, &inv.PeriodStart, &inv.PeriodEnd, &inv.Currency, &inv.Total, &status, &inv.DueAt); err != nil {
+		var start time.Time
+		if err := rows.Scan(&inv.Number, &start, &inv.Currency, &inv.Total, &status, &inv.DueAt); err != nil {
 			return nil, classify(err)
 		}
-		inv.Status = invoice.Status(status)
-		inv.PeriodStart, inv.PeriodEnd, inv.DueAt = inv.PeriodStart.UTC(), inv.PeriodEnd.UTC(), inv.DueAt.UTC()
+		inv.Status, inv.Period, inv.DueAt = invoice.Status(status), period.Of(start), inv.DueAt.UTC()
 		out = append(out, inv)
 	}
 	return out, classify(rows.Err())
@@ -204,7 +201,7 @@ func (r *Invoices) FindInvoices(ctx context.Context, f invoice.Filter) ([]invoic
 		conds = append(conds, "tenant_id = "+arg(r.db.id(*f.TenantID)))
 	}
 	if f.Period != nil {
-		conds = append(conds, "period_start = "+arg(f.Period.UTC()))
+		conds = append(conds, "period_start = "+arg(f.Period.Start()))
 	}
 	switch f.Status {
 	case "":
@@ -268,7 +265,7 @@ func (r *Invoices) InsertPayment(ctx context.Context, p invoice.Payment) (bool, 
 	res, err := r.db.exec(ctx, "INSERT INTO invoice_payments (tenant_id, "+paymentColumns+") VALUES "+
 		"($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (tenant_id, idempotency_key) DO NOTHING",
 		r.db.id(p.TenantID), r.db.id(p.InvoiceID), p.IdempotencyKey, string(p.Kind), p.Round, p.MethodName, string(p.MethodRole),
-		p.Token, p.Amount, string(p.Outcome), p.Reference, p.Detail, p.CreatedAt.UTC(), finished)
+		p.Token, int64(p.Amount), string(p.Outcome), p.Reference, p.Detail, p.CreatedAt.UTC(), finished)
 	if err != nil {
 		return false, err
 	}
@@ -320,11 +317,11 @@ func (r *Invoices) EndRound(ctx context.Context, tenantID, id uuid.UUID, round i
 	return err
 }
 
-func (r *Invoices) ClaimRun(ctx context.Context, period time.Time, owner string, now, leaseUntil time.Time) (bool, error) {
+func (r *Invoices) ClaimRun(ctx context.Context, m period.Month, owner string, now, leaseUntil time.Time) (bool, error) {
 	res, err := r.db.exec(ctx, `INSERT INTO invoice_runs (period_start, owner, lease_until, started_at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (period_start) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until, started_at = excluded.started_at
 		WHERE invoice_runs.finished_at IS NULL AND (invoice_runs.lease_until <= $4 OR invoice_runs.owner = $2)`,
-		period.UTC(), owner, leaseUntil.UTC(), now.UTC())
+		m.Start(), owner, leaseUntil.UTC(), now.UTC())
 	if err != nil {
 		return false, err
 	}
@@ -332,14 +329,14 @@ func (r *Invoices) ClaimRun(ctx context.Context, period time.Time, owner string,
 	return n == 1, classify(err)
 }
 
-func (r *Invoices) FinishRun(ctx context.Context, period time.Time, owner string, at time.Time, issued, failed int, done bool) error {
+func (r *Invoices) FinishRun(ctx context.Context, m period.Month, owner string, at time.Time, issued, failed int, done bool) error {
 	if !done {
 		_, err := r.db.exec(ctx, "UPDATE invoice_runs SET lease_until = $1, issued = issued + $2, failed = $3 WHERE period_start = $4 AND owner = $5",
-			at.UTC(), issued, failed, period.UTC(), owner)
+			at.UTC(), issued, failed, m.Start(), owner)
 		return err
 	}
 	_, err := r.db.exec(ctx, "UPDATE invoice_runs SET finished_at = $1, issued = issued + $2, failed = $3 WHERE period_start = $4 AND owner = $5",
-		at.UTC(), issued, failed, period.UTC(), owner)
+		at.UTC(), issued, failed, m.Start(), owner)
 	return err
 }
 
@@ -347,20 +344,20 @@ func (r *Invoices) Collecting(ctx context.Context) ([]invoice.Invoice, error) {
 	return r.invoices(ctx, "collecting ORDER BY issued_at")
 }
 
-func (r *Invoices) FinishedRuns(ctx context.Context, from, to time.Time) ([]time.Time, error) {
+func (r *Invoices) FinishedRuns(ctx context.Context, from, to period.Month) ([]period.Month, error) {
 	rows, err := r.db.query(ctx, "SELECT period_start FROM invoice_runs WHERE finished_at IS NOT NULL AND period_start >= $1 AND period_start < $2",
-		from.UTC(), to.UTC())
+		from.Start(), to.End())
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []time.Time
+	var out []period.Month
 	for rows.Next() {
 		var t time.Time
 		if err := rows.Scan(&t); err != nil {
 			return nil, classify(err)
 		}
-		out = append(out, t.UTC())
+		out = append(out, period.Of(t))
 	}
 	return out, classify(rows.Err())
 }
@@ -379,10 +376,11 @@ func (r *Invoices) Runs(ctx context.Context, limit int) ([]invoice.Run, error) {
 	for rows.Next() {
 		var run invoice.Run
 		var finished sql.NullTime
-		if err := rows.Scan(&run.Period, &run.Owner, &run.LeaseUntil, &run.StartedAt, &finished, &run.Issued, &run.Failed); err != nil {
+		var start time.Time
+		if err := rows.Scan(&start, &run.Owner, &run.LeaseUntil, &run.StartedAt, &finished, &run.Issued, &run.Failed); err != nil {
 			return nil, classify(err)
 		}
-		run.Period, run.LeaseUntil, run.StartedAt = run.Period.UTC(), run.LeaseUntil.UTC(), run.StartedAt.UTC()
+		run.Period, run.LeaseUntil, run.StartedAt = period.Of(start), run.LeaseUntil.UTC(), run.StartedAt.UTC()
 		if finished.Valid {
 			t := finished.Time.UTC()
 			run.FinishedAt = &t

@@ -100,43 +100,6 @@ func closeRows(rows *sql.Rows) error {
 	return classify(err)
 }
 
-// ClosedMonths returns, per tenant, which of months are invoiced.
-func (u *Usage) ClosedMonths(ctx context.Context, ids []uuid.UUID, months []time.Time) (map[uuid.UUID][]time.Time, error) {
-	if len(ids) == 0 || len(months) == 0 {
-		return nil, nil
-	}
-	args := make([]any, 0, len(ids)+len(months))
-	for _, id := range ids {
-		args = append(args, u.db.id(id))
-	}
-	for _, m := range months {
-		args = append(args, m.Unix())
-	}
-	rows, err := u.db.query(ctx, "SELECT tenant_id, period_start FROM closed_periods WHERE tenant_id IN ("+
-		inList(1, len(ids))+") AND period_start IN ("+inList(len(ids)+1, len(months))+")", args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[uuid.UUID][]time.Time{}
-	for rows.Next() {
-		var id uuid.UUID
-		var start int64
-		if err := rows.Scan(&id, &start); err != nil {
-			return nil, classify(err)
-		}
-		out[id] = append(out[id], time.Unix(start, 0).UTC())
-	}
-	return out, classify(rows.Err())
-}
-
-// ClosePeriod records that a tenant's month is invoiced (idempotent).
-func (u *Usage) ClosePeriod(ctx context.Context, tenantID uuid.UUID, month, at time.Time) error {
-	_, err := u.db.exec(ctx, "INSERT INTO closed_periods (tenant_id, period_start, closed_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-		u.db.id(tenantID), month.Unix(), at)
-	return err
-}
-
 // InsertRecords keeps the records whose (tenant, id) was never seen: the
 // ids go into usage_record_ids first (duplicates skipped, the new ones
 // returned), then the new records into usage_records.
@@ -252,9 +215,9 @@ func (u *Usage) ensurePartitions(ctx context.Context, recs []usage.Record) error
 		if _, ok := u.partitions.Load(m); ok {
 			continue
 		}
-		name := fmt.Sprintf("usage_records_%04d_%02d", m.Year(), int(m.Month()))
+		name := fmt.Sprintf("usage_records_%04d_%02d", m.Year(), m.Number())
 		stmt := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s PARTITION OF usage_records FOR VALUES FROM ('%s') TO ('%s')",
-			name, m.Format(time.RFC3339), m.AddDate(0, 1, 0).Format(time.RFC3339))
+			name, m.Start().Format(time.RFC3339), m.End().Format(time.RFC3339))
 		if _, err := u.db.sqlDB.ExecContext(ctx, stmt); err != nil && !alreadyExists(err) {
 			return classify(err)
 		}
@@ -371,30 +334,6 @@ func (u *Usage) SumTypes(ctx context.Context, tenantID uuid.UUID, segs []usage.S
 	cond, segArgs := segmentFilter(segs, 2)
 	return typeSums(u.db.query(ctx, "SELECT usage_type, CAST(SUM(quantity) AS BIGINT) FROM usage_rollups WHERE tenant_id = $1 AND "+
 		cond+" GROUP BY usage_type", append([]any{u.db.id(tenantID)}, segArgs...)...))
-}
-
-// MonthlyTypes sums the monthly rollups in [from, to) per month and type.
-func (u *Usage) MonthlyTypes(ctx context.Context, tenantID uuid.UUID, from, to time.Time) (map[time.Time]map[string]usage.Quantity, error) {
-	rows, err := u.db.query(ctx, "SELECT bucket, usage_type, CAST(SUM(quantity) AS BIGINT) FROM usage_rollups WHERE tenant_id = $1 AND level = $2 "+
-		"AND bucket >= $3 AND bucket < $4 GROUP BY bucket, usage_type", u.db.id(tenantID), int(usage.LevelMonth), from.Unix(), to.Unix())
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[time.Time]map[string]usage.Quantity{}
-	for rows.Next() {
-		var bucket, q int64
-		var t string
-		if err := rows.Scan(&bucket, &t, &q); err != nil {
-			return nil, classify(err)
-		}
-		m := time.Unix(bucket, 0).UTC()
-		if out[m] == nil {
-			out[m] = map[string]usage.Quantity{}
-		}
-		out[m][t] = usage.Quantity(q)
-	}
-	return out, classify(rows.Err())
 }
 
 // LateTypes sums the month's late quantities per usage type.

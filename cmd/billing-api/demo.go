@@ -12,6 +12,7 @@ import (
 	"billing-api/server/fault"
 	"billing-api/server/invoice"
 	"billing-api/server/payment"
+	"billing-api/server/period"
 	"billing-api/server/quota"
 	"billing-api/server/tenancy"
 	"billing-api/server/transition"
@@ -92,9 +93,8 @@ type demoReplay struct {
 //
 // A tenant created meanwhile by another process is left to it.
 func playDemoHistory(ctx context.Context, now time.Time, openAt openAppAt) error {
-	running := usage.MonthStart(now)
-	first := running.AddDate(0, -demoClosedMonths, 0)
-	c := clock.NewManual(first.AddDate(0, 0, 1).Add(9 * time.Hour))
+	first := period.Of(now).Add(-demoClosedMonths)
+	c := clock.NewManual(first.Start().AddDate(0, 0, 1).Add(9 * time.Hour))
 	h, err := openAt(ctx, c.Now)
 	if err != nil {
 		return err
@@ -127,13 +127,13 @@ func playDemoHistory(ctx context.Context, now time.Time, openAt openAppAt) error
 
 	// Onto the billed plan through a (self-service) plan transition, which
 	// stays in the tenant's history; its flow needs the PRIMARY method.
-	if err := r.until(ctx, first.AddDate(0, 0, 4).Add(10*time.Hour)); err != nil {
+	if err := r.until(ctx, first.Start().AddDate(0, 0, 4).Add(10*time.Hour)); err != nil {
 		return err
 	}
 	if _, err := h.Transitions.Initiate(ctx, r.seed, demoPlan, transition.Payload{}); err != nil {
 		return fmt.Errorf("moving the demo tenant to %s: %w", demoPlan, err)
 	}
-	if err := r.until(ctx, first.AddDate(0, 0, 14).Add(14*time.Hour)); err != nil {
+	if err := r.until(ctx, first.Start().AddDate(0, 0, 14).Add(14*time.Hour)); err != nil {
 		return err
 	}
 	if _, err := h.Subscriptions.Subscribe(ctx, r.seed, demoAddon); err != nil {
@@ -141,9 +141,8 @@ func playDemoHistory(ctx context.Context, now time.Time, openAt openAppAt) error
 	}
 
 	for i := range demoClosedMonths {
-		month := first.AddDate(0, i, 0)
-		end := month.AddDate(0, 1, 0)
-		closeAt := end.Add(invoice.DefaultGrace)
+		month := first.Add(i)
+		closeAt := month.End().Add(invoice.DefaultGrace)
 		if closeAt.After(now) {
 			closeAt = now
 		}
@@ -229,15 +228,15 @@ func (r *demoReplay) replaceDeclinedCard(ctx context.Context) error {
 	return nil
 }
 
-// closeMonth closes the demo tenant's month starting at month; it must come
-// out as an invoice.
-func (r *demoReplay) closeMonth(ctx context.Context, month time.Time) error {
+// closeMonth closes the demo tenant's month; it must come out as an
+// invoice.
+func (r *demoReplay) closeMonth(ctx context.Context, month period.Month) error {
 	res, err := r.app.Invoices.ClosePeriod(ctx, month, demoTenant)
 	if err != nil {
-		return fmt.Errorf("closing %s for the demo tenant: %w", month.Format("2006-01"), err)
+		return fmt.Errorf("closing %s for the demo tenant: %w", month, err)
 	}
 	if len(res) != 1 || res[0].Err != nil || res[0].Outcome != invoice.ClosedIssued {
-		return fmt.Errorf("closing %s for the demo tenant: %+v, want an invoice issued", month.Format("2006-01"), res)
+		return fmt.Errorf("closing %s for the demo tenant: %+v, want an invoice issued", month, res)
 	}
 	return nil
 }

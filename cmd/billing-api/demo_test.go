@@ -12,7 +12,7 @@ import (
 
 	"billing-api/server/invoice"
 	"billing-api/server/payment"
-	"billing-api/server/usage"
+	"billing-api/server/period"
 )
 
 // The demo tenant has three closed months of invoices, all paid: the
@@ -46,17 +46,17 @@ func TestDemoSeedHasThreeMonthsOfInvoices(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			running := usage.MonthStart(now)
+			running := period.Of(now)
 			if len(list) != 1+demoClosedMonths {
 				t.Fatalf("%d entries in the demo tenant's invoice list, want the running month and %d invoices: %+v", len(list), demoClosedMonths, list)
 			}
-			if l := list[0]; !l.Active || l.Status != invoice.StatusPending || !l.PeriodStart.Equal(running) || l.Amount <= 0 {
-				t.Fatalf("first entry %+v, want the running month %s pending", l, running.Format("2006-01"))
+			if l := list[0]; !l.Active || l.Status != invoice.StatusPending || l.Month != running || l.Amount <= 0 {
+				t.Fatalf("first entry %+v, want the running month %s pending", l, running)
 			}
 			for i, l := range list[1:] {
-				month := running.AddDate(0, -1-i, 0)
-				if l.Active || l.Status != invoice.StatusPaid || !l.PeriodStart.Equal(month) || !strings.HasPrefix(l.Name, "INV-"+month.Format("2006-01")+"-") {
-					t.Fatalf("entry %d: %+v, want the PAID invoice of %s", i+1, l, month.Format("2006-01"))
+				month := running.Add(-1 - i)
+				if l.Active || l.Status != invoice.StatusPaid || l.Month != month || !strings.HasPrefix(l.Name, "INV-"+month.String()+"-") {
+					t.Fatalf("entry %d: %+v, want the PAID invoice of %s", i+1, l, month)
 				}
 			}
 
@@ -87,8 +87,8 @@ func TestDemoSeedHasThreeMonthsOfInvoices(t *testing.T) {
 				if i == demoClosedMonths-1 {
 					assertFirstDemoInvoice(t, d.Invoice)
 				}
-				if d.IssuedAt.After(now) || d.IssuedAt.Before(d.PeriodEnd) || d.IssuedAt.After(d.PeriodEnd.Add(invoice.DefaultGrace)) {
-					t.Fatalf("%s issued at %s, want within the grace period after %s", l.Name, d.IssuedAt, d.PeriodEnd)
+				if d.IssuedAt.After(now) || d.IssuedAt.Before(d.Period.End()) || d.IssuedAt.After(d.Period.End().Add(invoice.DefaultGrace)) {
+					t.Fatalf("%s issued at %s, want within the grace period after %s", l.Name, d.IssuedAt, d.Period.End())
 				}
 				if len(d.Late) != 0 {
 					t.Fatalf("%s: usage arrived after it was issued: %v", l.Name, d.Late)

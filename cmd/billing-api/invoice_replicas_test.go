@@ -12,10 +12,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"billing-api/server"
 	"billing-api/server/invoice"
+	"billing-api/server/period"
 	"billing-api/store"
 )
 
@@ -47,7 +47,7 @@ func checkIssuedOnce(t *testing.T, issued map[string]int, tenants []billedTenant
 // checkOneInvoiceEach checks what the database holds for period after
 // concurrent closes: one invoice per billed tenant, paid by exactly one
 // successful charge, and each collection attempt recorded once.
-func checkOneInvoiceEach(t *testing.T, cfg store.Config, period time.Time, tenants []billedTenant) {
+func checkOneInvoiceEach(t *testing.T, cfg store.Config, month period.Month, tenants []billedTenant) {
 	t.Helper()
 	ctx := context.Background()
 	a, err := server.Open(ctx, server.Config{Store: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
@@ -71,8 +71,8 @@ func checkOneInvoiceEach(t *testing.T, cfg store.Config, period time.Time, tenan
 			attempts += len(bt.tokens)
 		}
 	}
-	p := period.Format(server.PeriodLayout)
-	invs, err := a.Invoices.Find(ctx, "", invoice.Filter{Period: &period})
+	p := month.String()
+	invs, err := a.Invoices.Find(ctx, "", invoice.Filter{Period: &month})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,14 +110,14 @@ func checkOneInvoiceEach(t *testing.T, cfg store.Config, period time.Time, tenan
 func TestTwoProcessesCloseAMonthOnce(t *testing.T) {
 	t.Parallel()
 	env, cfg := storeEnvAndConfig(t)
-	period := lastMonth()
+	month := lastMonth()
 	tenants := replicaTenants()
-	seedTenants(t, cfg, period.AddDate(0, -1, 3), tenants...)
+	seedTenants(t, cfg, month.Start().AddDate(0, -1, 3), tenants...)
 
 	var outs [2]bytes.Buffer
 	var cmds [2]*exec.Cmd
 	for i := range cmds {
-		cmds[i] = exec.Command(binary, "invoices", "close", "--period", period.Format(server.PeriodLayout))
+		cmds[i] = exec.Command(binary, "invoices", "close", "--period", month.String())
 		cmds[i].Env = env
 		cmds[i].Stdout = &outs[i]
 		var errOut bytes.Buffer
@@ -152,7 +152,7 @@ func TestTwoProcessesCloseAMonthOnce(t *testing.T) {
 		}
 	}
 	checkIssuedOnce(t, issued, tenants)
-	checkOneInvoiceEach(t, cfg, period, tenants)
+	checkOneInvoiceEach(t, cfg, month, tenants)
 }
 
 // Two servers (schedulers off) receive the operator's close of one month
@@ -161,9 +161,9 @@ func TestTwoServersCloseAMonthOnce(t *testing.T) {
 	t.Parallel()
 	env, cfg := storeEnvAndConfig(t)
 	env = append(env, "BILLING_ADMIN_TOKEN=ops")
-	period := lastMonth()
+	month := lastMonth()
 	tenants := replicaTenants()
-	seedTenants(t, cfg, period.AddDate(0, -1, 3), tenants...)
+	seedTenants(t, cfg, month.Start().AddDate(0, -1, 3), tenants...)
 	a, b := launchServer(t, env, "--invoice-scheduler=false"), launchServer(t, env, "--invoice-scheduler=false")
 	bases := []string{a.waitServing(t), b.waitServing(t)}
 
@@ -181,7 +181,7 @@ func TestTwoServersCloseAMonthOnce(t *testing.T) {
 			defer wg.Done()
 			<-start
 			req, _ := http.NewRequest(http.MethodPost, base+"/admin/v1/invoices/close",
-				strings.NewReader(`{"period":"`+period.Format(server.PeriodLayout)+`"}`))
+				strings.NewReader(`{"period":"`+month.String()+`"}`))
 			req.Header.Set("Authorization", "Bearer ops")
 			req.Header.Set("Content-Type", "application/json")
 			res, err := http.DefaultClient.Do(req)
@@ -220,7 +220,7 @@ func TestTwoServersCloseAMonthOnce(t *testing.T) {
 		}
 	}
 	checkIssuedOnce(t, issued, tenants)
-	checkOneInvoiceEach(t, cfg, period, tenants)
+	checkOneInvoiceEach(t, cfg, month, tenants)
 }
 
 // Two servers starting at once both catch up the missed months: each month
@@ -228,9 +228,9 @@ func TestTwoServersCloseAMonthOnce(t *testing.T) {
 func TestTwoSchedulersCatchUpOnce(t *testing.T) {
 	t.Parallel()
 	env, cfg := storeEnvAndConfig(t)
-	first := lastMonth().AddDate(0, -3, 0)
+	first := lastMonth().Add(-3)
 	tenants := replicaTenants()
-	seedTenants(t, cfg, first.AddDate(0, 0, 3), tenants...)
+	seedTenants(t, cfg, first.Start().AddDate(0, 0, 3), tenants...)
 	a := launchServer(t, env, "--replica-name", "replica-a")
 	b := launchServer(t, env, "--replica-name", "replica-b")
 	closedBy := map[string]string{}
@@ -245,9 +245,9 @@ func TestTwoSchedulersCatchUpOnce(t *testing.T) {
 			closedBy[period] = name
 		}
 	}
-	for m := first; m.Before(lastMonth()); m = m.AddDate(0, 1, 0) {
-		if closedBy[m.Format(server.PeriodLayout)] == "" {
-			t.Errorf("%s was closed by neither: %v", m.Format(server.PeriodLayout), closedBy)
+	for m := first; m.Before(lastMonth()); m = m.Next() {
+		if closedBy[m.String()] == "" {
+			t.Errorf("%s was closed by neither: %v", m, closedBy)
 		}
 		checkOneInvoiceEach(t, cfg, m, tenants)
 	}

@@ -14,10 +14,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"billing-api/pdf"
 	"billing-api/server"
 	"billing-api/server/fault"
 	"billing-api/server/invoice"
+	"billing-api/server/money"
+	"billing-api/server/period"
 )
 
 // newInvoicesCommand is the operator's side of invoicing: close a month,
@@ -73,7 +74,7 @@ the month again retries those).`,
 
 // printClose writes one line per tenant and the counts; it fails when a
 // tenant did.
-func printClose(out io.Writer, period time.Time, res []invoice.TenantClose, now time.Time) error {
+func printClose(out io.Writer, m period.Month, res []invoice.TenantClose, now time.Time) error {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "TENANT\tOUTCOME\tINVOICE\tSTATUS\tTOTAL\tERROR")
 	counts := map[invoice.CloseOutcome]int{}
@@ -81,7 +82,7 @@ func printClose(out io.Writer, period time.Time, res []invoice.TenantClose, now 
 		counts[r.Outcome]++
 		number, status, total, problem := "-", "-", "-", "-"
 		if r.Invoice != nil {
-			number, status, total = r.Invoice.Number, string(r.Invoice.StatusAt(now)), pdf.FormatMoney(r.Invoice.Total, r.Invoice.Currency)
+			number, status, total = r.Invoice.Number, string(r.Invoice.StatusAt(now)), money.Format(r.Invoice.Total, r.Invoice.Currency)
 		}
 		if r.Err != nil {
 			problem = fault.Detail(r.Err)
@@ -93,11 +94,11 @@ func printClose(out io.Writer, period time.Time, res []invoice.TenantClose, now 
 	}
 	failed := counts[invoice.ClosedFailed]
 	fmt.Fprintf(out, "%s: %d tenants, %d issued, %d already invoiced, %d with nothing to bill, %d failed\n",
-		period.Format(server.PeriodLayout), len(res), counts[invoice.ClosedIssued], counts[invoice.ClosedExisting],
+		m, len(res), counts[invoice.ClosedIssued], counts[invoice.ClosedExisting],
 		counts[invoice.ClosedNothingToBill], failed)
 	if failed > 0 {
 		return fmt.Errorf("%d of %d tenants failed to close %s; run the same close again to retry them",
-			failed, len(res), period.Format(server.PeriodLayout))
+			failed, len(res), m)
 	}
 	return nil
 }
@@ -145,7 +146,7 @@ func newInvoicesListCommand(g *globalConfig) *cobra.Command {
 				fmt.Fprintln(w, "TENANT\tNUMBER\tPERIOD\tSTATUS\tTOTAL\tISSUED\tDUE\tROUND")
 				for _, inv := range invs {
 					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", names[inv.TenantID], inv.Number,
-						inv.PeriodStart.Format(server.PeriodLayout), inv.StatusAt(now), pdf.FormatMoney(inv.Total, inv.Currency),
+						inv.Period, inv.StatusAt(now), money.Format(inv.Total, inv.Currency),
 						inv.IssuedAt.Format(time.RFC3339), inv.DueAt.Format(time.RFC3339), round(inv))
 				}
 				return w.Flush()
@@ -186,18 +187,18 @@ func newInvoicesShowCommand(g *globalConfig) *cobra.Command {
 
 func printDetail(out io.Writer, a *server.App, d invoice.Detail) error {
 	inv := d.Invoice
-	money := func(n int64) string { return pdf.FormatMoney(n, inv.Currency) }
+	format := func(a money.Amount) string { return money.Format(a, inv.Currency) }
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "Invoice:\t%s\n", inv.Number)
 	fmt.Fprintf(w, "Tenant:\t%s\n", d.Tenant)
-	fmt.Fprintf(w, "Period:\t%s (%s to %s)\n", inv.PeriodStart.Format(server.PeriodLayout),
-		inv.PeriodStart.Format(time.RFC3339), inv.PeriodEnd.Format(time.RFC3339))
+	fmt.Fprintf(w, "Period:\t%s (%s to %s)\n", inv.Period,
+		inv.Period.Start().Format(time.RFC3339), inv.Period.End().Format(time.RFC3339))
 	fmt.Fprintf(w, "Status:\t%s since %s: %s\n", inv.StatusAt(a.Invoices.Now()), inv.StatusSince.Format(time.RFC3339), inv.StatusReason)
 	fmt.Fprintf(w, "Issued:\t%s, due %s\n", inv.IssuedAt.Format(time.RFC3339), inv.DueAt.Format(time.RFC3339))
 	fmt.Fprintf(w, "Collection round:\t%s\n", round(inv))
-	fmt.Fprintf(w, "Subtotal:\t%s\n", money(inv.Subtotal))
-	fmt.Fprintf(w, "Discount:\t%s\n", money(inv.Discount))
-	fmt.Fprintf(w, "Total:\t%s\n", money(inv.Total))
+	fmt.Fprintf(w, "Subtotal:\t%s\n", format(inv.Subtotal))
+	fmt.Fprintf(w, "Discount:\t%s\n", format(inv.Discount))
+	fmt.Fprintf(w, "Total:\t%s\n", format(inv.Total))
 	if err := w.Flush(); err != nil {
 		return err
 	}
@@ -206,7 +207,7 @@ func printDetail(out io.Writer, a *server.App, d invoice.Detail) error {
 	w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "KIND\tDESCRIPTION\tQUANTITY\tUNIT PRICE\tAMOUNT")
 	for _, l := range inv.Lines {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", l.Kind, l.Description, l.Quantity, money(l.UnitPrice), money(l.Amount))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", l.Kind, l.Description, l.Quantity, format(l.UnitPrice), format(l.Amount))
 	}
 	if err := w.Flush(); err != nil {
 		return err
@@ -223,7 +224,7 @@ func printDetail(out io.Writer, a *server.App, d invoice.Detail) error {
 			if p.FinishedAt != nil {
 				finished = p.FinishedAt.Format(time.RFC3339)
 			}
-			fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Kind, p.Round, p.MethodName, p.MethodRole, money(p.Amount),
+			fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Kind, p.Round, p.MethodName, p.MethodRole, format(p.Amount),
 				p.Outcome, dash(p.Reference), p.CreatedAt.Format(time.RFC3339), finished, dash(p.Detail))
 		}
 		if err := w.Flush(); err != nil {
@@ -303,11 +304,7 @@ func newInvoicesPDFCommand(g *globalConfig) *cobra.Command {
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withApp(cmd, g, func(ctx context.Context, a *server.App) error {
-				t, err := a.Tenancy.Tenant(ctx, args[0])
-				if err != nil {
-					return err
-				}
-				doc, err := a.Invoices.PDF(ctx, t.ID, args[1])
+				doc, err := a.Invoices.PDF(ctx, args[0], args[1])
 				if err != nil {
 					return err
 				}
@@ -349,7 +346,7 @@ func newInvoicesRunsCommand(g *globalConfig) *cobra.Command {
 					if r.FinishedAt != nil {
 						finished = r.FinishedAt.Format(time.RFC3339)
 					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%d\n", r.Period.Format(server.PeriodLayout), r.Owner,
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%d\n", r.Period, r.Owner,
 						r.StartedAt.Format(time.RFC3339), r.LeaseUntil.Format(time.RFC3339), finished, r.Issued, r.Failed)
 				}
 				return w.Flush()

@@ -14,6 +14,7 @@ import (
 	"billing-api/server"
 	"billing-api/server/clock"
 	"billing-api/server/payment"
+	"billing-api/server/period"
 	"billing-api/server/tenancy"
 	"billing-api/store"
 )
@@ -61,10 +62,7 @@ func seedTenants(t *testing.T, cfg store.Config, since time.Time, tenants ...bil
 
 // lastMonth is the month before the running one: ended, for any process
 // started now.
-func lastMonth() time.Time {
-	now := time.Now().UTC()
-	return time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -1, 0)
-}
+func lastMonth() period.Month { return period.Of(time.Now()).Prev() }
 
 // closeOutcomes reads `invoices close` output: tenant → outcome, and the
 // invoice number of each tenant that has one.
@@ -90,9 +88,9 @@ func closeOutcomes(t *testing.T, out string) (outcomes, numbers map[string]strin
 func TestInvoiceCommands(t *testing.T) {
 	t.Parallel()
 	env, cfg := storeEnvAndConfig(t)
-	period := lastMonth()
-	p := period.Format(server.PeriodLayout)
-	seedTenants(t, cfg, period.AddDate(0, -1, 3),
+	month := lastMonth()
+	p := month.String()
+	seedTenants(t, cfg, month.Start().AddDate(0, -1, 3),
 		billedTenant{"acme", "INDIVIDUAL", []string{"tok_visa_4242"}},
 		billedTenant{"beta", "INDIVIDUAL", []string{"tok_decline_0002"}},
 		billedTenant{"free", "FREE", nil},
@@ -116,7 +114,7 @@ func TestInvoiceCommands(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--period", time.Now().UTC().Format(server.PeriodLayout)}, "has not ended"},
+		{[]string{"--period", period.Of(time.Now()).String()}, "has not ended"},
 		{[]string{"--period", "2026-13"}, "--period"},
 		{[]string{}, `"period" not set`},
 		{[]string{"--period", p, "--tenant", "nobody"}, `tenant "nobody" not found`},
@@ -217,8 +215,8 @@ func TestInvoiceCommands(t *testing.T) {
 func TestInvoicesCloseFailsWhenATenantFails(t *testing.T) {
 	t.Parallel()
 	env, cfg := storeEnvAndConfig(t)
-	period := lastMonth()
-	seedTenants(t, cfg, period.AddDate(0, -1, 3),
+	month := lastMonth()
+	seedTenants(t, cfg, month.Start().AddDate(0, -1, 3),
 		billedTenant{"acme", "INDIVIDUAL", []string{"tok_visa_4242"}},
 		billedTenant{"free", "FREE", nil},
 	)
@@ -242,7 +240,7 @@ plans:
 	if err := os.WriteFile(catalogue, []byte(onlyFree), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := period.Format(server.PeriodLayout)
+	p := month.String()
 	out, errOut, err := run(t, env, "invoices", "close", "--period", p, "--plan-catalogue", catalogue)
 	if err == nil || !strings.Contains(errOut, "1 of 2 tenants failed") {
 		t.Fatalf("close with a failing tenant: %v %q", err, errOut)

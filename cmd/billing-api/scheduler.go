@@ -8,6 +8,7 @@ import (
 	"billing-api/server"
 	"billing-api/server/fault"
 	"billing-api/server/invoice"
+	"billing-api/server/period"
 )
 
 // The invoice scheduler wakes when the next month becomes due, but at
@@ -20,7 +21,7 @@ const (
 
 // dueMonths is what the scheduler needs of invoicing.
 type dueMonths interface {
-	RunDue(ctx context.Context) ([]time.Time, error)
+	RunDue(ctx context.Context) ([]period.Month, error)
 	NextDue() time.Time
 	Now() time.Time
 	Runs(ctx context.Context, limit int) ([]invoice.Run, error)
@@ -82,18 +83,18 @@ func (s *invoiceScheduler) runOnce(ctx context.Context) time.Duration {
 }
 
 // logClosed logs every month this run closed with its run's counts.
-func (s *invoiceScheduler) logClosed(ctx context.Context, months []time.Time) {
+func (s *invoiceScheduler) logClosed(ctx context.Context, months []period.Month) {
 	runs, err := s.invoices.Runs(ctx, 0)
 	if err != nil {
 		s.log.WarnContext(ctx, "invoice scheduler: reading the runs", "error", fault.Detail(err))
 	}
-	byPeriod := make(map[int64]invoice.Run, len(runs))
+	byPeriod := make(map[period.Month]invoice.Run, len(runs))
 	for _, r := range runs {
-		byPeriod[r.Period.Unix()] = r
+		byPeriod[r.Period] = r
 	}
 	for _, m := range months {
-		r := byPeriod[m.Unix()]
-		attrs := []any{"period", m.Format(server.PeriodLayout), "issued", r.Issued, "failed", r.Failed, "owner", r.Owner}
+		r := byPeriod[m]
+		attrs := []any{"period", m.String(), "issued", r.Issued, "failed", r.Failed, "owner", r.Owner}
 		if r.FinishedAt != nil {
 			attrs = append(attrs, "took", r.FinishedAt.Sub(r.StartedAt).String())
 		}

@@ -14,6 +14,7 @@ import (
 	"billing-api/server"
 	"billing-api/server/clock"
 	"billing-api/server/invoice"
+	"billing-api/server/period"
 )
 
 // records returns the JSON log records with msg logged since the last
@@ -145,17 +146,17 @@ type flakyInvoicing struct {
 	now  time.Time
 }
 
-func (f *flakyInvoicing) RunDue(context.Context) ([]time.Time, error) {
+func (f *flakyInvoicing) RunDue(context.Context) ([]period.Month, error) {
 	f.runs++
 	if f.runs == 1 {
-		return []time.Time{time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)}, errors.New("closing 2026-10: tenant acme: database unavailable")
+		return []period.Month{period.New(2026, time.September)}, errors.New("closing 2026-10: tenant acme: database unavailable")
 	}
 	return nil, nil
 }
 func (f *flakyInvoicing) NextDue() time.Time { return f.now.Add(10 * time.Minute) }
 func (f *flakyInvoicing) Now() time.Time     { return f.now }
 func (f *flakyInvoicing) Runs(context.Context, int) ([]invoice.Run, error) {
-	return []invoice.Run{{Period: time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC), Owner: "replica-a", Issued: 3}}, nil
+	return []invoice.Run{{Period: period.New(2026, time.September), Owner: "replica-a", Issued: 3}}, nil
 }
 
 // A failing run is logged, with the months it did close, and retried a few
@@ -191,8 +192,8 @@ func TestServeCatchesUpMissedMonthsAtStart(t *testing.T) {
 	t.Parallel()
 	env, cfg := storeEnvAndConfig(t)
 	env = append(env, "BILLING_ADMIN_TOKEN=ops")
-	first := lastMonth().AddDate(0, -2, 0)
-	seedTenants(t, cfg, first.AddDate(0, 0, 3),
+	first := lastMonth().Add(-2)
+	seedTenants(t, cfg, first.Start().AddDate(0, 0, 3),
 		billedTenant{"acme", "INDIVIDUAL", []string{"tok_visa_4242"}},
 		billedTenant{"beta", "TEAM", []string{"tok_decline_0001", "tok_visa_1881"}},
 	)
@@ -209,9 +210,9 @@ func TestServeCatchesUpMissedMonthsAtStart(t *testing.T) {
 	}
 	// The first two months ended long ago, whatever today is; the month
 	// just ended may still be in its grace period.
-	for _, m := range []time.Time{first, first.AddDate(0, 1, 0)} {
-		if !seen[m.Format(server.PeriodLayout)] {
-			t.Errorf("%s was not closed: %v", m.Format(server.PeriodLayout), closed)
+	for _, m := range []period.Month{first, first.Next()} {
+		if !seen[m.String()] {
+			t.Errorf("%s was not closed: %v", m, closed)
 		}
 	}
 	req, _ := http.NewRequest(http.MethodGet, base+"/admin/v1/invoices?tenant=beta", nil)

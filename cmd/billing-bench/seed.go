@@ -12,6 +12,7 @@ import (
 	"billing-api/server/clock"
 	"billing-api/server/invoice"
 	"billing-api/server/payment"
+	"billing-api/server/period"
 	"billing-api/server/quota"
 	"billing-api/server/tenancy"
 	"billing-api/server/transition"
@@ -135,7 +136,7 @@ func seed(ctx context.Context, a *server.App, openAt openAppAt, cfg seedConfig, 
 		return Fixture{}, nil, fmt.Errorf("the usage data set needs at least one hour, not %d", cfg.UsageHours)
 	}
 	d := &dataset{cfg: cfg, now: a.Now()}
-	d.pastClock = clock.NewManual(usage.MonthStart(d.now).AddDate(0, -invoiceMonths, 0).Add(9 * time.Hour))
+	d.pastClock = clock.NewManual(period.Of(d.now).Add(-invoiceMonths).Start().Add(9 * time.Hour))
 	past, err := openAt(ctx, d.pastClock.Now)
 	if err != nil {
 		return Fixture{}, nil, fmt.Errorf("opening the bench database on a clock set back: %w", err)
@@ -395,10 +396,10 @@ func seedAccounts(ctx context.Context, _ *server.App, d *dataset) error {
 // when that comes first), and each invoice is collected from its PRIMARY
 // method. The usage seeded before is billed in the months it falls in.
 func seedInvoices(ctx context.Context, _ *server.App, d *dataset) error {
-	first := usage.MonthStart(d.large.CreatedAt)
+	first := period.Of(d.large.CreatedAt)
 	for i := range invoiceMonths {
-		month := first.AddDate(0, i, 0)
-		at := month.AddDate(0, 1, 0).Add(invoice.DefaultGrace)
+		month := first.Add(i)
+		at := month.End().Add(invoice.DefaultGrace)
 		if at.After(d.now) {
 			at = d.now
 		}
@@ -408,7 +409,7 @@ func seedInvoices(ctx context.Context, _ *server.App, d *dataset) error {
 			return err
 		}
 		if len(res) != 1 || res[0].Err != nil || res[0].Invoice == nil || res[0].Invoice.Status != invoice.StatusPaid {
-			return fmt.Errorf("closing %s: %+v, want a PAID invoice", month.Format("2006-01"), res)
+			return fmt.Errorf("closing %s: %+v, want a PAID invoice", month, res)
 		}
 	}
 	return nil

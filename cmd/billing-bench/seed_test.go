@@ -20,6 +20,7 @@ import (
 	"billing-api/server"
 	"billing-api/server/clock"
 	"billing-api/server/invoice"
+	"billing-api/server/period"
 	"billing-api/server/quota"
 	"billing-api/server/tenancy"
 	"billing-api/server/usage"
@@ -147,14 +148,14 @@ func TestSeedShape(t *testing.T) {
 	if len(invs) != invoiceMonths {
 		t.Fatalf("%d invoices of %s, want %d", len(invs), largeTenant, invoiceMonths)
 	}
-	running := usage.MonthStart(a.Now())
+	running := period.Of(a.Now())
 	for i, inv := range invs {
-		if month := running.AddDate(0, -1-i, 0); !inv.PeriodStart.Equal(month) || inv.Status != invoice.StatusPaid || inv.Total <= 0 {
-			t.Fatalf("invoice %d: %s of %s, %s, total %d; want %s PAID", i, inv.Number, inv.PeriodStart, inv.Status, inv.Total, month)
+		if month := running.Add(-1 - i); inv.Period != month || inv.Status != invoice.StatusPaid || inv.Total <= 0 {
+			t.Fatalf("invoice %d: %s of %s, %s, total %d; want %s PAID", i, inv.Number, inv.Period, inv.Status, inv.Total, month)
 		}
 	}
-	if tn, _ := a.Tenancy.Tenant(ctx, largeTenant); !usage.MonthStart(tn.CreatedAt).Equal(invs[invoiceMonths-1].PeriodStart) {
-		t.Fatalf("%s created %s, its first invoice is of %s", largeTenant, tn.CreatedAt, invs[invoiceMonths-1].PeriodStart)
+	if tn, _ := a.Tenancy.Tenant(ctx, largeTenant); period.Of(tn.CreatedAt) != invs[invoiceMonths-1].Period {
+		t.Fatalf("%s created %s, its first invoice is of %s", largeTenant, tn.CreatedAt, invs[invoiceMonths-1].Period)
 	}
 
 	// Metering: 200 series over the large tenant's namespaces, each with a

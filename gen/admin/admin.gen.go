@@ -270,11 +270,6 @@ func (e SchemaErrorCode) Valid() bool {
 // Example: 2026-10
 type BillingPeriod = string
 
-// Cents An amount in the currency's minor units (cents), as a decimal string so no client rounds it.
-//
-// Example: 1900
-type Cents = string
-
 // DNSLabel A DNS label (lower-case letters, digits and '-', starting and ending with a letter or digit).
 type DNSLabel = string
 
@@ -306,20 +301,20 @@ type InvoiceDetail struct {
 
 // InvoiceLine defines model for InvoiceLine.
 type InvoiceLine struct {
-	// Amount An amount in the currency's minor units (cents), as a decimal string so no client rounds it.
+	// Amount An amount in the minor units of the invoice's currency (cents of USD, yen of JPY), as a decimal string so no client rounds it.
 	//
 	// Example: 1900
-	Amount      Cents           `json:"amount"`
+	Amount      MinorUnits      `json:"amount"`
 	Description string          `json:"description"`
 	Kind        InvoiceLineKind `json:"kind"`
 
 	// Quantity As printed on the invoice: "0.709677 month", "9 × 1M requests".
 	Quantity string `json:"quantity"`
 
-	// UnitPrice An amount in the currency's minor units (cents), as a decimal string so no client rounds it.
+	// UnitPrice An amount in the minor units of the invoice's currency (cents of USD, yen of JPY), as a decimal string so no client rounds it.
 	//
 	// Example: 1900
-	UnitPrice Cents `json:"unit_price"`
+	UnitPrice MinorUnits `json:"unit_price"`
 }
 
 // InvoiceLineKind defines model for InvoiceLine.Kind.
@@ -332,11 +327,11 @@ type InvoiceList struct {
 
 // InvoicePayment defines model for InvoicePayment.
 type InvoicePayment struct {
-	// Amount An amount in the currency's minor units (cents), as a decimal string so no client rounds it.
+	// Amount An amount in the minor units of the invoice's currency (cents of USD, yen of JPY), as a decimal string so no client rounds it.
 	//
 	// Example: 1900
-	Amount    Cents     `json:"amount"`
-	CreatedAt time.Time `json:"created_at"`
+	Amount    MinorUnits `json:"amount"`
+	CreatedAt time.Time  `json:"created_at"`
 
 	// Detail Why it was declined, or the reason of a refund.
 	Detail     string     `json:"detail"`
@@ -449,12 +444,12 @@ type InvoiceSummary struct {
 	// Example: USD
 	Currency string `json:"currency"`
 
-	// Discount An amount in the currency's minor units (cents), as a decimal string so no client rounds it.
+	// Discount An amount in the minor units of the invoice's currency (cents of USD, yen of JPY), as a decimal string so no client rounds it.
 	//
 	// Example: 1900
-	Discount Cents     `json:"discount"`
-	DueAt    time.Time `json:"due_at"`
-	IssuedAt time.Time `json:"issued_at"`
+	Discount MinorUnits `json:"discount"`
+	DueAt    time.Time  `json:"due_at"`
+	IssuedAt time.Time  `json:"issued_at"`
 
 	// Number The invoice number, unique per tenant.
 	//
@@ -482,18 +477,18 @@ type InvoiceSummary struct {
 	// StatusReason Why it has its status: the charge that paid it, the operator's reason.
 	StatusReason string `json:"status_reason"`
 
-	// Subtotal An amount in the currency's minor units (cents), as a decimal string so no client rounds it.
+	// Subtotal An amount in the minor units of the invoice's currency (cents of USD, yen of JPY), as a decimal string so no client rounds it.
 	//
 	// Example: 1900
-	Subtotal Cents `json:"subtotal"`
+	Subtotal MinorUnits `json:"subtotal"`
 
 	// Tenant The tenant's name.
 	Tenant string `json:"tenant"`
 
-	// Total An amount in the currency's minor units (cents), as a decimal string so no client rounds it.
+	// Total An amount in the minor units of the invoice's currency (cents of USD, yen of JPY), as a decimal string so no client rounds it.
 	//
 	// Example: 1900
-	Total Cents `json:"total"`
+	Total MinorUnits `json:"total"`
 }
 
 // IssuedToken defines model for IssuedToken.
@@ -522,6 +517,11 @@ type LimitOverridesInput struct {
 	ObjectLimits   *map[string]ObjectLimit   `json:"object_limits,omitempty"`
 	ResourceLimits *map[string]ResourceLimit `json:"resource_limits,omitempty"`
 }
+
+// MinorUnits An amount in the minor units of the invoice's currency (cents of USD, yen of JPY), as a decimal string so no client rounds it.
+//
+// Example: 1900
+type MinorUnits = string
 
 // Namespace defines model for Namespace.
 type Namespace struct {
@@ -5590,182 +5590,182 @@ func (sh *strictHandler) IngestUsageRecords(ctx echo.Context, params IngestUsage
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H2Nbhu5luarELUDRN4pKZJjJx0bi4Hadqe9ndi+tnPvdEdZFVVFSRyXSHWRZUWTNbAPscA+0L7JPsmC",
-	"hz/Fkqg/O+n0vTeNBiJLVfw9PDy/3/kcpXwy5YwwKaKjz9EUF3hCJCngr3N2z2lKLsrJgBTqi4yItKBT",
-	"STmLjqLbMUFUP4IYPBMjLFBOhSRZK4oj8glPpjmJjqLzi78299v7L5uddrOt/utEcURVI1Msx1EcMTxR",
-	"z+lmojgqyO8lLUgWHcmiJHEk0jGZYDWGCf70lrCRHEdHB+04mlBm/+zEqjVJCtXu/1Bdfmg3X3/8fPBg",
-	"PuzbDy/jzuuHf4niSM6nqlshC8pG0cNDHN0Shpm8gOGEJizh92cCqRHXJ4nTCQlPS7+0dlr/UpBhdBT9",
-	"l+fVhjzXv4rnpxc3b/GA5NGDGmFBxJQzQWCLzoqCw9aknEnCpPqIp9OcplgN+vl/CDXyz9Uo1ZOZGtPZ",
-	"xeXtT5fvL06jOJoQIfCoGinqwWR6EWJcoiEvWRY9bDta/S8M7FYtLwy6vpBdhoj6/RgJQlCiRpQgzDKU",
-	"mJEkLdgM06Tq8Uea55SNrkhBeba8NV2U4pywDBdowpkco8b725M9RY7Jr7/++mvz3bukvlmGGqMazTh6",
-	"abQ/dJqvP/7Pzod2c//jXoBU4ujEHpqlueEJL5lElCE5Jigti4KwdP5MoAllvEAlo1KgRqre34Mjg1FG",
-	"UjrBOdLNI8ER4yjNKWESFWr9BaKyPoPO67Ya/pAXEyyjo4gy+fKgPp/mv+kZdVbQexw50gqs6OnFDcrV",
-	"j6iR8xkpmikWBOVENS9ilNGRmofatmfNZzESEhdSDV59Q1imPs6oHCNs3kG80C/tqYl45/jlizXn+ANu",
-	"/qeaROND03z6r/arvX8LzukNLkfkRyzTMZyGLKNqSji/KviUFJKqkzPEuSBxNPW++hzxwX+QVPZTtXvw",
-	"BZVkIjbR+yW8daJeUr1P8Kdz/Vqn3W674eGiwPNIH19eFinpayrZvp9r82J3sl1XD+4LPS+3NNdElDlw",
-	"ijXT7wMXIXDUfBJ7sV8tOWWSjEgRmtVOrz/4jPHDinGs6eNjYKbm7jolEtN8ea7m3tq05qaVm3IywQVs",
-	"X44l6ZeaW64irs9LPOVfG71ey57Flw8rCLd+AK9IgaAjpB6M0WyMJcJFQe9Jhoa8AOaimR0equMlvft4",
-	"hgWiQpQkiy0fUq08E8B9aozkc5QP+mMpp321CUQokow6+4ft1mEUoqGcMrI91ZoVfEsZ8Vpzp2GK55Mw",
-	"H73MMyIkGtJCwHh36e1Kt7rc4QKlWSqwk/LGU9vpNQQGE1siL02hm0arb5DFjf+8TBh3lMFJIqycqHFf",
-	"ve1eRHH0/qb75iyKo+7p6aX6+/T85uTy/cWtN96qjd9LzCSV8wCnF2haqMOYIc58KjpCvajdetV+/fLV",
-	"K01pvShGveg1+r//B3XeIUsvvagVImdFaf1pscUxMwuxsDsw6/rieNOotR/bFV+7U0KuZAQ7E7THErYh",
-	"MbFuZJZcn0pGaUGwJFkfyxrbzbAkTUlBOA3wHMsg60Txt/EcUQl8JCOpOh5ZjAzTKQgWnCE+RBgVZFiy",
-	"LLj/Q8qoGO84Hkvq9dEkJz93r9+cJUiOC16OxjCMacHvaaa0juTs32/Pri+6bxNkDjAqSMqLjGRoMEeY",
-	"IbWqWPIC5pBcn/30/uJUS4TmSOkOojiyTUVxpB8LnqYJkWOe9dlKPcGOQz+I0jEuRiRDjYR8UjcDzhPg",
-	"4ZbfIF5KQTNSm9hecFlN1wXXzNvxhOvzd93rX6M4ujk7ubw41Z8vLq/fdd8Gp8BLmfLQ8JOrs4vT84s3",
-	"CZqNaV4fEhpjAUoBZmJGCjUjQxTTgqdECCQkn07VupMhL4iioYxmx/AII58kSnmek1R1hbC4EwiPMGVa",
-	"UFTPCDwhiGZkMuVSSc3ojsz3/I0yg1PzfH9ycnZ2eqY0mNOzk7fnF2fhzSrIkCgRfNVWmbk9E8g96Wjd",
-	"Es4zAfuFGbIbaPcuuEkgs4e78xYAnlJLNCA5ZyOBJG8tiPTbCEyGUeo+67RZJxfHJqvd91fHcYMaK9nM",
-	"uK7hrO0obK/ZlL8pSYdmhEk6pERo8qrONQEJqIHRALM7JAvMxHBx9wSeL2oZ+4cvF9WMZfXfX9ZqhOuW",
-	"ABTSk5wLsnEBlmlBi29SqXpckBhUJ6A6Zi0N7kdFJooCG+SeFHP762xMGEr0HwmiAvEJlZJkMPn6gk+d",
-	"6rzuMqnr2ep207aL7U0U9UU0vW63gtnyFfjIUReg44TESkYQYbKYo6kSmc0aK4Ijn8BwZRlXJV0TlqnL",
-	"b+AW3Zp+tpIXtEFJE8gmYcFMthr+mmW7Ltnyag0xzbfW2Rbu58UzSBiqkxoWmhKzY4QHggD1qfuBSkV4",
-	"jMsa71p7y2vVZLlXMzeru8CaK4GjZFvxxTjKCRakXzIZkmneq6/1kWEccTkmBSoIGMuQxHeG0+hN5/ek",
-	"2H4+fMZWWUhdB4rG0hzTCcm8fhpJs2keaSq6SsKX/iOPAdhkdpLAVlGknmGtxfpqu02NLRWuJ96wOK5E",
-	"hH5WkhUE6aQIvXgDou4wgbKSHMFvhGVKLDU0wygbmSeneal3d1TglCA9re33tyjZzhqCOqCbDjy0G1ez",
-	"XrNkNxLLUgTXpSBKLrGqv5CYZeo8zo5Qcn5z8/7sNEENydFA3aI0i0HYogxRKdy1KkkxEXtxjyWXfz27",
-	"Pn1/tvDKFAsJL2QlQWqp9mKUXHXPT5PYitOqGyVcn3QvTs7evj07TVo95glueihRHJkeojhSDTg5G35z",
-	"LwcFudpSXIMWsrPUYV9aUneO0R2ZSoSFrwI/UwKt6s0oPQsyxWFnf7NMsXJHjQq5dAishMhGAZZSlMTw",
-	"XWzlR4FKpmTzGZ6DOA7GHyZJUZRTdaMpqWKG1e7pLVW3y8TICGZwA85zgoFgK/m0v0KKPVmQYAUyXAE1",
-	"2lZKdoYoJdgzrghupLqfGsFsC15uDeeBa+LmEh3sd1452zpKebbgjXl/cxrUd6lId7PNlGQnBVZzwZ1e",
-	"YTs42EpGfy+JJ7xs4Wj7UreJfq1PQjTxEy0Uh2CK+0jPIDmgeU4yzYW357emJyCrTX0Zfv+4joTjqtvY",
-	"fPTD7rXVghNospIr/diwD3UmBZGo4Z0NWRZMIMMOEZYo0cSWwKnhpUQYpWPMRmRv1xn11zA6JbApNV4x",
-	"BP20vjy1jUILKorrIyrjRR244oLLHZcDySXOtz5ZlWaxhZt1qbtd+lq4dZ071rmbnZhTI7waxTta8Xd/",
-	"cbm9VfBYjR2sx9J8PuF4TID3xv5lEJQOoJlbfkcC6oAgaUFWrLD+LUZizGcMcZbPkZIkWuiGaJsEFijp",
-	"lnLMC/qf4Ew+Qt2rc+gJ9cp2+0Wqm4DPJFmxSWZcazUkeGhpk+Db2M4hNPe3dELlLyRk0ka5+g3dEXUj",
-	"wgvojirhUEn82o0EpLUXo/3mYWcfiB+nkhRiwxW/v+Sd7DZ/+2j+bTdfN1t97aHUf34Menpg5Jf3pCho",
-	"ZvTcuuF3SvswA7HOy7TWW4glgV6CPhzjYntaF9rxuboT56974kxMM6s7KqeZZ/dewY65XW00UwJzrgRa",
-	"QaSny+oHlTBdEMQ4I9sy3bD/0sx6eR1if3tX0rWjjnM2LeWOtqVuxUD1QXCzd+5AMcZTIuztaXT87tX5",
-	"M4F+L7nESExJumxF+sKUOcGf/DfBRveHUOtWHX8tCt6i8xCdX+AJEVOcBhyOj3H9WOfFemo2ZuQNBmE3",
-	"tBN4bketzI7kURZGeHntmFaYGuzP22v21QZsUuy9xkND82NGdlsqp7wsmDWhQXec4a4zB90NpRWKFppQ",
-	"RidKQW+HVDDrjVu3KO4WNiTlKHS73VTHW5DifhP/homDGC3xHWHHSl6ecCHRIZpQVkoiEB4T7Ow/0KYS",
-	"WdOcp3fby89PtHdXsqVbitg6aKw06E94NXVobrEr3zfsninVAVaMDxGviIMzQxwNJd4Bo4d+budTkixf",
-	"BgE3wgR/0gTzOejPEMaaPsFzbVE/Rs0OmhDMBCoZjI5kQQOAo8RmZ6PHyw4itHpXOWa3BWaC2niKp7PK",
-	"YcEn/WmOw+EZtG5xL0uaBY2I61UybTWNtSCi3aatVQrexvNVLcANPO4Iu7/lYCVfPd+6vPUICUl36cbj",
-	"r2/Vs52pW7jaJVQbRYgM/lKSYv4LmV9z1UrAs3RH5ouLYZliKL5N6sHvHs5m+qna2Dha+gizpmq6z3Nj",
-	"mRliiPAL8oh3+I6g30tSUCKQoCNGMm2l43lGCqUyCaBFxWA5S0nISvgQnAKX+GRM0ruAPpPnfBZy+Bhz",
-	"JmEm1O1fbVCRtpzMhTVWK74E3CNstLQX1RKt5paLLjMrMhwqxfreNAyMSg9lFZ9aQRzm6YChSq2/czhp",
-	"1qyDFsEUa2/q8JRqd2mAmUwwZUET8c98hiaYzdGEFwQNnzIztxlbHpPq8lxmGjZmcrPgwvgMNWDDsSRC",
-	"ohEuR6Ry4ajLU5vmwXKhG9jbakY7XNbV1GNHvtVWW8Ky8/I3JHS+K6Vn1wu9wJJUt7q6v7tX58YkRznz",
-	"LnLXx/aX+aAsROB0XJvAvuoqHxA0wRmxPOEYJWpciaaqNuKFDTxYf7UHhczC3GcrxjAqMMQmTkmBkpJR",
-	"mazvoxPqQ723IvoHTHx2PlRosYlkoDIfIx1MpefpTdE6tfTPURy9O794f3sWxdHPl++vozg67f4acGEt",
-	"uv/UzIPkUo/13u0yqKIGF2jJpSWUgjg7gNVxvdDg6kbn5QDChgIbaGynX1foN5kUSuqfECzKAoIPvo7g",
-	"bxdiF33naygLbhx+tNYGjaFuYXi8zuByV0xsp7GUVjzmp5xj+fU0hgFRtJnFCKMhZVQSbzzAZdSVtlGj",
-	"WCZbpVIwLnUmVJqXgt6Td3ZYOhWr+t6+pL93o2+HVZTqHCx8sYPKcuvI6OmqSkbFNMfz/grrztbaSji0",
-	"9b12P6ofj5UoQ3AhwFPgQtDsjYwmROIMS9zaTh0wdqba8DeanfzgqnAYYZpzAa5nF3GTUZ0+UcXYHaPE",
-	"uOTgAnCPPhPOVacdml7oZsOYjVVLycXl7c/nF2/6t5f9H8/fvjW5bD91z9+enSaBE0Fs1t6yImjHa7VB",
-	"XqCZ+tp5gWppHmouDf8LqTinFpxLNsU022uhLuuxkpFPU5Kqew06h1BBls9hJzO1g6JMx8c6xAOCQNUT",
-	"1lRsOWrORzqmY5moHptPszoK2YSuHNWiCVxaixISWyg5+/fzm9vzizfJkZ8OkxcEZ3M0xhlMyLzdY40q",
-	"rAwzRHCRU7WrEF4JYQu1mLC91vLOHrlYBr02Paa7VAPTHuhjEw+nQ+UqT66bRMtRxtHCbqOGIKTHEtih",
-	"ZO/Ym5LeUj4lzKT+KDrV/v9wkI1dGIgBr80hiiPdfzDEZqUEv+rqshu45ng+xiS8yMbqxHGBJ0THzxM+",
-	"zQlqWC+mXWRhVk+9viS8LQYFr+R9X9YerVcjbIzWy7m9JdrcGJvM0LbZ4HDCPuPH3Dk7XinBHwKm+GXi",
-	"XMweK8iQfgoLFpA45rl1K/FQ+70lhxyREaMQWx2O4if3/G7HtbB5GRs93tfqwXVXoQnZ9xbHzXjzxah6",
-	"eJIvJnCXgqQH/n8K2RB1CQBGxIs+zZxYaA3PVCI93kXnemf/hw3xc4vEscwH9G/1wRmpUG1yg+B0jCal",
-	"MBHee8eITKZy7umsRpjEeb51VLevylRpuC8PAvm+T6IHnxRW7vMKlqJ+2oGj6CiMTQxFN7pyKNdmtgt3",
-	"Oc4mlCUg4qc4z01guTNiHKPknpIZKfQj6vZGDcrSvMysxKO+a4LEcnV5c2vtl7XMIOgkiiPdVPB2WzSL",
-	"e/lTJ9dnXXNh/q17rj71f7q87nevrq4v/wrpYD+dX5zf/Ay365oL9L3AI3LORkTIVYnWOE3JNGgw1Jk0",
-	"wsaOQfg7FWiAZTreMmoyKzX6Q+i42OZnYyXxNPTtECOa7YGsNCAgPOquIQsCLtG5CULLrOyzbSx+0K7T",
-	"NZM3GXo6rQqEHOEEN3OJZ49JhnKLW1sKM5oQ3cKGPSqFiWarQv5VY0p7yAIBm0c6k3sCCQcUCEUpFC7n",
-	"TT6FR+5mgoGwitU5jEaRA+1cqeWKjzcwyrmiFZxjlgLkC/pPzkiMWq3W7ilX6/KSwY5dpmNnqioZlSZK",
-	"W3Ik6CcHmzHN1R2wwghgFfhO2/63waC1q1UnjpQwICSeTFfYskwmbSl2tl/F7nE542gOty3Pd0hdWG35",
-	"rMAFjO3v2OTEaIASXBDI7hVLQvOL/Y27Cm339dehFCwz12mOGUqxxDkflTAMNyaxESRkax/jgoHNG1v9",
-	"EJjFqiWZVzu7gXc8BnDEsMCt72ifVS3hf2iqtl9sSjwxPYcm5QH4nABW0FL8f44FyNPY4PgAiI3BDqhM",
-	"gf7dfHb5i1JKr86u392oDz92T88vrt7fqs8eENEZqK3wxPuLXy4u/3ahPt6cXZ93357/BunZ5xcuP/vs",
-	"qnt9e74ivXkRhih4BAY8m6uJaHlEW0Z0ZvOy0SY1a7El9hEs3YOHrbRJo4b2q+c/hkLCBEnLgsr5jepH",
-	"D+vSBGc7dS7Ax80jRj5OORvSUVlUeA+a5ahN/PH87Vsl+nRP351f9G8vfzm7UCsB8wL/JMEFREybsY2l",
-	"nGqEJ8qGPHDWbdeiLIY4hYM/0HkFTTylMRJkisHFNSz4xCOg5hCnSvYzSQhgUQPy77GUM6mUuiPzqIir",
-	"GCeNR9S9OtdzFS10Vhc1ESMkE7Wwdv1ojzWSwOyTvVAg9I+wDCYMWr+uo6CPPfo3Q9DhpIrCeswKJybU",
-	"usoV0Bugk+tX71e8KDj3mKZWgQ7anRZyq22ROaq+PT8iyVo91mNApfqJZOGwJFZzW3Gw1etv63Gl0I5N",
-	"XZ7hOejXWOnWeCEWVSA84PdEp58p/t/AiJERl1QptNX26iTuI69vdScSCuRAhXv/mUCJiXjog48igVHl",
-	"mGYQ/z2Ym396cK15kbCzMVWqodI4YKS8QAB0hTCDd1qolorAZ8yExlq9NsU6cr7HJB2NJWwmlnaQsExA",
-	"s9qDLdCQmNxP3Yy+7NRVqOn4yEpcGvoIRg6xWrY/pQz0mPF/o4wTjcVwR8hULQfJh3tA/85xY5CSYhA/",
-	"q0BA9BMvEOjFamXAjKl97A6GwXjeE8/xlKAZZSJGgoOBFM+JCafnRQZIEKClGEoY42KSEyG8NXDyPgGN",
-	"WxLFBY/0MPRvasMFGhuxT/ugKoEANRyLUNveY77ckFSXukiMwIilL9zsAWWaBYamazkmsDBaysVSHSub",
-	"X9RCVmtS86qkdLU7ia9Caav/kOeZkpSZ5GjMyyKfxyjDNJ+rX421OJ+jgud5OXUWdgAxwNqzAAMHLQzY",
-	"1ASW0CVGwyC0FRvMmjgMfOcM0Ec2h1od8azMSaEmRjMCC99jCexv4uA7OEv93HfFkSD/HSZHtTveJdDC",
-	"z1MshPFUcIYyMoGJAiUloKs/B8X8+X3nuTXOPoexJS10pjbfMJYRUazBCLtqr6zRX9EujCbWawgU4xwz",
-	"3guiTNUchqXD5jBnXDNAbdUXlb3fOFVcoFOPdZldXJd3B+9qBVgg8knxb1BZq+ypY3vM9OYsov71mAf7",
-	"Bwy1DvYnjEuFSsjg825H9P/+1/+uLoPu1XkUR/ekEPpq7bTarTbocVPC8JRGR9GLVrv1QkMAjkE4qJZe",
-	"cyCwRfBwyIchcn2Mq7DRpg4j9dlK0zhldZuaS+q3FNmNSXqnXUq4x2ZjnpMFzArVVHXkKsucvd2A58HX",
-	"A3V73OOcZl4+D9CAYnvgwKvigSzX1IwwBocWco7r5BhuVmBnWhCwYS0a7AEzdAg7tUkh0xzWQM+Bu5PV",
-	"zm8LXekoOqUZwwr1mI6sg068zECgcYHoiKk/NRW4m/08c5vyRm+dC0n6kWfz3SA/F4ANP7gw8lc2cg4E",
-	"ub7S7K1iX1OajiIx5tOFQAQLotlp7h/edtpHbfX/b5XWZRBRHz6GQA8/VHEqnf12a//w8d1VgRuRWll1",
-	"D4zoIDCOrSFMPQTJh7qYLouSLGKw7rfbT9iOCimxsw5GsbPb4I3pMYC96qIDjUwC2VCMzMIEquVpeMYM",
-	"paVYzoGecmgYbmmea2xaeLqz09MHuzzdebHD04c7jfuwvUvbLup2yzcgZdYgAJiTbqSdkT3wEo/UUYmA",
-	"g0Uf1StLl2nfYlOMVmV6GuOqHyZQCQNjm1CBymkMdGBBF4+MfGwBTMY8zwRq8KLHxiTP9kCAiFFZgaqo",
-	"KxEQTiC7Tmg4o7GlN+qwXaS5ZFuoa2AFmXWTJx4oTWLs1LpJNdCiZEg9Re2YlTBvBRzABfHRVnpMLc0x",
-	"Siy8BkR3zNbjiMDdbtzyIZb8lgpZAXxoyMgKM/vDyhAnNRTtc5RlwWLUUX902u12y0JG/16SYl5hRtv4",
-	"0urQOwLrtNuhAEjfzrk+HtKw5CewsAqnxXDl/Wb7xW3b58pAlh8qTKL2AuKQY+fVi69/q2Bkjg72F+B8",
-	"Fl7oHB61O785aJpKcnqVvR42O1VWtw/27APiBAbQ+W2Xa2IBzCbAbG81EI346kzzT8vY1MrU9Y9ncI59",
-	"9lZhZAY53Grudl6T1UVlybNqmdJJIOnJsTZ94DWqLEq0AJ8gQXJQsAdGGzagDVhoX6TG0nHIOFTdihW2",
-	"jgtOAm5lAXJquhHIrO4FCNLSPmdQWyTN85WgPC3UNSpOAizB9Sd6rNFpt2vRLXshlvUTZZnVHzfxq0uW",
-	"z/3ooioETqxiVM7GvjOYfRzs3d9NGImD9Aj17pAbtut9AdNk0xBAmaMOA4jx2apxVOAQu7AOiyiyPA53",
-	"cbix/J1fHjutyzp+WtHjn0oQ/XNzYFqd/225rjbSrLYYQNSt5mALJqh6dC1wYfVVzQiwAnLRxlOCzckY",
-	"B8Ew5MVxLoCfN3gBaA02z8qFZ2qna4/puMw9a+/VEb7MWn9Ipl0PqgODoavYdYzoUA+S+gjIVIoecwC7",
-	"Cyi/2hKiRwX2izG+J8Z81jhotxHDEzW2RDOtRLtbZ1QQxbdPTCwotlGsAIwL0pBw02Jk5tweS+ESxnXl",
-	"RcX2WAPAvnS7XvgyzGwBJ2wPbLvY2MesGRLAfMc4HzZnEL3DekzQyTSfaySxKYShKUne31gl8wlkfRM2",
-	"3rUyLxsEaaUfQGRrj3mhrRYoWA1DR3HCOhlnBpdIqR9ogNO70G0HZFmDFn2K5SQgQi5YFXbk+D5e7New",
-	"LQQG7LBQP9TqHvgoc8Y7vQz91vFh2AymWgWhFrUr8KJKnO68suL04W81oKOQxA2PWAC0MHxZYEo+ElnV",
-	"aKemgNQxxCLXbP0pCwBmsQg9ZK9Vo11A2Iostvd00mzjzmA/fZEdkMMhahh2shdXyMQoHfcPs4POQXsf",
-	"D9KDwT5+9XLw+lXndfa646NHufIudWpzsFf6Zz9+vgr9XiTQz95Dy7Hg7ulhQUhTFhTnj9CBaiC+gYt7",
-	"dS5GXMOy+25b+vICAOwKwtbvrpd+C0FgmmPWly5icrUadpVjhrwH63akGPGpjofJ5xaCwvMEGAs65Pqj",
-	"RhKKvUzcxQAWScnBg5JpVLxl80wdACKg8nxxLWaVQkC2bm8Jr+HJUvZCMHB9G7eKNloA0tgYGux1EQhe",
-	"Ccry3jvfxfkdxPnpwonzTnNtG9Yf6OefafbwHE+nBb9fI+j/pK12AmGvSwCUhdQlXiDdBM6P68EaMEox",
-	"ozosoAHSn04wg/nrKAjtTxPlwHUpjAw40w24MAfIwgchMMUsJXluihstOeAO2q+1TI/Z3IQ0wmlcZhdd",
-	"PfcFSg8zjHpJP5qtLee3IRfmq+rQi+d209GLkbXL/tnu3/brf4QTa4gM4cVj+5RTWxDgq6sPrdbANp3Y",
-	"2Jbo09Ksf4BtziGrIrXUSZ3guYZ7dumSVRe7HL1rmMA3Onm7aINV04/CGd8VLbwepQuthG/TL6E4fjWG",
-	"Aj6f7+zk67iKIYTtkdzESzQ1svyyAH1rnnmqLcL19aGeVuoHcrRfV7p4Pec36qYTgk54MeV6fJFONI1e",
-	"4s6wnR7uN3/AB6R5kL0aNF8PX5DmftoZtPHr7Afyalixi11jP7ws3QChn9XcS4O5waf+R/PXOQJwFGUT",
-	"iR/iVeZgneDp4iqRE/cSMReSTJI6EuWC1Q7evvXrJD/KXreZhGpksRtRmHzarbhvZ8eizN/2eOy2Ditv",
-	"gD/KiPP6n9CIAwTiTlfwaIYY/fPP+sPDSo7/hkh37hakr9Awq0eee7XSnx5R8v0E/NOZMq4Jzp5A0ZWn",
-	"8rN2IDysDYOrVaRR9xLU/LVBx/W6oahhimFgKclkKtVjC2UfRdxjuvipODZR4n6dQkjd2XMF/Vyqh+rY",
-	"VP3z6zlrfCHrsbSVm6e1EtBHNhNXfUGFKVcEcdlTXtisotgMBmeZBkAAr6rFngk4zN4QG9D2JAYQb3za",
-	"9HJh8mz/gDACU/17fSDB99O6y2l1CDtbOBA2H9jn2pK32ozxV06zerRVgxdVKNZeVaoaqqjqME6vBFls",
-	"rBg5BBrENovFhhnoHw1UU8PFDjiQKZ3ooV3xe8a6Ua9vRVll6rBxYwa1S9foWi736pXrCjqwYUm+3ZF8",
-	"pORduUNN/p4JfFgqpzkgIw1w+4hIKVPz7Q+2f+zCTeLKOP13bf74RxGbYTPUgdVweF+We2lhoT/16rcH",
-	"udg7XNxtw8VMSUXAp6skCb/8dkYBhQXC3+MeszlOC7WQYy0bOEnHhR/8QSxMZzMsVLf/O+JkrjJ1dHN2",
-	"1W26OJD2wf7uAT+1Gtl/as6lDsh3pvWnSQbCy0XPeSkhd9fnCV+KlQ1Nrc8wC3tD74mAoLuamgOJ1IZr",
-	"OVEMV6UEC16OxnUW1uBQoX3MZxoTgQ914jxIXS6icC8O1dpXnFEzXZDTJNLDJib00gF9OknQlabdyPlM",
-	"jHeYnalO/n4lMlMaU8784FmBJwRZWe0fWBxzFPKdsf0JGJvaC2BsX14Uk6aUcpB93UhcSCUnMTJblmc0",
-	"lNFGFVMdGxPT2WP10G+d+Q5xoLEOL1cPV4HidGhggW0oeQt1Tec2FLvH/JrNwAqhTDMAURBs6nZXZ9dB",
-	"UaQAVqKROSackTma8HsiLKbBU/ieLOb/1LYhr5AxbNZ3j/ZXUdIsDseilqYNL49hEJAA1ed+hdWM5CRc",
-	"aEQfFwOtZF6B02SxZgIQQwYn3uIRwUBb6CQnuNDJFp4XlJc+UJLFEvHANBczGAguFirEflPXTK3mZ6Ae",
-	"Z7BS5sPWIsXCVFecyAbjM43cu1ct5nfb7bYX70RHoK0qCxsAG4hXu1IqSCz7/jHCea7kfULQBE91ro7G",
-	"WW5AMYSqWltiKu7uuUp3GvaMBcIC3hD5pz0IUU6FhKJnfiml/XbbVjSCTEsNv2nrBD2EqtkuQ6/4RVMO",
-	"2w/h81WvwxcGR/nCZ/D7uXuKh3PLU2eqPS9eUhrith5g7dW0VqIh+YRTCfnbRJAWunQ+yfAVpgHA7sgc",
-	"jeg9YeA9NBhvYzpSoqEDxGs0O9roZwAE9451nUDGpXkZMOiqznrsHuclaQEOosNu0myhwmKkmVB93BOW",
-	"8QJdX53oECHUgIyQKdH5KlM1EvvOXqvHbk14uL18NTKJQfHScIXakgBQIABgo5PrMRIk5czhXuq8wpDo",
-	"e/PlGc8jtfhvxXMeyTp0tfKvkdn4nfk6qE0LEP89X+7rMG3gtbvx7fXqSL2GxcrA24taqY9vJ+f4w90Q",
-	"u3toQrNs1tuYT0Hf3yacy74D4aG7xOjWK7uvOC/VJBYDdb+LLdsEAYcAUjeFBIeCei886PVvc4XWaXNX",
-	"GvtGUb/hg7Xr4Dceju9m8T9BglimlIQKElXyp0RFVof1+Wf3+eE5XFT91NbnDur2XQPYMRsTMA0ngPOQ",
-	"aIxUXlVqTu4oyxI0pNLEAUifpJ6JqrR2T2sMnu3a/F0FRYJ8PsYS6QrKooW6GgLWlc4z1y8VPeY0ENRI",
-	"zKcjBBlYSewAssDg4OoxJ6jZCeJiQa1ykCGfatxee77i6sRbWNNAVlu9Auyq5LbHAmt51VzU0gIKMWUo",
-	"qYnDSX2sIUTYUKK7Vy9790FXxXSXB12vY+4Q6R34VbvdPkad5dLMdgYvwuNNTU3dEDZWoIT4YvmYr42s",
-	"6Erl62VcA89rStvvH3oV6PVLASRdr15854daYfcXyyAjplb7q63vG6/2/4oLx1bV+C6AbXMjvMNzPxNX",
-	"ywnmHAwRhkP8bztrIVVFuCD3N7ltUHOiVtd5Ec/DlEXUaBy6TBvJjk1lRb/mBFTlDIN03OqxfFM1x67H",
-	"ehWnY9UVyC3ZH7zODsjLTvNV+gI3D4aHPzR/IPud5mvcHnTS/ewFOfByS1LazMg05/M6nrbq82NVvjIa",
-	"4Cntv/h9v/lqZov9HZlydrtkLrpagKuyU3RJlO9n8FFKUFXRxRfKTD3ElWmR5xq/DS/VhdERS/rMuFrL",
-	"1IKmQVkRW0rYwHFDnOcYi3GPKQknxYCCPyD6mBkXZEjO0bmVUB/oG6tga86DNQPE+sb6uHgOdjoFX1Fn",
-	"0ztWP7S/jX696wz2J395nbf/vfghPbi/fVn+fCj+e4dcv8BXbX7xir4D8C5To+mPZzdWDjCrvC332T4u",
-	"DBImTBHRNexHYyvqEEAooQHL+d2Q+TU4GOwJwqxiOiHOtY3M8Pwz/Nun2cO6UIpql4XkU4FwKceESThN",
-	"bOTqrKBrJUDoMAkrS5hSV5tiI+DNL8DL4pVDh7KddU1oy0MY0Orsqn0DrKDtzEx/vHDjldReWdDj8Yx/",
-	"JQi7T2bfJaBtHSFq0XZjILoOF6jc/TsyX1NxqJtlNiDTlL8zwpBGnqUjJlCiS2j1BwXBdxmfMd1ygsC7",
-	"LDTUEOMzxJXk8xddFBreJdp+hHTpHfA9g4t6xgvgPCXLiRAoKYikBenzPIOYLkFkVRfujogek2MysULZ",
-	"Qbv9eDczaqQ5VasObTIoZmHKlmUQiygSg/k75AUaFkSMqzLXoehMLrEkUFtNTXz+C5lHT4oWtwvhBKVt",
-	"dX/dOYyHfslwcG90d2Su2OjRfmwGulNJnNoQwwClNqbgjszhBqjXLgH6gSo4pvd/3oIOeg2BrnXxQHdY",
-	"3SG1ZOsxC21RCvIKrwjuqthtqIXnVSYrp9oGGLfbbWNFttUFQ3iAofpkPQbqlK5PBnaNY0SHEBZtIACg",
-	"7nqGGiW7Y2pSRoHjXiHFGNkfS12aFOoU8gJhqPbm8MMhY29say3HwPVGWNJ7eFhyjnLIl7F1h9UTrvBw",
-	"j3klyrYpGY2goLp9pVY2WjU8oUJQNuoxXoBHu5lzNkI029NGecPqqEAeYrmOjVXLMaQkB1U0MSv+gX5s",
-	"wZdJ7Eqz2SxqE6WA6nXnF6omzrCoF52Hsne10veIF0rnnSOCi5wSjS6vngIwSF4yqdXjquA7HF8tTVph",
-	"0qCb6wZTzNCA9JirZCnwkOTzFvqL3gJqSi2uLjaOGhARbsDR1TPknkB4UtdSEETdO7QHZ80b4wq6HUru",
-	"O/x2SDev9H2WoWGORyNFrTmWOsldKftA5pruzVHTRfVqtQo18RmMA/Qjz9RjpugdHKAe67xE7+iPLfQ3",
-	"KNaYFfN+UbL/phh2orfc7aSr6qeWVS+4Tqb3dlutVeiiOoca917t6o1VSMCSXPUFiwf7ZnIr4Cb3dISQ",
-	"md/MJmzoN5h9RtIecJ4TzB4DDli7QA0f+/BZS9P5oPlq+AI3a1LuqrJ6Xin+aEYGzWEBHWd+NfKjzv4h",
-	"eCCWQMGr8vOrZGoTCmULA9fLoKux9sHF4H7fwe64VAT9q0R/mcrJ4HWpzjmUlcoh4qu924A1Va6ukweI",
-	"5Y7wUPaHpMb+Ezq/9T7Ub/FlwSGOPjUn+FNzwLN5czCHne+8fPXq1X7n5YNfGR2O30JN9A8f1cHWl+Sq",
-	"Im1GBYE7J+NpCbldoBAU96ZEiOI0ZZFHR9FzMIaaIS61ZqtzaOgf6skLUEOpBjguQqaIxQrirQWDQuil",
-	"Wp1p1bUuMQ18229Ae4pWvW+lqIatz1whGIEI7KS9ZWHP60Pv2XIfizjxdURa5krdPtMlcoUS3rype6CW",
-	"y23b6ik1kHtTgtCrfAgB1HMN7+K17fKKHj4+/P8AAAD//w==",
+	"7H2Nbhs5tuarELUXiLy3pEiOnbRtLAbq2N3t24ntsZ2Z6Y6yKqqKknhdItVFlhVN1sA+xAL7QPsm+yQX",
+	"PPwplkT92UmnZyaNBiJLVfw9PDy/3/kUpXwy5YwwKaLjT9EUF3hCJCngr3N2z2lKLsrJgBTqi4yItKBT",
+	"STmLjqPbMUFUP4IYPBMjLFBOhSRZK4oj8hFPpjmJjqPzi78099v7L5uddrOt/utEcURVI1Msx1EcMTxR",
+	"z+lmojgqyG8lLUgWHcuiJHEk0jGZYDWGCf74hrCRHEfHB+04mlBm/+zEqjVJCtXu/1Rdvm83jz58Ongw",
+	"H/bth5dx5+jh36I4kvOp6lbIgrJR9PAQR7eEYSYvYDihCUv4/ZlAasT1SeJ0QsLT0i+tnda/FWQYHUf/",
+	"7Xm1Ic/1r+L56cXNGzwgefSgRlgQMeVMENiis6LgsDUpZ5IwqT7i6TSnKVaDfv6fQo38UzVK9WSmxnR2",
+	"cXn7w+W7i9MojiZECDyqRop6MJlehBiXaMhLlkUP245W/wsDu1XLC4OuL2SXIaJ+P0GCEJSoESUIswwl",
+	"ZiRJCzbDNKl6/J7mOWWjK1JQni1vTRelOCcswwWacCbHqPHu9vWeIsfkl19++aX59m1S3yxDjVGNZhy9",
+	"NNrvO82jD/+r877d3P+wFyCVOHK7EhjM6cUNytWPqJHzGSmaKRYE5UT1JGKU0RGVAmb8rPksRkLiQlI2",
+	"gm8Iy9THGZVjhM07iBf6pT01C+8IvHyx5gi8x82/qxk13jfNp/9uv9r7U3BOP+JyRL7HMh0DIWUZVVPC",
+	"+VXBp6SQVBHdEOeCxNHU++pTxAf/SVLZT3lpOAmVZCI2kcolvPVavaR6n+CP5/q1TrvddsPDRYHnkaZ8",
+	"XhYp6ePJbv1cmxe7k+26enBf6Hm5pbkmoszhkK2Zfh8OIAEqHfJigmV0HFEmX+xXS06ZJCNShGa10+sP",
+	"Pk95v2Ica/r4EJipYfunRGKaL8/VsPxNa25auSknE1zA9uVYkn6pGc0q4vq0dBz/vdHrtfTB7MQvH1YQ",
+	"bv0AXpECQUdIPRij2RhLhIuC3pMMDXmB5JgYPoGH6nhJ7yqbYYGoECXJYkQZ/KRaeSZQyaiscZFPUT7o",
+	"j6Wc9tUmEKFIMursH7Zbh1GIhnLKyPZUa1bwDWXEa82dhimeT+y9XZ/+ZZ4RIdGQFgLGu0tvV7rV5Q4X",
+	"KM1SgZ2UN57aTq8hMJjYEnlpCt002reU8eIdo1Is7f6nZeq4owyOE2HlRA3+6k33IoqjdzfdH8+iOOqe",
+	"nl6qv0/Pb15fvru49QZdtfFbiZmkch5g9wJNC3UiM8SZT0rHqBe1W6/aRy9fvdLk1oti1IuO0P/7v6jz",
+	"Flmi6UWtEE0rcutPiy3Omr8aC/sEU6+vkDeXWiexXfu1eybkSpawM2l7zGEbYhPrRmYJ97MQVFoQLEnW",
+	"x7LGhTMsSVNSEPMCLMjyyzp5/HU8R1QCW8lIqk5LFiPDgwqCBWeIDxFGBRmWLAtSwpAyKsY7jscSfX00",
+	"yeufutc/niVIjgtejsYwjGnB72mm5Pfk7G+3Z9cX3TcJMucZFSTlRUYyNJgjzJBaWix5AXNIrs9+eHdx",
+	"qmUrc7h0B1Ec2aaiONKPBc/VhMgxz/pspcRtx6EfROkYFyOSoUZCPqqLAucJsHTLfhAvpaAZqU1sL7is",
+	"puuCa17uuMP1+dvu9S9RHN2cvb68ONWfLy6v33bfBKfAS5ny0PCTq7OL0/OLHxM0G9O8PiQ0xgLEa8zE",
+	"jBRqRoYopgVPiRBISD6dqnUnQ14QRUMZzU7gEUY+SpTyPCep6gphcScQHmHKtNyonhF4QhDNyGTKJWHp",
+	"HN2R+Z6/UWZwap7vXr8+Ozs9U7rA6dnrN+cXZ+HNKsiQFISlq7bKzO2ZQO5JR+uWcJ4J2C/MkN1Au3fB",
+	"TSpA+wh25y0APKWWaEByzkYCSa5a21V+MtxS91mnzTq5OF5Z7b6/Oo4b1FjJZu51DWdtR9l7zab8VQk+",
+	"NCNM0iElQpNXda4JCEQNjAaY3SFZYCaGi7sn8HxR6dg/fLmodSwr0v6yViNctwSg2r3OuSAbF2CZFrQ0",
+	"JzlKVQMxaFJAdczq7O5HRSaKAhvknhRz++tsTBhK9B8JogLxCZWSZDD5+oJPnRK67kapa6zqitNWgO2V",
+	"/foiml63W8Fs+R585KgLUHlCUiYjiDBZzNFUSdBmjRXBkY9gArKMqxK2CcvU5Tdwi26NKFsJDdo0owlk",
+	"k8RgJlsNf82yXZdsebWGmOZbq3AL9/PiGSQM1UkNC02J2QnCA0GA+tT9QKUiPMZljXetveW1prLcq5mb",
+	"VWVgzZXAUbKt+GIc5QQL0i+ZDMk079TX+sgwjrgckwIVBMxOSOI7w2n0pvN7Umw/Hz5jq2yNrgNFY2mO",
+	"6YRkXj+NpNk0jzQVXSXhS/+RxwBMNDtJYKsoUs+w1mJ9td2mxpYK1xNvWCZXIkI/K8kKgnRShF68AVF3",
+	"mEBZSY7hN8IyJZYammGUjcyT07zUuzsqcEqQntb2+1uUbGc1QR3QTQce2o2rWa9ZshuJZSmC61IQJZdY",
+	"S4CQmGXqPM6OUXJ+c/Pu7DRBDcnRQN2iNItB2KIMUSnctSpJMRF7cY8ll385uz59d7bwyhQLCS9kJUFq",
+	"qfZilFx1z0+T2IrTqhslXL/uXrw+e/Pm7DRp9ZgnuOmhRHFkeojiSDXg5Gz4zb0cFORqS3ENWsjOUod9",
+	"aUndOUF3ZCoRFr4y/EwJtKo3o/QsyBSHnf3NMsXKHTV65NIhsBIiGwVYSlESw3exlR8FKpmSzWd4DuI4",
+	"2IKYJEVRTtWNpqSKGVa7p7dU3S4TIyOYwQ04zwkGgq3k0/4KKfb1ggQrkOEKqNG2UrKzSynBnnFFcCPV",
+	"/dQIZlvw8rQslPgVsF2c31yig/3OK2QfQSnPFvwa725Og/ouFekjTDUl2UmL1axwp1fYDv6qktHfSuJJ",
+	"MFv4rT7XlaJf65MQYfxAC8UmmGJB0jNSDmiek0yz4u2ZrukJaGtTX4bpP64j4VjrNtYf/bB7bbX0BOqs",
+	"5EpJNjxEHUxBJGp4B0SWBRPI8ESEJUo0sSVwdHgpEUbpGLMR2dt1Rv013E5JbUqXV1xBP61vUG2o0NKK",
+	"Yv2IynhREa5Y4XLH5UByifPdjlelY2zhulzqc+cOFy5h5+d0flwn9dRIsEb7jmp8OlhceG89PM5jR+xx",
+	"OJ9jOG4TYMWxfzcEhQVo5pbfkYB2IEhakBXLrH+LkRjzGUOc5XOkBIsWuiHaRIEFSrqlHPOC/h28tMeo",
+	"e3UOPaFe2W6/SHUT8JkkK3bKjGutwgQPLW0SfBvbOYTm/oZOqPyZhGzdKFe/oTuiLkh4Ad1RJSsqBUA7",
+	"mYC+9mK03zzs7MMxwKkkhdhw4+8v+S67zV8/mH/bzaNmq6/9l/rPD0E/EIz88p4UBc2M2ls3Bk9pH2Yg",
+	"1vmg1voSsSTQS9DDYxxwT+tCu0VXd+K8eU+ciWlmdUflNPPM4CsYM7erjWZKfs6VfCuI9FRb/aCSrQuC",
+	"GGdkW/Yb9m6aWS+vQ+xv70q6dtRxzqal3NHU1K24qD4IbvbOWSjGeEqEvUeNyt+9On8m0G8llxiJKUmX",
+	"jUqfmTIn+KP/Jpjsfhdq3arjL0XBW3QeonPvSlvmeAxpU6/d34l6GHzBbpMrFceJ0Y1UOyOG6N3NaYzm",
+	"BLw8/3H1yx4ESWGUkZROcI40rSPBEeMozSmYZrUusOBtjjpH7faCwP/yoB7B0vyTdZWHI5zi6AJPiJji",
+	"NOB6fYzXy/pt1p9cY0HfYAt3Q3sNz+2okNqRPMq4Ci+vHdMKK4v9eXujRrUBm2waXuOhofnRM7stldPb",
+	"Fiy60KCjarjXDdG7obRCBDihjE7KSXTcDmmf1hG5blGcxGFIylHodrupWJkgxf2muwomDsqDxHeEnSgt",
+	"YcKFRIfqWJeSCITHBDvTF7SpBPU05+nd9lrDE039lRztliK2vikr+foTXk0dmjPueseZq40phQlWjA8R",
+	"r4iDM0McDSXKwqUG/dzOpyRZvvgCHpQJ/qgJ5lPQlSOMI2GC59qZcIKaHTQhmAlUMhgdyYK2D0eJzc5G",
+	"Z58dRGj1rnLMbgvMBLVBJU9nlcOCT/rTHIdjVGjd2VCWNAvaT9crotpgHGuhS3uMW6vU2o3nq1qAG3jc",
+	"EXZ/y8FKvnq+ddnyEdKg7tKNx1/fqmc7U7dwtUuoNooQGfy5JMX8ZzK/5qqVgFPtjswXF8MyxVCkn9SD",
+	"3z2wz/RTtbFxtPQRFl3VdJ/nxh41xBDrGOQRb/EdQb+VpKBEIEFHjGTaQMnzjBRKPRRAi4rBcpaSkIH0",
+	"ITgFLvHrMUnvArpbnvNZyNdlLLmEmaC/f7eRVdpeNBfWTq/4EnCPsL3WXlRLtJpbLrrMrMhwSFJJ703D",
+	"wKj0UFbxqRXEYZ4OmOfU+jtfm2bNOnwTrND2pg5PqXaXBpjJBFMWtI7/xGdogtkcTXhB0PApM3ObseUx",
+	"qS7PZaZho0c3Cy6Mz1ADNhxLIiQa4XJEKu+Vujy1yA5WGt3A3lYz2uGyrqYeO/KtttoSlp2XvyGh810p",
+	"eLte6AWWpLrV1f3dvTo3hkjKmXeRuz62v8wHZSECp+PaRDdWV/mAoAnOiOUJJyhR40o0VbURL2zMxfqr",
+	"PShkFuY+WzGGUYEhQHNKCpQo3S1Z30cn1Id6b0XgE5gz7Xyo0GITycA8cIJ0HJmepzdF68/TP0dx9Pb8",
+	"4t3tWRRHP12+u47i6LT7S8B7t+j5VDMPkks96n23y6CKmlygJacLl4I4m4fV570g6epG5+UAIqYCG2js",
+	"xF9W6Dfqu5L6JwSLsoC4iy8j+NuF2EXf+RLKghuHH6i2QWOoW1MerzM4g4kJazVW4YrH/JBzLL+cxjAg",
+	"ijazGGE0pIxK4o0HuIy60jZqFMtkq1QKxqVOp0rzUtB78tYOS+dzVd/bl/T3bvTtsIpSnYOFL3ZQWW4d",
+	"GT1dVcmomOZ43l9h3dlaWwlH9b7TTlf144kSZQguBHhFXPSdvZHRhEicYYlb26kDxs5UG/5Gs5MfVxaO",
+	"oExzLsDr7oKNMqoTSarwwhOUGDMgXADu0WfCOSi1G9eLWm0YE7lqKbm4vP3p/OLH/u1l//vzN29MQtwP",
+	"3fM3Z6dJ4EQQm/q3rAja8VptkBdopr52Hq9awouaS8P/QirOqQXnkk0xzfZaqMt6rGTk45Sk6l6DziFK",
+	"kuVz2MlM7aAo0/GJjm6B+Ff1hDWLW46a85EOZ1kmqsdmFq0OwDZRO8e1QAqX4KOExBZKzv52fnN7fvFj",
+	"cuwnBuUFwdkcjXEGEzJv91ijiqjDDBFc5FTtKkSWQsRGLRxur7W8s8cujEOvTY/pLtXAtN/9xIQC6ijB",
+	"yn/tJtFylHG8sNuoIQjpsQR2KNk78aakt5RPCTNJUIpOddRDOL7ILgyEv9fmEMWR7j8YXbRSgl91ddkN",
+	"XHM8H2MSXmRjdeK4wBOiUwcIn+YENazH1i6yMKunXl8S3hbjoVfyvs9rj9arETZG6+Xc3hJtboxNZmjb",
+	"bHA4Yf/4Y+6cHa+U4A8BU/wycS7m0RVkSD+GBQtIofNc2JV4qH38kkN6zIhRCCsPJzCQe36341rYlJSN",
+	"3v1r9eC6q9BkK3iL42a8+WJUPTzJFxO4S0HSg1gHCokgdQkARsSLPs2cWGgNz1QiPd7FQILO/ncbQgcX",
+	"iWOZD+jf6oMzUqHa5AbB6RhNSmGC2/dOEJlM5dzTWY0wifN864B2X5WpEpJfHgQyn59EDz4prNznFSxF",
+	"/bQDR9ERJ5sYim505VCuzWwX7nKcTShLQMRPcZ6bmHpnxDhByT0lM1LoR9TtjRqUpXmZWYlHfdcEieXq",
+	"8ubW2i9rSVHQSRRHuqng7bZoFvdSx15fn3XNhfnX7rn61P/h8rrfvbq6vvwLZML9cH5xfvMT3K5rLtB3",
+	"Ao/IORsRIVelnOM0JdOgwVAnEQkbMQeR/1SgAZbpeMuA0azUEBKh42Kbn42VxNPQt0OMaLYHstKAgPCo",
+	"u4YEELhE5yb0LrOyz7ZpCEG7TtdM3iQn6owyEHKEE9zMJZ49Jg/MLW5tKcxoQnQLG/ao7C2arcp2UI0p",
+	"7SELhKke65z2CeRaUCAUpVC4dD/5FB65mwkGQkhWp28aRQ60c6WWKz7ewCjnilZwjlkKuDHo75yRGLVa",
+	"rd2zzdYlZ4Mdu0zHzlRVMipNgLrkSNCPLhJjmqs7YIURwCrwnbb9b4NBa1erThwpYUBIPJmusGWZJOJS",
+	"7Gy/it3jcsbRHG5bnu+QtbHa8lnBLBjb34lJB9IBMrggkNgsloTmF/sbdxXa7uuvQ9lnZq7THDOUYolz",
+	"PiphGG5MYiNcytY+xgUDmze2+iEwi1VLsq92dgPveAz0imGBW9/RPqtaQkLRVG2/2JRzY3oOTcpDAXoN",
+	"gENLqQ85FiBPYwMGBHFRBkChMgX6d/PZ5c9KKb06u357oz583z09v7h6d6s+e2hGZ6C2whPvLn6+uPzr",
+	"hfp4c3Z93n1z/itkpp9fuNT0s6vu9e35iszuRSyj4BEY8GyuJqLlEW0Z0Undy0ab1KzFlgBKsHQPHkDT",
+	"Jo0a2q+e/xAKfxMkLQsq5zeqHz2sSxOS7tS5AB83jxj5OOVsSEdlUYFeaJajNvH78zdvlOjTPX17ftG/",
+	"vfz57EKtBMwL/JMEFxAdbsY2lnKqYaIoG/LAWbddi7IY4hQO/kBnUzTxlMZIkCkGF9ew4BOPgJpDnCrZ",
+	"z6RegEUNyL/HUs6kUuqOzaMirmKcNDJT9+pcz1W00Fld1ESMkEzUgvn1oz3WSAKzT/ZCQd/fwzKYkG/9",
+	"uo74PvHo3wxBh84qCusxK5yYsPIqQ0JvgMYVWL1f8aLg3GOaWgU6aHdayK22hSep+vb8iCRr9ViPAZXq",
+	"J5KFw5JYzW3FwVavv6nH0EI7Nmt7huegX2OlW+OFuFuB8IDfE515p/h/AyNGRlxSpdBW26vz14+9vtWd",
+	"SCiQAxXu/WcCJSbioQ8+igRGlWOaQaz7YG7+6em4zyrqdzamSjVUGgeMlBcIIL8QZvBOC9VyL/iMmTBg",
+	"q9emWGcJ9Jiko7GEzcTSDhKWCWhWe7AFGhKT9qqb0Zedugo1HR9biUuDQMHIIVbL9qeUgR4z/m+UcaJh",
+	"KO4ImarlIPlwD+jfOW4MZlQM4mcVCIh+4AUCvVitDJgxtY/dIVAYz3viOZ4SNKNMxEhwMJDiOTGpA7zI",
+	"AAQDtBRDCWNcTHIihLcGTt4noHFLorjgsR6G/k1tuEBjI/ZpH1QlEKCGYxFq23vMlxuS6lIXiREYsfSF",
+	"mz2gTLPA0HQtqQYWRku5WKpjZbOqWshqTWpelZSudifxVSht9R/yPFOSMpMcjXlZ5PMYZZjmc/WrsRbn",
+	"c1TwPC+nzsIO+A1YexZg4KCFAZuawBK6nHAYhLZig1kTh9HznAH62KaPqyOelTkp1MRoRmDheyyB/U0c",
+	"cglnqZ/2rzgSpP7D5Kh2x7vcYfh5ioUwngrOUEYmMFGgpAR09eegmD+/7zy3xtnnMLakhc7U5hvGMiKK",
+	"NRhhV+2VNfor2oXRxHoNgWKcY8Z7QZSpmsOwdLAk5oxrBqit+qKy9xunigt06rEus4vrsg3hXa0AC0Q+",
+	"Kv4NKmuVM3Zij5neHBOuaqLJn4ke88LOgaHW48eFcalQCZHi3u2I/v///j/VZdC9Oo/i6J4UQl+tnVa7",
+	"1QY9bkoYntLoOHrRarde6KjyMQgH1dJrDgS2CB4O+TBEro9xFTba1GGkPltpGqesblNzSf2WIrsxSe+0",
+	"Swn32GzMc7IA16Gaqo5cZZmztxvwPPh6oG6Pe5zTzMtdAhpQbA8ceFU8kOWamhHG4NBCznGdnMDNCuxM",
+	"CwI2rEXjXGCGDmGnNilkmsMaED5wd7La+W2hKx1FpzRjWKEe05F10ImXDwk0LhAdMfWnpgJ3s59nblN+",
+	"1FvnQpK+59l8N9zQBYjH9y6M/JWNnANBrq80e6vY15Sm40iM+XQhEMEicXaa+4e3nfZxW/3/a6V1GVjV",
+	"hw8h+Mf3VZxKZ7/d2j98fHdV4EakVlbdAyM6CIxjaxxUD0vzoS6my6Iki0Cu++32E7ajwozsrAOU7Ow2",
+	"eGN6DAC4uuhAI5NA5hcjszCBankanjFDaSmWc6CnHBqGW5rnGuAWnu7s9PTBLk93Xuzw9OFO4z5s79K2",
+	"i7rd8g1IFDbgB+akG2lnZA+8xCN1VCLgYNEH9crSZdq3sByjVVmtxrjqhwlUwsDYJlSgchoDHVj4yWMj",
+	"H1vsljHPM4EavOixMcmzPRAgYlRWeDLqSgRwF8gkFBrJaWzpjTpYG2ku2RbqGmxFZt3kiYfHkxg7tW5S",
+	"DbQoGVJPUTtmJcxbAQcgUXygmR5TS3OCEossAtEds/UQKnC3G7d8iCW/oUJW2CYaPLMC3n6/MsRJDUX7",
+	"HGVZsBh11B+ddrvdsrjTv5WkmFfA0za+tDr0jsA67XYoANK3c66PhzQs+QksrIKoMVx5v9l+cdv2uTKQ",
+	"5fsKjqm9ALbk2Hn14tGvFYLO8cH+ApLRwgudw+N251eHylNJTq+yo2GzU2Ww+4jRPhZQYACdX3e5JhZw",
+	"fALM9lZj8IgvzjT/sIxNrUxd/3gG59hnbxVGaJDDreZu5zVZXVSWPKuWKZ0Ekp4ca9MHXuProkQL8AkS",
+	"JAcFe2C0YQNVgYX2RWoYIQcKRNWtWMEKueAk4FYWG6imG4HM6l6AIC3tcwa1RdI8X4lH1EJdo+IkwBJc",
+	"f6LHGp12uxbdshdiWT9Qlln9cRO/umT53I8uqkLgxCpG5WzsOyPix8He/d2EkTggk1DvDqViu94XkFw2",
+	"DQGUOergjxifrRpHBYSxC+uwOCrL43AXhxvLP/jlsdO6rOOnFT3+oQTRPzYHptX535braiPNaosBRN1q",
+	"DrZggqpH1wIXVl/VjAAr0CZtPCXYnIxxEAxDXhznAgx8gxeATGHzrFx4pna69piOy9yz9l4d4cus9Ydk",
+	"2vWgOjDwwYpdx4gO9SCpD/5Mpegxhy28AHCsLSF6VGC/GON7YsxnjYN2GzE8UWNLNNNKtLt1RgVRfPu1",
+	"iQXFNooVMIFBGhJuWozMnNtjKVzCuK68qNgeawDOmW7XC1+GmS1ApO2BbRcb+5g1QwKO8Rjnw+YMondY",
+	"jwk6meZzDaI2hTA0Jcn7G6tkPoGsb8LGu1bmZQOerfQDiGztMS+01WIkq2HoKE5YJ+PM4BIp9QMNcHoX",
+	"uu2ALGuoqk+xnAREyAWrwo4c34fK/RK2hcCAHQzs+1oFCB9gz3inl1HvOj4CnYGTq9DjonYF1FSJ051X",
+	"Vpw+/LUG6hSSuOERC/sWBm0LTMnHX6sa7dQUkDpyWuSarT9lYc8sDKOHZ7ZqtAu4YpGFNZ9Omm3cGeyn",
+	"L7IDcjhEDcNO9uIKlBml4/5hdtA5aO/jQXow2MevXg6OXnWOsqOOj5TlEEPq1OZwvvTPfvx8Ffq9SKCf",
+	"vIeWY8Hd08OCkKYsKM4foQPV8IsDF/fqXIy4huD3zbb0+QUA2BWErd9dL/0WgsA0x6wvXcTkajXsKscM",
+	"eQ/W7Ugx4lMdD5PPLQSF5wkwFnTI9UeNJBR7mbiLASySkoMHJdNYgMvmmToAREDl+exazCqFgGzd3hJe",
+	"w5Ol7IVg4Po2bhVttACksTE02OsiELwSlOW9d76J8zuI89OFE+ed5to2rD/Qzz/R7OE5nk4Lfr9G0P9B",
+	"W+0Ewl6XgKULqUu8QLoJnJ/UgzVglGJGdVhAA6Q/nWAG89dRENqfJsqB61IYGXCmG3BhDpCFD0JgillK",
+	"8tyUeVpywB20j7RMj9nchDTCaVxmF1099wVKDzOMel1Amq2tCbghF+aL6tCL53bT0YuRtcv+0e7f9tE/",
+	"w4k1RIbw4rF9yqktCPDV1YdWa2CbTmxsixVqadY/wDbnkFWRWuqkTvBcI127dMmqi12O3jVM4CudvF20",
+	"warpR0Gs7wqUXo/ShVbCt+nnUBy/GEMBn883dvJlXMUQwvZIbuIlmhpZflmAvjXPPNUW4fp6X08r9QM5",
+	"2keVLl7P+Y266YSg17yYcj2+SCeaRi9xZ9hOD/eb3+ED0jzIXg2aR8MXpLmfdgZtfJR9R14NK3axa+yH",
+	"l6UbIPSzmntpMDeA3P9s/jpHAI6ibCLxQ7zKHKwTPF1cJXLiXiLmQpJJUkeiXLDawdu3frHlR9nrNpNQ",
+	"jSx2IwqTT7sV9+3sWNn56x6P3dZh5Q3wexlxjv4FjThAIO50BY9miNE//6Q/PKzk+D8S6c7dgvQVGmb1",
+	"yHOv4PrTI0q+nYB/OVPGNcHZEyi68lR+0g6Eh7VhcLViPOpegurHNui4XjIVNUwJECwlmUylemyh4qWI",
+	"e0zXfRUnJkrcL9EIqTt7rpahS/VQHZuCh35la40vZD2Wtob1tFYM+9hm4qovqDCVmiAue8oLm1UUm8Hg",
+	"LNMACOBVtdgzAYfZj8QGtD2JAcQbnza9XJg8298hjMDUQV8fSPDttO5yWh3CzhYOhM0H9rm25K02Y/yF",
+	"06webdXgRRWKtVfV64YCsjqM06u+FhsrRg6BBrHNYrFhBvpHA9XUcLEDDmRKJ3poV/yesW7US3tRVpk6",
+	"bNyYQe3S5cmWK916lcqCDmxYkq93JB8peVfuUJO/ZwIfliqJDshIA9w+IlLKlLv7ne0fu3CTuDJO/0Ob",
+	"P/5ZxGbYDHVgNRze5+VeWljoT7369UEu9hYXd9twMVNNEvDpKknCrzyeUUBhgfD3uMdsjtNCGehYywZO",
+	"0nHhB78TC9PZDAvV/f+BOJkryh3dnF11my4OpH2wv3vAT608+B+ac6kD8o1p/WGSgfByvXdeSsjd9XnC",
+	"52JlQ1PmNMzCfqT3REDQXU3NgURqw7WcKIarAooFL0fjOgtrcChOP+YzjYnAhzpxHqQuF1G4FwO6yILS",
+	"pTijZrogp0mkh01M6KUD+nSSoKvKu5HzmRjvMDtTnfzjSmSmIKic+cGzAk8IsrLaP7E45ijkG2P7AzA2",
+	"tRfA2D6/KCZNFekg+7qRuJBKTmJktizPaCijjSqmOjYmprPH6qHfOvMd4kBjHV6uHq4CxenQwALbUPIW",
+	"6prObSh2j/nlqoEVQoVqAKIg2JQsr86ug6JIAaxEI3NMOCNzNOH3RFhMg6fwPVnM/6VtQ175Ztisbx7t",
+	"L6KkWRyORS1NG14ewyAgAarP/WqyGclJuNCIPi4GWsm8AqfJYs0EIIYMTrzFI4KBttDrnOBCJ1t4XlBe",
+	"+kBJFkvEA9NczGAguFiohvtVXTO1+qaB2qPBqqAPW4sUC1NdcSIbjM80cu9etZjfbLfbXrwTHYG2qgRu",
+	"AGwgXu1KqSCx7PsnCOe5kvcJQRM81bk6Gme5AcUQqmptiakuvOcq3WnYMxYIC/iRyD/sQYhyKiQUPfNL",
+	"Ke2327aiEWRaavhNWyfoIVS5dxl6xS+acth+CJ+veh2+MDjKZz6D387dUzycW546U9l68ZLSELf1AGuv",
+	"frcSDclHnErI3yaCtNCl80mGrzANAHZH5mhE7wkD76HBeBvTkRINHSBeo9nRRj8DILh3ousEMi7Ny4BB",
+	"V3XWY/c4L0kLcBAddpNmCxUWI82E6uOesIwX6PrqtQ4RQg3ICJkSna8yVSOx7+y1euzWhIfby1cjkxgU",
+	"Lw1XqC0JAAUCADY6uR4jQVLOHO6lzisMib43n5/xPFKL/1o855GsQ1dm/xKZjd+Yr4PatADx3/LlvgzT",
+	"Bl67G99er47Ua1isDLy9qJX6+Hpyjj/cDbG7hyY0y2a9jfkU9P1twrnsOxAeukuMbr2y+4rzUk1iMVD3",
+	"m9iyTRBwCCB1U0hwKKj3woNe/zpXaJ02d6WxrxT1Gz5Yuw5+4+H4Zhb/AySIZUpJqCBRJX9KVGR1WJ9/",
+	"cp8fnsNF1U9tfe6gbt81gB2zMQHTcAI4D4nGSOVVpebkjrIsQUMqTRyA9EnqmahKa/e0xuDZrs3fVVAk",
+	"yOdjLJGuoCxaqKshYF3pPHP9UtFjTgNBjcR8OkaQgZXEDiALDA6uHnOCmp0gLhbUKgcZ8qnG7bXnK65O",
+	"vIU1DWS11SvArkpueyywllfNRS0toBBThpKaOJzUxxpChA0lunv1sncfdFVMd3nQ9TrmDpHegV+12+0T",
+	"1FkuzWxn8CI83tTU1A1hYwVKiC+Wj/nSyIquVL5exjXwvKa0/f6hV4FevxRA0vXqxXe+qxV2f7EMMmJq",
+	"tb/a+r7xav+vuHBsVY1vAtg2N8JbPPczcbWcYM7BEGE4xH/aWQupKsIFub/JbYOaE7W6zot4HqYsokbj",
+	"0GXaSHZiKiv6NSegKmcYpONWj+Wrqjl2PdarOB2rrkBuyf7gKDsgLzvNV+kL3DwYHn7X/I7sd5pHuD3o",
+	"pPvZC3Lg5ZaktJmRac7ndTxt1eeHqnxlNMBT2n/x237z1cwW+zs25ex2yVx0tQBXZafokijfzuCjlKCq",
+	"oosvlJl6iCvTIs81fhteqgujI5b0mXG1lqkFTYOyIraUsIHjhjjPMRbjHlMSTooBBX9A9DEzLsiQnKNz",
+	"K6E+0FdWwdacB2sGiPWN9WHxHOx0Cr6gzqZ3rH5ofx39ctcZ7E/+fJS3/1Z8lx7c374sfzoU/9Eh1y/w",
+	"VZtfvKJvAbzL1Gj6/dmNlQPMKm/LfbaPC4OECVNEdA370diKOgQQSmjAcn4zZH4JDgZ7gjCrmE6Ic20j",
+	"Mzz/BP/2afawLpSi2mUh+VQgXMoxYRJOExu5OivoWgkQOkzCyhKm1NWm2Ah48zPwsnjl0KFsZ10T2vIQ",
+	"BrQ6u2pfAStoOzPT7y/ceCW1Vxb0eDzjXwnC7pPZNwloW0eIWrTdGIiuwwUqd/+OzNdUHOpmmQ3INOXv",
+	"jDCkkWfpiAmU6BJa/UFB8F3GZ0y3nCDwLgsNNcT4DHEl+fxZF4WGd4m2HyFdegd8z+CinvECOE/JciIE",
+	"SgoiaUH6PM8gpksQWdWFuyOix+SYTKxQdtBuP97NjBppTtWqQ5sMilmYsmUZxCKKxGD+DnmBhgUR46rM",
+	"dSg6k0ssCdRWUxOf/0zm0ZOixe1COEFpW91fdw7joZ8zHNwb3R2ZKzZ6vB+bge5UEqc2xDBAqY0puCNz",
+	"uAHqtUuAfqAKjun9X7egg15DoGtdPNAdVndILdl6zEJblIK8wiuCuyp2G2rheZXJyqm2AcbtdttYkW11",
+	"wRAeYKg+WY+BOqXrk4Fd4wTRIYRFGwgAqLueoUbJ7pialFHguFdIMUb2x1KXJoU6hbxAGKq9OfxwyNgb",
+	"21rLMXC9EZb0Hh6WnKMc8mVs3WH1hCs83GNeibJtSkYjKKhuX6mVjVYNT6gQlI16jBfg0W7mnI0Qzfa0",
+	"Ud6wOiqQh1iuY2PVcgwpyUEVTcyKv6cfWvBlErvSbDaL2kQpoHrd+YWqiTMs6kXnoexdrfQ94oXSeeeI",
+	"4CKnRKPLq6cADJKXTGr1uCr4DsdXS5NWmDTo5rrBFDM0ID3mKlkKPCT5vIX+rLeAmlKLq4uNowZEhBtw",
+	"dPUMuScQntS1FARR9w7twVnzxriCboeS+w6/HdLNK32fZWiY49FIUWuOpU5yV8o+kLmme3PUdFG9Wq1C",
+	"TXwG4wB9zzP1mCl6Bweoxzov0Vv6fQv9FYo1ZsW8X5TsfyiGnegtdzvpqvqpZdULrpPpvd1WaxW6qM6h",
+	"xr1Xu3pjFRKwJFd9weLBvpncCrjJPR0hZOY3swkb+g1mn5G0B5znBLPHgAPWLlDDx95/0tJ0Pmi+Gr7A",
+	"zZqUu6qsnleKP5qRQXNYQMeZX438uLN/CB6IJVDwqvz8KpnahELZwsD1MuhqrH1wMbjfd7A7LhVB/yLR",
+	"X6ZyMnhdqnMOZaVyiPhq7zZgTZWr6+QBYrkjPJT9Lqmx/4LOb70P9Vt8WXCIo4/NCf7YHPBs3hzMYec7",
+	"L1+9erXfefngV0aH47dQE/39B3Ww9SW5qkibUUHgzsl4WkJuFygExb0pEaI4TVnk0XH0HIyhZohLrdnq",
+	"HBr6h3ryAtRQqgGOi5ApYrGCeGvBoBB6qVZnWnWtS0wD3/Yb0J6iVe9bKaph6zNXCEYgAjtpb1nY8/rQ",
+	"e7bcxyJOfB2RlrlSt890iVyhhDdv6h6o5XLbtnpKDeTelCD0Kh9CAPVcw7t4bbu8oocPD/8VAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

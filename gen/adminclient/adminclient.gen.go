@@ -266,11 +266,6 @@ func (e SchemaErrorCode) Valid() bool {
 // Example: 2026-10
 type BillingPeriod = string
 
-// Cents An amount in the currency's minor units (cents), as a decimal string so no client rounds it.
-//
-// Example: 1900
-type Cents = string
-
 // DNSLabel A DNS label (lower-case letters, digits and '-', starting and ending with a letter or digit).
 type DNSLabel = string
 
@@ -302,20 +297,20 @@ type InvoiceDetail struct {
 
 // InvoiceLine defines model for InvoiceLine.
 type InvoiceLine struct {
-	// Amount An amount in the currency's minor units (cents), as a decimal string so no client rounds it.
+	// Amount An amount in the minor units of the invoice's currency (cents of USD, yen of JPY), as a decimal string so no client rounds it.
 	//
 	// Example: 1900
-	Amount      Cents           `json:"amount"`
+	Amount      MinorUnits      `json:"amount"`
 	Description string          `json:"description"`
 	Kind        InvoiceLineKind `json:"kind"`
 
 	// Quantity As printed on the invoice: "0.709677 month", "9 × 1M requests".
 	Quantity string `json:"quantity"`
 
-	// UnitPrice An amount in the currency's minor units (cents), as a decimal string so no client rounds it.
+	// UnitPrice An amount in the minor units of the invoice's currency (cents of USD, yen of JPY), as a decimal string so no client rounds it.
 	//
 	// Example: 1900
-	UnitPrice Cents `json:"unit_price"`
+	UnitPrice MinorUnits `json:"unit_price"`
 }
 
 // InvoiceLineKind defines model for InvoiceLine.Kind.
@@ -328,11 +323,11 @@ type InvoiceList struct {
 
 // InvoicePayment defines model for InvoicePayment.
 type InvoicePayment struct {
-	// Amount An amount in the currency's minor units (cents), as a decimal string so no client rounds it.
+	// Amount An amount in the minor units of the invoice's currency (cents of USD, yen of JPY), as a decimal string so no client rounds it.
 	//
 	// Example: 1900
-	Amount    Cents     `json:"amount"`
-	CreatedAt time.Time `json:"created_at"`
+	Amount    MinorUnits `json:"amount"`
+	CreatedAt time.Time  `json:"created_at"`
 
 	// Detail Why it was declined, or the reason of a refund.
 	Detail     string     `json:"detail"`
@@ -445,12 +440,12 @@ type InvoiceSummary struct {
 	// Example: USD
 	Currency string `json:"currency"`
 
-	// Discount An amount in the currency's minor units (cents), as a decimal string so no client rounds it.
+	// Discount An amount in the minor units of the invoice's currency (cents of USD, yen of JPY), as a decimal string so no client rounds it.
 	//
 	// Example: 1900
-	Discount Cents     `json:"discount"`
-	DueAt    time.Time `json:"due_at"`
-	IssuedAt time.Time `json:"issued_at"`
+	Discount MinorUnits `json:"discount"`
+	DueAt    time.Time  `json:"due_at"`
+	IssuedAt time.Time  `json:"issued_at"`
 
 	// Number The invoice number, unique per tenant.
 	//
@@ -478,18 +473,18 @@ type InvoiceSummary struct {
 	// StatusReason Why it has its status: the charge that paid it, the operator's reason.
 	StatusReason string `json:"status_reason"`
 
-	// Subtotal An amount in the currency's minor units (cents), as a decimal string so no client rounds it.
+	// Subtotal An amount in the minor units of the invoice's currency (cents of USD, yen of JPY), as a decimal string so no client rounds it.
 	//
 	// Example: 1900
-	Subtotal Cents `json:"subtotal"`
+	Subtotal MinorUnits `json:"subtotal"`
 
 	// Tenant The tenant's name.
 	Tenant string `json:"tenant"`
 
-	// Total An amount in the currency's minor units (cents), as a decimal string so no client rounds it.
+	// Total An amount in the minor units of the invoice's currency (cents of USD, yen of JPY), as a decimal string so no client rounds it.
 	//
 	// Example: 1900
-	Total Cents `json:"total"`
+	Total MinorUnits `json:"total"`
 }
 
 // IssuedToken defines model for IssuedToken.
@@ -518,6 +513,11 @@ type LimitOverridesInput struct {
 	ObjectLimits   *map[string]ObjectLimit   `json:"object_limits,omitempty"`
 	ResourceLimits *map[string]ResourceLimit `json:"resource_limits,omitempty"`
 }
+
+// MinorUnits An amount in the minor units of the invoice's currency (cents of USD, yen of JPY), as a decimal string so no client rounds it.
+//
+// Example: 1900
+type MinorUnits = string
 
 // Namespace defines model for Namespace.
 type Namespace struct {

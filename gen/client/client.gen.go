@@ -1018,7 +1018,7 @@ type InvoiceInvoiceType struct {
 	// Active True only for the running month's pending invoice.
 	Active *bool `json:"active,omitempty"`
 
-	// Amount Total to pay, in cents.
+	// Amount Total to pay, in minor units.
 	//
 	// Example: 5630
 	Amount *string `json:"amount,omitempty"`
@@ -1028,7 +1028,7 @@ type InvoiceInvoiceType struct {
 	// Example: USD
 	Currency *string `json:"currency,omitempty"`
 
-	// Name The invoice number (for the running month, `pending-YYYY-MM`).
+	// Name The invoice number (for a month not closed yet, `pending-YYYY-MM`).
 	//
 	// Example: INV-2026-10-000123
 	Name *string `json:"name,omitempty"`
@@ -1167,7 +1167,7 @@ type PlanPlanInternal struct {
 	// Description Longer description (Markdown).
 	Description *string `json:"description,omitempty"`
 
-	// FlatPrice Price per renewal period in cents, before usage.
+	// FlatPrice Price per renewal period in minor units of the currency, before usage.
 	//
 	// Example: 4900
 	FlatPrice *int32 `json:"flat_price,omitempty"`
@@ -2193,7 +2193,7 @@ type TenantDeletionReason string
 
 // UsageCalculatedUsageItem One priced line.
 type UsageCalculatedUsageItem struct {
-	// Amount Price of the line in cents.
+	// Amount Price of the line in minor units.
 	//
 	// Example: 650
 	Amount *string `json:"amount,omitempty"`
@@ -2206,13 +2206,13 @@ type UsageCalculatedUsageItem struct {
 	// EndTimestamp End of the priced period.
 	EndTimestamp *time.Time `json:"end_timestamp,omitempty"`
 
-	// Fixed True for a line that does not come from metering (the plan's flat price).
+	// Fixed True for a line that does not come from metering (a plan's or an add-on's fee).
 	Fixed *bool `json:"fixed,omitempty"`
 
-	// MetricLabels The usage type of the line, then `included=<quantity> <unit>` (free each month) and `price=<cents> per <billable unit>` from the plan's rate card when the plan prices the type.
+	// MetricLabels The usage type (or fee) of the line, then `plan=<plan>` (the plan in force), `addon=<add-on>` for an add-on's fee, and `included=<quantity> <unit>` (free that month, pro-rated with the plan) and `price=<minor units> per <billable unit or month>` from the plan's rate card or catalogue where they apply.
 	MetricLabels *[]string `json:"metric_labels,omitempty"`
 
-	// Quantity Quantity used.
+	// Quantity Quantity used; for a fee, the part of the month it covers.
 	//
 	// Example: 12.5
 	Quantity *float64 `json:"quantity,omitempty"`
@@ -2234,7 +2234,7 @@ type UsageCalculatedUsageItem struct {
 	// UnitNameBillable Unit of `quantity_billable`.
 	UnitNameBillable *string `json:"unit_name_billable,omitempty"`
 
-	// UsageType What was metered (or `plan_flat_price` for the fixed line).
+	// UsageType What was metered, or `plan_flat_price` / `addon_fee` for a fee.
 	//
 	// Example: http_requests
 	UsageType *string `json:"usage_type,omitempty"`
@@ -2242,7 +2242,7 @@ type UsageCalculatedUsageItem struct {
 
 // UsageCoupon A coupon applied to a billing month.
 type UsageCoupon struct {
-	// DiscountAmount In cents for a fixed amount; in hundredths of a percent for a percentage (1000 = 10%).
+	// DiscountAmount In minor units for a fixed amount; in hundredths of a percent for a percentage (1000 = 10%).
 	//
 	// Example: 1000
 	DiscountAmount int32 `json:"discount_amount"`
@@ -2309,22 +2309,22 @@ type UsageListCurrentUsageReq struct {
 // UsageListCurrentUsageReqNamespace Always `system`.
 type UsageListCurrentUsageReqNamespace string
 
-// UsageListCurrentUsageResp Priced usage of the running month.
+// UsageListCurrentUsageResp What the month bills so far, line by line.
 type UsageListCurrentUsageResp struct {
 	// Coupons Coupons applied to the month.
 	Coupons *[]UsageCoupon `json:"coupons,omitempty"`
 
-	// Discount Total discount from coupons, in cents.
+	// Discount Total discount from coupons, in minor units.
 	//
 	// Example: 555
 	Discount *string `json:"discount,omitempty"`
 
-	// TotalCost Sum of the line amounts minus the discount, in cents (never below zero).
+	// TotalCost Sum of the line amounts minus the discount, in minor units (never below zero).
 	//
 	// Example: 4995
 	TotalCost *string `json:"total_cost,omitempty"`
 
-	// UsageItems Priced lines; the plan's flat price is a `fixed` line.
+	// UsageItems Priced lines; plan and add-on fees are `fixed` lines.
 	UsageItems *[]UsageCalculatedUsageItem `json:"usage_items,omitempty"`
 }
 
@@ -2357,7 +2357,7 @@ type UsageListMonthlyUsageReqNamespace string
 
 // UsageListMonthlyUsageResp Totals of past months.
 type UsageListMonthlyUsageResp struct {
-	// MonthlyUsageItems One total per closed month, newest first.
+	// MonthlyUsageItems One total per past month, newest first.
 	MonthlyUsageItems *[]UsageMonthlyUsageType `json:"monthly_usage_items,omitempty"`
 }
 
@@ -2382,9 +2382,9 @@ type UsageListUsageDetailsResp struct {
 	UsageItems *[]UsageUsageItem `json:"usage_items,omitempty"`
 }
 
-// UsageMonthlyUsageType What one closed month cost.
+// UsageMonthlyUsageType What one past month bills.
 type UsageMonthlyUsageType struct {
-	// Amount The month's total, in cents.
+	// Amount The month's total, in minor units.
 	//
 	// Example: 5630
 	Amount *string `json:"amount,omitempty"`
@@ -2559,7 +2559,7 @@ type ListSubscriptionsParamsNamespace string
 
 // DownloadInvoicePdfParams defines parameters for DownloadInvoicePdf.
 type DownloadInvoicePdfParams struct {
-	// Name The invoice's name (its invoice number) as listed.
+	// Name The invoice's name as listed (its number, or `pending-YYYY-MM`).
 	Name string `form:"name" json:"name"`
 }
 
@@ -2783,7 +2783,7 @@ type ClientInterface interface {
 	// ListUsagePlans The plan catalogue
 	//
 	// Every plan of the catalogue, once per locale (`en-US`, then `fr-FR`), with prices
-	// (cents), trial, allowed and included add-ons, default quota and transition flow. The
+	// (minor units), trial, allowed and included add-ons, default quota and transition flow. The
 	// tenant's current plan has `current: true` in each.
 	//
 	// Corresponds with GET /api/web/namespaces/system/usage_plans/custom_list (the `ListUsagePlans` operationId).
@@ -2928,14 +2928,25 @@ type ClientInterface interface {
 
 	// ListCurrentUsageWithBody Month-to-date usage with prices
 	//
-	// Priced usage of the running billing month (or of `[from, to)` inside one calendar
-	// month; a window that crosses a month answers 400): one item per usage type of the plan's
-	// rate card (and per other type used), with quantity, billable quantity and amount, the
-	// plan's flat price as a `fixed` item, the coupons applied, the discount and the total
-	// cost. Amounts are cents as decimal strings. Percentage coupons discount every item,
-	// rounded half to even per item; fixed-amount coupons then come off the total, which
-	// never goes below zero; `total_cost` is exactly the sum of the item amounts minus
-	// `discount`. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
+	// What the running billing month bills so far: every line its invoice will have. With
+	// `from`/`to`, the usage of `[from, to)` inside one calendar month, priced the same way
+	// (a window that crosses a month answers 400). The items:
+	// - `plan_flat_price` (`fixed`): the flat price of each plan the tenant was on during
+	//   the month, pro-rated to the time on it; `quantity` is that part of the month.
+	// - `addon_fee` (`fixed`): each add-on's monthly price, pro-rated to the time it was
+	//   active on a plan that allows it and does not include it.
+	// - one item per usage type of each such plan's rate card (and per other type used):
+	//   the quantity used, the billable units beyond what the plan includes (its allowance
+	//   pro-rated like its price) and the amount; a type without usage is `STATUS_NO_DATA`.
+	// `metric_labels` name the usage type and the plan (`plan=`), and where they apply the
+	// add-on (`addon=`), the allowance (`included=`) and the price (`price=`). `coupons`
+	// are the plans' coupons: percentages come off every amount, rounded half to even per
+	// item; fixed amounts (pro-rated like the plan) then come off the total, which never goes
+	// below zero. `total_cost` is exactly the sum of the item amounts minus `discount`, and
+	// for the month so far (no window, or one from the month's start to the present) it is
+	// the `amount` of the month's pending invoice in `invoices/custom_list`, to the cent.
+	// Amounts are in minor units of `currency_code`. Costs are tenant-wide: only the `system`
+	// namespace answers (400 otherwise).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2944,14 +2955,25 @@ type ClientInterface interface {
 
 	// ListCurrentUsage Month-to-date usage with prices
 	//
-	// Priced usage of the running billing month (or of `[from, to)` inside one calendar
-	// month; a window that crosses a month answers 400): one item per usage type of the plan's
-	// rate card (and per other type used), with quantity, billable quantity and amount, the
-	// plan's flat price as a `fixed` item, the coupons applied, the discount and the total
-	// cost. Amounts are cents as decimal strings. Percentage coupons discount every item,
-	// rounded half to even per item; fixed-amount coupons then come off the total, which
-	// never goes below zero; `total_cost` is exactly the sum of the item amounts minus
-	// `discount`. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
+	// What the running billing month bills so far: every line its invoice will have. With
+	// `from`/`to`, the usage of `[from, to)` inside one calendar month, priced the same way
+	// (a window that crosses a month answers 400). The items:
+	// - `plan_flat_price` (`fixed`): the flat price of each plan the tenant was on during
+	//   the month, pro-rated to the time on it; `quantity` is that part of the month.
+	// - `addon_fee` (`fixed`): each add-on's monthly price, pro-rated to the time it was
+	//   active on a plan that allows it and does not include it.
+	// - one item per usage type of each such plan's rate card (and per other type used):
+	//   the quantity used, the billable units beyond what the plan includes (its allowance
+	//   pro-rated like its price) and the amount; a type without usage is `STATUS_NO_DATA`.
+	// `metric_labels` name the usage type and the plan (`plan=`), and where they apply the
+	// add-on (`addon=`), the allowance (`included=`) and the price (`price=`). `coupons`
+	// are the plans' coupons: percentages come off every amount, rounded half to even per
+	// item; fixed amounts (pro-rated like the plan) then come off the total, which never goes
+	// below zero. `total_cost` is exactly the sum of the item amounts minus `discount`, and
+	// for the month so far (no window, or one from the month's start to the present) it is
+	// the `amount` of the month's pending invoice in `invoices/custom_list`, to the cent.
+	// Amounts are in minor units of `currency_code`. Costs are tenant-wide: only the `system`
+	// namespace answers (400 otherwise).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2990,11 +3012,11 @@ type ClientInterface interface {
 
 	// ListMonthlyUsageWithBody Totals of past months
 	//
-	// One total per past month, newest first, in cents: the last complete month back to the
-	// first month with usage in the last twelve. A closed month's total is what its invoice
-	// billed; a month not closed yet is priced the way its invoice will be: the flat price of
-	// each plan the tenant was on, pro-rated, its usage at that plan's rates, add-ons, minus
-	// coupons. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
+	// One total per past month, newest first, in minor units of `currency_code`: each month
+	// since the tenant was created, the last twelve at most. A closed month's total is what
+	// its invoice billed (0 for a month closed with nothing to bill); a month not closed yet
+	// is its pending invoice's amount so far, priced as `current_usage` prices the running
+	// month. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3003,11 +3025,11 @@ type ClientInterface interface {
 
 	// ListMonthlyUsage Totals of past months
 	//
-	// One total per past month, newest first, in cents: the last complete month back to the
-	// first month with usage in the last twelve. A closed month's total is what its invoice
-	// billed; a month not closed yet is priced the way its invoice will be: the flat price of
-	// each plan the tenant was on, pro-rated, its usage at that plan's rates, add-ons, minus
-	// coupons. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
+	// One total per past month, newest first, in minor units of `currency_code`: each month
+	// since the tenant was created, the last twelve at most. A closed month's total is what
+	// its invoice billed (0 for a month closed with nothing to bill); a month not closed yet
+	// is its pending invoice's amount so far, priced as `current_usage` prices the running
+	// month. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3150,16 +3172,23 @@ type ClientInterface interface {
 
 	// DownloadInvoicePdf Download an invoice as PDF
 	//
-	// The PDF of an issued invoice, base64-encoded in `pdf`. The same invoice always renders
-	// to the same bytes. The running month has no PDF (404).
+	// The PDF of an invoice the list offers, base64-encoded in `pdf`. An issued invoice (named
+	// by its number) always renders to the same bytes. A pending month (`pending-YYYY-MM`)
+	// renders as a draft: the layout and lines its invoice will have so far, marked "DRAFT —
+	// not an invoice; amounts change until the month closes", without an invoice number, due
+	// date or payment status. A month the list does not offer, an unknown name and another
+	// tenant's invoice answer 404.
 	//
 	// Corresponds with GET /api/web/namespaces/{namespace}/usage/invoice_pdf (the `DownloadInvoicePdf` operationId).
 	DownloadInvoicePdf(ctx context.Context, namespace DownloadInvoicePdfParamsNamespace, params *DownloadInvoicePdfParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListInvoices List invoices
 	//
-	// The tenant's invoices, newest period first: issued ones (immutable) and the running
-	// month as a `STATUS_PENDING` invoice with `active: true`. `limit` caps the count.
+	// The tenant's invoices, newest period first: the running month as a `STATUS_PENDING`
+	// invoice with `active: true` (its amount is `current_usage`'s `total_cost`), the month
+	// before it as pending while it is not closed yet, then the issued invoices (immutable).
+	// A month that bills nothing has no entry. `limit` caps the count. Every item listed
+	// downloads with `invoice_pdf`.
 	//
 	// Corresponds with GET /api/web/namespaces/{namespace}/usage/invoices/custom_list (the `ListInvoices` operationId).
 	ListInvoices(ctx context.Context, namespace ListInvoicesParamsNamespace, params *ListInvoicesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3357,7 +3386,7 @@ func (c *Client) GetCurrentPlan(ctx context.Context, params *GetCurrentPlanParam
 // ListUsagePlans The plan catalogue
 //
 // Every plan of the catalogue, once per locale (`en-US`, then `fr-FR`), with prices
-// (cents), trial, allowed and included add-ons, default quota and transition flow. The
+// (minor units), trial, allowed and included add-ons, default quota and transition flow. The
 // tenant's current plan has `current: true` in each.
 //
 // Corresponds with GET /api/web/namespaces/system/usage_plans/custom_list (the `ListUsagePlans` operationId).
@@ -3622,14 +3651,26 @@ func (c *Client) InitiatePlanTransition(ctx context.Context, namespace InitiateP
 
 // ListCurrentUsageWithBody Month-to-date usage with prices
 //
-// Priced usage of the running billing month (or of `[from, to)` inside one calendar
-// month; a window that crosses a month answers 400): one item per usage type of the plan's
-// rate card (and per other type used), with quantity, billable quantity and amount, the
-// plan's flat price as a `fixed` item, the coupons applied, the discount and the total
-// cost. Amounts are cents as decimal strings. Percentage coupons discount every item,
-// rounded half to even per item; fixed-amount coupons then come off the total, which
-// never goes below zero; `total_cost` is exactly the sum of the item amounts minus
-// `discount`. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
+// What the running billing month bills so far: every line its invoice will have. With
+// `from`/`to`, the usage of `[from, to)` inside one calendar month, priced the same way
+// (a window that crosses a month answers 400). The items:
+//   - `plan_flat_price` (`fixed`): the flat price of each plan the tenant was on during
+//     the month, pro-rated to the time on it; `quantity` is that part of the month.
+//   - `addon_fee` (`fixed`): each add-on's monthly price, pro-rated to the time it was
+//     active on a plan that allows it and does not include it.
+//   - one item per usage type of each such plan's rate card (and per other type used):
+//     the quantity used, the billable units beyond what the plan includes (its allowance
+//     pro-rated like its price) and the amount; a type without usage is `STATUS_NO_DATA`.
+//
+// `metric_labels` name the usage type and the plan (`plan=`), and where they apply the
+// add-on (`addon=`), the allowance (`included=`) and the price (`price=`). `coupons`
+// are the plans' coupons: percentages come off every amount, rounded half to even per
+// item; fixed amounts (pro-rated like the plan) then come off the total, which never goes
+// below zero. `total_cost` is exactly the sum of the item amounts minus `discount`, and
+// for the month so far (no window, or one from the month's start to the present) it is
+// the `amount` of the month's pending invoice in `invoices/custom_list`, to the cent.
+// Amounts are in minor units of `currency_code`. Costs are tenant-wide: only the `system`
+// namespace answers (400 otherwise).
 //
 // Takes any type of body and a specified content type.
 //
@@ -3648,14 +3689,26 @@ func (c *Client) ListCurrentUsageWithBody(ctx context.Context, namespace Namespa
 
 // ListCurrentUsage Month-to-date usage with prices
 //
-// Priced usage of the running billing month (or of `[from, to)` inside one calendar
-// month; a window that crosses a month answers 400): one item per usage type of the plan's
-// rate card (and per other type used), with quantity, billable quantity and amount, the
-// plan's flat price as a `fixed` item, the coupons applied, the discount and the total
-// cost. Amounts are cents as decimal strings. Percentage coupons discount every item,
-// rounded half to even per item; fixed-amount coupons then come off the total, which
-// never goes below zero; `total_cost` is exactly the sum of the item amounts minus
-// `discount`. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
+// What the running billing month bills so far: every line its invoice will have. With
+// `from`/`to`, the usage of `[from, to)` inside one calendar month, priced the same way
+// (a window that crosses a month answers 400). The items:
+//   - `plan_flat_price` (`fixed`): the flat price of each plan the tenant was on during
+//     the month, pro-rated to the time on it; `quantity` is that part of the month.
+//   - `addon_fee` (`fixed`): each add-on's monthly price, pro-rated to the time it was
+//     active on a plan that allows it and does not include it.
+//   - one item per usage type of each such plan's rate card (and per other type used):
+//     the quantity used, the billable units beyond what the plan includes (its allowance
+//     pro-rated like its price) and the amount; a type without usage is `STATUS_NO_DATA`.
+//
+// `metric_labels` name the usage type and the plan (`plan=`), and where they apply the
+// add-on (`addon=`), the allowance (`included=`) and the price (`price=`). `coupons`
+// are the plans' coupons: percentages come off every amount, rounded half to even per
+// item; fixed amounts (pro-rated like the plan) then come off the total, which never goes
+// below zero. `total_cost` is exactly the sum of the item amounts minus `discount`, and
+// for the month so far (no window, or one from the month's start to the present) it is
+// the `amount` of the month's pending invoice in `invoices/custom_list`, to the cent.
+// Amounts are in minor units of `currency_code`. Costs are tenant-wide: only the `system`
+// namespace answers (400 otherwise).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3724,11 +3777,11 @@ func (c *Client) ListHourlyUsageDetails(ctx context.Context, namespace Namespace
 
 // ListMonthlyUsageWithBody Totals of past months
 //
-// One total per past month, newest first, in cents: the last complete month back to the
-// first month with usage in the last twelve. A closed month's total is what its invoice
-// billed; a month not closed yet is priced the way its invoice will be: the flat price of
-// each plan the tenant was on, pro-rated, its usage at that plan's rates, add-ons, minus
-// coupons. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
+// One total per past month, newest first, in minor units of `currency_code`: each month
+// since the tenant was created, the last twelve at most. A closed month's total is what
+// its invoice billed (0 for a month closed with nothing to bill); a month not closed yet
+// is its pending invoice's amount so far, priced as `current_usage` prices the running
+// month. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
 //
 // Takes any type of body and a specified content type.
 //
@@ -3747,11 +3800,11 @@ func (c *Client) ListMonthlyUsageWithBody(ctx context.Context, namespace Namespa
 
 // ListMonthlyUsage Totals of past months
 //
-// One total per past month, newest first, in cents: the last complete month back to the
-// first month with usage in the last twelve. A closed month's total is what its invoice
-// billed; a month not closed yet is priced the way its invoice will be: the flat price of
-// each plan the tenant was on, pro-rated, its usage at that plan's rates, add-ons, minus
-// coupons. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
+// One total per past month, newest first, in minor units of `currency_code`: each month
+// since the tenant was created, the last twelve at most. A closed month's total is what
+// its invoice billed (0 for a month closed with nothing to bill); a month not closed yet
+// is its pending invoice's amount so far, priced as `current_usage` prices the running
+// month. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4014,8 +4067,12 @@ func (c *Client) ListSubscriptions(ctx context.Context, namespace ListSubscripti
 
 // DownloadInvoicePdf Download an invoice as PDF
 //
-// The PDF of an issued invoice, base64-encoded in `pdf`. The same invoice always renders
-// to the same bytes. The running month has no PDF (404).
+// The PDF of an invoice the list offers, base64-encoded in `pdf`. An issued invoice (named
+// by its number) always renders to the same bytes. A pending month (`pending-YYYY-MM`)
+// renders as a draft: the layout and lines its invoice will have so far, marked "DRAFT —
+// not an invoice; amounts change until the month closes", without an invoice number, due
+// date or payment status. A month the list does not offer, an unknown name and another
+// tenant's invoice answer 404.
 //
 // Corresponds with GET /api/web/namespaces/{namespace}/usage/invoice_pdf (the `DownloadInvoicePdf` operationId).
 func (c *Client) DownloadInvoicePdf(ctx context.Context, namespace DownloadInvoicePdfParamsNamespace, params *DownloadInvoicePdfParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4032,8 +4089,11 @@ func (c *Client) DownloadInvoicePdf(ctx context.Context, namespace DownloadInvoi
 
 // ListInvoices List invoices
 //
-// The tenant's invoices, newest period first: issued ones (immutable) and the running
-// month as a `STATUS_PENDING` invoice with `active: true`. `limit` caps the count.
+// The tenant's invoices, newest period first: the running month as a `STATUS_PENDING`
+// invoice with `active: true` (its amount is `current_usage`'s `total_cost`), the month
+// before it as pending while it is not closed yet, then the issued invoices (immutable).
+// A month that bills nothing has no entry. `limit` caps the count. Every item listed
+// downloads with `invoice_pdf`.
 //
 // Corresponds with GET /api/web/namespaces/{namespace}/usage/invoices/custom_list (the `ListInvoices` operationId).
 func (c *Client) ListInvoices(ctx context.Context, namespace ListInvoicesParamsNamespace, params *ListInvoicesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5537,7 +5597,7 @@ type ClientWithResponsesInterface interface {
 	// ListUsagePlansWithResponse The plan catalogue
 	//
 	// Every plan of the catalogue, once per locale (`en-US`, then `fr-FR`), with prices
-	// (cents), trial, allowed and included add-ons, default quota and transition flow. The
+	// (minor units), trial, allowed and included add-ons, default quota and transition flow. The
 	// tenant's current plan has `current: true` in each.
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -5686,14 +5746,25 @@ type ClientWithResponsesInterface interface {
 
 	// ListCurrentUsageWithBodyWithResponse Month-to-date usage with prices
 	//
-	// Priced usage of the running billing month (or of `[from, to)` inside one calendar
-	// month; a window that crosses a month answers 400): one item per usage type of the plan's
-	// rate card (and per other type used), with quantity, billable quantity and amount, the
-	// plan's flat price as a `fixed` item, the coupons applied, the discount and the total
-	// cost. Amounts are cents as decimal strings. Percentage coupons discount every item,
-	// rounded half to even per item; fixed-amount coupons then come off the total, which
-	// never goes below zero; `total_cost` is exactly the sum of the item amounts minus
-	// `discount`. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
+	// What the running billing month bills so far: every line its invoice will have. With
+	// `from`/`to`, the usage of `[from, to)` inside one calendar month, priced the same way
+	// (a window that crosses a month answers 400). The items:
+	// - `plan_flat_price` (`fixed`): the flat price of each plan the tenant was on during
+	//   the month, pro-rated to the time on it; `quantity` is that part of the month.
+	// - `addon_fee` (`fixed`): each add-on's monthly price, pro-rated to the time it was
+	//   active on a plan that allows it and does not include it.
+	// - one item per usage type of each such plan's rate card (and per other type used):
+	//   the quantity used, the billable units beyond what the plan includes (its allowance
+	//   pro-rated like its price) and the amount; a type without usage is `STATUS_NO_DATA`.
+	// `metric_labels` name the usage type and the plan (`plan=`), and where they apply the
+	// add-on (`addon=`), the allowance (`included=`) and the price (`price=`). `coupons`
+	// are the plans' coupons: percentages come off every amount, rounded half to even per
+	// item; fixed amounts (pro-rated like the plan) then come off the total, which never goes
+	// below zero. `total_cost` is exactly the sum of the item amounts minus `discount`, and
+	// for the month so far (no window, or one from the month's start to the present) it is
+	// the `amount` of the month's pending invoice in `invoices/custom_list`, to the cent.
+	// Amounts are in minor units of `currency_code`. Costs are tenant-wide: only the `system`
+	// namespace answers (400 otherwise).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5702,14 +5773,25 @@ type ClientWithResponsesInterface interface {
 
 	// ListCurrentUsageWithResponse Month-to-date usage with prices
 	//
-	// Priced usage of the running billing month (or of `[from, to)` inside one calendar
-	// month; a window that crosses a month answers 400): one item per usage type of the plan's
-	// rate card (and per other type used), with quantity, billable quantity and amount, the
-	// plan's flat price as a `fixed` item, the coupons applied, the discount and the total
-	// cost. Amounts are cents as decimal strings. Percentage coupons discount every item,
-	// rounded half to even per item; fixed-amount coupons then come off the total, which
-	// never goes below zero; `total_cost` is exactly the sum of the item amounts minus
-	// `discount`. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
+	// What the running billing month bills so far: every line its invoice will have. With
+	// `from`/`to`, the usage of `[from, to)` inside one calendar month, priced the same way
+	// (a window that crosses a month answers 400). The items:
+	// - `plan_flat_price` (`fixed`): the flat price of each plan the tenant was on during
+	//   the month, pro-rated to the time on it; `quantity` is that part of the month.
+	// - `addon_fee` (`fixed`): each add-on's monthly price, pro-rated to the time it was
+	//   active on a plan that allows it and does not include it.
+	// - one item per usage type of each such plan's rate card (and per other type used):
+	//   the quantity used, the billable units beyond what the plan includes (its allowance
+	//   pro-rated like its price) and the amount; a type without usage is `STATUS_NO_DATA`.
+	// `metric_labels` name the usage type and the plan (`plan=`), and where they apply the
+	// add-on (`addon=`), the allowance (`included=`) and the price (`price=`). `coupons`
+	// are the plans' coupons: percentages come off every amount, rounded half to even per
+	// item; fixed amounts (pro-rated like the plan) then come off the total, which never goes
+	// below zero. `total_cost` is exactly the sum of the item amounts minus `discount`, and
+	// for the month so far (no window, or one from the month's start to the present) it is
+	// the `amount` of the month's pending invoice in `invoices/custom_list`, to the cent.
+	// Amounts are in minor units of `currency_code`. Costs are tenant-wide: only the `system`
+	// namespace answers (400 otherwise).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5748,11 +5830,11 @@ type ClientWithResponsesInterface interface {
 
 	// ListMonthlyUsageWithBodyWithResponse Totals of past months
 	//
-	// One total per past month, newest first, in cents: the last complete month back to the
-	// first month with usage in the last twelve. A closed month's total is what its invoice
-	// billed; a month not closed yet is priced the way its invoice will be: the flat price of
-	// each plan the tenant was on, pro-rated, its usage at that plan's rates, add-ons, minus
-	// coupons. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
+	// One total per past month, newest first, in minor units of `currency_code`: each month
+	// since the tenant was created, the last twelve at most. A closed month's total is what
+	// its invoice billed (0 for a month closed with nothing to bill); a month not closed yet
+	// is its pending invoice's amount so far, priced as `current_usage` prices the running
+	// month. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5761,11 +5843,11 @@ type ClientWithResponsesInterface interface {
 
 	// ListMonthlyUsageWithResponse Totals of past months
 	//
-	// One total per past month, newest first, in cents: the last complete month back to the
-	// first month with usage in the last twelve. A closed month's total is what its invoice
-	// billed; a month not closed yet is priced the way its invoice will be: the flat price of
-	// each plan the tenant was on, pro-rated, its usage at that plan's rates, add-ons, minus
-	// coupons. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
+	// One total per past month, newest first, in minor units of `currency_code`: each month
+	// since the tenant was created, the last twelve at most. A closed month's total is what
+	// its invoice billed (0 for a month closed with nothing to bill); a month not closed yet
+	// is its pending invoice's amount so far, priced as `current_usage` prices the running
+	// month. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5918,8 +6000,12 @@ type ClientWithResponsesInterface interface {
 
 	// DownloadInvoicePdfWithResponse Download an invoice as PDF
 	//
-	// The PDF of an issued invoice, base64-encoded in `pdf`. The same invoice always renders
-	// to the same bytes. The running month has no PDF (404).
+	// The PDF of an invoice the list offers, base64-encoded in `pdf`. An issued invoice (named
+	// by its number) always renders to the same bytes. A pending month (`pending-YYYY-MM`)
+	// renders as a draft: the layout and lines its invoice will have so far, marked "DRAFT —
+	// not an invoice; amounts change until the month closes", without an invoice number, due
+	// date or payment status. A month the list does not offer, an unknown name and another
+	// tenant's invoice answer 404.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -5928,8 +6014,11 @@ type ClientWithResponsesInterface interface {
 
 	// ListInvoicesWithResponse List invoices
 	//
-	// The tenant's invoices, newest period first: issued ones (immutable) and the running
-	// month as a `STATUS_PENDING` invoice with `active: true`. `limit` caps the count.
+	// The tenant's invoices, newest period first: the running month as a `STATUS_PENDING`
+	// invoice with `active: true` (its amount is `current_usage`'s `total_cost`), the month
+	// before it as pending while it is not closed yet, then the issued invoices (immutable).
+	// A month that bills nothing has no entry. `limit` caps the count. Every item listed
+	// downloads with `invoice_pdf`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -9180,7 +9269,7 @@ func (c *ClientWithResponses) GetCurrentPlanWithResponse(ctx context.Context, pa
 // ListUsagePlansWithResponse The plan catalogue
 //
 // Every plan of the catalogue, once per locale (`en-US`, then `fr-FR`), with prices
-// (cents), trial, allowed and included add-ons, default quota and transition flow. The
+// (minor units), trial, allowed and included add-ons, default quota and transition flow. The
 // tenant's current plan has `current: true` in each.
 //
 // Returns a wrapper object for the known response body format(s).
@@ -9401,14 +9490,26 @@ func (c *ClientWithResponses) InitiatePlanTransitionWithResponse(ctx context.Con
 
 // ListCurrentUsageWithBodyWithResponse Month-to-date usage with prices
 //
-// Priced usage of the running billing month (or of `[from, to)` inside one calendar
-// month; a window that crosses a month answers 400): one item per usage type of the plan's
-// rate card (and per other type used), with quantity, billable quantity and amount, the
-// plan's flat price as a `fixed` item, the coupons applied, the discount and the total
-// cost. Amounts are cents as decimal strings. Percentage coupons discount every item,
-// rounded half to even per item; fixed-amount coupons then come off the total, which
-// never goes below zero; `total_cost` is exactly the sum of the item amounts minus
-// `discount`. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
+// What the running billing month bills so far: every line its invoice will have. With
+// `from`/`to`, the usage of `[from, to)` inside one calendar month, priced the same way
+// (a window that crosses a month answers 400). The items:
+//   - `plan_flat_price` (`fixed`): the flat price of each plan the tenant was on during
+//     the month, pro-rated to the time on it; `quantity` is that part of the month.
+//   - `addon_fee` (`fixed`): each add-on's monthly price, pro-rated to the time it was
+//     active on a plan that allows it and does not include it.
+//   - one item per usage type of each such plan's rate card (and per other type used):
+//     the quantity used, the billable units beyond what the plan includes (its allowance
+//     pro-rated like its price) and the amount; a type without usage is `STATUS_NO_DATA`.
+//
+// `metric_labels` name the usage type and the plan (`plan=`), and where they apply the
+// add-on (`addon=`), the allowance (`included=`) and the price (`price=`). `coupons`
+// are the plans' coupons: percentages come off every amount, rounded half to even per
+// item; fixed amounts (pro-rated like the plan) then come off the total, which never goes
+// below zero. `total_cost` is exactly the sum of the item amounts minus `discount`, and
+// for the month so far (no window, or one from the month's start to the present) it is
+// the `amount` of the month's pending invoice in `invoices/custom_list`, to the cent.
+// Amounts are in minor units of `currency_code`. Costs are tenant-wide: only the `system`
+// namespace answers (400 otherwise).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9423,14 +9524,26 @@ func (c *ClientWithResponses) ListCurrentUsageWithBodyWithResponse(ctx context.C
 
 // ListCurrentUsageWithResponse Month-to-date usage with prices
 //
-// Priced usage of the running billing month (or of `[from, to)` inside one calendar
-// month; a window that crosses a month answers 400): one item per usage type of the plan's
-// rate card (and per other type used), with quantity, billable quantity and amount, the
-// plan's flat price as a `fixed` item, the coupons applied, the discount and the total
-// cost. Amounts are cents as decimal strings. Percentage coupons discount every item,
-// rounded half to even per item; fixed-amount coupons then come off the total, which
-// never goes below zero; `total_cost` is exactly the sum of the item amounts minus
-// `discount`. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
+// What the running billing month bills so far: every line its invoice will have. With
+// `from`/`to`, the usage of `[from, to)` inside one calendar month, priced the same way
+// (a window that crosses a month answers 400). The items:
+//   - `plan_flat_price` (`fixed`): the flat price of each plan the tenant was on during
+//     the month, pro-rated to the time on it; `quantity` is that part of the month.
+//   - `addon_fee` (`fixed`): each add-on's monthly price, pro-rated to the time it was
+//     active on a plan that allows it and does not include it.
+//   - one item per usage type of each such plan's rate card (and per other type used):
+//     the quantity used, the billable units beyond what the plan includes (its allowance
+//     pro-rated like its price) and the amount; a type without usage is `STATUS_NO_DATA`.
+//
+// `metric_labels` name the usage type and the plan (`plan=`), and where they apply the
+// add-on (`addon=`), the allowance (`included=`) and the price (`price=`). `coupons`
+// are the plans' coupons: percentages come off every amount, rounded half to even per
+// item; fixed amounts (pro-rated like the plan) then come off the total, which never goes
+// below zero. `total_cost` is exactly the sum of the item amounts minus `discount`, and
+// for the month so far (no window, or one from the month's start to the present) it is
+// the `amount` of the month's pending invoice in `invoices/custom_list`, to the cent.
+// Amounts are in minor units of `currency_code`. Costs are tenant-wide: only the `system`
+// namespace answers (400 otherwise).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9487,11 +9600,11 @@ func (c *ClientWithResponses) ListHourlyUsageDetailsWithResponse(ctx context.Con
 
 // ListMonthlyUsageWithBodyWithResponse Totals of past months
 //
-// One total per past month, newest first, in cents: the last complete month back to the
-// first month with usage in the last twelve. A closed month's total is what its invoice
-// billed; a month not closed yet is priced the way its invoice will be: the flat price of
-// each plan the tenant was on, pro-rated, its usage at that plan's rates, add-ons, minus
-// coupons. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
+// One total per past month, newest first, in minor units of `currency_code`: each month
+// since the tenant was created, the last twelve at most. A closed month's total is what
+// its invoice billed (0 for a month closed with nothing to bill); a month not closed yet
+// is its pending invoice's amount so far, priced as `current_usage` prices the running
+// month. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9506,11 +9619,11 @@ func (c *ClientWithResponses) ListMonthlyUsageWithBodyWithResponse(ctx context.C
 
 // ListMonthlyUsageWithResponse Totals of past months
 //
-// One total per past month, newest first, in cents: the last complete month back to the
-// first month with usage in the last twelve. A closed month's total is what its invoice
-// billed; a month not closed yet is priced the way its invoice will be: the flat price of
-// each plan the tenant was on, pro-rated, its usage at that plan's rates, add-ons, minus
-// coupons. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
+// One total per past month, newest first, in minor units of `currency_code`: each month
+// since the tenant was created, the last twelve at most. A closed month's total is what
+// its invoice billed (0 for a month closed with nothing to bill); a month not closed yet
+// is its pending invoice's amount so far, priced as `current_usage` prices the running
+// month. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9735,8 +9848,12 @@ func (c *ClientWithResponses) ListSubscriptionsWithResponse(ctx context.Context,
 
 // DownloadInvoicePdfWithResponse Download an invoice as PDF
 //
-// The PDF of an issued invoice, base64-encoded in `pdf`. The same invoice always renders
-// to the same bytes. The running month has no PDF (404).
+// The PDF of an invoice the list offers, base64-encoded in `pdf`. An issued invoice (named
+// by its number) always renders to the same bytes. A pending month (`pending-YYYY-MM`)
+// renders as a draft: the layout and lines its invoice will have so far, marked "DRAFT —
+// not an invoice; amounts change until the month closes", without an invoice number, due
+// date or payment status. A month the list does not offer, an unknown name and another
+// tenant's invoice answer 404.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -9751,8 +9868,11 @@ func (c *ClientWithResponses) DownloadInvoicePdfWithResponse(ctx context.Context
 
 // ListInvoicesWithResponse List invoices
 //
-// The tenant's invoices, newest period first: issued ones (immutable) and the running
-// month as a `STATUS_PENDING` invoice with `active: true`. `limit` caps the count.
+// The tenant's invoices, newest period first: the running month as a `STATUS_PENDING`
+// invoice with `active: true` (its amount is `current_usage`'s `total_cost`), the month
+// before it as pending while it is not closed yet, then the issued invoices (immutable).
+// A month that bills nothing has no entry. `limit` caps the count. Every item listed
+// downloads with `invoice_pdf`.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -6,7 +6,7 @@ package fault
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -173,6 +173,39 @@ func KindOf(err error) Kind {
 	return KindInternal
 }
 
+// MaxFields caps how many broken rules one answer lists; its message says
+// how many more there were.
+const MaxFields = 50
+
+// Invalid is the one invalid-input error for a list of broken rules, from
+// whichever layer found them (the request validator or a domain's checks):
+// the fields ordered by their path, numbers compared as numbers (records[2]
+// before records[10]), at most MaxFields of them. cause is kept for the log
+// only.
+func Invalid(fields []FieldError, cause error) error {
+	fields = slices.Clone(fields)
+	slices.SortStableFunc(fields, func(a, b FieldError) int {
+		switch {
+		case naturalLess(a.Field, b.Field):
+			return -1
+		case naturalLess(b.Field, a.Field):
+			return 1
+		}
+		return 0
+	})
+	msg := "invalid request"
+	if len(fields) > MaxFields {
+		msg = fmt.Sprintf("invalid request (%d more problems not listed)", len(fields)-MaxFields)
+		fields = fields[:MaxFields]
+	}
+	return &Error{Kind: KindInvalid, Message: msg, Fields: fields, Err: cause}
+}
+
+// InvalidField is the invalid-input error of one broken rule of one field.
+func InvalidField(field, rule, detail string) error {
+	return Invalid([]FieldError{{Field: field, Rule: rule, Detail: detail}}, nil)
+}
+
 // Violations collects field errors so one answer lists everything wrong.
 type Violations struct {
 	fields []FieldError
@@ -186,15 +219,13 @@ func (v *Violations) Add(field, rule, detail string) {
 // Len is the number of recorded violations.
 func (v *Violations) Len() int { return len(v.fields) }
 
-// Err returns nil when nothing was recorded, else a KindInvalid error listing
-// the violations in a stable order.
+// Err returns nil when nothing was recorded, else the Invalid error listing
+// the violations.
 func (v *Violations) Err() error {
 	if len(v.fields) == 0 {
 		return nil
 	}
-	fields := append([]FieldError(nil), v.fields...)
-	sort.SliceStable(fields, func(i, j int) bool { return naturalLess(fields[i].Field, fields[j].Field) })
-	return &Error{Kind: KindInvalid, Message: "invalid request", Fields: fields}
+	return Invalid(v.fields, nil)
 }
 
 // naturalLess orders field paths with their numbers compared as numbers,

@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
 
 	"billing-api/server/fault"
+	"billing-api/server/period"
 	"billing-api/server/tenancy"
-	"billing-api/server/usage"
 )
 
 // Outcome of closing one tenant's period.
@@ -41,31 +42,26 @@ type TenantClose struct {
 	Err     error
 }
 
-// PeriodOf parses a billing period, "YYYY-MM", into its first instant.
-func PeriodOf(field, s string) (time.Time, error) {
-	t, err := time.Parse("2006-01", s)
+// PeriodOf reads a billing period written as YYYY-MM; field names it in
+// the error.
+func PeriodOf(field, s string) (period.Month, error) {
+	m, err := period.Parse(s)
 	if err != nil {
-		var v fault.Violations
-		v.Add(field, "period", "must be a calendar month as YYYY-MM, such as 2026-10")
-		return time.Time{}, v.Err()
+		return period.Month{}, fault.InvalidField(field, "period", "must be a calendar month as YYYY-MM, such as 2026-10")
 	}
-	return t.UTC(), nil
+	return m, nil
 }
 
-// ClosePeriod closes the month starting at period for the tenant named
-// tenantName, or for every tenant when it is empty: each tenant that existed
-// before the month ended gets one invoice for it (or none, when nothing was
-// billed), which is then collected. The month must have ended. Closing again
-// changes nothing but resuming a collection a crash interrupted.
-func (s *Service) ClosePeriod(ctx context.Context, period time.Time, tenantName string) ([]TenantClose, error) {
-	start := usage.MonthStart(period)
-	end := start.AddDate(0, 1, 0)
-	if now := s.now(); now.Before(end) {
-		var v fault.Violations
-		v.Add("period", "ended", fmt.Sprintf("%s has not ended yet (it ends %s)", start.Format("2006-01"), end.Format(time.RFC3339)))
-		return nil, v.Err()
+// ClosePeriod closes month m for the tenant named tenantName, or for every
+// tenant when it is empty: each tenant that existed before the month ended
+// gets one invoice for it (or none, when nothing was billed), which is then
+// collected. The month must have ended. Closing again changes nothing but
+// resuming a collection a crash interrupted.
+func (s *Service) ClosePeriod(ctx context.Context, m period.Month, tenantName string) ([]TenantClose, error) {
+	if now := s.now(); now.Before(m.End()) {
+		return nil, fault.InvalidField("period", "ended", fmt.Sprintf("%s has not ended yet (it ends %s)", m, m.End().Format(time.RFC3339)))
 	}
-	tenants, err := s.tenantsOf(ctx, start, tenantName)
+	tenants, err := s.tenantsOf(ctx, m, tenantName)
 	if err != nil {
 		return nil, err
 	}
@@ -74,25 +70,23 @@ func (s *Service) ClosePeriod(ctx context.Context, period time.Time, tenantName 
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
-		out = append(out, s.closeTenant(ctx, t, start))
+		out = append(out, s.closeTenant(ctx, t, m))
 	}
 	return out, nil
 }
 
 // tenantsOf returns the tenant named tenantName, or every tenant, that
-// existed before the month starting at start ended.
-func (s *Service) tenantsOf(ctx context.Context, start time.Time, tenantName string) ([]tenancy.Tenant, error) {
+// existed before month m ended.
+func (s *Service) tenantsOf(ctx context.Context, m period.Month, tenantName string) ([]tenancy.Tenant, error) {
 	var all []tenancy.Tenant
 	if tenantName != "" {
 		t, err := s.tenants.Tenant(ctx, tenantName)
 		if err != nil {
 			return nil, err
 		}
-		if !t.CreatedAt.Before(start.AddDate(0, 1, 0)) {
-			var v fault.Violations
-			v.Add("tenant", "existed", fmt.Sprintf("tenant %s was created on %s, after %s ended: it has nothing to close",
-				t.Name, t.CreatedAt.Format(time.RFC3339), start.Format("2006-01")))
-			return nil, v.Err()
+		if !t.CreatedAt.Before(m.End()) {
+			return nil, fault.InvalidField("tenant", "existed", fmt.Sprintf("tenant %s was created on %s, after %s ended: it has nothing to close",
+				t.Name, t.CreatedAt.Format(time.RFC3339), m))
 		}
 		all = []tenancy.Tenant{t}
 	} else {
@@ -101,27 +95,25 @@ func (s *Service) tenantsOf(ctx context.Context, start time.Time, tenantName str
 			return nil, err
 		}
 	}
-	end := start.AddDate(0, 1, 0)
 	var out []tenancy.Tenant
 	for _, t := range all {
-		if t.CreatedAt.Before(end) {
+		if t.CreatedAt.Before(m.End()) {
 			out = append(out, t)
 		}
 	}
 	return out, nil
 }
 
-// closeTenant issues the tenant's invoice for the month starting at start
-// (once: the tenant is locked, and a unique index backs the check), then
-// collects it.
-func (s *Service) closeTenant(ctx context.Context, t tenancy.Tenant, start time.Time) TenantClose {
+// closeTenant issues the tenant's invoice for month m (once: the tenant is
+// locked, and a unique index backs the check), then collects it.
+func (s *Service) closeTenant(ctx context.Context, t tenancy.Tenant, m period.Month) TenantClose {
 	res := TenantClose{Tenant: t.Name}
 	var inv Invoice
 	err := s.store.WithTx(ctx, func(ctx context.Context) error {
 		if err := s.store.LockTenant(ctx, t.ID); err != nil {
 			return err
 		}
-		existing, ok, err := s.store.InvoiceForPeriod(ctx, t.ID, start)
+		existing, ok, err := s.store.InvoiceForPeriod(ctx, t.ID, m)
 		if err != nil {
 			return err
 		}
@@ -129,28 +121,27 @@ func (s *Service) closeTenant(ctx context.Context, t tenancy.Tenant, start time.
 			res.Outcome, inv = ClosedExisting, existing
 			return nil
 		}
-		closed, err := s.store.PeriodClosed(ctx, t.ID, start)
+		closed, err := s.closings.Closed(ctx, t.ID, m)
 		if err != nil || closed {
 			res.Outcome = ClosedNothingToBill
 			return err
 		}
-		d, err := s.draft(ctx, t.ID, start)
+		d, err := s.draft(ctx, t.ID, m, wholeMonth(m))
 		if err != nil {
 			return err
 		}
-		if !d.Billable {
-			res.Outcome = ClosedNothingToBill
-			return s.usage.ClosePeriod(ctx, t.ID, start)
+		res.Outcome = ClosedNothingToBill
+		if d.Billable {
+			if inv, err = s.issue(ctx, t, d); err != nil {
+				return err
+			}
+			res.Outcome = ClosedIssued
 		}
-		if inv, err = s.issue(ctx, t, d); err != nil {
-			return err
-		}
-		res.Outcome = ClosedIssued
-		return s.usage.ClosePeriod(ctx, t.ID, start)
+		return s.closings.Close(ctx, t.ID, m, s.now())
 	})
 	if fault.KindOf(err) == fault.KindConflict {
 		// Another replica issued it between our check and our insert.
-		existing, ok, rerr := s.store.InvoiceForPeriod(ctx, t.ID, start)
+		existing, ok, rerr := s.store.InvoiceForPeriod(ctx, t.ID, m)
 		if rerr == nil && ok {
 			err, res.Outcome, inv = nil, ClosedExisting, existing
 		}
@@ -189,12 +180,11 @@ func (s *Service) issue(ctx context.Context, t tenancy.Tenant, d Draft) (Invoice
 	seq++
 	now := s.now()
 	inv := Invoice{
-		TenantID: t.ID, ID: uuid.New(), Seq: seq, Number: NumberFor(d.PeriodStart, seq),
-		PeriodStart: d.PeriodStart, PeriodEnd: d.PeriodEnd, Currency: d.Currency,
+		TenantID: t.ID, ID: uuid.New(), Seq: seq, Number: NumberFor(d.Month, seq), Period: d.Month, Currency: d.Currency,
 		Subtotal: d.Subtotal, Discount: d.Discount, Total: d.Total,
 		IssuedAt: now, DueAt: now.AddDate(0, 0, cat.PaymentTermsDays),
 		Seller: Party{Name: cat.Seller.Name, Lines: cat.Seller.Address}, BillTo: billTo(t.DisplayName, t.Name, methods),
-		Lines:  d.Lines,
+		Lines:  d.Lines(),
 		Status: StatusIssued, StatusSince: now, StatusReason: "issued", Round: 1, Collecting: true,
 	}
 	if inv.Total == 0 {
@@ -208,32 +198,29 @@ func (s *Service) issue(ctx context.Context, t tenancy.Tenant, d Draft) (Invoice
 // Due returns the months the scheduler should close at now and has not:
 // every month since the oldest tenant's first that ended at least the grace
 // period ago, oldest first.
-func (s *Service) Due(ctx context.Context) ([]time.Time, error) {
+func (s *Service) Due(ctx context.Context) ([]period.Month, error) {
 	tenants, err := s.tenants.ListTenants(ctx)
 	if err != nil || len(tenants) == 0 {
 		return nil, err
 	}
-	first := tenants[0].CreatedAt
+	first := period.Of(tenants[0].CreatedAt)
 	for _, t := range tenants {
-		first = minTime(first, t.CreatedAt)
+		if m := period.Of(t.CreatedAt); m.Before(first) {
+			first = m
+		}
 	}
-	first = usage.MonthStart(first)
 	// The last month that may close: its end plus the grace is past.
-	last := usage.MonthStart(s.now().Add(-s.grace)).AddDate(0, -1, 0)
+	last := period.Of(s.now().Add(-s.grace)).Prev()
 	if last.Before(first) {
 		return nil, nil
 	}
-	done, err := s.store.FinishedRuns(ctx, first, last.AddDate(0, 1, 0))
+	done, err := s.store.FinishedRuns(ctx, first, last)
 	if err != nil {
 		return nil, err
 	}
-	finished := map[int64]bool{}
-	for _, p := range done {
-		finished[p.Unix()] = true
-	}
-	var out []time.Time
-	for m := first; !m.After(last); m = m.AddDate(0, 1, 0) {
-		if !finished[m.Unix()] {
+	var out []period.Month
+	for m := first; !m.After(last); m = m.Next() {
+		if !slices.Contains(done, m) {
 			out = append(out, m)
 		}
 	}
@@ -253,12 +240,12 @@ const RunLease = 15 * time.Minute
 // standing); later months are closed all the same. Then it resumes every
 // collection left unfinished (a provider error, a stopped process). It
 // returns the months it finished, and an error naming every failure.
-func (s *Service) RunDue(ctx context.Context) ([]time.Time, error) {
+func (s *Service) RunDue(ctx context.Context) ([]period.Month, error) {
 	due, err := s.Due(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var finished []time.Time
+	var finished []period.Month
 	var errs []error
 	for _, m := range due {
 		done, err := s.runMonth(ctx, m)
@@ -280,7 +267,7 @@ func (s *Service) RunDue(ctx context.Context) ([]time.Time, error) {
 
 // runMonth closes month m for every tenant under this replica's claim and
 // reports whether it finished it.
-func (s *Service) runMonth(ctx context.Context, m time.Time) (bool, error) {
+func (s *Service) runMonth(ctx context.Context, m period.Month) (bool, error) {
 	claim := func() (bool, error) {
 		now := s.now()
 		return s.store.ClaimRun(ctx, m, s.owner, now, now.Add(RunLease))
@@ -302,7 +289,7 @@ func (s *Service) runMonth(ctx context.Context, m time.Time) (bool, error) {
 		switch {
 		case r.Outcome == ClosedFailed:
 			failed++
-			errs = append(errs, fmt.Errorf("closing %s for tenant %s: %w", m.Format("2006-01"), r.Tenant, r.Err))
+			errs = append(errs, fmt.Errorf("closing %s for tenant %s: %w", m, r.Tenant, r.Err))
 		case r.Err != nil:
 			// Issued; its collection stays unfinished and is resumed by
 			// ResumeCollections, so the month itself is done.
@@ -341,7 +328,7 @@ func (s *Service) ResumeCollections(ctx context.Context) error {
 // NextDue is when the next month becomes due: the end of the running month
 // plus the grace period.
 func (s *Service) NextDue() time.Time {
-	return usage.MonthStart(s.now().Add(-s.grace)).AddDate(0, 1, 0).Add(s.grace)
+	return period.Of(s.now().Add(-s.grace)).End().Add(s.grace)
 }
 
 // Runs lists the scheduler's runs, newest first.

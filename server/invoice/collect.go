@@ -149,12 +149,13 @@ func (s *Service) target(ctx context.Context, tenantName, number string) (Invoic
 	return inv, err
 }
 
-// notFrom is the conflict of an action the invoice's status does not allow.
-func notFrom(inv Invoice, action, done string, now Invoice) error {
-	if now.Collecting {
-		return fault.Conflictf("invoice %s is being collected; %s it once the collection ends", inv.Number, action)
+// notFrom is the conflict of an action that the invoice, as it stands now
+// (current), does not allow.
+func notFrom(action, done string, current Invoice) error {
+	if current.Collecting {
+		return fault.Conflictf("invoice %s is being collected; %s it once the collection ends", current.Number, action)
 	}
-	return fault.Conflictf("invoice %s is %s; only an ISSUED (or OVERDUE) invoice can be %s", inv.Number, now.Status, done)
+	return fault.Conflictf("invoice %s is %s; only an ISSUED (or OVERDUE) invoice can be %s", current.Number, current.Status, done)
 }
 
 // Retry collects an unpaid invoice again: a new round (PRIMARY, then
@@ -188,9 +189,7 @@ func (s *Service) Retry(ctx context.Context, tenantName, number string) (Invoice
 // the provider (a bank transfer, say), recorded with reference.
 func (s *Service) RecordPayment(ctx context.Context, tenantName, number, reference string) (Invoice, error) {
 	if reference == "" {
-		var v fault.Violations
-		v.Add("reference", "required", "name the payment received (a bank transfer's reference, say)")
-		return Invoice{}, v.Err()
+		return Invoice{}, fault.InvalidField("reference", "required", "name the payment received (a bank transfer's reference, say)")
 	}
 	inv, err := s.target(ctx, tenantName, number)
 	if err != nil {
@@ -207,7 +206,7 @@ func (s *Service) RecordPayment(ctx context.Context, tenantName, number, referen
 			if err != nil {
 				return err
 			}
-			return notFrom(inv, "record a payment for", "marked paid", cur)
+			return notFrom("record a payment for", "marked paid", cur)
 		}
 		_, err = s.store.InsertPayment(ctx, Payment{
 			TenantID: inv.TenantID, InvoiceID: inv.ID, IdempotencyKey: "external/" + inv.ID.String(), Kind: PaymentExternal,
@@ -298,7 +297,7 @@ func (s *Service) Cancel(ctx context.Context, tenantName, number, reason string)
 		return inv, err
 	}
 	if !ok {
-		return cur, notFrom(inv, "cancel", "cancelled", cur)
+		return cur, notFrom("cancel", "cancelled", cur)
 	}
 	return cur, nil
 }

@@ -3,49 +3,83 @@ package invoice
 import (
 	"context"
 	"fmt"
-	"math/big"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
 	"billing-api/server/fault"
-	"billing-api/server/payment"
+	"billing-api/server/money"
+	"billing-api/server/period"
 	"billing-api/server/plan"
 	"billing-api/server/subscription"
 	"billing-api/server/usage"
 )
 
-// Draft is what a tenant's month bills, before (or without) an invoice.
+// Draft is what a tenant's month bills, priced: the one computation behind
+// the pending invoice of the list, current_usage, monthly_usage of an open
+// month, the draft PDF and, once the month has ended, the invoice that
+// closing issues. Its totals are exact sums of its charges.
 type Draft struct {
-	TenantID               uuid.UUID
-	PeriodStart, PeriodEnd time.Time
-	Currency               string
+	TenantID uuid.UUID
+	Month    period.Month
+	Currency string
 	// Billable is false when no part of the month was on a billed plan and
 	// no paid add-on ran: such a month is closed without an invoice.
-	Billable                  bool
-	Lines                     []Line
-	Subtotal, Discount, Total int64
+	Billable bool
+	// Closed is true once the month is closed: what it bills is then its
+	// invoice (or nothing), not this draft.
+	Closed bool
+	// Charges are the month's items in invoice order: per plan the tenant
+	// was on, its fee, its usage lines and its discount; then the add-ons.
+	Charges                   []Charge
+	Subtotal, Discount, Total money.Amount
 }
 
-// planSpan is a part of a period spent on one plan.
+// Charge is one priced item of a month.
+type Charge struct {
+	Kind LineKind
+	// Plan is the plan in force over the charge (for an add-on, the plan it
+	// ran on).
+	Plan plan.Plan
+	// From and To bound what is charged: the time on the plan (a fee, a
+	// discount), the add-on's time on it, or the hours of usage metered.
+	From, To time.Time
+	// Share is the part of the month the plan (or the add-on) was held: it
+	// pro-rates the fee and, for usage, the included quantities.
+	Share money.Rate
+	// Usage is a usage line, priced at the plan's rate card (LineUsage).
+	Usage usage.PricedLine
+	// Addon is the add-on billed (LineAddon).
+	Addon plan.Addon
+	// Coupons are the plan's coupons a discount applies (LineDiscount).
+	Coupons []usage.Coupon
+	// UnitPrice is the monthly fee or the price per billable unit; Amount
+	// is what the charge adds (a discount's is negative).
+	UnitPrice, Amount money.Amount
+}
+
+// Billed reports whether the charge is on a plan that bills (a plan with
+// billing disabled reports its usage at no charge).
+func (c Charge) Billed() bool { return !c.Plan.BillingDisabled }
+
+// planSpan is a part of a month spent on one plan.
 type planSpan struct {
 	Plan     plan.Plan
 	From, To time.Time
 }
 
-// spans cuts [start, end) by the tenant's plan history. Time before the
+// spans cuts month m by the tenant's plan history. Time before the
 // tenant's first plan (it did not exist yet) is in no span.
-func spans(cat *plan.Catalogue, hist []plan.Assignment, start, end time.Time) ([]planSpan, error) {
+func spans(cat *plan.Catalogue, hist []plan.Assignment, m period.Month) ([]planSpan, error) {
 	var out []planSpan
 	for i, a := range hist {
-		from, to := a.Since, end
+		from, to := a.Since, m.End()
 		if i+1 < len(hist) {
 			to = hist[i+1].Since
 		}
-		from = maxTime(from, start)
-		to = minTime(to, end)
+		from = maxTime(from, m.Start())
+		to = minTime(to, m.End())
 		if !to.After(from) {
 			continue
 		}
@@ -58,45 +92,29 @@ func spans(cat *plan.Catalogue, hist []plan.Assignment, start, end time.Time) ([
 	return out, nil
 }
 
-// fraction is the part num/den of a period (durations in microseconds).
-type fraction struct{ num, den int64 }
-
-func fractionOf(from, to, start, end time.Time) fraction {
-	return fraction{num: to.Sub(from).Microseconds(), den: end.Sub(start).Microseconds()}
-}
-
-func (f fraction) whole() bool { return f.num == f.den }
-
-// of is n × f, rounded half to even.
-func (f fraction) of(n int64) int64 {
-	if f.whole() {
-		return n
-	}
-	return usage.DivRoundHalfEven(new(big.Int).Mul(big.NewInt(n), big.NewInt(f.num)), big.NewInt(f.den)).Int64()
-}
-
-// months is f as a quantity of months ("1 month", "0.709677 month").
-func (f fraction) months() string {
-	return usage.DivDecimal(usage.Quantity(f.num), usage.Quantity(f.den), 6) + " month"
+// shareOf is the part of month m that [from, to) makes up, to the
+// microsecond.
+func shareOf(from, to time.Time, m period.Month) money.Rate {
+	return money.Ratio(to.Sub(from).Microseconds(), m.End().Sub(m.Start()).Microseconds())
 }
 
 // prorate scales what is monthly in p — the flat price, the included
-// quantities and fixed-amount coupons — to the fraction f of the month.
-func prorate(p usage.Pricing, f fraction) usage.Pricing {
-	if f.whole() {
+// quantities and fixed-amount coupons — to the share of the month.
+func prorate(p usage.Pricing, share money.Rate) usage.Pricing {
+	if share.IsOne() {
 		return p
 	}
-	p.FlatPriceCents = f.of(p.FlatPriceCents)
+	p.FlatPrice = share.Apply(p.FlatPrice)
 	rates := make(map[string]usage.Rate, len(p.Rates))
 	for name, r := range p.Rates {
-		r.Included = usage.Quantity(f.of(int64(r.Included)))
+		r.Included = usage.Quantity(share.ApplyInt(int64(r.Included)))
 		rates[name] = r
 	}
 	p.Rates = rates
 	coupons := make([]usage.Coupon, len(p.Coupons))
 	for i, c := range p.Coupons {
 		if c.Kind == usage.DiscountFixed {
-			c.Amount = int32(f.of(int64(c.Amount)))
+			c.Amount = int32(share.ApplyInt(int64(c.Amount)))
 		}
 		coupons[i] = c
 	}
@@ -108,215 +126,135 @@ func prorate(p usage.Pricing, f fraction) usage.Pricing {
 // in which the plan changes is billed at the new plan.
 func hourFloor(t time.Time) time.Time { return t.UTC().Truncate(time.Hour) }
 
-// cachedDraft prices the tenant's month starting at period (see draft), through
-// the pending-invoice cache: what the list shows for a month not closed yet.
-func (s *Service) cachedDraft(ctx context.Context, tenantID uuid.UUID, period time.Time) (Draft, error) {
-	return s.drafts.Get(ctx, draftKey{tenant: tenantID, period: period.Unix()}, func(ctx context.Context) (Draft, error) {
-		// A month closed without an invoice bills nothing more.
-		if closed, err := s.store.PeriodClosed(ctx, tenantID, period); err != nil || closed {
-			return Draft{TenantID: tenantID, PeriodStart: period, PeriodEnd: period.AddDate(0, 1, 0)}, err
-		}
-		return s.draft(ctx, tenantID, period)
-	})
-}
+// wholeMonth is the window that meters all of month m.
+func wholeMonth(m period.Month) usage.Window { return usage.Window{From: m.Start(), To: m.End()} }
 
-// draft prices the tenant's month starting at period:
+// draft prices the tenant's month m with the usage metered in window
+// (inside m; the whole month for what an invoice bills):
 //   - per plan it was on (pro-rated by the time on it, to the microsecond),
 //     the plan's flat price, its usage priced at the plan's rate card with
 //     the included quantities pro-rated alike, and its coupons;
 //   - per add-on subscription, the add-on's monthly price pro-rated to the
-//     time it was active on a billed plan that does not include it.
+//     time it was active on a billed plan that allows it and does not
+//     include it.
 //
 // Usage is attributed by hour: an hour belongs to the plan in force at its
 // start, except that the hour of a change belongs to the new plan.
-// Every amount is rounded half to even once, per line; the totals are exact
-// sums of the lines.
-func (s *Service) draft(ctx context.Context, tenantID uuid.UUID, period time.Time) (Draft, error) {
-	start := usage.MonthStart(period)
-	end := start.AddDate(0, 1, 0)
+// Every amount is rounded half to even once, per charge; the totals are
+// exact sums of the charges.
+func (s *Service) draft(ctx context.Context, tenantID uuid.UUID, m period.Month, window usage.Window) (Draft, error) {
 	cat := s.plans.Catalogue()
-	d := Draft{TenantID: tenantID, PeriodStart: start, PeriodEnd: end, Currency: cat.Currency}
-	hist, err := s.plans.History(ctx, tenantID, start, end)
+	d := Draft{TenantID: tenantID, Month: m, Currency: cat.Currency}
+	hist, err := s.plans.History(ctx, tenantID, m.Start(), m.End())
 	if err != nil {
 		return Draft{}, err
 	}
-	ps, err := spans(cat, hist, start, end)
+	ps, err := spans(cat, hist, m)
 	if err != nil {
 		return Draft{}, err
 	}
-	types := s.usage.Types()
-	billed := 0
 	for _, sp := range ps {
-		if !sp.Plan.BillingDisabled {
-			billed++
-		}
-	}
-	for _, sp := range ps {
-		if sp.Plan.BillingDisabled {
-			continue
-		}
-		d.Billable = true
-		f := fractionOf(sp.From, sp.To, start, end)
-		from, to := hourFloor(sp.From), hourFloor(sp.To)
-		if sp.To.Equal(end) {
-			to = end
-		}
-		sums, err := s.usage.Sums(ctx, tenantID, from, to)
+		cs, err := s.priceSpan(ctx, tenantID, m, sp, window)
 		if err != nil {
 			return Draft{}, err
 		}
-		bill := usage.Price(prorate(cat.Pricing(sp.Plan), f), types, sums)
-		on := ""
-		if billed > 1 {
-			on = fmt.Sprintf(" (on %s)", sp.Plan.Name)
-		}
-		if sp.Plan.FlatPriceCents > 0 {
-			d.add(Line{
-				Kind:        LinePlan,
-				Description: fmt.Sprintf("%s plan (%s), %s", sp.Plan.Title, sp.Plan.Name, dateRange(sp.From, sp.To)),
-				Quantity:    f.months(), UnitPrice: sp.Plan.FlatPriceCents, Amount: bill.FlatCents,
-			})
-		}
-		for _, l := range bill.Lines {
-			if !l.Priced || l.Quantity == 0 {
-				continue
-			}
-			d.add(Line{
-				Kind: LineUsage,
-				Description: fmt.Sprintf("%s%s: %s %s used, %s included", l.Type.DisplayName, on,
-					groupDigits(l.Quantity.String()), l.Type.Unit, groupDigits(l.Rate.Included.String())),
-				Quantity:  fmt.Sprintf("%d × %s", l.Billable, l.Rate.BillableUnit),
-				UnitPrice: l.Rate.PriceCents, Amount: l.AmountCents,
-			})
-		}
-		if bill.DiscountCents > 0 {
-			titles := make([]string, len(bill.Coupons))
-			for i, c := range bill.Coupons {
-				titles[i] = c.Title
-			}
-			d.add(Line{
-				Kind: LineDiscount, Description: "Discount" + on + ": " + strings.Join(titles, ", "),
-				Quantity: "1", UnitPrice: -bill.DiscountCents, Amount: -bill.DiscountCents,
-			})
-		}
+		d.add(cs...)
+		d.Billable = d.Billable || !sp.Plan.BillingDisabled
 	}
 	subs, err := s.subs.All(ctx, tenantID)
 	if err != nil {
 		return Draft{}, err
 	}
 	for i := len(subs) - 1; i >= 0; i-- { // oldest first
-		for _, l := range addonLines(cat, subs[i], ps, start, end) {
+		if cs := addonCharges(cat, subs[i], ps, m); len(cs) > 0 {
 			d.Billable = true
-			d.add(l)
+			d.add(cs...)
 		}
 	}
 	return d, nil
 }
 
-// addonLines bills a subscription over the plan spans: its add-on's monthly
-// price, pro-rated to the time it was active on a billed plan that does not
-// include it.
-func addonLines(cat *plan.Catalogue, sub subscription.Subscription, ps []planSpan, start, end time.Time) []Line {
+// priceSpan prices one plan span of month m: its fee, the usage metered in
+// window during it and its discount.
+func (s *Service) priceSpan(ctx context.Context, tenantID uuid.UUID, m period.Month, sp planSpan, window usage.Window) ([]Charge, error) {
+	share := shareOf(sp.From, sp.To, m)
+	from, to := hourFloor(sp.From), hourFloor(sp.To)
+	if sp.To.Equal(m.End()) {
+		to = m.End()
+	}
+	from, to = maxTime(from, window.From), minTime(to, window.To)
+	sums := map[string]usage.Quantity{}
+	if to.After(from) {
+		var err error
+		if sums, err = s.usage.Sums(ctx, tenantID, from, to); err != nil {
+			return nil, err
+		}
+	} else {
+		to = from
+	}
+	bill := usage.Price(prorate(s.plans.Catalogue().Pricing(sp.Plan), share), s.usage.Types(), sums)
+	out := make([]Charge, 0, len(bill.Lines)+2)
+	out = append(out, Charge{
+		Kind: LinePlan, Plan: sp.Plan, From: sp.From, To: sp.To, Share: share,
+		UnitPrice: sp.Plan.FlatPrice, Amount: bill.Flat,
+	})
+	for _, l := range bill.Lines {
+		out = append(out, Charge{
+			Kind: LineUsage, Plan: sp.Plan, From: from, To: to, Share: share, Usage: l,
+			UnitPrice: l.Rate.Price, Amount: l.Amount,
+		})
+	}
+	if bill.Discount > 0 {
+		out = append(out, Charge{
+			Kind: LineDiscount, Plan: sp.Plan, From: sp.From, To: sp.To, Share: share, Coupons: bill.Coupons,
+			UnitPrice: -bill.Discount, Amount: -bill.Discount,
+		})
+	}
+	return out, nil
+}
+
+// addonCharges bills a subscription over the plan spans of month m: its
+// add-on's monthly price, pro-rated to the time it was active on a billed
+// plan that allows it and does not include it. A span whose plan does not
+// allow the add-on bills nothing for it, whatever the subscription says.
+func addonCharges(cat *plan.Catalogue, sub subscription.Subscription, ps []planSpan, m period.Month) []Charge {
 	a, ok := cat.Addon(sub.Addon)
-	if !ok || a.PriceCents == 0 || sub.Included {
+	if !ok || a.Price == 0 || sub.Included {
 		return nil
 	}
-	subEnd := end
+	subEnd := m.End()
 	if sub.CancelledAt != nil {
 		subEnd = *sub.CancelledAt
 	}
-	var out []Line
+	var out []Charge
 	for _, sp := range ps {
-		if sp.Plan.BillingDisabled || slices.Contains(sp.Plan.IncludedAddons, sub.Addon) {
+		if sp.Plan.BillingDisabled || !slices.Contains(sp.Plan.AllowedAddons, sub.Addon) || slices.Contains(sp.Plan.IncludedAddons, sub.Addon) {
 			continue
 		}
 		from, to := maxTime(sp.From, sub.StartedAt), minTime(sp.To, subEnd)
 		if !to.After(from) {
 			continue
 		}
-		f := fractionOf(from, to, start, end)
-		out = append(out, Line{
-			Kind:        LineAddon,
-			Description: fmt.Sprintf("Add-on %s, %s", a.DisplayName, dateRange(from, to)),
-			Quantity:    f.months(), UnitPrice: a.PriceCents, Amount: f.of(a.PriceCents),
+		share := shareOf(from, to, m)
+		out = append(out, Charge{
+			Kind: LineAddon, Plan: sp.Plan, From: from, To: to, Share: share, Addon: a,
+			UnitPrice: a.Price, Amount: share.Apply(a.Price),
 		})
 	}
 	return out
 }
 
-// add appends l and keeps the totals.
-func (d *Draft) add(l Line) {
-	d.Lines = append(d.Lines, l)
-	if l.Amount < 0 {
-		d.Discount -= l.Amount
-	} else {
-		d.Subtotal += l.Amount
+// add appends charges and keeps the totals.
+func (d *Draft) add(cs ...Charge) {
+	for _, c := range cs {
+		d.Charges = append(d.Charges, c)
+		if c.Amount < 0 {
+			d.Discount -= c.Amount
+		} else {
+			d.Subtotal += c.Amount
+		}
 	}
 	d.Total = d.Subtotal - d.Discount
-}
-
-// billTo is the customer block: the tenant's display name and the billing
-// address of its PRIMARY payment method (else of any method that has one).
-func billTo(displayName, name string, methods []payment.Method) Party {
-	p := Party{Name: displayName}
-	if p.Name == "" {
-		p.Name = name
-	}
-	pick := -1
-	for i, m := range methods {
-		if m.Contact.Address1 == "" {
-			continue
-		}
-		if m.Role == payment.RolePrimary || pick < 0 {
-			pick = i
-		}
-	}
-	if pick >= 0 {
-		c := methods[pick].Contact
-		p.Lines = nonEmpty(c.Address1, c.Address2,
-			strings.TrimSpace(strings.Join(nonEmpty(c.City, c.StateCode, c.ZipCode), " ")), c.Country)
-	}
-	p.Lines = append(p.Lines, "Account: "+name)
-	return p
-}
-
-func nonEmpty(ss ...string) []string {
-	var out []string
-	for _, s := range ss {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// dateRange shows [from, to) as days: "10 Oct 2026 – 31 Oct 2026" (to is
-// exclusive, so a span ending at midnight ends the day before).
-func dateRange(from, to time.Time) string {
-	last := to.Add(-time.Microsecond)
-	return from.UTC().Format("2 Jan 2006") + " – " + last.UTC().Format("2 Jan 2006")
-}
-
-// groupDigits puts thousands separators into a decimal's whole part.
-func groupDigits(dec string) string {
-	whole, frac, hasFrac := strings.Cut(dec, ".")
-	neg := strings.HasPrefix(whole, "-")
-	whole = strings.TrimPrefix(whole, "-")
-	var b strings.Builder
-	for i, r := range whole {
-		if i > 0 && (len(whole)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	out := b.String()
-	if neg {
-		out = "-" + out
-	}
-	if hasFrac {
-		out += "." + frac
-	}
-	return out
 }
 
 func maxTime(a, b time.Time) time.Time {

@@ -4,7 +4,9 @@ import (
 	"testing"
 	"time"
 
+	"billing-api/server/money"
 	"billing-api/server/payment"
+	"billing-api/server/period"
 	"billing-api/server/plan"
 	"billing-api/server/subscription"
 	"billing-api/server/usage"
@@ -20,30 +22,16 @@ func day(d int, h ...int) time.Time {
 
 var october = struct{ start, end time.Time }{day(1), time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
 
-// Pro-rating rounds half to even, once per amount.
-func TestFractionRoundsHalfToEven(t *testing.T) {
+var oct = period.New(2026, time.October)
+
+// A share of a month is written with six decimals at most.
+func TestShareOfAMonth(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		f    fraction
-		n    int64
-		want int64
-	}{
-		{fraction{1, 8}, 1900, 238},  // 237.5 → 238 (even)
-		{fraction{3, 8}, 1900, 712},  // 712.5 → 712 (even), not 713
-		{fraction{1, 3}, 1900, 633},  // 633.33…
-		{fraction{2, 3}, 1900, 1267}, // 1266.66…
-		{fraction{5, 5}, 1900, 1900},
-		{fraction{0, 5}, 1900, 0},
-	} {
-		if got := tc.f.of(tc.n); got != tc.want {
-			t.Errorf("%d/%d of %d = %d, want %d", tc.f.num, tc.f.den, tc.n, got, tc.want)
-		}
+	if got := shareOf(day(10), october.end, period.New(2026, time.October)).Decimal(monthPlaces); got != "0.709677" {
+		t.Errorf("22 of 31 days: %q", got)
 	}
-	if got := (fraction{21, 31}).months(); got != "0.677419 month" {
-		t.Errorf("months: %q", got)
-	}
-	if got := (fraction{31, 31}).months(); got != "1 month" {
-		t.Errorf("months: %q", got)
+	if got := shareOf(october.start, october.end, period.New(2026, time.October)); !got.IsOne() {
+		t.Errorf("the whole month: %v", got)
 	}
 }
 
@@ -60,7 +48,7 @@ func TestSpansFollowThePlanHistory(t *testing.T) {
 		{Plan: "INDIVIDUAL", Since: day(10, 14)},
 		{Plan: "TEAM", Since: day(20)},
 	}
-	ps, err := spans(cat, hist, october.start, october.end)
+	ps, err := spans(cat, hist, oct)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,11 +65,11 @@ func TestSpansFollowThePlanHistory(t *testing.T) {
 		}
 	}
 	// A plan taken before the month covers it from its start.
-	ps, _ = spans(cat, []plan.Assignment{{Plan: "TEAM", Since: day(1).AddDate(0, -2, 0)}}, october.start, october.end)
+	ps, _ = spans(cat, []plan.Assignment{{Plan: "TEAM", Since: day(1).AddDate(0, -2, 0)}}, oct)
 	if len(ps) != 1 || !ps[0].From.Equal(october.start) || !ps[0].To.Equal(october.end) {
 		t.Errorf("whole month: %+v", ps)
 	}
-	if _, err := spans(cat, []plan.Assignment{{Plan: "GONE", Since: day(1)}}, october.start, october.end); err == nil {
+	if _, err := spans(cat, []plan.Assignment{{Plan: "GONE", Since: day(1)}}, oct); err == nil {
 		t.Error("a plan the catalogue lacks was priced")
 	}
 }
@@ -91,12 +79,12 @@ func TestSpansFollowThePlanHistory(t *testing.T) {
 func TestProrateScalesWhatIsMonthly(t *testing.T) {
 	t.Parallel()
 	p := usage.Pricing{
-		FlatPriceCents: 4900,
-		Rates:          map[string]usage.Rate{"x": {UnitSize: usage.QuantityScale, Included: 10 * usage.QuantityScale, PriceCents: 7}},
-		Coupons:        []usage.Coupon{{Title: "fixed", Kind: usage.DiscountFixed, Amount: 300}, {Title: "pct", Kind: usage.DiscountPercentage, Amount: 1000}},
+		FlatPrice: 4900,
+		Rates:     map[string]usage.Rate{"x": {UnitSize: usage.QuantityScale, Included: 10 * usage.QuantityScale, Price: 7}},
+		Coupons:   []usage.Coupon{{Title: "fixed", Kind: usage.DiscountFixed, Amount: 300}, {Title: "pct", Kind: usage.DiscountPercentage, Amount: 1000}},
 	}
-	got := prorate(p, fraction{1, 4})
-	if got.FlatPriceCents != 1225 || got.Rates["x"].Included != 2_500_000 || got.Rates["x"].PriceCents != 7 ||
+	got := prorate(p, money.Ratio(1, 4))
+	if got.FlatPrice != 1225 || got.Rates["x"].Included != 2_500_000 || got.Rates["x"].Price != 7 ||
 		got.Coupons[0].Amount != 75 || got.Coupons[1].Amount != 1000 {
 		t.Fatalf("prorated: %+v", got)
 	}
@@ -105,9 +93,9 @@ func TestProrateScalesWhatIsMonthly(t *testing.T) {
 	}
 }
 
-// An add-on is billed for the time it was active on a billed plan that does
-// not include it.
-func TestAddonLinesFollowPlansAndCancellation(t *testing.T) {
+// An add-on is billed for the time it was active on a billed plan that
+// allows it and does not include it.
+func TestAddonChargesFollowPlansAndCancellation(t *testing.T) {
 	t.Parallel()
 	cat, err := plan.Embedded()
 	if err != nil {
@@ -119,18 +107,26 @@ func TestAddonLinesFollowPlansAndCancellation(t *testing.T) {
 	ps := []planSpan{{free, day(1), day(5)}, {individual, day(5), day(16)}, {team, day(16), october.end}}
 	cancelled := day(26)
 	sub := subscription.Subscription{Addon: "f5xc_waap_standard", StartedAt: day(2), CancelledAt: &cancelled}
-	lines := addonLines(cat, sub, ps, october.start, october.end)
+	lines := addonCharges(cat, sub, ps, oct)
 	if len(lines) != 1 {
 		t.Fatalf("lines: %+v", lines)
 	}
 	// 11 of 31 days on INDIVIDUAL at 2900 a month.
-	if l := lines[0]; l.Amount != (fraction{11, 31}).of(2900) || l.UnitPrice != 2900 || l.Kind != LineAddon {
+	if l := lines[0]; l.Amount != money.Ratio(11, 31).Apply(2900) || l.UnitPrice != 2900 || l.Kind != LineAddon {
 		t.Errorf("line: %+v", l)
 	}
 	sub.Addon = "f5xc_synthetic_monitoring_standard"
-	lines = addonLines(cat, sub, ps, october.start, october.end)
-	if len(lines) != 2 || lines[1].Amount != (fraction{10, 31}).of(900) {
+	lines = addonCharges(cat, sub, ps, oct)
+	if len(lines) != 2 || lines[1].Amount != money.Ratio(10, 31).Apply(900) {
 		t.Errorf("lines: %+v", lines)
+	}
+	// A span whose plan does not allow the add-on bills nothing for it,
+	// whatever the subscription says (one stored in a race with the plan
+	// change, say): CDN Advanced is allowed on TEAM only.
+	sub = subscription.Subscription{Addon: "f5xc_content_delivery_network_advanced", StartedAt: day(2)}
+	lines = addonCharges(cat, sub, ps, oct)
+	if len(lines) != 1 || !lines[0].From.Equal(day(16)) || lines[0].Plan.Name != "TEAM" {
+		t.Errorf("an add-on billed on a plan that does not allow it: %+v", lines)
 	}
 }
 
@@ -152,14 +148,5 @@ func TestBillToPrefersThePrimaryAddress(t *testing.T) {
 	}
 	if got := billTo("", "acme", nil); got.Name != "acme" || len(got.Lines) != 1 {
 		t.Errorf("no methods: %+v", got)
-	}
-}
-
-func TestGroupDigits(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]string{"0": "0", "999": "999", "1000": "1,000", "19234111.5": "19,234,111.5", "-1234567": "-1,234,567"} {
-		if got := groupDigits(in); got != want {
-			t.Errorf("%s: %s, want %s", in, got, want)
-		}
 	}
 }

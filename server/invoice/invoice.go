@@ -11,13 +11,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
 	"billing-api/server/cache"
 	"billing-api/server/clock"
+	"billing-api/server/money"
 	"billing-api/server/payment"
+	"billing-api/server/period"
 	"billing-api/server/plan"
 	"billing-api/server/subscription"
 	"billing-api/server/tenancy"
@@ -48,15 +51,15 @@ const (
 	LineDiscount LineKind = "DISCOUNT"
 )
 
-// Line is one item of an invoice. Money is in the currency's minor units;
-// a discount line's amount is negative.
+// Line is one item of an invoice as printed; a discount line's amount is
+// negative.
 type Line struct {
 	Kind        LineKind
 	Description string
 	// Quantity is preformatted ("0.709677 month", "9 × 1M requests").
 	Quantity  string
-	UnitPrice int64
-	Amount    int64
+	UnitPrice money.Amount
+	Amount    money.Amount
 }
 
 // Party is a seller or a customer billed: a name and address lines.
@@ -71,13 +74,13 @@ type Invoice struct {
 	TenantID uuid.UUID
 	ID       uuid.UUID
 	// Seq numbers the tenant's invoices from 1; Number is the readable form.
-	Seq                    int64
-	Number                 string
-	PeriodStart, PeriodEnd time.Time
-	Currency               string
+	Seq      int64
+	Number   string
+	Period   period.Month
+	Currency string
 	// Subtotal is the sum of the positive lines, Discount of the discount
 	// lines (as a positive amount), Total = Subtotal − Discount.
-	Subtotal, Discount, Total int64
+	Subtotal, Discount, Total money.Amount
 	IssuedAt, DueAt           time.Time
 	Seller, BillTo            Party
 	Lines                     []Line
@@ -103,15 +106,27 @@ func (inv Invoice) StatusAt(now time.Time) Status {
 	return inv.Status
 }
 
-// NumberFor is the readable number of a tenant's seq-th invoice, for the
-// period starting at period: INV-2026-10-000007.
-func NumberFor(period time.Time, seq int64) string {
-	return fmt.Sprintf("INV-%04d-%02d-%06d", period.Year(), int(period.Month()), seq)
+// NumberFor is the readable number of a tenant's seq-th invoice, for month
+// m: INV-2026-10-000007.
+func NumberFor(m period.Month, seq int64) string {
+	return fmt.Sprintf("INV-%s-%06d", m, seq)
 }
 
-// PendingName is the name the list gives a month not yet invoiced.
-func PendingName(period time.Time) string {
-	return fmt.Sprintf("pending-%04d-%02d", period.Year(), int(period.Month()))
+// pendingPrefix starts the name the list gives a month not yet invoiced.
+const pendingPrefix = "pending-"
+
+// PendingName is the name the list gives month m while it is not invoiced:
+// pending-2026-11.
+func PendingName(m period.Month) string { return pendingPrefix + m.String() }
+
+// pendingMonth reads the month a PendingName names.
+func pendingMonth(name string) (period.Month, bool) {
+	rest, ok := strings.CutPrefix(name, pendingPrefix)
+	if !ok {
+		return period.Month{}, false
+	}
+	m, err := period.Parse(rest)
+	return m, err == nil && PendingName(m) == name
 }
 
 // PaymentKind is what a payment record is.
@@ -146,7 +161,7 @@ type Payment struct {
 	MethodRole     payment.Role
 	// Token is the provider token charged (never shown).
 	Token      string
-	Amount     int64
+	Amount     money.Amount
 	Outcome    Outcome
 	Reference  string
 	Detail     string
@@ -156,7 +171,7 @@ type Payment struct {
 
 // Run is the scheduler's record of closing one period.
 type Run struct {
-	Period     time.Time
+	Period     period.Month
 	Owner      string
 	LeaseUntil time.Time
 	StartedAt  time.Time
@@ -168,7 +183,7 @@ type Run struct {
 // Filter selects invoices for the operator.
 type Filter struct {
 	TenantID *uuid.UUID
-	Period   *time.Time
+	Period   *period.Month
 	// Status selects by status as read at Now (OVERDUE: ISSUED and due).
 	Status Status
 	Now    time.Time
@@ -182,11 +197,8 @@ type Store interface {
 	// ingestion (which holds it shared) waits, so a record is either in the
 	// invoice or flagged late.
 	LockTenant(ctx context.Context, tenantID uuid.UUID) error
-	// InvoiceForPeriod returns the tenant's invoice for the period.
-	InvoiceForPeriod(ctx context.Context, tenantID uuid.UUID, period time.Time) (Invoice, bool, error)
-	// PeriodClosed reports whether the tenant's month is closed (invoiced,
-	// or closed with nothing to bill).
-	PeriodClosed(ctx context.Context, tenantID uuid.UUID, period time.Time) (bool, error)
+	// InvoiceForPeriod returns the tenant's invoice for month m.
+	InvoiceForPeriod(ctx context.Context, tenantID uuid.UUID, m period.Month) (Invoice, bool, error)
 	LastSeq(ctx context.Context, tenantID uuid.UUID) (int64, error)
 	// InsertInvoice stores an invoice and its lines; a second invoice for
 	// the same tenant and period is a conflict (a unique index).
@@ -220,17 +232,17 @@ type Store interface {
 	// EndRound ends the round under way.
 	EndRound(ctx context.Context, tenantID, id uuid.UUID, round int) error
 
-	// ClaimRun takes the lease on closing period (a new run, or one whose
+	// ClaimRun takes the lease on closing month m (a new run, or one whose
 	// lease ran out unfinished); it reports whether it got it.
-	ClaimRun(ctx context.Context, period time.Time, owner string, now, leaseUntil time.Time) (bool, error)
+	ClaimRun(ctx context.Context, m period.Month, owner string, now, leaseUntil time.Time) (bool, error)
 	// FinishRun records what a run did; done marks it finished, otherwise
-	// its lease is released so the next run retries the period.
-	FinishRun(ctx context.Context, period time.Time, owner string, at time.Time, issued, failed int, done bool) error
+	// its lease is released so the next run retries the month.
+	FinishRun(ctx context.Context, m period.Month, owner string, at time.Time, issued, failed int, done bool) error
 	// Collecting returns the invoices, of any tenant, whose collection
 	// round is unfinished.
 	Collecting(ctx context.Context) ([]Invoice, error)
-	// FinishedRuns returns the finished runs' periods in [from, to).
-	FinishedRuns(ctx context.Context, from, to time.Time) ([]time.Time, error)
+	// FinishedRuns returns the months of the finished runs in [from, to].
+	FinishedRuns(ctx context.Context, from, to period.Month) ([]period.Month, error)
 	// Runs returns the runs, newest first.
 	Runs(ctx context.Context, limit int) ([]Run, error)
 }
@@ -245,8 +257,7 @@ type Plans interface {
 type Usage interface {
 	Types() map[string]usage.Type
 	Sums(ctx context.Context, tenantID uuid.UUID, from, to time.Time) (map[string]usage.Quantity, error)
-	Late(ctx context.Context, tenantID uuid.UUID, month time.Time) (map[string]usage.Quantity, error)
-	ClosePeriod(ctx context.Context, tenantID uuid.UUID, month time.Time) error
+	Late(ctx context.Context, tenantID uuid.UUID, m period.Month) (map[string]usage.Quantity, error)
 }
 
 // Subscriptions lists a tenant's add-on subscriptions, cancelled ones too.
@@ -267,7 +278,9 @@ type Tenants interface {
 
 // Config wires a Service.
 type Config struct {
-	Store         Store
+	Store Store
+	// Closings records the months invoicing settles (and tells which are).
+	Closings      *period.Closings
 	Plans         Plans
 	Usage         Usage
 	Subscriptions Subscriptions
@@ -293,6 +306,7 @@ const DefaultGrace = 48 * time.Hour
 // Service is the invoicing domain.
 type Service struct {
 	store    Store
+	closings *period.Closings
 	plans    Plans
 	usage    Usage
 	subs     Subscriptions
@@ -310,19 +324,22 @@ type Service struct {
 	issued *cache.Cache[uuid.UUID, []Invoice]
 }
 
+// draftKey names a draft: the tenant, the month and the window of it whose
+// usage is metered (the whole month for what its invoice bills).
 type draftKey struct {
-	tenant uuid.UUID
-	period int64
+	tenant   uuid.UUID
+	month    period.Month
+	from, to int64
 }
 
 // NewService checks cfg and returns the service.
 func NewService(cfg Config) (*Service, error) {
-	if cfg.Store == nil || cfg.Plans == nil || cfg.Usage == nil || cfg.Subscriptions == nil ||
+	if cfg.Store == nil || cfg.Closings == nil || cfg.Plans == nil || cfg.Usage == nil || cfg.Subscriptions == nil ||
 		cfg.Methods == nil || cfg.Tenants == nil || cfg.Provider == nil {
-		return nil, errors.New("invoice: Store, Plans, Usage, Subscriptions, Methods, Tenants and Provider are required")
+		return nil, errors.New("invoice: Store, Closings, Plans, Usage, Subscriptions, Methods, Tenants and Provider are required")
 	}
 	s := &Service{
-		store: cfg.Store, plans: cfg.Plans, usage: cfg.Usage, subs: cfg.Subscriptions, methods: cfg.Methods,
+		store: cfg.Store, closings: cfg.Closings, plans: cfg.Plans, usage: cfg.Usage, subs: cfg.Subscriptions, methods: cfg.Methods,
 		tenants: cfg.Tenants, provider: cfg.Provider, now: clock.Normalized(cfg.Now), grace: cfg.Grace, owner: cfg.Owner,
 	}
 	if s.grace <= 0 {
@@ -337,7 +354,7 @@ func NewService(cfg Config) (*Service, error) {
 	}
 	s.issued = cache.New[uuid.UUID, []Invoice](ttl, s.now, uuid.UUID.String)
 	s.drafts = cache.New[draftKey, Draft](ttl, s.now, func(k draftKey) string {
-		return fmt.Sprintf("%s/%d", k.tenant, k.period)
+		return fmt.Sprintf("%s/%s/%d-%d", k.tenant, k.month, k.from, k.to)
 	})
 	return s, nil
 }

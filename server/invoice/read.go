@@ -2,14 +2,16 @@ package invoice
 
 import (
 	"context"
-	"strings"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 
 	"billing-api/pdf"
 	"billing-api/server/fault"
+	"billing-api/server/money"
 	"billing-api/server/period"
+	"billing-api/server/tenancy"
 	"billing-api/server/usage"
 )
 
@@ -17,50 +19,43 @@ import (
 type Listed struct {
 	Name string
 	// Active marks the running month.
-	Active                 bool
-	Status                 Status
-	Amount                 int64
-	Currency               string
-	PeriodStart, PeriodEnd time.Time
+	Active   bool
+	Status   Status
+	Amount   money.Amount
+	Currency string
+	Month    period.Month
 }
 
-// List returns the tenant's invoices, newest period first: the running
+// List returns the tenant's invoices, newest month first: the running
 // month as PENDING (active), the month before it as PENDING while it is not
 // closed yet, then the issued invoices; at most limit (0: all). Months that
 // bill nothing have no entry.
 func (s *Service) List(ctx context.Context, tenantID uuid.UUID, limit int) ([]Listed, error) {
 	now := s.now()
-	running := usage.MonthStart(now)
-	prev := running.AddDate(0, -1, 0)
+	running := period.Of(now)
 	issued, err := s.issuedOf(ctx, tenantID)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Listed, 0, len(issued)+2)
-	pending := func(period time.Time, active bool) error {
-		d, err := s.cachedDraft(ctx, tenantID, period)
-		if err != nil || !d.Billable {
+	pending := func(m period.Month, active bool) error {
+		d, ok, err := s.pending(ctx, tenantID, m)
+		if err != nil || !ok {
 			return err
 		}
-		out = append(out, Listed{
-			Name: PendingName(period), Active: active, Status: StatusPending, Amount: d.Total, Currency: d.Currency,
-			PeriodStart: d.PeriodStart, PeriodEnd: d.PeriodEnd,
-		})
+		out = append(out, Listed{Name: PendingName(m), Active: active, Status: StatusPending, Amount: d.Total, Currency: d.Currency, Month: m})
 		return nil
 	}
 	if err := pending(running, true); err != nil {
 		return nil, err
 	}
-	if len(issued) == 0 || issued[0].PeriodStart.Before(prev) {
+	if prev := running.Prev(); len(issued) == 0 || issued[0].Period.Before(prev) {
 		if err := pending(prev, false); err != nil {
 			return nil, err
 		}
 	}
 	for _, inv := range issued {
-		out = append(out, Listed{
-			Name: inv.Number, Status: inv.StatusAt(now), Amount: inv.Total, Currency: inv.Currency,
-			PeriodStart: inv.PeriodStart, PeriodEnd: inv.PeriodEnd,
-		})
+		out = append(out, Listed{Name: inv.Number, Status: inv.StatusAt(now), Amount: inv.Total, Currency: inv.Currency, Month: inv.Period})
 	}
 	if limit > 0 && len(out) > limit {
 		out = out[:limit]
@@ -68,14 +63,142 @@ func (s *Service) List(ctx context.Context, tenantID uuid.UUID, limit int) ([]Li
 	return out, nil
 }
 
-// PDF renders the tenant's invoice named name (its number) as the PDF a
-// customer receives. A pending month has none; an unknown name, or another
-// tenant's invoice, is not found.
-func (s *Service) PDF(ctx context.Context, tenantID uuid.UUID, name string) ([]byte, error) {
-	if strings.HasPrefix(name, "pending-") {
-		return nil, fault.NotFoundf("%s is a month not closed yet; its invoice, and the PDF, come when it closes", name)
+// pending is the tenant's month m as its pending invoice: the whole month's
+// draft, while the month is not closed and bills something.
+func (s *Service) pending(ctx context.Context, tenantID uuid.UUID, m period.Month) (Draft, bool, error) {
+	d, err := s.cachedDraft(ctx, tenantID, m, wholeMonth(m))
+	return d, err == nil && !d.Closed && d.Billable, err
+}
+
+// cachedDraft prices the tenant's month m with the usage metered in window
+// (see draft), through the draft cache, and says whether the month is
+// closed. What the cache holds is shared: callers never modify it.
+func (s *Service) cachedDraft(ctx context.Context, tenantID uuid.UUID, m period.Month, window usage.Window) (Draft, error) {
+	key := draftKey{tenant: tenantID, month: m, from: window.From.Unix(), to: window.To.Unix()}
+	return s.drafts.Get(ctx, key, func(ctx context.Context) (Draft, error) {
+		closed, err := s.closings.Closed(ctx, tenantID, m)
+		if err != nil {
+			return Draft{}, err
+		}
+		d, err := s.draft(ctx, tenantID, m, window)
+		d.Closed = closed
+		return d, err
+	})
+}
+
+// Current is the running month so far as current_usage shows it: the month
+// of from's draft — every line its invoice will have — with the usage
+// metered in [from, to) (by default the month so far). The window lies in
+// one calendar month. A window that reaches the present meters up to the
+// month's end, so the month so far is the very draft the pending invoice
+// shows. It returns the draft and the window asked for.
+func (s *Service) Current(ctx context.Context, p tenancy.Principal, namespace string, from, to *time.Time) (Draft, usage.Window, error) {
+	if err := tenantWide(namespace); err != nil {
+		return Draft{}, usage.Window{}, err
 	}
-	inv, err := s.store.InvoiceByNumber(ctx, tenantID, name)
+	now := s.now()
+	f, t := period.Of(now).Start(), now
+	if from != nil {
+		f = *from
+	}
+	if to != nil {
+		t = *to
+	}
+	w, err := usage.NewWindow(f, t, "from", "to")
+	if err != nil {
+		return Draft{}, usage.Window{}, err
+	}
+	m := period.Of(w.From)
+	if w.To.After(m.End()) {
+		return Draft{}, usage.Window{}, fault.InvalidField("to", "sameMonth",
+			fmt.Sprintf("current usage prices one calendar month: to must be at most %s (monthly_usage covers earlier months)", m.End().Format(time.RFC3339)))
+	}
+	metered := w
+	if !w.To.Before(now) {
+		metered.To = m.End()
+	}
+	d, err := s.cachedDraft(ctx, p.TenantID, m, metered)
+	return d, w, err
+}
+
+// MonthlyHistory is how many past months monthly_usage reports at most.
+const MonthlyHistory = 12
+
+// MonthTotal is what one past month bills.
+type MonthTotal struct {
+	Month    period.Month
+	Total    money.Amount
+	Currency string
+}
+
+// Monthly returns what each past month bills the tenant, newest first: the
+// months since the tenant was created, at most MonthlyHistory, each its
+// invoice's total once issued (nothing for a month closed with nothing to
+// bill), before that its draft's.
+func (s *Service) Monthly(ctx context.Context, p tenancy.Principal, namespace string) ([]MonthTotal, error) {
+	if err := tenantWide(namespace); err != nil {
+		return nil, err
+	}
+	t, err := s.tenants.Tenant(ctx, p.TenantName)
+	if err != nil {
+		return nil, err
+	}
+	invs, err := s.issuedOf(ctx, p.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	issued := make(map[period.Month]Invoice, len(invs))
+	for _, inv := range invs {
+		issued[inv.Period] = inv
+	}
+	running := period.Of(s.now())
+	first := period.Of(t.CreatedAt)
+	if oldest := running.Add(-MonthlyHistory); first.Before(oldest) {
+		first = oldest
+	}
+	currency := s.plans.Catalogue().Currency
+	var out []MonthTotal
+	for m := running.Prev(); !m.Before(first); m = m.Prev() {
+		if inv, ok := issued[m]; ok {
+			out = append(out, MonthTotal{Month: m, Total: inv.Total, Currency: inv.Currency})
+			continue
+		}
+		d, err := s.cachedDraft(ctx, p.TenantID, m, wholeMonth(m))
+		if err != nil {
+			return nil, err
+		}
+		mt := MonthTotal{Month: m, Currency: currency}
+		if !d.Closed {
+			mt.Total = d.Total
+		}
+		out = append(out, mt)
+	}
+	return out, nil
+}
+
+// tenantWide refuses cost queries outside the system namespace: a plan's
+// fee, included quantities and coupons apply to the whole tenant.
+func tenantWide(namespace string) error {
+	if namespace != tenancy.SystemNamespace {
+		return fault.InvalidField("namespace", "const", fmt.Sprintf("costs are tenant-wide: ask in namespace %q", tenancy.SystemNamespace))
+	}
+	return nil
+}
+
+// PDF renders the tenant's invoice named name as the PDF a customer
+// receives: an issued invoice by its number, or a pending month by the
+// name the list gives it — then a draft, marked as one, with the lines its
+// invoice will have so far. An unknown name, a month the list does not
+// offer, or another tenant's invoice is not found.
+func (s *Service) PDF(ctx context.Context, tenantName, name string) ([]byte, error) {
+	t, err := s.tenants.Tenant(ctx, tenantName)
+	if err != nil {
+		return nil, err
+	}
+	if m, ok := pendingMonth(name); ok {
+		return s.draftPDF(ctx, t, m, name)
+	}
+	inv, err := s.store.InvoiceByNumber(ctx, t.ID, name)
 	if fault.KindOf(err) == fault.KindNotFound {
 		return nil, fault.NotFoundf("there is no invoice named %q", name)
 	}
@@ -83,6 +206,29 @@ func (s *Service) PDF(ctx context.Context, tenantID uuid.UUID, name string) ([]b
 		return nil, err
 	}
 	return pdf.Render(Document(inv, s.now()))
+}
+
+// draftPDF renders pending month m as a draft, when the list offers it:
+// the running month, or the one before while it is not closed, billing
+// something.
+func (s *Service) draftPDF(ctx context.Context, t tenancy.Tenant, m period.Month, name string) ([]byte, error) {
+	running := period.Of(s.now())
+	if m != running && m != running.Prev() {
+		return nil, fault.NotFoundf("there is no invoice named %q", name)
+	}
+	d, ok, err := s.pending(ctx, t.ID, m)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fault.NotFoundf("there is no invoice named %q", name)
+	}
+	methods, err := s.methods.Methods(ctx, t.ID)
+	if err != nil {
+		return nil, err
+	}
+	cat := s.plans.Catalogue()
+	return pdf.Render(DraftDocument(d, Party{Name: cat.Seller.Name, Lines: cat.Seller.Address}, billTo(t.DisplayName, t.Name, methods), s.now()))
 }
 
 // Document is what the PDF of inv shows at now (its status may have moved
@@ -93,10 +239,27 @@ func Document(inv Invoice, now time.Time) pdf.Invoice {
 		Seller: pdf.Party{Name: inv.Seller.Name, Lines: inv.Seller.Lines},
 		BillTo: pdf.Party{Name: inv.BillTo.Name, Lines: inv.BillTo.Lines},
 		// The period is shown by its first and last day.
-		PeriodStart: inv.PeriodStart, PeriodEnd: inv.PeriodEnd.Add(-time.Microsecond), IssuedAt: inv.IssuedAt, DueAt: inv.DueAt,
+		PeriodStart: inv.Period.Start(), PeriodEnd: inv.Period.End().Add(-time.Microsecond), IssuedAt: inv.IssuedAt, DueAt: inv.DueAt,
 		Subtotal: inv.Subtotal, Discount: inv.Discount, Total: inv.Total,
 	}
 	for _, l := range inv.Lines {
+		doc.Lines = append(doc.Lines, pdf.Line{Description: l.Description, Quantity: l.Quantity, UnitPrice: l.UnitPrice, Amount: l.Amount})
+	}
+	return doc
+}
+
+// DraftDocument is what the draft PDF of a pending month shows at now: the
+// layout and lines its invoice will have, marked as a draft, without an
+// invoice number, a due date or a payment status.
+func DraftDocument(d Draft, seller, customer Party, now time.Time) pdf.Invoice {
+	doc := pdf.Invoice{
+		Draft: true, Currency: d.Currency,
+		Seller:      pdf.Party{Name: seller.Name, Lines: seller.Lines},
+		BillTo:      pdf.Party{Name: customer.Name, Lines: customer.Lines},
+		PeriodStart: d.Month.Start(), PeriodEnd: d.Month.End().Add(-time.Microsecond), IssuedAt: now,
+		Subtotal: d.Subtotal, Discount: d.Discount, Total: d.Total,
+	}
+	for _, l := range d.Lines() {
 		doc.Lines = append(doc.Lines, pdf.Line{Description: l.Description, Quantity: l.Quantity, UnitPrice: l.UnitPrice, Amount: l.Amount})
 	}
 	return doc
@@ -122,7 +285,7 @@ func (s *Service) Detail(ctx context.Context, tenantName, number string) (Detail
 	if err != nil {
 		return Detail{}, err
 	}
-	late, err := s.usage.Late(ctx, inv.TenantID, inv.PeriodStart)
+	late, err := s.usage.Late(ctx, inv.TenantID, inv.Period)
 	if err != nil {
 		return Detail{}, err
 	}
@@ -151,45 +314,15 @@ func (s *Service) issuedOf(ctx context.Context, tenantID uuid.UUID) ([]Invoice, 
 	})
 }
 
-// Numbers returns the numbers of the tenant's issued invoices by the start
-// of their period.
-func (s *Service) Numbers(ctx context.Context, tenantID uuid.UUID) (map[time.Time]string, error) {
+// Numbers returns the numbers of the tenant's issued invoices by month.
+func (s *Service) Numbers(ctx context.Context, tenantID uuid.UUID) (map[period.Month]string, error) {
 	invs, err := s.issuedOf(ctx, tenantID)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[time.Time]string, len(invs))
+	out := make(map[period.Month]string, len(invs))
 	for _, inv := range invs {
-		out[inv.PeriodStart] = inv.Number
-	}
-	return out, nil
-}
-
-// MonthTotals returns what each month bills the tenant: its invoice's
-// total once issued, else the month's draft so far.
-func (s *Service) MonthTotals(ctx context.Context, tenantID uuid.UUID, months []period.Month) (map[period.Month]int64, error) {
-	out := make(map[period.Month]int64, len(months))
-	if len(months) == 0 {
-		return out, nil
-	}
-	invs, err := s.issuedOf(ctx, tenantID)
-	if err != nil {
-		return nil, err
-	}
-	issued := make(map[period.Month]int64, len(invs))
-	for _, inv := range invs {
-		issued[period.Of(inv.PeriodStart)] = inv.Total
-	}
-	for _, m := range months {
-		if total, ok := issued[m]; ok {
-			out[m] = total
-			continue
-		}
-		d, err := s.cachedDraft(ctx, tenantID, m.Start())
-		if err != nil {
-			return nil, err
-		}
-		out[m] = d.Total
+		out[inv.Period] = inv.Number
 	}
 	return out, nil
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"billing-api/server/money"
 )
 
 // Role is a payment method's role.
@@ -59,7 +61,7 @@ var ErrDeclined = errors.New("payment: declined by the provider")
 // Charge is a successful charge.
 type Charge struct {
 	Reference string
-	Amount    int64
+	Amount    money.Amount
 }
 
 // Provider is what a payment provider adapter implements. Every call that
@@ -71,9 +73,9 @@ type Provider interface {
 	Check(token string) error
 	// Charge takes amount (minor units of currency) with the token; a
 	// refusal is ErrDeclined.
-	Charge(ctx context.Context, token string, amount int64, currency, idempotencyKey string) (Charge, error)
+	Charge(ctx context.Context, token string, amount money.Amount, currency, idempotencyKey string) (Charge, error)
 	// Refund returns amount of an earlier charge.
-	Refund(ctx context.Context, chargeReference string, amount int64, idempotencyKey string) (string, error)
+	Refund(ctx context.Context, chargeReference string, amount money.Amount, idempotencyKey string) (string, error)
 }
 
 // TestProvider is the built-in provider: tokens must begin tok_; those
@@ -92,7 +94,7 @@ func (TestProvider) Check(token string) error {
 }
 
 // Charge succeeds unless the token begins tok_decline.
-func (TestProvider) Charge(_ context.Context, token string, amount int64, _, key string) (Charge, error) {
+func (TestProvider) Charge(_ context.Context, token string, amount money.Amount, _, key string) (Charge, error) {
 	if strings.HasPrefix(token, "tok_decline") {
 		return Charge{}, ErrDeclined
 	}
@@ -100,7 +102,7 @@ func (TestProvider) Charge(_ context.Context, token string, amount int64, _, key
 }
 
 // Refund always succeeds.
-func (TestProvider) Refund(_ context.Context, ref string, _ int64, key string) (string, error) {
+func (TestProvider) Refund(_ context.Context, ref string, _ money.Amount, key string) (string, error) {
 	return "re_" + digest(ref+"/"+key), nil
 }
 

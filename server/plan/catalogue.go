@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"billing-api/server/fault"
+	"billing-api/server/money"
 	"billing-api/server/quota"
 	"billing-api/server/usage"
 )
@@ -63,12 +64,12 @@ type Catalogue struct {
 }
 
 // Addon is an add-on service a plan may allow. A subscription to it is
-// billed PriceCents a calendar month, pro-rated to the part of the month it
-// was active; an add-on a plan includes costs nothing on that plan.
+// billed Price a calendar month, pro-rated to the part of the month it was
+// active; an add-on a plan includes costs nothing on that plan.
 type Addon struct {
-	Name        string `yaml:"name"`
-	DisplayName string `yaml:"display_name"`
-	PriceCents  int64  `yaml:"price"`
+	Name        string       `yaml:"name"`
+	DisplayName string       `yaml:"display_name"`
+	Price       money.Amount `yaml:"price"`
 }
 
 // Seller is who issues the invoices: a name and address lines.
@@ -89,7 +90,7 @@ type Plan struct {
 	Description     string
 	Type            string
 	TenantType      string
-	FlatPriceCents  int64
+	FlatPrice       money.Amount
 	BillingDisabled bool
 	RenewalPeriod   string
 	TrialLength     int32
@@ -133,7 +134,7 @@ func (p Plan) In(locale string) Plan {
 // Pricing is what prices usage on plan p.
 func (c *Catalogue) Pricing(p Plan) usage.Pricing {
 	return usage.Pricing{
-		Plan: p.Name, Currency: c.Currency, FlatPriceCents: p.FlatPriceCents, BillingDisabled: p.BillingDisabled,
+		Plan: p.Name, Currency: c.Currency, FlatPrice: p.FlatPrice, BillingDisabled: p.BillingDisabled,
 		Rates: p.Rates, Coupons: p.Coupons,
 	}
 }
@@ -188,10 +189,10 @@ type file struct {
 // rateFile is one rate of a plan's rate card. Quantities are decimal
 // strings (or integers), read exactly.
 type rateFile struct {
-	BillableUnit string `yaml:"billable_unit"`
-	UnitSize     string `yaml:"unit_size"`
-	Included     string `yaml:"included"`
-	Price        int64  `yaml:"price"`
+	BillableUnit string       `yaml:"billable_unit"`
+	UnitSize     string       `yaml:"unit_size"`
+	Included     string       `yaml:"included"`
+	Price        money.Amount `yaml:"price"`
 }
 
 type couponFile struct {
@@ -201,15 +202,15 @@ type couponFile struct {
 }
 
 type planFile struct {
-	Name            string `yaml:"name"`
-	Title           string `yaml:"title"`
-	Subtitle        string `yaml:"subtitle"`
-	Description     string `yaml:"description"`
-	Type            string `yaml:"type"`
-	TenantType      string `yaml:"tenant_type"`
-	FlatPrice       int64  `yaml:"flat_price"`
-	BillingDisabled bool   `yaml:"billing_disabled"`
-	RenewalPeriod   string `yaml:"renewal_period"`
+	Name            string       `yaml:"name"`
+	Title           string       `yaml:"title"`
+	Subtitle        string       `yaml:"subtitle"`
+	Description     string       `yaml:"description"`
+	Type            string       `yaml:"type"`
+	TenantType      string       `yaml:"tenant_type"`
+	FlatPrice       money.Amount `yaml:"flat_price"`
+	BillingDisabled bool         `yaml:"billing_disabled"`
+	RenewalPeriod   string       `yaml:"renewal_period"`
 	Trial           struct {
 		Length int32  `yaml:"length"`
 		Unit   string `yaml:"unit"`
@@ -269,8 +270,8 @@ func Load(data []byte) (*Catalogue, error) {
 		if a.DisplayName == "" {
 			v.Add(field+".display_name", "required", "is required")
 		}
-		if a.PriceCents < 0 || a.PriceCents > math.MaxInt32 {
-			v.Add(field+".price", "range", "must be 0 to 2147483647 cents")
+		if a.Price < 0 || a.Price > math.MaxInt32 {
+			v.Add(field+".price", "range", "must be 0 to 2147483647 minor units of the currency")
 		}
 	}
 	c.Seller = Seller{Name: "billing-api"}
@@ -308,7 +309,7 @@ func Load(data []byte) (*Catalogue, error) {
 		p.Rates = map[string]usage.Rate{}
 		for name, rf := range pf.RateCard {
 			rfield := fmt.Sprintf("%s.rate_card%s", field, fault.Key(name))
-			r := usage.Rate{UsageType: name, BillableUnit: rf.BillableUnit, PriceCents: rf.Price}
+			r := usage.Rate{UsageType: name, BillableUnit: rf.BillableUnit, Price: rf.Price}
 			var err error
 			if r.UnitSize, err = usage.ParseQuantity(rf.UnitSize); err != nil {
 				v.Add(rfield+".unit_size", "decimal", err.Error())
@@ -345,8 +346,8 @@ func Load(data []byte) (*Catalogue, error) {
 		for j, rf := range p.Transition.RequiredFields {
 			checkEnum(&v, fmt.Sprintf("%s.transition.required_fields[%d]", field, j), rf, requiredFields)
 		}
-		if p.FlatPriceCents < 0 || p.FlatPriceCents > math.MaxInt32 {
-			v.Add(field+".flat_price", "range", "must be 0 to 2147483647 cents")
+		if p.FlatPrice < 0 || p.FlatPrice > math.MaxInt32 {
+			v.Add(field+".flat_price", "range", "must be 0 to 2147483647 minor units of the currency")
 		}
 		if p.TrialLength < 0 || (p.TrialLength > 0 && p.TrialUnit == "PERIOD_UNKNOWN") {
 			v.Add(field+".trial", "range", "length must not be negative, and a trial needs a unit")
@@ -419,7 +420,7 @@ func checkEnum(v *fault.Violations, field, value string, allowed []string) {
 func (pf planFile) toPlan() Plan {
 	p := Plan{
 		Name: pf.Name, Title: pf.Title, Subtitle: pf.Subtitle, Description: pf.Description,
-		Type: pf.Type, TenantType: pf.TenantType, FlatPriceCents: pf.FlatPrice, BillingDisabled: pf.BillingDisabled,
+		Type: pf.Type, TenantType: pf.TenantType, FlatPrice: pf.FlatPrice, BillingDisabled: pf.BillingDisabled,
 		RenewalPeriod: pf.RenewalPeriod, TrialLength: pf.Trial.Length, TrialUnit: pf.Trial.Unit,
 		AllowedAddons: nonNil(pf.AllowedAddons), IncludedAddons: nonNil(pf.IncludedAddons),
 		Transition: Transition{

@@ -92,10 +92,10 @@ func TestRateCardsAreChecked(t *testing.T) {
 	}
 	team, _ := c.Plan("TEAM")
 	if r := team.Rates["lb_http_requests"]; r.UnitSize != 1_000_000*usage.QuantityScale || r.Included != 50_000_000*usage.QuantityScale ||
-		r.PriceCents != 50 || r.BillableUnit != "1M requests" {
+		r.Price != 50 || r.BillableUnit != "1M requests" {
 		t.Fatalf("TEAM's request rate %+v", r)
 	}
-	if len(c.UsageTypes) < 5 || len(team.Coupons) != 1 || c.Pricing(team).FlatPriceCents != 4900 {
+	if len(c.UsageTypes) < 5 || len(team.Coupons) != 1 || c.Pricing(team).FlatPrice != 4900 {
 		t.Fatalf("usage types %v, coupons %v", c.UsageTypes, team.Coupons)
 	}
 	bad := `

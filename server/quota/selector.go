@@ -35,9 +35,7 @@ func ParseSelector(s string) (Selector, error) {
 }
 
 func invalidSelector(detail string) error {
-	var v fault.Violations
-	v.Add("query parameter label_filter", "selector", detail)
-	return v.Err()
+	return fault.InvalidField("query parameter label_filter", "selector", detail)
 }
 
 // Matches reports whether the labels satisfy the selector.

@@ -108,7 +108,7 @@ type Payload struct {
 func (s *Service) Initiate(ctx context.Context, p tenancy.Principal, newPlan string, in Payload) (Transition, error) {
 	target, ok := s.deps.Plans.Catalogue().Plan(newPlan)
 	if !ok {
-		return Transition{}, invalid("new_plan", "exists", fmt.Sprintf("there is no plan named %q", newPlan))
+		return Transition{}, fault.InvalidField("new_plan", "exists", fmt.Sprintf("there is no plan named %q", newPlan))
 	}
 	current, err := s.deps.Plans.CurrentPlan(ctx, p.TenantID)
 	if err != nil {
@@ -266,10 +266,4 @@ func (s *Service) waiting(ctx context.Context, id uuid.UUID) (Transition, error)
 		return t, fault.Conflictf("plan transition %s is %s, not waiting for approval", id, t.State)
 	}
 	return t, nil
-}
-
-func invalid(field, rule, detail string) error {
-	var v fault.Violations
-	v.Add(field, rule, detail)
-	return v.Err()
 }

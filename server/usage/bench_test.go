@@ -35,15 +35,15 @@ func BenchmarkPrice(b *testing.B) {
 	for i := range 7 {
 		name := fmt.Sprint("type_", i)
 		types[name] = Type{Name: name, Unit: "u"}
-		rates[name] = Rate{UsageType: name, UnitSize: QuantityScale, Included: 100 * QuantityScale, PriceCents: 7}
+		rates[name] = Rate{UsageType: name, UnitSize: QuantityScale, Included: 100 * QuantityScale, Price: 7}
 		usage[name] = Quantity(i) * 1000 * QuantityScale
 	}
-	p := Pricing{Currency: "USD", FlatPriceCents: 4900, Rates: rates, Coupons: []Coupon{
+	p := Pricing{Currency: "USD", FlatPrice: 4900, Rates: rates, Coupons: []Coupon{
 		{Title: "p", Kind: DiscountPercentage, Amount: 1000}, {Title: "f", Kind: DiscountFixed, Amount: 500},
 	}}
 	b.ReportAllocs()
 	for b.Loop() {
-		if Price(p, types, usage).TotalCents <= 0 {
+		if Price(p, types, usage).Total <= 0 {
 			b.Fatal("no total")
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"regexp"
 
 	"billing-api/server/fault"
+	"billing-api/server/money"
 )
 
 // Type is a kind of metered usage: what records name in usage_type.
@@ -19,13 +20,13 @@ type Type struct {
 
 // Rate prices one usage type in a plan. Per calendar month the first
 // Included units are free; beyond them, usage is billed in billable units of
-// UnitSize units at PriceCents each.
+// UnitSize units at Price each.
 type Rate struct {
 	UsageType    string
 	BillableUnit string
 	UnitSize     Quantity
 	Included     Quantity
-	PriceCents   int64
+	Price        money.Amount
 }
 
 // DiscountKind is how a coupon discounts.
@@ -35,7 +36,8 @@ const (
 	// DiscountPercentage takes Amount hundredths of a percent (1235 = 12.35%)
 	// off every priced line.
 	DiscountPercentage DiscountKind = "PERCENTAGE"
-	// DiscountFixed takes Amount cents off the total (never below zero).
+	// DiscountFixed takes Amount (minor units of the plan's currency) off
+	// the total, never below zero.
 	DiscountFixed DiscountKind = "FIXED_AMOUNT"
 )
 
@@ -51,7 +53,7 @@ type Coupon struct {
 type Pricing struct {
 	Plan            string
 	Currency        string
-	FlatPriceCents  int64
+	FlatPrice       money.Amount
 	BillingDisabled bool
 	Rates           map[string]Rate
 	Coupons         []Coupon
@@ -59,8 +61,8 @@ type Pricing struct {
 
 // Limits of the catalogue's numbers, so that no line's amount can leave int64.
 const (
-	MaxPriceCents = 1_000_000
-	minUnitSize   = QuantityScale // one unit
+	MaxPrice    = 1_000_000
+	minUnitSize = QuantityScale // one unit
 )
 
 var (
@@ -96,8 +98,8 @@ func CheckRate(v *fault.Violations, field string, r Rate, types map[string]Type)
 	if r.UnitSize < minUnitSize {
 		v.Add(field+".unit_size", "minimum", "must be at least 1 unit")
 	}
-	if r.PriceCents < 0 || r.PriceCents > MaxPriceCents {
-		v.Add(field+".price", "range", fmt.Sprintf("must be 0 to %d cents", MaxPriceCents))
+	if r.Price < 0 || r.Price > MaxPrice {
+		v.Add(field+".price", "range", fmt.Sprintf("must be 0 to %d minor units of the currency", MaxPrice))
 	}
 }
 
@@ -113,7 +115,7 @@ func CheckCoupon(v *fault.Violations, field string, c Coupon) {
 		}
 	case DiscountFixed:
 		if c.Amount < 1 {
-			v.Add(field+".amount", "minimum", "a fixed amount is at least 1 cent")
+			v.Add(field+".amount", "minimum", "a fixed amount is at least 1 minor unit of the currency")
 		}
 	default:
 		v.Add(field+".type", "enum", fmt.Sprintf("must be %s or %s", DiscountPercentage, DiscountFixed))

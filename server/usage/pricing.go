@@ -1,8 +1,9 @@
 package usage
 
 import (
-	"math/big"
 	"slices"
+
+	"billing-api/server/money"
 )
 
 // PricedLine is one usage type's month (or part of it), priced.
@@ -17,10 +18,10 @@ type PricedLine struct {
 	// quantity: a started first unit counts as one, beyond it units are
 	// rounded down (the vendor's rule for quantity_billable).
 	Billable int64
-	// AmountCents is Billable × the rate's price; DiscountCents is what the
-	// plan's percentage coupons take off it.
-	AmountCents   int64
-	DiscountCents int64
+	// Amount is Billable × the rate's price; Discount is what the plan's
+	// percentage coupons take off it.
+	Amount   money.Amount
+	Discount money.Amount
 }
 
 // Bill is a priced month: the plan's flat price and its usage lines, with
@@ -29,14 +30,14 @@ type PricedLine struct {
 // discounts + FixedDiscount, Total = Subtotal − Discount.
 type Bill struct {
 	Currency      string
-	FlatCents     int64
-	FlatDiscount  int64
+	Flat          money.Amount
+	FlatDiscount  money.Amount
 	Lines         []PricedLine
 	Coupons       []Coupon
-	FixedDiscount int64
-	SubtotalCents int64
-	DiscountCents int64
-	TotalCents    int64
+	FixedDiscount money.Amount
+	Subtotal      money.Amount
+	Discount      money.Amount
+	Total         money.Amount
 }
 
 // Price prices usage (by usage type) under p. Percentage coupons discount
@@ -62,18 +63,12 @@ func Price(p Pricing, types map[string]Type, usage map[string]Quantity) Bill {
 			percent += int64(c.Amount)
 		}
 	}
-	percent = min(percent, 10000)
-	discount := func(amount int64) int64 {
-		if percent == 0 || amount == 0 {
-			return 0
-		}
-		return DivRoundHalfEven(new(big.Int).Mul(big.NewInt(amount), big.NewInt(percent)), big.NewInt(10000)).Int64()
-	}
+	off := money.Percent(min(percent, 10000))
 	if !p.BillingDisabled {
-		b.FlatCents = p.FlatPriceCents
-		b.FlatDiscount = discount(b.FlatCents)
+		b.Flat = p.FlatPrice
+		b.FlatDiscount = off.Apply(b.Flat)
 	}
-	b.SubtotalCents, b.DiscountCents = b.FlatCents, b.FlatDiscount
+	b.Subtotal, b.Discount = b.Flat, b.FlatDiscount
 	for _, name := range names {
 		t, ok := types[name]
 		if !ok {
@@ -84,22 +79,22 @@ func Price(p Pricing, types map[string]Type, usage map[string]Quantity) Bill {
 		if l.Priced {
 			l.Billable = BillableUnits(l.Quantity, l.Rate)
 			if !p.BillingDisabled {
-				l.AmountCents = l.Billable * l.Rate.PriceCents
-				l.DiscountCents = discount(l.AmountCents)
+				l.Amount = l.Rate.Price.Times(l.Billable)
+				l.Discount = off.Apply(l.Amount)
 			}
 		}
-		b.SubtotalCents += l.AmountCents
-		b.DiscountCents += l.DiscountCents
+		b.Subtotal += l.Amount
+		b.Discount += l.Discount
 		b.Lines = append(b.Lines, l)
 	}
 	for _, c := range p.Coupons {
 		if c.Kind == DiscountFixed {
-			b.FixedDiscount += int64(c.Amount)
+			b.FixedDiscount += money.Amount(c.Amount)
 		}
 	}
-	b.FixedDiscount = min(b.FixedDiscount, b.SubtotalCents-b.DiscountCents)
-	b.DiscountCents += b.FixedDiscount
-	b.TotalCents = b.SubtotalCents - b.DiscountCents
+	b.FixedDiscount = min(b.FixedDiscount, b.Subtotal-b.Discount)
+	b.Discount += b.FixedDiscount
+	b.Total = b.Subtotal - b.Discount
 	return b
 }
 

@@ -6,6 +6,8 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
+
+	"billing-api/server/money"
 )
 
 // Quantity is an amount of usage in millionths of its unit. Records are
@@ -69,40 +71,20 @@ func ParseQuantity(s string) (Quantity, error) {
 	return Quantity(r.Num().Int64()), nil
 }
 
-// DivRoundHalfEven returns num/den rounded half to even: the one rounding
-// rule for money in this service. den must be positive.
-func DivRoundHalfEven(num, den *big.Int) *big.Int {
-	q, r := new(big.Int), new(big.Int)
-	q.QuoRem(num, den, r) // truncates towards zero
-	twice := new(big.Int).Abs(r)
-	twice.Lsh(twice, 1)
-	switch c := twice.Cmp(den); {
-	case c > 0, c == 0 && q.Bit(0) == 1:
-		if num.Sign() < 0 {
-			q.Sub(q, big.NewInt(1))
-		} else {
-			q.Add(q, big.NewInt(1))
-		}
-	}
-	return q
-}
-
 // DivDecimal is q/by as a decimal with at most places decimals, rounded half
 // to even, without trailing zeros. by must be positive.
 func DivDecimal(q, by Quantity, places int) string {
-	scale := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(places)), nil)
-	n := DivRoundHalfEven(new(big.Int).Mul(big.NewInt(int64(q)), scale), big.NewInt(int64(by)))
-	neg := n.Sign() < 0
-	digits := new(big.Int).Abs(n).String()
-	if len(digits) <= places {
-		digits = strings.Repeat("0", places-len(digits)+1) + digits
+	return money.Decimal(big.NewInt(int64(q)), big.NewInt(int64(by)), places)
+}
+
+// Display writes q in units for people: thousands grouped, rounded half to
+// even to whole units from 100 up and to two decimals below, so an
+// allowance pro-rated to 8,527,777.777778 reads "8,527,778". Pricing always
+// uses the exact quantity.
+func (q Quantity) Display() string {
+	places := 2
+	if q >= 100*QuantityScale || q <= -100*QuantityScale {
+		places = 0
 	}
-	whole, frac := digits[:len(digits)-places], strings.TrimRight(digits[len(digits)-places:], "0")
-	if neg {
-		whole = "-" + whole
-	}
-	if frac == "" {
-		return whole
-	}
-	return whole + "." + frac
+	return money.Group(DivDecimal(q, QuantityScale, places))
 }

@@ -64,7 +64,7 @@ func (s *Service) loadDetails(ctx context.Context, tenantID uuid.UUID, scope str
 // of the current month and now.
 func (s *Service) window(from, to *time.Time, fromField, toField string) (Window, error) {
 	now := s.now()
-	f, t := MonthStart(now), now
+	f, t := period.Of(now).Start(), now
 	if from != nil {
 		f = *from
 	}
@@ -131,87 +131,6 @@ func (s *Service) hourly(ctx context.Context, p tenancy.Principal, namespace, qu
 		items[i] = HourlyItem{Start: r.Bucket, Unit: unit, Quantity: r.Quantity}
 	}
 	return items, next, series, nil
-}
-
-// Current prices the tenant's usage over [from, to) (default: this month so
-// far), which must lie within one calendar month: included quantities are
-// monthly.
-func (s *Service) Current(ctx context.Context, p tenancy.Principal, namespace string, from, to *time.Time) (Bill, Window, error) {
-	if err := tenantWide(namespace); err != nil {
-		return Bill{}, Window{}, err
-	}
-	w, err := s.window(from, to, "from", "to")
-	if err != nil {
-		return Bill{}, Window{}, err
-	}
-	if end := MonthStart(w.From).AddDate(0, 1, 0); w.To.After(end) {
-		return Bill{}, Window{}, invalid("to", "sameMonth",
-			fmt.Sprintf("current usage prices one calendar month: to must be at most %s (monthly_usage covers earlier months)", end.Format(time.RFC3339)))
-	}
-	bill, err := s.bills.Get(ctx, keyOf(p.TenantID, "", w), func(ctx context.Context) (Bill, error) {
-		pr, err := s.pricing(ctx, p.TenantID)
-		if err != nil {
-			return Bill{}, err
-		}
-		sums, err := s.store.SumTypes(ctx, p.TenantID, s.segments(w))
-		if err != nil {
-			return Bill{}, err
-		}
-		return Price(pr, s.types, sums), nil
-	})
-	return bill, w, err
-}
-
-// tenantWide refuses cost queries outside the system namespace: a plan's
-// included quantities and prices apply to the whole tenant.
-func tenantWide(namespace string) error {
-	if namespace != tenancy.SystemNamespace {
-		return invalid("namespace", "const", fmt.Sprintf("costs are tenant-wide: ask in namespace %q", tenancy.SystemNamespace))
-	}
-	return nil
-}
-
-// MonthlyHistory is how many past months monthly_usage reports at most.
-const MonthlyHistory = 12
-
-// MonthTotal is one past month's priced total.
-type MonthTotal struct {
-	Month period.Month
-	Bill  Bill
-}
-
-// Monthly prices each past month, newest first: the last complete month back
-// to the first with usage in the last MonthlyHistory months, at the tenant's
-// current plan (invoices, once a month is closed, are the record of what was
-// billed).
-func (s *Service) Monthly(ctx context.Context, p tenancy.Principal, namespace string) ([]MonthTotal, error) {
-	if err := tenantWide(namespace); err != nil {
-		return nil, err
-	}
-	this := MonthStart(s.now())
-	first := this.AddDate(0, -MonthlyHistory, 0)
-	return s.months.Get(ctx, keyOf(p.TenantID, "", Window{From: first, To: this}), func(ctx context.Context) ([]MonthTotal, error) {
-		months, err := s.store.MonthlyTypes(ctx, p.TenantID, first, this)
-		if err != nil {
-			return nil, err
-		}
-		pr, err := s.pricing(ctx, p.TenantID)
-		if err != nil {
-			return nil, err
-		}
-		var out []MonthTotal
-		started := false
-		for m := first; m.Before(this); m = m.AddDate(0, 1, 0) {
-			sums := months[m]
-			if !started && len(sums) == 0 {
-				continue
-			}
-			started = true
-			out = append(out, MonthTotal{Month: period.Of(m), Bill: Price(pr, s.types, sums)})
-		}
-		slices.Reverse(out)
-		return out, nil
-	})
 }
 
 // SummaryItem is one usage type's total over a window, for usage_summary.
@@ -294,10 +213,8 @@ func parseQueryTime(s string) (time.Time, error) {
 // window would read a day's and an hour's each (month to date, say).
 func (s *Service) segments(w Window) []Segment {
 	if horizon := s.now().Add(MaxLead); !w.To.Before(horizon) {
-		if end := MonthStart(w.To); end.Equal(w.To) {
-			w.To = end
-		} else {
-			w.To = end.AddDate(0, 1, 0)
+		if m := period.Of(w.To); !m.Start().Equal(w.To) {
+			w.To = m.End()
 		}
 	}
 	return w.Segments()

@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"billing-api/server/period"
 )
 
 // Limits of ingestion.
@@ -51,8 +53,8 @@ type Record struct {
 	Late bool
 }
 
-// Month is the start of the record's calendar month.
-func (r Record) Month() time.Time { return MonthStart(r.At) }
+// Month is the record's billing month.
+func (r Record) Month() period.Month { return period.Of(r.At) }
 
 // Rollup is a sum of records: one series at one level and bucket.
 type Rollup struct {

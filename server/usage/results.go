@@ -36,8 +36,6 @@ func (s *Service) InvalidateTenants(ids ...uuid.UUID) {
 		set[id] = true
 	}
 	s.details.InvalidateWhere(func(k resultKey, _ []DetailLine) bool { return set[k.tenant] })
-	s.bills.InvalidateWhere(func(k resultKey, _ Bill) bool { return set[k.tenant] })
-	s.months.InvalidateWhere(func(k resultKey, _ []MonthTotal) bool { return set[k.tenant] })
 	s.sums.InvalidateWhere(func(k resultKey, _ map[string]Quantity) bool { return set[k.tenant] })
 	for _, fn := range s.onChanged {
 		fn(ids...)

@@ -17,6 +17,7 @@ import (
 	"billing-api/server/cache"
 	"billing-api/server/clock"
 	"billing-api/server/fault"
+	"billing-api/server/period"
 	"billing-api/server/tenancy"
 )
 
@@ -28,12 +29,6 @@ type Store interface {
 	// exclusively), so a record is either in a closed month's invoice or
 	// flagged late, never neither.
 	LockTenantsForIngest(ctx context.Context, ids []uuid.UUID) error
-	// ClosedMonths returns, per tenant, the starts of the months already
-	// invoiced among months.
-	ClosedMonths(ctx context.Context, ids []uuid.UUID, months []time.Time) (map[uuid.UUID][]time.Time, error)
-	// ClosePeriod marks a tenant's month invoiced (invoicing does this in
-	// the transaction that issues the invoice).
-	ClosePeriod(ctx context.Context, tenantID uuid.UUID, month, at time.Time) error
 	// InsertRecords stores the records whose (tenant, id) is new and
 	// returns, per record, whether it was.
 	InsertRecords(ctx context.Context, recs []Record, received time.Time) ([]bool, error)
@@ -45,8 +40,6 @@ type Store interface {
 	SumSeries(ctx context.Context, tenantID uuid.UUID, namespace string, segs []Segment) (map[Series]Quantity, error)
 	// SumTypes sums the segments' rollups per usage type, over namespaces.
 	SumTypes(ctx context.Context, tenantID uuid.UUID, segs []Segment) (map[string]Quantity, error)
-	// MonthlyTypes sums monthly rollups per month and usage type.
-	MonthlyTypes(ctx context.Context, tenantID uuid.UUID, from, to time.Time) (map[time.Time]map[string]Quantity, error)
 	// LateTypes sums, per usage type, the quantities of the month that
 	// arrived after it was closed.
 	LateTypes(ctx context.Context, tenantID uuid.UUID, month time.Time) (map[string]Quantity, error)
@@ -75,6 +68,9 @@ type Directory interface {
 type Config struct {
 	Store     Store
 	Directory Directory
+	// Closings tells which tenants' months are closed (their records are
+	// flagged late).
+	Closings *period.Closings
 	// Pricing returns what prices a tenant's usage (its current plan's).
 	Pricing func(ctx context.Context, tenantID uuid.UUID) (Pricing, error)
 	Types   []Type
@@ -86,16 +82,15 @@ type Config struct {
 
 // Service is the metering domain.
 type Service struct {
-	store   Store
-	dir     Directory
-	pricing func(ctx context.Context, tenantID uuid.UUID) (Pricing, error)
-	types   map[string]Type
-	now     func() time.Time
-	keys    *cache.Cache[struct{}, []SigningKey]
+	store    Store
+	dir      Directory
+	closings *period.Closings
+	pricing  func(ctx context.Context, tenantID uuid.UUID) (Pricing, error)
+	types    map[string]Type
+	now      func() time.Time
+	keys     *cache.Cache[struct{}, []SigningKey]
 	// Query results, per tenant, scope and (aligned) window; see results.go.
 	details *cache.Cache[resultKey, []DetailLine]
-	bills   *cache.Cache[resultKey, Bill]
-	months  *cache.Cache[resultKey, []MonthTotal]
 	sums    *cache.Cache[resultKey, map[string]Quantity]
 	// onChanged run when a tenant's usage (or plan) changes on this replica.
 	onChanged []func(ids ...uuid.UUID)
@@ -103,11 +98,11 @@ type Service struct {
 
 // NewService checks cfg and returns the service.
 func NewService(cfg Config) (*Service, error) {
-	if cfg.Store == nil || cfg.Directory == nil || cfg.Pricing == nil {
-		return nil, errors.New("usage: Store, Directory and Pricing are required")
+	if cfg.Store == nil || cfg.Directory == nil || cfg.Closings == nil || cfg.Pricing == nil {
+		return nil, errors.New("usage: Store, Directory, Closings and Pricing are required")
 	}
 	s := &Service{
-		store: cfg.Store, dir: cfg.Directory, pricing: cfg.Pricing, now: clock.Normalized(cfg.Now),
+		store: cfg.Store, dir: cfg.Directory, closings: cfg.Closings, pricing: cfg.Pricing, now: clock.Normalized(cfg.Now),
 		types: make(map[string]Type, len(cfg.Types)),
 	}
 	ttl := cfg.CacheTTL
@@ -116,8 +111,6 @@ func NewService(cfg Config) (*Service, error) {
 	}
 	s.keys = cache.New[struct{}, []SigningKey](ttl, s.now, func(struct{}) string { return "signing-keys" })
 	s.details = cache.New[resultKey, []DetailLine](ttl, s.now, resultKey.String)
-	s.bills = cache.New[resultKey, Bill](ttl, s.now, resultKey.String)
-	s.months = cache.New[resultKey, []MonthTotal](ttl, s.now, resultKey.String)
 	s.sums = cache.New[resultKey, map[string]Quantity](ttl, s.now, resultKey.String)
 	for _, t := range cfg.Types {
 		s.types[t.Name] = t
@@ -301,16 +294,16 @@ func uniqueTenants(recs []Record) []uuid.UUID {
 }
 
 func (s *Service) flagLate(ctx context.Context, tenants []uuid.UUID, recs []Record) error {
-	monthSet := map[time.Time]bool{}
+	monthSet := map[period.Month]bool{}
 	for _, r := range recs {
 		monthSet[r.Month()] = true
 	}
-	closed, err := s.store.ClosedMonths(ctx, tenants, slices.Collect(maps.Keys(monthSet)))
+	closed, err := s.closings.ClosedAmong(ctx, tenants, slices.Collect(maps.Keys(monthSet)))
 	if err != nil || len(closed) == 0 {
 		return err
 	}
 	for i := range recs {
-		recs[i].Late = slices.ContainsFunc(closed[recs[i].TenantID], recs[i].Month().Equal)
+		recs[i].Late = slices.Contains(closed[recs[i].TenantID], recs[i].Month())
 	}
 	return nil
 }
@@ -325,21 +318,15 @@ func (s *Service) Sums(ctx context.Context, tenantID uuid.UUID, from, to time.Ti
 	return s.store.SumTypes(ctx, tenantID, s.segments(w))
 }
 
-// Late returns, per usage type, the tenant's usage of month that arrived
+// Late returns, per usage type, the tenant's usage of month m that arrived
 // after the month was closed (reported, never billed).
-func (s *Service) Late(ctx context.Context, tenantID uuid.UUID, month time.Time) (map[string]Quantity, error) {
-	return s.store.LateTypes(ctx, tenantID, MonthStart(month))
+func (s *Service) Late(ctx context.Context, tenantID uuid.UUID, m period.Month) (map[string]Quantity, error) {
+	return s.store.LateTypes(ctx, tenantID, m.Start())
 }
 
 // OnTenantsChanged registers fn to run when tenants' usage or plan changes
 // on this replica (what is derived from their usage drops its cached state).
 func (s *Service) OnTenantsChanged(fn func(ids ...uuid.UUID)) { s.onChanged = append(s.onChanged, fn) }
-
-// ClosePeriod marks a tenant's month as invoiced: records for it that arrive
-// later are flagged late.
-func (s *Service) ClosePeriod(ctx context.Context, tenantID uuid.UUID, month time.Time) error {
-	return s.store.ClosePeriod(ctx, tenantID, MonthStart(month), s.now())
-}
 
 // ---- signing keys
 
@@ -388,7 +375,7 @@ func (s *Service) signer(ctx context.Context) (func(BreakdownQuery) string, erro
 // openQuery verifies a breakdown query for tenant: forged, altered or
 // another tenant's → 400.
 func (s *Service) openQuery(ctx context.Context, tenantID uuid.UUID, raw string) (BreakdownQuery, error) {
-	bad := invalid("query", "signature", "is not a breakdown query this service issued (pass hourly_breakdown_query back unchanged)")
+	bad := fault.InvalidField("query", "signature", "is not a breakdown query this service issued (pass hourly_breakdown_query back unchanged)")
 	q, payload, sum, ok := decodeUnverified(raw)
 	if !ok {
 		return q, bad

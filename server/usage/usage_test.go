@@ -1,11 +1,12 @@
 package usage
 
 import (
-	"math/big"
 	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
+
+	"billing-api/server/money"
 
 	"github.com/google/uuid"
 )
@@ -41,13 +42,16 @@ func TestQuantitiesAreExactMillionths(t *testing.T) {
 
 func nanValue() float64 { zero := 0.0; return zero / zero }
 
-func TestRoundingIsHalfToEven(t *testing.T) {
+// Quantities round by money's rule, half to even; people read them
+// grouped, whole from 100 units up.
+func TestQuantitiesRoundHalfToEven(t *testing.T) {
 	t.Parallel()
-	for _, c := range []struct{ num, den, want int64 }{
-		{5, 2, 2}, {7, 2, 4}, {-5, 2, -2}, {-7, 2, -4}, {1, 3, 0}, {2, 3, 1}, {25, 10, 2}, {35, 10, 4}, {26, 10, 3}, {0, 7, 0},
+	for q, want := range map[Quantity]string{
+		8_527_777_777_778: "8,527,778", 12_500_000: "12.5", 99_995_000: "100", 1_005_000: "1",
+		1_015_000: "1.02", 250_500_000: "250", 0: "0", 10_000_000_000_000: "10,000,000",
 	} {
-		if got := DivRoundHalfEven(big.NewInt(c.num), big.NewInt(c.den)).Int64(); got != c.want {
-			t.Errorf("%d/%d = %d, want %d", c.num, c.den, got, c.want)
+		if got := q.Display(); got != want {
+			t.Errorf("Display(%d) = %q, want %q", q, got, want)
 		}
 	}
 	if got := DivDecimal(1_500_000, 1_000_000_000_000, 6); got != "0.000002" { // 1.5e-6 → half to even
@@ -134,7 +138,7 @@ func TestWindowsAreAlignedAndBounded(t *testing.T) {
 
 func TestBillableUnitsFollowTheVendorRule(t *testing.T) {
 	t.Parallel()
-	r := Rate{UnitSize: 1_000_000 * QuantityScale, Included: 10_000_000 * QuantityScale, PriceCents: 60}
+	r := Rate{UnitSize: 1_000_000 * QuantityScale, Included: 10_000_000 * QuantityScale, Price: 60}
 	for used, want := range map[float64]int64{0: 0, 10_000_000: 0, 10_000_001: 1, 10_999_999: 1, 11_000_000: 1, 11_999_999: 1, 12_000_000: 2, 25_500_000: 15} {
 		q, _ := QuantityOf(used)
 		if got := BillableUnits(q, r); got != want {
@@ -147,20 +151,20 @@ func TestBillTotalsAreTheSumsOfTheirLines(t *testing.T) {
 	t.Parallel()
 	types := map[string]Type{"a": {Name: "a", Unit: "u"}, "b": {Name: "b", Unit: "u"}}
 	rates := map[string]Rate{
-		"a": {UsageType: "a", UnitSize: QuantityScale, PriceCents: 5},
-		"b": {UsageType: "b", UnitSize: QuantityScale, Included: 10 * QuantityScale, PriceCents: 25},
+		"a": {UsageType: "a", UnitSize: QuantityScale, Price: 5},
+		"b": {UsageType: "b", UnitSize: QuantityScale, Included: 10 * QuantityScale, Price: 25},
 	}
-	p := Pricing{Currency: "USD", FlatPriceCents: 1900, Rates: rates, Coupons: []Coupon{{Title: "10%", Kind: DiscountPercentage, Amount: 1000}}}
+	p := Pricing{Currency: "USD", FlatPrice: 1900, Rates: rates, Coupons: []Coupon{{Title: "10%", Kind: DiscountPercentage, Amount: 1000}}}
 	// a: 5 units → 25 c, 10% = 2.5 → 2 (half to even); b: 15 units, 10 included → 5 × 25 = 125 c,
 	// 10% = 12.5 → 12; flat 1900, 10% = 190.
 	b := Price(p, types, map[string]Quantity{"a": 5 * QuantityScale, "b": 15 * QuantityScale})
-	if b.SubtotalCents != 1900+25+125 || b.DiscountCents != 190+2+12 || b.TotalCents != 2050-204 {
+	if b.Subtotal != 1900+25+125 || b.Discount != 190+2+12 || b.Total != 2050-204 {
 		t.Fatalf("bill %+v", b)
 	}
 	// Properties over random bills: every total is the sum of its parts.
 	r := rand.New(rand.NewPCG(5, 6))
 	for range 2000 {
-		p.FlatPriceCents = r.Int64N(100_000)
+		p.FlatPrice = money.Amount(r.Int64N(100_000))
 		p.Coupons = nil
 		for range r.IntN(3) {
 			if r.IntN(2) == 0 {
@@ -170,20 +174,20 @@ func TestBillTotalsAreTheSumsOfTheirLines(t *testing.T) {
 			}
 		}
 		b := Price(p, types, map[string]Quantity{"a": Quantity(r.Int64N(1e12)), "b": Quantity(r.Int64N(1e12)), "c": 7})
-		sub, disc := b.FlatCents, b.FlatDiscount+b.FixedDiscount
+		sub, disc := b.Flat, b.FlatDiscount+b.FixedDiscount
 		for _, l := range b.Lines {
-			sub += l.AmountCents
-			disc += l.DiscountCents
+			sub += l.Amount
+			disc += l.Discount
 		}
-		if sub != b.SubtotalCents || disc != b.DiscountCents || b.TotalCents != sub-disc || b.TotalCents < 0 {
+		if sub != b.Subtotal || disc != b.Discount || b.Total != sub-disc || b.Total < 0 {
 			t.Fatalf("bill %+v does not add up", b)
 		}
-		if len(b.Lines) != 3 || b.Lines[2].Priced || b.Lines[2].AmountCents != 0 {
+		if len(b.Lines) != 3 || b.Lines[2].Priced || b.Lines[2].Amount != 0 {
 			t.Fatalf("lines %+v: want a, b and the unpriced c", b.Lines)
 		}
 	}
 	p.BillingDisabled = true
-	if b := Price(p, types, map[string]Quantity{"a": 1e12}); b.TotalCents != 0 || b.Lines[0].Billable == 0 {
+	if b := Price(p, types, map[string]Quantity{"a": 1e12}); b.Total != 0 || b.Lines[0].Billable == 0 {
 		t.Fatalf("a plan without billing charged %+v", b)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"billing-api/server/fault"
+	"billing-api/server/period"
 )
 
 // MaxWindow is the longest window a usage query may ask for.
@@ -29,20 +30,20 @@ var (
 func NewWindow(from, to time.Time, fromField, toField string) (Window, error) {
 	from, to = from.UTC(), to.UTC()
 	if !to.After(from) {
-		return Window{}, invalid(toField, "after", fmt.Sprintf("must be after %s (%s)", fromField, from.Format(time.RFC3339)))
+		return Window{}, fault.InvalidField(toField, "after", fmt.Sprintf("must be after %s (%s)", fromField, from.Format(time.RFC3339)))
 	}
 	w := Window{From: from.Truncate(time.Hour), To: to.Truncate(time.Hour)}
 	if w.To.Before(to) {
 		w.To = w.To.Add(time.Hour)
 	}
 	if w.From.Before(earliestStart) {
-		return Window{}, invalid(fromField, "range", "must not be before "+earliestStart.Format(time.RFC3339))
+		return Window{}, fault.InvalidField(fromField, "range", "must not be before "+earliestStart.Format(time.RFC3339))
 	}
 	if w.To.After(latestEnd) {
-		return Window{}, invalid(toField, "range", "must not be after "+latestEnd.Format(time.RFC3339)+" (windows are widened to whole hours)")
+		return Window{}, fault.InvalidField(toField, "range", "must not be after "+latestEnd.Format(time.RFC3339)+" (windows are widened to whole hours)")
 	}
 	if w.To.Sub(w.From) > MaxWindow {
-		return Window{}, invalid(toField, "maxWindow", fmt.Sprintf("the window from %s to %s is longer than %d days",
+		return Window{}, fault.InvalidField(toField, "maxWindow", fmt.Sprintf("the window from %s to %s is longer than %d days",
 			fromField, toField, int(MaxWindow/(24*time.Hour))))
 	}
 	return w, nil
@@ -50,12 +51,6 @@ func NewWindow(from, to time.Time, fromField, toField string) (Window, error) {
 
 // Hours is how many hours the window spans.
 func (w Window) Hours() int { return int(w.To.Sub(w.From) / time.Hour) }
-
-// MonthStart is the first instant of t's calendar month (UTC).
-func MonthStart(t time.Time) time.Time {
-	t = t.UTC()
-	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
-}
 
 // Level is the resolution of a rollup.
 type Level int
@@ -73,7 +68,7 @@ func (l Level) Bucket(t time.Time) time.Time {
 	case LevelDay:
 		return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 	case LevelMonth:
-		return MonthStart(t)
+		return period.Of(t).Start()
 	default:
 		return t.Truncate(time.Hour)
 	}
@@ -113,11 +108,4 @@ func (w Window) Segments() []Segment {
 		}
 	}
 	return out
-}
-
-// invalid is a one-field invalid-input error.
-func invalid(field, rule, detail string) error {
-	var v fault.Violations
-	v.Add(field, rule, detail)
-	return v.Err()
 }

@@ -191,14 +191,25 @@ export interface paths {
         put?: never;
         /**
          * Month-to-date usage with prices
-         * @description Priced usage of the running billing month (or of `[from, to)` inside one calendar
-         *     month; a window that crosses a month answers 400): one item per usage type of the plan's
-         *     rate card (and per other type used), with quantity, billable quantity and amount, the
-         *     plan's flat price as a `fixed` item, the coupons applied, the discount and the total
-         *     cost. Amounts are cents as decimal strings. Percentage coupons discount every item,
-         *     rounded half to even per item; fixed-amount coupons then come off the total, which
-         *     never goes below zero; `total_cost` is exactly the sum of the item amounts minus
-         *     `discount`. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
+         * @description What the running billing month bills so far: every line its invoice will have. With
+         *     `from`/`to`, the usage of `[from, to)` inside one calendar month, priced the same way
+         *     (a window that crosses a month answers 400). The items:
+         *     - `plan_flat_price` (`fixed`): the flat price of each plan the tenant was on during
+         *       the month, pro-rated to the time on it; `quantity` is that part of the month.
+         *     - `addon_fee` (`fixed`): each add-on's monthly price, pro-rated to the time it was
+         *       active on a plan that allows it and does not include it.
+         *     - one item per usage type of each such plan's rate card (and per other type used):
+         *       the quantity used, the billable units beyond what the plan includes (its allowance
+         *       pro-rated like its price) and the amount; a type without usage is `STATUS_NO_DATA`.
+         *     `metric_labels` name the usage type and the plan (`plan=`), and where they apply the
+         *     add-on (`addon=`), the allowance (`included=`) and the price (`price=`). `coupons`
+         *     are the plans' coupons: percentages come off every amount, rounded half to even per
+         *     item; fixed amounts (pro-rated like the plan) then come off the total, which never goes
+         *     below zero. `total_cost` is exactly the sum of the item amounts minus `discount`, and
+         *     for the month so far (no window, or one from the month's start to the present) it is
+         *     the `amount` of the month's pending invoice in `invoices/custom_list`, to the cent.
+         *     Amounts are in minor units of `currency_code`. Costs are tenant-wide: only the `system`
+         *     namespace answers (400 otherwise).
          */
         post: operations["listCurrentUsage"];
         delete?: never;
@@ -218,11 +229,11 @@ export interface paths {
         put?: never;
         /**
          * Totals of past months
-         * @description One total per past month, newest first, in cents: the last complete month back to the
-         *     first month with usage in the last twelve. A closed month's total is what its invoice
-         *     billed; a month not closed yet is priced the way its invoice will be: the flat price of
-         *     each plan the tenant was on, pro-rated, its usage at that plan's rates, add-ons, minus
-         *     coupons. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
+         * @description One total per past month, newest first, in minor units of `currency_code`: each month
+         *     since the tenant was created, the last twelve at most. A closed month's total is what
+         *     its invoice billed (0 for a month closed with nothing to bill); a month not closed yet
+         *     is its pending invoice's amount so far, priced as `current_usage` prices the running
+         *     month. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
          */
         post: operations["listMonthlyUsage"];
         delete?: never;
@@ -263,7 +274,7 @@ export interface paths {
         /**
          * The plan catalogue
          * @description Every plan of the catalogue, once per locale (`en-US`, then `fr-FR`), with prices
-         *     (cents), trial, allowed and included add-ons, default quota and transition flow. The
+         *     (minor units), trial, allowed and included add-ons, default quota and transition flow. The
          *     tenant's current plan has `current: true` in each.
          */
         get: operations["listUsagePlans"];
@@ -537,8 +548,11 @@ export interface paths {
         };
         /**
          * List invoices
-         * @description The tenant's invoices, newest period first: issued ones (immutable) and the running
-         *     month as a `STATUS_PENDING` invoice with `active: true`. `limit` caps the count.
+         * @description The tenant's invoices, newest period first: the running month as a `STATUS_PENDING`
+         *     invoice with `active: true` (its amount is `current_usage`'s `total_cost`), the month
+         *     before it as pending while it is not closed yet, then the issued invoices (immutable).
+         *     A month that bills nothing has no entry. `limit` caps the count. Every item listed
+         *     downloads with `invoice_pdf`.
          */
         get: operations["listInvoices"];
         put?: never;
@@ -558,8 +572,12 @@ export interface paths {
         };
         /**
          * Download an invoice as PDF
-         * @description The PDF of an issued invoice, base64-encoded in `pdf`. The same invoice always renders
-         *     to the same bytes. The running month has no PDF (404).
+         * @description The PDF of an invoice the list offers, base64-encoded in `pdf`. An issued invoice (named
+         *     by its number) always renders to the same bytes. A pending month (`pending-YYYY-MM`)
+         *     renders as a draft: the layout and lines its invoice will have so far, marked "DRAFT —
+         *     not an invoice; amounts change until the month closes", without an invoice number, due
+         *     date or payment status. A month the list does not offer, an unknown name and another
+         *     tenant's invoice answer 404.
          */
         get: operations["downloadInvoicePdf"];
         put?: never;
@@ -1344,21 +1362,21 @@ export interface components {
              */
             to?: string;
         };
-        /** @description Priced usage of the running month. */
+        /** @description What the month bills so far, line by line. */
         usageListCurrentUsageResp: {
-            /** @description Priced lines; the plan's flat price is a `fixed` line. */
+            /** @description Priced lines; plan and add-on fees are `fixed` lines. */
             usage_items?: components["schemas"]["usageCalculatedUsageItem"][];
             /** @description Coupons applied to the month. */
             coupons?: components["schemas"]["usageCoupon"][];
             /**
              * Format: int64
-             * @description Total discount from coupons, in cents.
+             * @description Total discount from coupons, in minor units.
              * @example 555
              */
             discount?: string;
             /**
              * Format: int64
-             * @description Sum of the line amounts minus the discount, in cents (never below zero).
+             * @description Sum of the line amounts minus the discount, in minor units (never below zero).
              * @example 4995
              */
             total_cost?: string;
@@ -1366,15 +1384,15 @@ export interface components {
         /** @description One priced line. */
         usageCalculatedUsageItem: {
             /**
-             * @description What was metered (or `plan_flat_price` for the fixed line).
+             * @description What was metered, or `plan_flat_price` / `addon_fee` for a fee.
              * @example http_requests
              */
             usage_type?: string;
-            /** @description True for a line that does not come from metering (the plan's flat price). */
+            /** @description True for a line that does not come from metering (a plan's or an add-on's fee). */
             fixed?: boolean;
             /**
              * Format: double
-             * @description Quantity used.
+             * @description Quantity used; for a fee, the part of the month it covers.
              * @example 12.5
              */
             quantity?: number;
@@ -1390,7 +1408,7 @@ export interface components {
             unit_name_billable?: string;
             /**
              * Format: int64
-             * @description Price of the line in cents.
+             * @description Price of the line in minor units.
              * @example 650
              */
             amount?: string;
@@ -1399,7 +1417,7 @@ export interface components {
              * @example USD
              */
             currency_code?: string;
-            /** @description The usage type of the line, then `included=<quantity> <unit>` (free each month) and `price=<cents> per <billable unit>` from the plan's rate card when the plan prices the type. */
+            /** @description The usage type (or fee) of the line, then `plan=<plan>` (the plan in force), `addon=<add-on>` for an add-on's fee, and `included=<quantity> <unit>` (free that month, pro-rated with the plan) and `price=<minor units> per <billable unit or month>` from the plan's rate card or catalogue where they apply. */
             metric_labels?: string[];
             status?: components["schemas"]["schemausageStatusType"];
             /**
@@ -1429,7 +1447,7 @@ export interface components {
             discount_type?: components["schemas"]["usageDiscountType"];
             /**
              * Format: int32
-             * @description In cents for a fixed amount; in hundredths of a percent for a percentage (1000 = 10%).
+             * @description In minor units for a fixed amount; in hundredths of a percent for a percentage (1000 = 10%).
              * @example 1000
              */
             discount_amount: number;
@@ -1450,14 +1468,14 @@ export interface components {
         };
         /** @description Totals of past months. */
         usageListMonthlyUsageResp: {
-            /** @description One total per closed month, newest first. */
+            /** @description One total per past month, newest first. */
             monthly_usage_items?: components["schemas"]["usageMonthlyUsageType"][];
         };
-        /** @description What one closed month cost. */
+        /** @description What one past month bills. */
         usageMonthlyUsageType: {
             /**
              * Format: int64
-             * @description The month's total, in cents.
+             * @description The month's total, in minor units.
              * @example 5630
              */
             amount?: string;
@@ -1554,7 +1572,7 @@ export interface components {
         /** @description One invoice. */
         invoiceInvoiceType: {
             /**
-             * @description The invoice number (for the running month, `pending-YYYY-MM`).
+             * @description The invoice number (for a month not closed yet, `pending-YYYY-MM`).
              * @example INV-2026-10-000123
              */
             name?: string;
@@ -1563,7 +1581,7 @@ export interface components {
             status?: components["schemas"]["invoiceInvoiceStatus"];
             /**
              * Format: int64
-             * @description Total to pay, in cents.
+             * @description Total to pay, in minor units.
              * @example 5630
              */
             amount?: string;
@@ -1827,7 +1845,7 @@ export interface components {
             tenant_type?: components["schemas"]["schemaTenantType"];
             /**
              * Format: int32
-             * @description Price per renewal period in cents, before usage.
+             * @description Price per renewal period in minor units of the currency, before usage.
              * @example 4900
              */
             flat_price?: number;
@@ -3271,7 +3289,7 @@ export interface operations {
         parameters: {
             query: {
                 /**
-                 * @description The invoice's name (its invoice number) as listed.
+                 * @description The invoice's name as listed (its number, or `pending-YYYY-MM`).
                  * @example INV-2026-10-000123
                  */
                 name: string;
