@@ -249,24 +249,41 @@ func Load(data []byte) (*Catalogue, error) {
 	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("plan catalogue: %w", err)
 	}
-	c := &Catalogue{Locale: f.Locale, Currency: f.Currency, DefaultPlan: f.DefaultPlan, Addons: f.Addons}
 	var v fault.Violations
+	c := &Catalogue{Locale: f.Locale, Currency: f.Currency, DefaultPlan: f.DefaultPlan, Addons: f.Addons}
 	if c.Locale == "" {
 		v.Add("locale", "required", "is required")
 	}
 	if !currencyPattern.MatchString(c.Currency) {
 		v.Add("currency", "pattern", "must be an ISO 4217 code such as USD")
 	}
-	seenAddon := map[string]bool{}
+	c.checkAddons(&v)
+	c.loadTerms(&v, f)
+	types := c.loadUsageTypes(&v, f)
+	c.loadPlans(&v, f, types)
+	c.loadTranslations(&v, f)
+	if !slices.ContainsFunc(c.Plans, func(p Plan) bool { return p.Name == c.DefaultPlan }) {
+		v.Add("default_plan", "ref", fmt.Sprintf("%q is not one of the plans", c.DefaultPlan))
+	}
+	if err := v.Err(); err != nil {
+		return nil, fmt.Errorf("plan catalogue: %w", err)
+	}
+	return c, nil
+}
+
+// checkAddons checks the add-ons: known to the API, listed once, named and
+// priced within range.
+func (c *Catalogue) checkAddons(v *fault.Violations) {
+	seen := map[string]bool{}
 	for i, a := range c.Addons {
 		field := fmt.Sprintf("addons[%d]", i)
 		if !slices.Contains(KnownAddons, a.Name) {
 			v.Add(field+".name", "enum", fmt.Sprintf("%q is not an add-on the API can subscribe to", a.Name))
 		}
-		if seenAddon[a.Name] {
+		if seen[a.Name] {
 			v.Add(field+".name", "unique", fmt.Sprintf("%q is listed twice", a.Name))
 		}
-		seenAddon[a.Name] = true
+		seen[a.Name] = true
 		if a.DisplayName == "" {
 			v.Add(field+".display_name", "required", "is required")
 		}
@@ -274,6 +291,11 @@ func Load(data []byte) (*Catalogue, error) {
 			v.Add(field+".price", "range", "must be 0 to 2147483647 minor units of the currency")
 		}
 	}
+}
+
+// loadTerms reads who issues the invoices and how long they are payable,
+// defaulting both.
+func (c *Catalogue) loadTerms(v *fault.Violations, f file) {
 	c.Seller = Seller{Name: "billing-api"}
 	if f.Seller != nil {
 		c.Seller = *f.Seller
@@ -291,90 +313,119 @@ func Load(data []byte) (*Catalogue, error) {
 			v.Add("payment_terms_days", "range", "must be 0 to 365 days")
 		}
 	}
+}
+
+// loadUsageTypes reads the usage types, each named once; it returns them by
+// name.
+func (c *Catalogue) loadUsageTypes(v *fault.Violations, f file) map[string]usage.Type {
 	types := map[string]usage.Type{}
 	for i, tf := range f.UsageTypes {
 		t := usage.Type{Name: tf.Name, Service: tf.Service, DisplayName: tf.DisplayName, Unit: tf.Unit}
 		field := fmt.Sprintf("usage_types[%d]", i)
-		usage.CheckType(&v, field, t)
+		usage.CheckType(v, field, t)
 		if _, dup := types[t.Name]; dup {
 			v.Add(field+".name", "unique", fmt.Sprintf("%q is listed twice", t.Name))
 		}
 		types[t.Name] = t
 		c.UsageTypes = append(c.UsageTypes, t)
 	}
-	seenPlan := map[string]bool{}
+	return types
+}
+
+// loadPlans reads and checks every plan; at least one, each named once.
+func (c *Catalogue) loadPlans(v *fault.Violations, f file, types map[string]usage.Type) {
+	seen := map[string]bool{}
 	for i, pf := range f.Plans {
-		p := pf.toPlan()
 		field := fmt.Sprintf("plans[%d]", i)
-		p.Rates = map[string]usage.Rate{}
-		for name, rf := range pf.RateCard {
-			rfield := fmt.Sprintf("%s.rate_card%s", field, fault.Key(name))
-			r := usage.Rate{UsageType: name, BillableUnit: rf.BillableUnit, Price: rf.Price}
-			var err error
-			if r.UnitSize, err = usage.ParseQuantity(rf.UnitSize); err != nil {
-				v.Add(rfield+".unit_size", "decimal", err.Error())
-			}
-			if rf.Included == "" {
-				rf.Included = "0"
-			}
-			if r.Included, err = usage.ParseQuantity(rf.Included); err != nil {
-				v.Add(rfield+".included", "decimal", err.Error())
-			}
-			usage.CheckRate(&v, rfield, r, types)
-			p.Rates[name] = r
-		}
+		p := pf.toPlan()
+		p.Rates = loadRateCard(v, field, pf.RateCard, types)
 		for j, cf := range pf.Coupons {
 			cp := usage.Coupon{Title: cf.Title, Kind: usage.DiscountKind(cf.Type), Amount: cf.Amount}
-			usage.CheckCoupon(&v, fmt.Sprintf("%s.coupons[%d]", field, j), cp)
+			usage.CheckCoupon(v, fmt.Sprintf("%s.coupons[%d]", field, j), cp)
 			p.Coupons = append(p.Coupons, cp)
 		}
-		if !planNamePattern.MatchString(p.Name) {
-			v.Add(field+".name", "pattern", "must be 1-64 letters, digits, '-' or '_'")
-		}
-		if seenPlan[p.Name] {
+		if seen[p.Name] {
 			v.Add(field+".name", "unique", fmt.Sprintf("%q is listed twice", p.Name))
 		}
-		seenPlan[p.Name] = true
-		if p.Title == "" {
-			v.Add(field+".title", "required", "is required")
-		}
-		checkEnum(&v, field+".type", p.Type, planTypes)
-		checkEnum(&v, field+".tenant_type", p.TenantType, tenantTypes)
-		checkEnum(&v, field+".renewal_period", p.RenewalPeriod, periodUnits)
-		checkEnum(&v, field+".trial.unit", p.TrialUnit, periodUnits)
-		checkEnum(&v, field+".transition.method", p.Transition.Method, methods)
-		for j, rf := range p.Transition.RequiredFields {
-			checkEnum(&v, fmt.Sprintf("%s.transition.required_fields[%d]", field, j), rf, requiredFields)
-		}
-		if p.FlatPrice < 0 || p.FlatPrice > math.MaxInt32 {
-			v.Add(field+".flat_price", "range", "must be 0 to 2147483647 minor units of the currency")
-		}
-		if p.TrialLength < 0 || (p.TrialLength > 0 && p.TrialUnit == "PERIOD_UNKNOWN") {
-			v.Add(field+".trial", "range", "length must not be negative, and a trial needs a unit")
-		}
-		for j, a := range p.AllowedAddons {
-			if !seenAddon[a] {
-				v.Add(fmt.Sprintf("%s.allowed_addons[%d]", field, j), "ref", fmt.Sprintf("%q is not in addons", a))
-			}
-		}
-		for j, a := range p.IncludedAddons {
-			if !slices.Contains(p.AllowedAddons, a) {
-				v.Add(fmt.Sprintf("%s.included_addons[%d]", field, j), "ref", fmt.Sprintf("%q must also be allowed", a))
-			}
-		}
-		if err := quota.ValidateLimits(p.DefaultQuota, field+".default_quota", nil); err != nil {
-			var fe *fault.Error
-			if errors.As(err, &fe) {
-				for _, fld := range fe.Fields {
-					v.Add(fld.Field, fld.Rule, fld.Detail)
-				}
-			}
-		}
+		seen[p.Name] = true
+		c.checkPlan(v, field, p)
 		c.Plans = append(c.Plans, p)
 	}
 	if len(c.Plans) == 0 {
 		v.Add("plans", "minItems", "at least one plan is required")
 	}
+}
+
+// loadRateCard reads a plan's rate card: exact decimal quantities, rates
+// of the catalogue's usage types.
+func loadRateCard(v *fault.Violations, field string, card map[string]rateFile, types map[string]usage.Type) map[string]usage.Rate {
+	rates := map[string]usage.Rate{}
+	for name, rf := range card {
+		rfield := fmt.Sprintf("%s.rate_card%s", field, fault.Key(name))
+		r := usage.Rate{UsageType: name, BillableUnit: rf.BillableUnit, Price: rf.Price}
+		var err error
+		if r.UnitSize, err = usage.ParseQuantity(rf.UnitSize); err != nil {
+			v.Add(rfield+".unit_size", "decimal", err.Error())
+		}
+		if rf.Included == "" {
+			rf.Included = "0"
+		}
+		if r.Included, err = usage.ParseQuantity(rf.Included); err != nil {
+			v.Add(rfield+".included", "decimal", err.Error())
+		}
+		usage.CheckRate(v, rfield, r, types)
+		rates[name] = r
+	}
+	return rates
+}
+
+// checkPlan checks a plan's own fields: its name and title, its enums, its
+// price and trial, the add-ons it names and its default quota.
+func (c *Catalogue) checkPlan(v *fault.Violations, field string, p Plan) {
+	if !planNamePattern.MatchString(p.Name) {
+		v.Add(field+".name", "pattern", "must be 1-64 letters, digits, '-' or '_'")
+	}
+	if p.Title == "" {
+		v.Add(field+".title", "required", "is required")
+	}
+	checkEnum(v, field+".type", p.Type, planTypes)
+	checkEnum(v, field+".tenant_type", p.TenantType, tenantTypes)
+	checkEnum(v, field+".renewal_period", p.RenewalPeriod, periodUnits)
+	checkEnum(v, field+".trial.unit", p.TrialUnit, periodUnits)
+	checkEnum(v, field+".transition.method", p.Transition.Method, methods)
+	for j, rf := range p.Transition.RequiredFields {
+		checkEnum(v, fmt.Sprintf("%s.transition.required_fields[%d]", field, j), rf, requiredFields)
+	}
+	if p.FlatPrice < 0 || p.FlatPrice > math.MaxInt32 {
+		v.Add(field+".flat_price", "range", "must be 0 to 2147483647 minor units of the currency")
+	}
+	if p.TrialLength < 0 || (p.TrialLength > 0 && p.TrialUnit == "PERIOD_UNKNOWN") {
+		v.Add(field+".trial", "range", "length must not be negative, and a trial needs a unit")
+	}
+	for j, a := range p.AllowedAddons {
+		if _, ok := c.Addon(a); !ok {
+			v.Add(fmt.Sprintf("%s.allowed_addons[%d]", field, j), "ref", fmt.Sprintf("%q is not in addons", a))
+		}
+	}
+	for j, a := range p.IncludedAddons {
+		if !slices.Contains(p.AllowedAddons, a) {
+			v.Add(fmt.Sprintf("%s.included_addons[%d]", field, j), "ref", fmt.Sprintf("%q must also be allowed", a))
+		}
+	}
+	if err := quota.ValidateLimits(p.DefaultQuota, field+".default_quota", nil); err != nil {
+		var fe *fault.Error
+		if errors.As(err, &fe) {
+			for _, fld := range fe.Fields {
+				v.Add(fld.Field, fld.Rule, fld.Detail)
+			}
+		}
+	}
+}
+
+// loadTranslations reads the plans' texts in further locales: each a
+// well-formed tag other than the catalogue's own, complete, naming only
+// plans of the catalogue.
+func (c *Catalogue) loadTranslations(v *fault.Violations, f file) {
 	c.Locales = []string{c.Locale}
 	for _, loc := range slices.Sorted(maps.Keys(f.Translations)) {
 		field := "translations" + fault.Key(loc)
@@ -402,13 +453,6 @@ func Load(data []byte) (*Catalogue, error) {
 			}
 		}
 	}
-	if !seenPlan[c.DefaultPlan] {
-		v.Add("default_plan", "ref", fmt.Sprintf("%q is not one of the plans", c.DefaultPlan))
-	}
-	if err := v.Err(); err != nil {
-		return nil, fmt.Errorf("plan catalogue: %w", err)
-	}
-	return c, nil
 }
 
 func checkEnum(v *fault.Violations, field, value string, allowed []string) {

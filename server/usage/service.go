@@ -201,86 +201,120 @@ func (s *Service) check(ctx context.Context, in []RecordInput) ([]Record, error)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	type nsKey struct {
-		tenant uuid.UUID
-		ns     string
-	}
-	tenants := map[string]uuid.UUID{}
-	tenantErr := map[string]error{}
-	namespaces := map[nsKey]error{}
+	names := newBatchNames(s.dir)
 	now := s.now()
 	seen := make(map[[2]string]bool, len(in))
 	recs := make([]Record, 0, len(in))
 	for i, r := range in {
-		field := fmt.Sprintf("records[%d]", i)
-		if msg := checkText(r.ID, MaxIDLength); msg != "" {
-			v.Add(field+".id", "id", msg)
-		}
-		if msg := checkText(r.ObjectName, MaxObjectName); msg != "" {
-			v.Add(field+".object_name", "name", msg)
-		}
-		id, ok := tenants[r.Tenant]
-		if _, failed := tenantErr[r.Tenant]; !ok && !failed {
-			var err error
-			if id, err = s.dir.TenantID(ctx, r.Tenant); err != nil {
-				tenantErr[r.Tenant] = err
-			} else {
-				tenants[r.Tenant] = id
-			}
-		}
-		if err, failed := tenantErr[r.Tenant]; failed {
-			if fault.KindOf(err) != fault.KindNotFound {
-				return nil, err
-			}
-			v.Add(field+".tenant", "exists", fmt.Sprintf("there is no tenant named %q", r.Tenant))
-		} else {
-			k := nsKey{id, r.Namespace}
-			err, checked := namespaces[k]
-			if !checked {
-				err = s.dir.RequireNamespace(ctx, id, r.Namespace)
-				namespaces[k] = err
-			}
-			if err != nil {
-				if fault.KindOf(err) != fault.KindNotFound {
-					return nil, err
-				}
-				v.Add(field+".namespace", "exists", fmt.Sprintf("tenant %q has no namespace %q", r.Tenant, r.Namespace))
-			}
-		}
-		t, known := s.types[r.UsageType]
-		switch {
-		case !known:
-			v.Add(field+".usage_type", "enum", fmt.Sprintf("%q is not a usage type of this service", r.UsageType))
-		case r.Unit != t.Unit:
-			v.Add(field+".unit", "enum", fmt.Sprintf("%s is measured in %q, not %q", r.UsageType, t.Unit, r.Unit))
-		}
-		q, ok := QuantityOf(r.Quantity)
-		if !ok {
-			v.Add(field+".quantity", "range", fmt.Sprintf("must be a finite number from 0 to %g", float64(MaxRecordQuantity)))
-		}
-		at := clock.Normalize(r.Timestamp)
-		switch {
-		case r.Timestamp.IsZero():
-			v.Add(field+".timestamp", "required", "is required")
-		case at.After(now.Add(MaxLead)):
-			v.Add(field+".timestamp", "maximum", fmt.Sprintf("must not be more than %s ahead of the server's clock", MaxLead))
-		case at.Before(now.Add(-MaxAge)):
-			v.Add(field+".timestamp", "minimum", "must not be more than two years old")
+		rec, err := s.checkRecord(ctx, &v, fmt.Sprintf("records[%d]", i), r, names, now)
+		if err != nil {
+			return nil, err
 		}
 		dup := [2]string{r.Tenant, r.ID}
 		if v.Len() > 0 || seen[dup] {
 			continue
 		}
 		seen[dup] = true
-		recs = append(recs, Record{
-			TenantID: id, ID: r.ID, Series: Series{Namespace: r.Namespace, UsageType: r.UsageType, ObjectName: r.ObjectName},
-			Unit: r.Unit, Quantity: q, At: at,
-		})
+		recs = append(recs, rec)
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	return recs, nil
+}
+
+// checkRecord adds the broken rules of one record, named field, to v and
+// returns the record as stored. An error is one the record did not cause
+// (the directory failed).
+func (s *Service) checkRecord(ctx context.Context, v *fault.Violations, field string, r RecordInput, names *batchNames, now time.Time) (Record, error) {
+	if msg := checkText(r.ID, MaxIDLength); msg != "" {
+		v.Add(field+".id", "id", msg)
+	}
+	if msg := checkText(r.ObjectName, MaxObjectName); msg != "" {
+		v.Add(field+".object_name", "name", msg)
+	}
+	id, err := names.tenant(ctx, r.Tenant)
+	switch {
+	case fault.KindOf(err) == fault.KindNotFound:
+		v.Add(field+".tenant", "exists", fmt.Sprintf("there is no tenant named %q", r.Tenant))
+	case err != nil:
+		return Record{}, err
+	default:
+		err := names.namespace(ctx, id, r.Namespace)
+		switch {
+		case fault.KindOf(err) == fault.KindNotFound:
+			v.Add(field+".namespace", "exists", fmt.Sprintf("tenant %q has no namespace %q", r.Tenant, r.Namespace))
+		case err != nil:
+			return Record{}, err
+		}
+	}
+	t, known := s.types[r.UsageType]
+	switch {
+	case !known:
+		v.Add(field+".usage_type", "enum", fmt.Sprintf("%q is not a usage type of this service", r.UsageType))
+	case r.Unit != t.Unit:
+		v.Add(field+".unit", "enum", fmt.Sprintf("%s is measured in %q, not %q", r.UsageType, t.Unit, r.Unit))
+	}
+	q, ok := QuantityOf(r.Quantity)
+	if !ok {
+		v.Add(field+".quantity", "range", fmt.Sprintf("must be a finite number from 0 to %g", float64(MaxRecordQuantity)))
+	}
+	at := clock.Normalize(r.Timestamp)
+	switch {
+	case r.Timestamp.IsZero():
+		v.Add(field+".timestamp", "required", "is required")
+	case at.After(now.Add(MaxLead)):
+		v.Add(field+".timestamp", "maximum", fmt.Sprintf("must not be more than %s ahead of the server's clock", MaxLead))
+	case at.Before(now.Add(-MaxAge)):
+		v.Add(field+".timestamp", "minimum", "must not be more than two years old")
+	}
+	return Record{
+		TenantID: id, ID: r.ID, Series: Series{Namespace: r.Namespace, UsageType: r.UsageType, ObjectName: r.ObjectName},
+		Unit: r.Unit, Quantity: q, At: at,
+	}, nil
+}
+
+// batchNames resolves the tenant and namespace names of one batch, each
+// name once, remembering what it found (or that it found nothing).
+type batchNames struct {
+	dir        Directory
+	tenants    map[string]tenantLookup
+	namespaces map[namespaceKey]error
+}
+
+type tenantLookup struct {
+	id  uuid.UUID
+	err error
+}
+
+type namespaceKey struct {
+	tenant uuid.UUID
+	name   string
+}
+
+func newBatchNames(dir Directory) *batchNames {
+	return &batchNames{dir: dir, tenants: map[string]tenantLookup{}, namespaces: map[namespaceKey]error{}}
+}
+
+// tenant is the id of the tenant named name (fault not found if none).
+func (b *batchNames) tenant(ctx context.Context, name string) (uuid.UUID, error) {
+	l, ok := b.tenants[name]
+	if !ok {
+		l.id, l.err = b.dir.TenantID(ctx, name)
+		b.tenants[name] = l
+	}
+	return l.id, l.err
+}
+
+// namespace fails with fault not found if the tenant has no such namespace.
+func (b *batchNames) namespace(ctx context.Context, tenantID uuid.UUID, name string) error {
+	k := namespaceKey{tenantID, name}
+	err, ok := b.namespaces[k]
+	if !ok {
+		err = b.dir.RequireNamespace(ctx, tenantID, name)
+		b.namespaces[k] = err
+	}
+	return err
 }
 
 func uniqueTenants(recs []Record) []uuid.UUID {

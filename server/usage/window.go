@@ -96,9 +96,9 @@ func (w Window) Segments() []Segment {
 	}
 	for c := w.From; c.Before(w.To); {
 		switch {
-		case LevelMonth.Bucket(c).Equal(c) && !c.AddDate(0, 1, 0).After(w.To):
-			add(LevelMonth, c, c.AddDate(0, 1, 0))
-			c = c.AddDate(0, 1, 0)
+		case period.Of(c).Start().Equal(c) && !period.Of(c).End().After(w.To):
+			add(LevelMonth, c, period.Of(c).End())
+			c = period.Of(c).End()
 		case LevelDay.Bucket(c).Equal(c) && !c.AddDate(0, 0, 1).After(w.To):
 			add(LevelDay, c, c.AddDate(0, 0, 1))
 			c = c.AddDate(0, 0, 1)
