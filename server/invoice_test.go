@@ -528,7 +528,7 @@ func TestInvoicePDF(t *testing.T) {
 	}
 }
 
-func mustInt(t *testing.T, s string) int64 {
+func mustInt(t testing.TB, s string) int64 {
 	t.Helper()
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
@@ -537,7 +537,7 @@ func mustInt(t *testing.T, s string) int64 {
 	return n
 }
 
-func pdfText(t *testing.T, data []byte) string {
+func pdfText(t testing.TB, data []byte) string {
 	t.Helper()
 	r, err := lpdf.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
