@@ -16,9 +16,16 @@ type Subscriptions struct{ db *DB }
 // NewSubscriptions returns the repository.
 func NewSubscriptions(db *DB) *Subscriptions { return &Subscriptions{db: db} }
 
+var _ subscription.Store = (*Subscriptions)(nil)
+
 // WithTx runs fn in one transaction.
 func (r *Subscriptions) WithTx(ctx context.Context, fn func(ctx context.Context) error) error {
 	return r.db.WithTx(ctx, fn)
+}
+
+// LockTenant serialises the tenant's writers (see DB.LockTenant).
+func (r *Subscriptions) LockTenant(ctx context.Context, tenantID uuid.UUID) error {
+	return r.db.LockTenant(ctx, tenantID)
 }
 
 const subscriptionColumns = "id, addon, started_at, cancelled_at"

@@ -17,9 +17,16 @@ type Transitions struct{ db *DB }
 // NewTransitions returns the repository.
 func NewTransitions(db *DB) *Transitions { return &Transitions{db: db} }
 
+var _ transition.Store = (*Transitions)(nil)
+
 // WithTx runs fn in one transaction.
 func (r *Transitions) WithTx(ctx context.Context, fn func(ctx context.Context) error) error {
 	return r.db.WithTx(ctx, fn)
+}
+
+// LockTenant serialises the tenant's writers (see DB.LockTenant).
+func (r *Transitions) LockTenant(ctx context.Context, tenantID uuid.UUID) error {
+	return r.db.LockTenant(ctx, tenantID)
 }
 
 // InsertTransition stores a new transition.

@@ -40,6 +40,9 @@ func (s Subscription) Active() bool { return s.CancelledAt == nil }
 // Store is what subscriptions need from persistence.
 type Store interface {
 	WithTx(ctx context.Context, fn func(ctx context.Context) error) error
+	// LockTenant serialises the tenant's writers until the transaction
+	// ends; a plan change takes it too.
+	LockTenant(ctx context.Context, tenantID uuid.UUID) error
 	// ActiveSubscription returns the tenant's active subscription to addon;
 	// ok is false when there is none.
 	ActiveSubscription(ctx context.Context, tenantID uuid.UUID, addon string) (s Subscription, ok bool, err error)
@@ -56,6 +59,8 @@ type Counted func(ctx context.Context, tenantID uuid.UUID, namespace, kind strin
 
 // Plans tells the tenant's current plan.
 type Plans interface {
+	// CurrentPlan reads the plan from the store when ctx carries a
+	// transaction (never a cached copy).
 	CurrentPlan(ctx context.Context, tenantID uuid.UUID) (plan.Plan, error)
 	Catalogue() *plan.Catalogue
 }
@@ -96,33 +101,58 @@ func NewService(store Store, plans Plans, counted Counted, now clock.Clock) *Ser
 // changes nothing. New subscriptions count against the plan's subscription
 // limit.
 func (s *Service) Subscribe(ctx context.Context, p tenancy.Principal, addon string) (Subscription, error) {
-	pl, err := s.plans.CurrentPlan(ctx, p.TenantID)
+	var (
+		out     Subscription
+		created bool
+	)
+	err := s.underPlan(ctx, p.TenantID, func(ctx context.Context, pl plan.Plan) error {
+		if slices.Contains(pl.IncludedAddons, addon) {
+			out = Subscription{TenantID: p.TenantID, Addon: addon, Included: true}
+			return nil
+		}
+		if !slices.Contains(pl.AllowedAddons, addon) {
+			return fault.Forbiddenf("plan %s does not allow add-on %s; %s", pl.Name, addon, s.plansAllowing(addon))
+		}
+		cur, ok, err := s.store.ActiveSubscription(ctx, p.TenantID, addon)
+		if err != nil || ok {
+			out = cur
+			return err
+		}
+		sub := Subscription{TenantID: p.TenantID, ID: uuid.New(), Addon: addon, StartedAt: s.now()}
+		// The room check joins this transaction (and its lock).
+		if err := s.counted(ctx, p.TenantID, tenancy.SystemNamespace, KindSubscription, 1, func(ctx context.Context) error {
+			return s.store.InsertSubscription(ctx, sub)
+		}); err != nil {
+			return err
+		}
+		out, created = sub, true
+		return nil
+	})
 	if err != nil {
 		return Subscription{}, err
 	}
-	if slices.Contains(pl.IncludedAddons, addon) {
-		return Subscription{TenantID: p.TenantID, Addon: addon, Included: true}, nil
-	}
-	if !slices.Contains(pl.AllowedAddons, addon) {
-		return Subscription{}, fault.Forbiddenf("plan %s does not allow add-on %s; %s", pl.Name, addon, s.plansAllowing(addon))
-	}
-	if cur, ok, err := s.store.ActiveSubscription(ctx, p.TenantID, addon); err != nil || ok {
-		return cur, err
-	}
-	sub := Subscription{TenantID: p.TenantID, ID: uuid.New(), Addon: addon, StartedAt: s.now()}
-	err = s.counted(ctx, p.TenantID, tenancy.SystemNamespace, KindSubscription, 1, func(ctx context.Context) error {
-		return s.store.InsertSubscription(ctx, sub)
-	})
-	if err == nil {
+	if created {
 		s.changed(p.TenantID)
 	}
-	if fault.KindOf(err) == fault.KindConflict {
-		// A concurrent subscribe may have won, or the plan's limit is full.
-		if cur, ok, rerr := s.store.ActiveSubscription(ctx, p.TenantID, addon); rerr == nil && ok {
-			return cur, nil
+	return out, nil
+}
+
+// underPlan runs fn in one transaction that first takes the tenant's lock
+// and then reads its plan from the store: a plan change (which takes the
+// same lock to switch the plan and cancel what the new one forbids) cannot
+// commit in between, on this replica or another, and no cached plan is
+// used.
+func (s *Service) underPlan(ctx context.Context, tenantID uuid.UUID, fn func(ctx context.Context, pl plan.Plan) error) error {
+	return s.store.WithTx(ctx, func(ctx context.Context) error {
+		if err := s.store.LockTenant(ctx, tenantID); err != nil {
+			return err
 		}
-	}
-	return sub, err
+		pl, err := s.plans.CurrentPlan(ctx, tenantID)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, pl)
+	})
 }
 
 func (s *Service) plansAllowing(addon string) string {
@@ -142,14 +172,10 @@ func (s *Service) plansAllowing(addon string) string {
 // with its cancellation date. An add-on the plan includes cannot be
 // cancelled (409); one not active is not found.
 func (s *Service) Unsubscribe(ctx context.Context, p tenancy.Principal, addon string) error {
-	pl, err := s.plans.CurrentPlan(ctx, p.TenantID)
-	if err != nil {
-		return err
-	}
-	if slices.Contains(pl.IncludedAddons, addon) {
-		return fault.Conflictf("add-on %s is included in plan %s and cannot be cancelled on its own", addon, pl.Name)
-	}
-	err = s.store.WithTx(ctx, func(ctx context.Context) error {
+	err := s.underPlan(ctx, p.TenantID, func(ctx context.Context, pl plan.Plan) error {
+		if slices.Contains(pl.IncludedAddons, addon) {
+			return fault.Conflictf("add-on %s is included in plan %s and cannot be cancelled on its own", addon, pl.Name)
+		}
 		cur, ok, err := s.store.ActiveSubscription(ctx, p.TenantID, addon)
 		if err != nil {
 			return err
@@ -166,7 +192,8 @@ func (s *Service) Unsubscribe(ctx context.Context, p tenancy.Principal, addon st
 }
 
 // CancelDisallowed cancels the tenant's subscriptions that plan does not
-// allow (a plan change does this in its own transaction).
+// allow (a plan change does this in its own transaction, holding the
+// tenant's lock, so no subscribe checks the old plan meanwhile).
 func (s *Service) CancelDisallowed(ctx context.Context, tenantID uuid.UUID, pl plan.Plan) error {
 	subs, err := s.store.ListSubscriptions(ctx, tenantID)
 	if err != nil {

@@ -58,6 +58,9 @@ type Transition struct {
 // Store is what transitions need from persistence.
 type Store interface {
 	WithTx(ctx context.Context, fn func(ctx context.Context) error) error
+	// LockTenant serialises the tenant's writers until the transaction
+	// ends (subscribing to an add-on takes it too).
+	LockTenant(ctx context.Context, tenantID uuid.UUID) error
 	// InsertTransition stores a new transition; a second open one for the
 	// tenant is a conflict (a partial unique index).
 	InsertTransition(ctx context.Context, t Transition) error
@@ -200,10 +203,15 @@ func (s *Service) move(ctx context.Context, t *Transition, from, to State, reaso
 
 // finish moves t to FINISHED, switches the tenant's plan (and with it its
 // default quota) and cancels the subscriptions the new plan does not allow,
-// all in one transaction.
+// all in one transaction. It takes the tenant's lock first, before any
+// other row: a subscribe checks the plan under the same lock, so it sees
+// either the old plan and a subscription this cancels, or the new plan.
 func (s *Service) finish(ctx context.Context, t *Transition, from State) error {
 	target, _ := s.deps.Plans.Catalogue().Plan(t.ToPlan)
 	err := s.store.WithTx(ctx, func(ctx context.Context) error {
+		if err := s.store.LockTenant(ctx, t.TenantID); err != nil {
+			return err
+		}
 		if err := s.move(ctx, t, from, Finished, ""); err != nil {
 			return err
 		}
