@@ -251,3 +251,41 @@ func TestUnsubscribeOnAnotherReplicaChecksAPlanJustChanged(t *testing.T) {
 		t.Fatal("B cancelled a subscription to an add-on the plan includes")
 	}
 }
+
+// A plan change judged on a plan another replica has just changed: B has
+// TEAM's predecessor cached when A moves the tenant to INDIVIDUAL, and then
+// B is asked for INDIVIDUAL too. B's transition finds the tenant on it
+// under the lock and fails (409), recording why, rather than finishing a
+// move that moves nothing.
+func TestATransitionOnAnotherReplicaChecksThePlanWhenItFinishes(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t)
+	tok, _ := v.onTeamWithAPrimaryMethod()
+	b := v.replica()
+	if res := v.callOn(b, http.MethodGet, "/api/web/namespaces/system/usage_plans/current", tok, nil); !strings.Contains(string(res.Body), `"name":"TEAM"`) {
+		t.Fatalf("B does not have TEAM: %d %s", res.Status, res.Body)
+	}
+	if res := v.call(http.MethodPost, transitionPath, tok, `{"new_plan":"INDIVIDUAL"}`); res.Status != http.StatusOK {
+		t.Fatalf("transition on A: %d %s", res.Status, res.Body)
+	}
+	res := v.callOn(b, http.MethodPost, transitionPath, tok, `{"new_plan":"INDIVIDUAL"}`)
+	if res.Status != http.StatusConflict || !strings.Contains(res.errorBody(t).Message, "already on plan INDIVIDUAL") {
+		t.Fatalf("the same move on B: %d %s, want 409 already on plan INDIVIDUAL", res.Status, res.Body)
+	}
+	ts, err := v.app.Transitions.List(context.Background(), nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	finished := 0
+	for _, tr := range ts {
+		if tr.ToPlan == "INDIVIDUAL" && tr.State == transition.Finished {
+			finished++
+		}
+		if tr.State.Open() {
+			t.Errorf("transition %s left open: %+v", tr.ID, tr)
+		}
+	}
+	if finished != 1 {
+		t.Fatalf("%d finished moves to INDIVIDUAL, want 1: %+v", finished, ts)
+	}
+}

@@ -15,6 +15,7 @@ import (
 
 	"billing-api/server/clock"
 	"billing-api/server/fault"
+	"billing-api/server/period"
 	"billing-api/server/plan"
 	"billing-api/server/tenancy"
 )
@@ -258,17 +259,16 @@ func (s *Service) Periods(sub Subscription) []Period {
 	}
 	var out []Period
 	for start := sub.StartedAt; !start.After(end); {
-		m := time.Date(start.Year(), start.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, 1, 0)
-		pe := m
-		if sub.CancelledAt != nil && sub.CancelledAt.Before(m) {
+		monthEnd := period.Of(start).End()
+		pe := monthEnd
+		if sub.CancelledAt != nil && sub.CancelledAt.Before(monthEnd) {
 			pe = *sub.CancelledAt
 		}
 		out = append(out, Period{ID: periodID(sub.TenantID, sub.ID.String(), start), Start: start, End: pe})
-		if !pe.Before(m) {
-			start = m
-			continue
+		if pe.Before(monthEnd) {
+			break
 		}
-		break
+		start = monthEnd
 	}
 	return out
 }

@@ -203,14 +203,27 @@ func (s *Service) move(ctx context.Context, t *Transition, from, to State, reaso
 
 // finish moves t to FINISHED, switches the tenant's plan (and with it its
 // default quota) and cancels the subscriptions the new plan does not allow,
-// all in one transaction. It takes the tenant's lock first, before any
+// all in one transaction; a tenant found on the target plan already fails
+// it instead (409). It takes the tenant's lock first, before any
 // other row: a subscribe checks the plan under the same lock, so it sees
 // either the old plan and a subscription this cancels, or the new plan.
 func (s *Service) finish(ctx context.Context, t *Transition, from State) error {
 	target, _ := s.deps.Plans.Catalogue().Plan(t.ToPlan)
+	var already error
 	err := s.store.WithTx(ctx, func(ctx context.Context) error {
 		if err := s.store.LockTenant(ctx, t.TenantID); err != nil {
 			return err
+		}
+		// Initiate judged "already on it" by a plan that may have been
+		// cached on this replica while another switched it: judge again,
+		// read fresh under the lock.
+		current, err := s.deps.Plans.CurrentPlan(ctx, t.TenantID)
+		if err != nil {
+			return err
+		}
+		if current.Name == t.ToPlan {
+			already = fault.Conflictf("the tenant is already on plan %s", t.ToPlan)
+			return s.move(ctx, t, from, Failed, already.Error())
 		}
 		if err := s.move(ctx, t, from, Finished, ""); err != nil {
 			return err
@@ -221,8 +234,11 @@ func (s *Service) finish(ctx context.Context, t *Transition, from State) error {
 		}
 		return s.deps.CancelDisallowed(ctx, t.TenantID, target)
 	})
-	if err == nil {
+	if err == nil && already == nil {
 		s.deps.Plans.Changed(t.TenantID)
+	}
+	if err == nil {
+		err = already
 	}
 	return err
 }
