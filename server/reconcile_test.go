@@ -63,7 +63,9 @@ func TestWhatACustomerSeesAboutOneMonthAgrees(t *testing.T) {
 		for len(events) > 0 && events[0].at.Before(h.Add(time.Hour)) {
 			e := events[0]
 			events = events[1:]
-			v.clock.Set(maxTime(e.at, v.clock.Now()))
+			if e.at.After(v.clock.Now()) {
+				v.clock.Set(e.at)
+			}
 			e.do()
 		}
 		v.clock.Set(h.Add(59 * time.Minute))
@@ -178,7 +180,10 @@ func (v *env) reconciledTenant(r *rand.Rand, name string, created time.Time) *re
 // add-on subscriptions and cancellations, at random minutes after it was
 // created.
 func (tn *reconciled) plan(r *rand.Rand, month period.Month) {
-	from := maxTime(tn.created, month.Start()).Add(time.Hour)
+	from := month.Start().Add(time.Hour)
+	if tn.created.After(month.Start()) {
+		from = tn.created.Add(time.Hour)
+	}
 	at := func() time.Time {
 		span := month.End().Add(-time.Hour).Sub(from)
 		return from.Add(time.Duration(r.Int64N(int64(span))).Truncate(time.Minute))

@@ -86,7 +86,7 @@ func wireCurrentUsage(d invoice.Draft, w usage.Window) api.UsageListCurrentUsage
 			item.Quantity, item.QuantityBillable = ptr(l.Quantity.Units()), ptr(strconv.FormatInt(l.Billable, 10))
 			item.UnitName, item.UnitNameBillable = ptr(l.Type.Unit), ptr(billableUnit)
 			item.Status = ptr(status)
-			item.StartTimestamp, item.EndTimestamp = ptr(maxTime(c.From, w.From)), ptr(maxTime(minTime(c.To, w.To), maxTime(c.From, w.From)))
+			item.StartTimestamp, item.EndTimestamp = within(c.From, c.To, w)
 		case invoice.LineDiscount:
 			for _, cp := range c.Coupons {
 				if !seen[cp] {
@@ -119,18 +119,19 @@ func wireMonthTotal(m invoice.MonthTotal) api.UsageMonthlyUsageType {
 	}
 }
 
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
+// within clips [from, to) to the window w (an empty range at its start
+// when they do not meet).
+func within(from, to time.Time, w usage.Window) (*time.Time, *time.Time) {
+	if from.Before(w.From) {
+		from = w.From
 	}
-	return b
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
+	if to.After(w.To) {
+		to = w.To
 	}
-	return b
+	if to.Before(from) {
+		to = from
+	}
+	return &from, &to
 }
 
 func wireSummaryItem(it usage.SummaryItem, w usage.Window) api.BillingUsageSummaryItem {

@@ -97,14 +97,7 @@ func (s *Service) Current(ctx context.Context, p tenancy.Principal, namespace st
 		return Draft{}, usage.Window{}, err
 	}
 	now := s.now()
-	f, t := period.Of(now).Start(), now
-	if from != nil {
-		f = *from
-	}
-	if to != nil {
-		t = *to
-	}
-	w, err := usage.NewWindow(f, t, "from", "to")
+	w, err := usage.MonthSoFar(now, from, to)
 	if err != nil {
 		return Draft{}, usage.Window{}, err
 	}

@@ -29,7 +29,7 @@ type DetailLine struct {
 // Details sums usage per series over [from, to) (default: this month so
 // far): the whole tenant when asked in system, else the namespace.
 func (s *Service) Details(ctx context.Context, p tenancy.Principal, namespace string, from, to *time.Time) ([]DetailLine, error) {
-	w, err := s.window(from, to, "from", "to")
+	w, err := MonthSoFar(s.now(), from, to)
 	if err != nil {
 		return nil, err
 	}
@@ -60,10 +60,9 @@ func (s *Service) loadDetails(ctx context.Context, tenantID uuid.UUID, scope str
 	return lines, nil
 }
 
-// window checks an optional [from, to); missing ends default to the start
-// of the current month and now.
-func (s *Service) window(from, to *time.Time, fromField, toField string) (Window, error) {
-	now := s.now()
+// MonthSoFar checks an optional [from, to) a query asks for (fields from
+// and to); missing ends default to the start of now's month and now.
+func MonthSoFar(now time.Time, from, to *time.Time) (Window, error) {
 	f, t := period.Of(now).Start(), now
 	if from != nil {
 		f = *from
@@ -71,7 +70,7 @@ func (s *Service) window(from, to *time.Time, fromField, toField string) (Window
 	if to != nil {
 		t = *to
 	}
-	return NewWindow(f, t, fromField, toField)
+	return NewWindow(f, t, "from", "to")
 }
 
 // HourlyPage is how many hourly items one hourly_usage_details answer holds
