@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"billing-api/server/invoice"
 	"billing-api/server/payment"
@@ -47,4 +49,36 @@ func BenchmarkListInvoices(b *testing.B) {
 	v.clock.Set(now)
 	v.tok = v.token("yearly", tenancy.RoleAdmin)
 	v.run(b, http.MethodGet, "/api/web/namespaces/system/usage/invoices/custom_list", "", http.StatusOK)
+}
+
+// BenchmarkListCurrentUsage answers current_usage for a tenant on TEAM since
+// the month began, with three add-ons and usage of four types: the month's
+// draft is cached, so this is the cache hit and the answer's mapping.
+func BenchmarkListCurrentUsage(b *testing.B) {
+	v := newBenchEnv(b)
+	ctx := context.Background()
+	now := v.clock.Now()
+	v.clock.Set(period.Of(now).Start())
+	v.setPlan("acme", "TEAM")
+	tn, err := v.tenancy.Tenant(ctx, "acme")
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := tenancy.Principal{TenantID: tn.ID, TenantName: tn.Name, Role: tenancy.RoleAdmin, Operator: true}
+	for _, a := range []string{"f5xc_waap_advanced", "f5xc_appstack_standard", "f5xc_synthetic_monitoring_standard"} {
+		if _, err := v.app.Subscriptions.Subscribe(ctx, p, a); err != nil {
+			b.Fatal(err)
+		}
+	}
+	v.clock.Set(now)
+	for i, typ := range []string{"lb_http_requests", "waap_requests", "dns_queries", "synthetic_checks"} {
+		recs := reqs("acme", "shop", fmt.Sprint("o", i), now.Add(-24*time.Hour), 70_000_000)
+		recs[0].UsageType, recs[0].ID = typ, typ
+		recs[0].Unit = map[string]string{"dns_queries": "queries", "synthetic_checks": "checks"}[typ]
+		if recs[0].Unit == "" {
+			recs[0].Unit = "requests"
+		}
+		v.ingestOK(recs)
+	}
+	v.run(b, http.MethodPost, "/api/web/namespaces/system/current_usage", `{}`, http.StatusOK)
 }
