@@ -1,4 +1,4 @@
-// Command genrequests writes openapi/vendor/requests.json: the request shapes
+// Command genrequests writes openapi/vendorref/requests.json: the request shapes
 // of every operation of the vendor's published Billing and Usage description
 // (its JSON file is the one argument), reduced to facts — paths, methods,
 // parameters, and each request body resolved into a self-contained tree of
@@ -8,7 +8,7 @@
 //
 // A developer runs it when the vendor publishes a new description:
 //
-//	go run ./openapi/vendor/genrequests -o openapi/vendor/requests.json ../shared/reference/f5xc-billing-and-usage.reference.json
+//	go run ./openapi/vendorref/genrequests -o openapi/vendorref/requests.json ../shared/reference/f5xc-billing-and-usage.reference.json
 //
 // Tests read only the committed output, never the vendor's file.
 package main
@@ -26,7 +26,7 @@ import (
 )
 
 func main() {
-	out := flag.String("o", "openapi/vendor/requests.json", "where to write the fixture")
+	out := flag.String("o", "openapi/vendorref/requests.json", "where to write the fixture")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: genrequests [-o requests.json] vendor-description.json\n")
 		flag.PrintDefaults()
