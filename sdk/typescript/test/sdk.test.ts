@@ -210,8 +210,18 @@ test("invoices: the running month pending, three paid months, and a PDF", async 
   assert.equal(bytes.subarray(0, 5).toString("latin1"), "%PDF-");
   assert.ok(bytes.length > 1000, `a PDF of ${bytes.length} bytes`);
 
-  const none = failed(
+  // The running month downloads too, as a draft.
+  const draft = ok(
     await client.GET("/api/web/namespaces/{namespace}/usage/invoice_pdf", { params: { path, query: { name: pending!.name! } } }),
+  );
+  assert.equal(Buffer.from(draft.pdf ?? "", "base64").subarray(0, 5).toString("latin1"), "%PDF-");
+
+  // Its amount is what current_usage totals for the month so far.
+  const current = ok(await client.POST("/api/web/namespaces/{namespace}/current_usage", { params: { path }, body: {} }));
+  assert.equal(current.total_cost, pending?.amount);
+
+  const none = failed(
+    await client.GET("/api/web/namespaces/{namespace}/usage/invoice_pdf", { params: { path, query: { name: "pending-2001-01" } } }),
     404,
   );
   assert.equal(none.code, "ENOTFOUND");
