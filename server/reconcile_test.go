@@ -130,6 +130,22 @@ func TestWhatACustomerSeesAboutOneMonthAgrees(t *testing.T) {
 	for _, tn := range tenants {
 		tn.checkClosedMonth(month, res)
 	}
+	// Usage of the month that arrives after it closed is flagged late and
+	// never billed: the closed month still reads as its invoice, in every
+	// namespace.
+	var late []usage.RecordInput
+	for _, tn := range tenants {
+		for _, r := range tn.hourOfUsage(r, month.End().Add(-time.Hour)) {
+			r.ID += "-late"
+			late = append(late, r)
+		}
+	}
+	if got, err := v.app.Usage.Ingest(ctx, late, false); err != nil || got.Late != len(late) {
+		t.Fatalf("late records: %+v %v", got, err)
+	}
+	for _, tn := range tenants {
+		tn.checkClosedMonth(month, res)
+	}
 }
 
 // reconciled is a generated tenant: its token, what happens to it during
@@ -149,13 +165,18 @@ type reconcileEvent struct {
 	do func()
 }
 
+// reconcileNamespaces are where the generated tenants' usage happens. (A
+// record may name system too; its share is then part of what system shows,
+// the whole tenant, and has no view of its own to add up here.)
+var reconcileNamespaces = []string{"shop", "blog", "api"}
+
 var reconcileContact = &payment.Contact{Address1: "1 Main St", City: "Seattle", ZipCode: "98101", Country: "US"}
 
 // reconciledTenant creates a tenant at created, with a PRIMARY card, on
 // FREE.
 func (v *env) reconciledTenant(r *rand.Rand, name string, created time.Time) *reconciled {
 	v.t.Helper()
-	tok := v.tenantSince(created, name, "shop")
+	tok := v.tenantSince(created, name, reconcileNamespaces...)
 	t, err := v.tenancy.Tenant(context.Background(), name)
 	if err != nil {
 		v.t.Fatal(err)
@@ -168,9 +189,15 @@ func (v *env) reconciledTenant(r *rand.Rand, name string, created time.Time) *re
 		v.t.Fatal(err)
 	}
 	v.clock.Set(now)
+	// Each type metered by one to three objects, each in a namespace of
+	// its own or not.
 	for _, typ := range []string{"lb_http_requests", "lb_data_transfer", "waap_requests", "cdn_data_transfer"} {
-		if r.IntN(4) > 0 {
-			tn.series = append(tn.series, usage.Series{Namespace: []string{"system", "shop"}[r.IntN(2)], UsageType: typ, ObjectName: "edge"})
+		if r.IntN(4) == 0 {
+			continue
+		}
+		for i := range 1 + r.IntN(3) {
+			ns := reconcileNamespaces[r.IntN(len(reconcileNamespaces))]
+			tn.series = append(tn.series, usage.Series{Namespace: ns, UsageType: typ, ObjectName: fmt.Sprint("edge-", i)})
 		}
 	}
 	return tn
@@ -252,7 +279,7 @@ func (tn *reconciled) hourOfUsage(r *rand.Rand, h time.Time) []usage.RecordInput
 			q *= 2_000
 		}
 		out = append(out, usage.RecordInput{
-			ID: fmt.Sprintf("%s-%s-%d", s.Namespace, s.UsageType, h.Unix()), Tenant: tn.name, Namespace: s.Namespace,
+			ID: fmt.Sprintf("%s-%s-%s-%d", s.Namespace, s.UsageType, s.ObjectName, h.Unix()), Tenant: tn.name, Namespace: s.Namespace,
 			UsageType: s.UsageType, ObjectName: s.ObjectName, Unit: units[s.UsageType], Quantity: q,
 			Timestamp: h.Add(time.Duration(r.IntN(3600)) * time.Second),
 		})
@@ -260,25 +287,74 @@ func (tn *reconciled) hourOfUsage(r *rand.Rand, h time.Time) []usage.RecordInput
 	return out
 }
 
-// currentUsage asks current_usage with body and checks its own arithmetic:
-// the items' amounts less the discount are the total.
+// currentUsage asks current_usage with body in system and checks its own
+// arithmetic: the items' amounts less the discount are the total.
 func (tn *reconciled) currentUsage(body string) int64 {
 	tn.v.t.Helper()
-	res := tn.v.call(http.MethodPost, "/api/web/namespaces/system/current_usage", tn.tok, body)
+	total, _ := tn.currentUsageIn("system", body)
+	return total
+}
+
+// currentUsageIn asks current_usage with body in namespace; it returns the
+// total and the usage items' amounts by usage type.
+func (tn *reconciled) currentUsageIn(namespace, body string) (int64, map[string]int64) {
+	tn.v.t.Helper()
+	res := tn.v.call(http.MethodPost, "/api/web/namespaces/"+namespace+"/current_usage", tn.tok, body)
 	if res.Status != http.StatusOK {
 		tn.v.t.Fatalf("%s current_usage %s: %d %s", tn.name, body, res.Status, res.Body)
 	}
 	var cur api.UsageListCurrentUsageResp
 	res.decode(tn.v.t, &cur)
 	var items int64
+	byType := map[string]int64{}
 	for _, it := range *cur.UsageItems {
-		items += mustInt(tn.v.t, *it.Amount)
+		a := mustInt(tn.v.t, *it.Amount)
+		items += a
+		if !*it.Fixed {
+			byType[*it.UsageType] += a
+		}
 	}
 	total, discount := mustInt(tn.v.t, *cur.TotalCost), mustInt(tn.v.t, *cur.Discount)
 	if items-discount != total {
-		tn.v.t.Fatalf("%s current_usage: items %d − discount %d ≠ total %d: %s", tn.name, items, discount, total, res.Body)
+		tn.v.t.Fatalf("%s current_usage in %s: items %d − discount %d ≠ total %d: %s", tn.name, namespace, items, discount, total, res.Body)
 	}
-	return total
+	return total, byType
+}
+
+// checkNamespaceShares: over a window, every namespace's usage amounts for
+// a usage type add up to the tenant's, to the cent.
+func (tn *reconciled) checkNamespaceShares(body string) {
+	t := tn.v.t
+	t.Helper()
+	_, whole := tn.currentUsageIn("system", body)
+	sum := map[string]int64{}
+	for _, ns := range reconcileNamespaces {
+		_, part := tn.currentUsageIn(ns, body)
+		for typ, a := range part {
+			sum[typ] += a
+		}
+	}
+	for typ, a := range whole {
+		if sum[typ] != a {
+			t.Fatalf("%s at %s, %s: the namespaces' %s amounts sum to %d, the tenant's is %d", tn.name, tn.v.clock.Now(), body, typ, sum[typ], a)
+		}
+	}
+}
+
+// monthlyIn is monthly_usage's total for month, asked in namespace.
+func (tn *reconciled) monthlyIn(namespace string, month period.Month) int64 {
+	t := tn.v.t
+	t.Helper()
+	res := tn.v.call(http.MethodPost, "/api/web/namespaces/"+namespace+"/monthly_usage", tn.tok, `{"namespace":"`+namespace+`"}`)
+	var months api.UsageListMonthlyUsageResp
+	res.decode(t, &months)
+	for _, m := range *months.MonthlyUsageItems {
+		if m.StartTimestamp.Equal(month.Start()) {
+			return mustInt(t, *m.Amount)
+		}
+	}
+	t.Fatalf("%s: monthly_usage in %s lacks %s: %s", tn.name, namespace, month, res.Body)
+	return 0
 }
 
 // pendingAmount is the amount the list shows for month (0 when it has no
@@ -301,6 +377,7 @@ func (tn *reconciled) checkRunningMonth(month period.Month) {
 		return
 	}
 	cur := tn.currentUsage(`{}`)
+	tn.checkNamespaceShares(`{}`)
 	if since := tn.currentUsage(`{"from":"` + month.Start().Format(time.RFC3339) + `"}`); since != cur {
 		t.Fatalf("%s at %s: current_usage from the month's start %d, by default %d", tn.name, tn.v.clock.Now(), since, cur)
 	}
@@ -337,7 +414,31 @@ func (tn *reconciled) checkClosedMonth(month period.Month, closed []invoice.Tena
 			billed = int64(c.Invoice.Total)
 		}
 	}
-	whole := tn.currentUsage(`{"from":"` + month.Start().Format(time.RFC3339) + `","to":"` + month.End().Format(time.RFC3339) + `"}`)
+	window := `{"from":"` + month.Start().Format(time.RFC3339) + `","to":"` + month.End().Format(time.RFC3339) + `"}`
+	whole := tn.currentUsage(window)
+	tn.checkNamespaceShares(window)
+	// monthly_usage in each namespace is its share of the invoice's usage
+	// lines: together, all of them.
+	var invoiced, shares int64
+	for _, c := range closed {
+		if c.Tenant == tn.name && c.Invoice != nil {
+			d, err := tn.v.app.Invoices.Detail(context.Background(), tn.name, c.Invoice.Number)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range d.Lines {
+				if l.Kind == invoice.LineUsage {
+					invoiced += int64(l.Amount)
+				}
+			}
+		}
+	}
+	for _, ns := range reconcileNamespaces {
+		shares += tn.monthlyIn(ns, month)
+	}
+	if shares != invoiced {
+		t.Fatalf("%s: monthly_usage in the namespaces sums to %d, the invoice's usage lines to %d", tn.name, shares, invoiced)
+	}
 	if whole != billed {
 		t.Fatalf("%s: current_usage over the closed month %d, its invoice %d", tn.name, whole, billed)
 	}

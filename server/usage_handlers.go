@@ -55,10 +55,11 @@ func (d tenantDirectory) RequireNamespace(ctx context.Context, tenantID uuid.UUI
 	return d.t.RequireNamespace(ctx, tenantID, ns)
 }
 
-// checkBodyNamespace refuses a body namespace that contradicts the path's.
+// checkBodyNamespace refuses a body namespace that contradicts the path's
+// (clients copy the path's into the body; that one is always accepted).
 func checkBodyNamespace[N ~string](path string, body *N) error {
 	if body != nil && string(*body) != path {
-		return fault.InvalidField("namespace", "match", fmt.Sprintf("must be the path's namespace %q when given", path))
+		return fault.InvalidField("namespace", "match", fmt.Sprintf("is %q but the path's namespace is %q: give the path's or none", string(*body), path))
 	}
 	return nil
 }

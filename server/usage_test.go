@@ -411,15 +411,23 @@ func TestUsageWindowsAndScopesAreChecked(t *testing.T) {
 		{"/api/web/namespaces/system/usage_details", `{"from":"2026-11-02T00:00:00Z","to":"2026-11-01T00:00:00Z"}`, "to"},
 		{"/api/web/namespaces/system/usage_details", `{"from":"2025-01-01T00:00:00Z","to":"2026-11-01T00:00:00Z"}`, "to"},
 		{"/api/web/namespaces/system/current_usage", `{"from":"2026-10-31T00:00:00Z","to":"2026-11-02T00:00:00Z"}`, "to"},
-		{"/api/web/namespaces/shop/current_usage", `{}`, "namespace"},
-		{"/api/web/namespaces/shop/monthly_usage", `{}`, "namespace"},
-		{"/api/web/namespaces/shop/usage_details", `{"namespace":"system"}`, "namespace"},
+		{"/api/web/namespaces/shop/current_usage", `{"namespace":"blog"}`, `namespace: is "blog" but the path's namespace is "shop"`},
+		{"/api/web/namespaces/shop/monthly_usage", `{"namespace":"system"}`, `namespace: is "system" but the path's namespace is "shop"`},
+		{"/api/web/namespaces/shop/usage_details", `{"namespace":"system"}`, `namespace: is "system" but the path's namespace is "shop"`},
+		{"/api/web/namespaces/system/hourly_usage_details", `{"namespace":"shop","query":"x"}`, `namespace: is "shop" but the path's namespace is "system"`},
 		{"/api/data/namespaces/system/billing/usage_summary", `{"start_time":"yesterday","end_time":"2026-11-01T00:00:00Z"}`, "start_time"},
 		{"/api/data/namespaces/system/billing/usage_summary", `{"start_time":"2026-11-02T00:00:00Z","end_time":"2026-11-01T00:00:00Z"}`, "end_time"},
 	} {
 		res := v.call(http.MethodPost, c.path, tok, c.body)
 		if res.Status != http.StatusBadRequest || !strings.Contains(res.errorBody(t).Message, c.field) {
 			t.Errorf("%s %s: %d %s", c.path, c.body, res.Status, res.Body)
+		}
+	}
+	// The path's namespace in the body is what clients of the vendor's API
+	// send: it is accepted in every namespace.
+	for _, path := range []string{"usage_details", "current_usage", "monthly_usage"} {
+		if res := v.call(http.MethodPost, "/api/web/namespaces/shop/"+path, tok, `{"namespace":"shop"}`); res.Status != http.StatusOK {
+			t.Errorf("%s in shop with the body's namespace shop: %d %s", path, res.Status, res.Body)
 		}
 	}
 	// A namespace's lines only; a token limited to shop sees shop and not system.
@@ -510,7 +518,7 @@ func TestRollupsEqualRawSums(t *testing.T) {
 			from, to = start, testStart.Add(time.Hour).Truncate(time.Hour)
 		}
 		w := usage.Window{From: from, To: to}
-		got, err := repo.SumSeries(context.Background(), acme.ID, "", w.Segments())
+		got, err := repo.SumSeries(context.Background(), acme.ID, "", w.Segments(), usage.AllUsage)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -112,16 +112,6 @@ func TestVendorRequestsAreAccepted(t *testing.T) {
 var vendorPending = []vendorPendingFix{
 	// Known, being fixed.
 	{
-		ops: []string{"listUsageDetails", "listHourlyUsageDetails", "listCurrentUsage", "listMonthlyUsage"}, ns: "shop",
-		fields: []string{"namespace"}, rule: "enum",
-		why: "a body namespace equal to the path's is refused outside system (our spec: enum [system])",
-	},
-	{
-		ops: []string{"listCurrentUsage", "listMonthlyUsage"}, ns: "shop",
-		fields: []string{"namespace"}, rule: "const", contains: "tenant-wide",
-		why: "current_usage and monthly_usage refuse every namespace but system (costs are tenant-wide)",
-	},
-	{
 		ops: []string{"createPaymentMethod"}, fields: []string{"contact"}, rule: "required",
 		why: "createPaymentMethod with a token and no contact is refused",
 	},

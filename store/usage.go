@@ -298,8 +298,16 @@ func segmentFilter(segs []usage.Segment, first int) (string, []any) {
 	return "(" + strings.Join(parts, " OR ") + ")", args
 }
 
+// summed is the rollup column expression a sum counts.
+func summed(c usage.Counting) string {
+	if c == usage.BilledUsage {
+		return "quantity - late_quantity"
+	}
+	return "quantity"
+}
+
 // SumSeries sums rollups per series over the segments.
-func (u *Usage) SumSeries(ctx context.Context, tenantID uuid.UUID, namespace string, segs []usage.Segment) (map[usage.Series]usage.Quantity, error) {
+func (u *Usage) SumSeries(ctx context.Context, tenantID uuid.UUID, namespace string, segs []usage.Segment, c usage.Counting) (map[usage.Series]usage.Quantity, error) {
 	args := []any{u.db.id(tenantID)}
 	where := "tenant_id = $1"
 	if namespace != "" {
@@ -307,7 +315,7 @@ func (u *Usage) SumSeries(ctx context.Context, tenantID uuid.UUID, namespace str
 		where += " AND namespace = $2"
 	}
 	cond, segArgs := segmentFilter(segs, len(args)+1)
-	return seriesSums(u.db.query(ctx, "SELECT usage_type, namespace, object_name, CAST(SUM(quantity) AS BIGINT) FROM usage_rollups WHERE "+
+	return seriesSums(u.db.query(ctx, "SELECT usage_type, namespace, object_name, CAST(SUM("+summed(c)+") AS BIGINT) FROM usage_rollups WHERE "+
 		where+" AND "+cond+" GROUP BY usage_type, namespace, object_name", append(args, segArgs...)...))
 }
 
@@ -330,9 +338,9 @@ func seriesSums(rows *sql.Rows, err error) (map[usage.Series]usage.Quantity, err
 }
 
 // SumTypes sums rollups per usage type over the segments.
-func (u *Usage) SumTypes(ctx context.Context, tenantID uuid.UUID, segs []usage.Segment) (map[string]usage.Quantity, error) {
+func (u *Usage) SumTypes(ctx context.Context, tenantID uuid.UUID, segs []usage.Segment, c usage.Counting) (map[string]usage.Quantity, error) {
 	cond, segArgs := segmentFilter(segs, 2)
-	return typeSums(u.db.query(ctx, "SELECT usage_type, CAST(SUM(quantity) AS BIGINT) FROM usage_rollups WHERE tenant_id = $1 AND "+
+	return typeSums(u.db.query(ctx, "SELECT usage_type, CAST(SUM("+summed(c)+") AS BIGINT) FROM usage_rollups WHERE tenant_id = $1 AND "+
 		cond+" GROUP BY usage_type", append([]any{u.db.id(tenantID)}, segArgs...)...))
 }
 

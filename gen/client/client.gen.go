@@ -648,66 +648,6 @@ func (e UsageDiscountType) Valid() bool {
 	}
 }
 
-// Defines values for UsageListCurrentUsageReqNamespace.
-const (
-	UsageListCurrentUsageReqNamespaceSystem UsageListCurrentUsageReqNamespace = "system"
-)
-
-// Valid indicates whether the value is a known member of the UsageListCurrentUsageReqNamespace enum.
-func (e UsageListCurrentUsageReqNamespace) Valid() bool {
-	switch e {
-	case UsageListCurrentUsageReqNamespaceSystem:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for UsageListHourlyUsageDetailsReqNamespace.
-const (
-	UsageListHourlyUsageDetailsReqNamespaceSystem UsageListHourlyUsageDetailsReqNamespace = "system"
-)
-
-// Valid indicates whether the value is a known member of the UsageListHourlyUsageDetailsReqNamespace enum.
-func (e UsageListHourlyUsageDetailsReqNamespace) Valid() bool {
-	switch e {
-	case UsageListHourlyUsageDetailsReqNamespaceSystem:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for UsageListMonthlyUsageReqNamespace.
-const (
-	UsageListMonthlyUsageReqNamespaceSystem UsageListMonthlyUsageReqNamespace = "system"
-)
-
-// Valid indicates whether the value is a known member of the UsageListMonthlyUsageReqNamespace enum.
-func (e UsageListMonthlyUsageReqNamespace) Valid() bool {
-	switch e {
-	case UsageListMonthlyUsageReqNamespaceSystem:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for UsageListUsageDetailsReqNamespace.
-const (
-	UsageListUsageDetailsReqNamespaceSystem UsageListUsageDetailsReqNamespace = "system"
-)
-
-// Valid indicates whether the value is a known member of the UsageListUsageDetailsReqNamespace enum.
-func (e UsageListUsageDetailsReqNamespace) Valid() bool {
-	switch e {
-	case UsageListUsageDetailsReqNamespaceSystem:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for SystemNamespace.
 const (
 	SystemNamespaceSystem SystemNamespace = "system"
@@ -2299,15 +2239,12 @@ type UsageListCurrentUsageReq struct {
 	// From Start of the window; the start of the running month when omitted.
 	From *time.Time `json:"from,omitempty"`
 
-	// Namespace Always `system`.
-	Namespace *UsageListCurrentUsageReqNamespace `json:"namespace,omitempty"`
+	// Namespace The namespace the request is about, when given: it must be the path's namespace (clients copy it into the body); another answers 400 naming both.
+	Namespace *string `json:"namespace,omitempty"`
 
 	// To End of the window; now when omitted.
 	To *time.Time `json:"to,omitempty"`
 }
-
-// UsageListCurrentUsageReqNamespace Always `system`.
-type UsageListCurrentUsageReqNamespace string
 
 // UsageListCurrentUsageResp What the month bills so far, line by line.
 type UsageListCurrentUsageResp struct {
@@ -2330,15 +2267,12 @@ type UsageListCurrentUsageResp struct {
 
 // UsageListHourlyUsageDetailsReq Which usage line to break down.
 type UsageListHourlyUsageDetailsReq struct {
-	// Namespace Always `system`.
-	Namespace *UsageListHourlyUsageDetailsReqNamespace `json:"namespace,omitempty"`
+	// Namespace The namespace the request is about, when given: it must be the path's namespace (clients copy it into the body); another answers 400 naming both.
+	Namespace *string `json:"namespace,omitempty"`
 
 	// Query A line's `hourly_breakdown_query`, unchanged.
 	Query string `json:"query"`
 }
-
-// UsageListHourlyUsageDetailsReqNamespace Always `system`.
-type UsageListHourlyUsageDetailsReqNamespace string
 
 // UsageListHourlyUsageDetailsResp Hours of one usage line.
 type UsageListHourlyUsageDetailsResp struct {
@@ -2348,12 +2282,9 @@ type UsageListHourlyUsageDetailsResp struct {
 
 // UsageListMonthlyUsageReq Selects past months (all of them).
 type UsageListMonthlyUsageReq struct {
-	// Namespace Always `system`.
-	Namespace *UsageListMonthlyUsageReqNamespace `json:"namespace,omitempty"`
+	// Namespace The namespace the request is about, when given: it must be the path's namespace (clients copy it into the body); another answers 400 naming both.
+	Namespace *string `json:"namespace,omitempty"`
 }
-
-// UsageListMonthlyUsageReqNamespace Always `system`.
-type UsageListMonthlyUsageReqNamespace string
 
 // UsageListMonthlyUsageResp Totals of past months.
 type UsageListMonthlyUsageResp struct {
@@ -2366,15 +2297,12 @@ type UsageListUsageDetailsReq struct {
 	// From Start of the window (inclusive); the start of the current month when omitted.
 	From *time.Time `json:"from,omitempty"`
 
-	// Namespace When given, `system`, matching the path: usage in `system` covers the whole tenant, in another namespace only that namespace.
-	Namespace *UsageListUsageDetailsReqNamespace `json:"namespace,omitempty"`
+	// Namespace The namespace the request is about, when given: it must be the path's namespace (clients copy it into the body); another answers 400 naming both.
+	Namespace *string `json:"namespace,omitempty"`
 
 	// To End of the window (exclusive); now when omitted. Must be after `from`.
 	To *time.Time `json:"to,omitempty"`
 }
-
-// UsageListUsageDetailsReqNamespace When given, `system`, matching the path: usage in `system` covers the whole tenant, in another namespace only that namespace.
-type UsageListUsageDetailsReqNamespace string
 
 // UsageListUsageDetailsResp Usage lines of a window.
 type UsageListUsageDetailsResp struct {
@@ -2945,8 +2873,13 @@ type ClientInterface interface {
 	// below zero. `total_cost` is exactly the sum of the item amounts minus `discount`, and
 	// for the month so far (no window, or one from the month's start to the present) it is
 	// the `amount` of the month's pending invoice in `invoices/custom_list`, to the cent.
-	// Amounts are in minor units of `currency_code`. Costs are tenant-wide: only the `system`
-	// namespace answers (400 otherwise).
+	// Amounts are in minor units of `currency_code`. Asked in `system` this is the whole
+	// tenant. Asked in another namespace it is that namespace's share: only its usage items,
+	// each with the namespace's quantity and the tenant's amount for that line allocated by
+	// quantity among the namespaces that used the type (largest remainder, so the namespaces'
+	// amounts for a line sum exactly to the tenant's); fees, add-ons and coupons are the
+	// tenant's and appear only in `system`, so `discount` is 0 there and `total_cost` the sum
+	// of the items.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2972,8 +2905,13 @@ type ClientInterface interface {
 	// below zero. `total_cost` is exactly the sum of the item amounts minus `discount`, and
 	// for the month so far (no window, or one from the month's start to the present) it is
 	// the `amount` of the month's pending invoice in `invoices/custom_list`, to the cent.
-	// Amounts are in minor units of `currency_code`. Costs are tenant-wide: only the `system`
-	// namespace answers (400 otherwise).
+	// Amounts are in minor units of `currency_code`. Asked in `system` this is the whole
+	// tenant. Asked in another namespace it is that namespace's share: only its usage items,
+	// each with the namespace's quantity and the tenant's amount for that line allocated by
+	// quantity among the namespaces that used the type (largest remainder, so the namespaces'
+	// amounts for a line sum exactly to the tenant's); fees, add-ons and coupons are the
+	// tenant's and appear only in `system`, so `discount` is 0 there and `total_cost` the sum
+	// of the items.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3016,7 +2954,8 @@ type ClientInterface interface {
 	// since the tenant was created, the last twelve at most. A closed month's total is what
 	// its invoice billed (0 for a month closed with nothing to bill); a month not closed yet
 	// is its pending invoice's amount so far, priced as `current_usage` prices the running
-	// month. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
+	// month. Asked in another namespace than `system`, each total is that namespace's share of
+	// the month's usage lines, allocated as `current_usage` allocates them.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3029,7 +2968,8 @@ type ClientInterface interface {
 	// since the tenant was created, the last twelve at most. A closed month's total is what
 	// its invoice billed (0 for a month closed with nothing to bill); a month not closed yet
 	// is its pending invoice's amount so far, priced as `current_usage` prices the running
-	// month. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
+	// month. Asked in another namespace than `system`, each total is that namespace's share of
+	// the month's usage lines, allocated as `current_usage` allocates them.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3669,8 +3609,13 @@ func (c *Client) InitiatePlanTransition(ctx context.Context, namespace InitiateP
 // below zero. `total_cost` is exactly the sum of the item amounts minus `discount`, and
 // for the month so far (no window, or one from the month's start to the present) it is
 // the `amount` of the month's pending invoice in `invoices/custom_list`, to the cent.
-// Amounts are in minor units of `currency_code`. Costs are tenant-wide: only the `system`
-// namespace answers (400 otherwise).
+// Amounts are in minor units of `currency_code`. Asked in `system` this is the whole
+// tenant. Asked in another namespace it is that namespace's share: only its usage items,
+// each with the namespace's quantity and the tenant's amount for that line allocated by
+// quantity among the namespaces that used the type (largest remainder, so the namespaces'
+// amounts for a line sum exactly to the tenant's); fees, add-ons and coupons are the
+// tenant's and appear only in `system`, so `discount` is 0 there and `total_cost` the sum
+// of the items.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3707,8 +3652,13 @@ func (c *Client) ListCurrentUsageWithBody(ctx context.Context, namespace Namespa
 // below zero. `total_cost` is exactly the sum of the item amounts minus `discount`, and
 // for the month so far (no window, or one from the month's start to the present) it is
 // the `amount` of the month's pending invoice in `invoices/custom_list`, to the cent.
-// Amounts are in minor units of `currency_code`. Costs are tenant-wide: only the `system`
-// namespace answers (400 otherwise).
+// Amounts are in minor units of `currency_code`. Asked in `system` this is the whole
+// tenant. Asked in another namespace it is that namespace's share: only its usage items,
+// each with the namespace's quantity and the tenant's amount for that line allocated by
+// quantity among the namespaces that used the type (largest remainder, so the namespaces'
+// amounts for a line sum exactly to the tenant's); fees, add-ons and coupons are the
+// tenant's and appear only in `system`, so `discount` is 0 there and `total_cost` the sum
+// of the items.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3781,7 +3731,8 @@ func (c *Client) ListHourlyUsageDetails(ctx context.Context, namespace Namespace
 // since the tenant was created, the last twelve at most. A closed month's total is what
 // its invoice billed (0 for a month closed with nothing to bill); a month not closed yet
 // is its pending invoice's amount so far, priced as `current_usage` prices the running
-// month. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
+// month. Asked in another namespace than `system`, each total is that namespace's share of
+// the month's usage lines, allocated as `current_usage` allocates them.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3804,7 +3755,8 @@ func (c *Client) ListMonthlyUsageWithBody(ctx context.Context, namespace Namespa
 // since the tenant was created, the last twelve at most. A closed month's total is what
 // its invoice billed (0 for a month closed with nothing to bill); a month not closed yet
 // is its pending invoice's amount so far, priced as `current_usage` prices the running
-// month. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
+// month. Asked in another namespace than `system`, each total is that namespace's share of
+// the month's usage lines, allocated as `current_usage` allocates them.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5763,8 +5715,13 @@ type ClientWithResponsesInterface interface {
 	// below zero. `total_cost` is exactly the sum of the item amounts minus `discount`, and
 	// for the month so far (no window, or one from the month's start to the present) it is
 	// the `amount` of the month's pending invoice in `invoices/custom_list`, to the cent.
-	// Amounts are in minor units of `currency_code`. Costs are tenant-wide: only the `system`
-	// namespace answers (400 otherwise).
+	// Amounts are in minor units of `currency_code`. Asked in `system` this is the whole
+	// tenant. Asked in another namespace it is that namespace's share: only its usage items,
+	// each with the namespace's quantity and the tenant's amount for that line allocated by
+	// quantity among the namespaces that used the type (largest remainder, so the namespaces'
+	// amounts for a line sum exactly to the tenant's); fees, add-ons and coupons are the
+	// tenant's and appear only in `system`, so `discount` is 0 there and `total_cost` the sum
+	// of the items.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5790,8 +5747,13 @@ type ClientWithResponsesInterface interface {
 	// below zero. `total_cost` is exactly the sum of the item amounts minus `discount`, and
 	// for the month so far (no window, or one from the month's start to the present) it is
 	// the `amount` of the month's pending invoice in `invoices/custom_list`, to the cent.
-	// Amounts are in minor units of `currency_code`. Costs are tenant-wide: only the `system`
-	// namespace answers (400 otherwise).
+	// Amounts are in minor units of `currency_code`. Asked in `system` this is the whole
+	// tenant. Asked in another namespace it is that namespace's share: only its usage items,
+	// each with the namespace's quantity and the tenant's amount for that line allocated by
+	// quantity among the namespaces that used the type (largest remainder, so the namespaces'
+	// amounts for a line sum exactly to the tenant's); fees, add-ons and coupons are the
+	// tenant's and appear only in `system`, so `discount` is 0 there and `total_cost` the sum
+	// of the items.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5834,7 +5796,8 @@ type ClientWithResponsesInterface interface {
 	// since the tenant was created, the last twelve at most. A closed month's total is what
 	// its invoice billed (0 for a month closed with nothing to bill); a month not closed yet
 	// is its pending invoice's amount so far, priced as `current_usage` prices the running
-	// month. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
+	// month. Asked in another namespace than `system`, each total is that namespace's share of
+	// the month's usage lines, allocated as `current_usage` allocates them.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5847,7 +5810,8 @@ type ClientWithResponsesInterface interface {
 	// since the tenant was created, the last twelve at most. A closed month's total is what
 	// its invoice billed (0 for a month closed with nothing to bill); a month not closed yet
 	// is its pending invoice's amount so far, priced as `current_usage` prices the running
-	// month. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
+	// month. Asked in another namespace than `system`, each total is that namespace's share of
+	// the month's usage lines, allocated as `current_usage` allocates them.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9508,8 +9472,13 @@ func (c *ClientWithResponses) InitiatePlanTransitionWithResponse(ctx context.Con
 // below zero. `total_cost` is exactly the sum of the item amounts minus `discount`, and
 // for the month so far (no window, or one from the month's start to the present) it is
 // the `amount` of the month's pending invoice in `invoices/custom_list`, to the cent.
-// Amounts are in minor units of `currency_code`. Costs are tenant-wide: only the `system`
-// namespace answers (400 otherwise).
+// Amounts are in minor units of `currency_code`. Asked in `system` this is the whole
+// tenant. Asked in another namespace it is that namespace's share: only its usage items,
+// each with the namespace's quantity and the tenant's amount for that line allocated by
+// quantity among the namespaces that used the type (largest remainder, so the namespaces'
+// amounts for a line sum exactly to the tenant's); fees, add-ons and coupons are the
+// tenant's and appear only in `system`, so `discount` is 0 there and `total_cost` the sum
+// of the items.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9542,8 +9511,13 @@ func (c *ClientWithResponses) ListCurrentUsageWithBodyWithResponse(ctx context.C
 // below zero. `total_cost` is exactly the sum of the item amounts minus `discount`, and
 // for the month so far (no window, or one from the month's start to the present) it is
 // the `amount` of the month's pending invoice in `invoices/custom_list`, to the cent.
-// Amounts are in minor units of `currency_code`. Costs are tenant-wide: only the `system`
-// namespace answers (400 otherwise).
+// Amounts are in minor units of `currency_code`. Asked in `system` this is the whole
+// tenant. Asked in another namespace it is that namespace's share: only its usage items,
+// each with the namespace's quantity and the tenant's amount for that line allocated by
+// quantity among the namespaces that used the type (largest remainder, so the namespaces'
+// amounts for a line sum exactly to the tenant's); fees, add-ons and coupons are the
+// tenant's and appear only in `system`, so `discount` is 0 there and `total_cost` the sum
+// of the items.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9604,7 +9578,8 @@ func (c *ClientWithResponses) ListHourlyUsageDetailsWithResponse(ctx context.Con
 // since the tenant was created, the last twelve at most. A closed month's total is what
 // its invoice billed (0 for a month closed with nothing to bill); a month not closed yet
 // is its pending invoice's amount so far, priced as `current_usage` prices the running
-// month. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
+// month. Asked in another namespace than `system`, each total is that namespace's share of
+// the month's usage lines, allocated as `current_usage` allocates them.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9623,7 +9598,8 @@ func (c *ClientWithResponses) ListMonthlyUsageWithBodyWithResponse(ctx context.C
 // since the tenant was created, the last twelve at most. A closed month's total is what
 // its invoice billed (0 for a month closed with nothing to bill); a month not closed yet
 // is its pending invoice's amount so far, priced as `current_usage` prices the running
-// month. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
+// month. Asked in another namespace than `system`, each total is that namespace's share of
+// the month's usage lines, allocated as `current_usage` allocates them.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

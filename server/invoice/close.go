@@ -12,6 +12,7 @@ import (
 	"billing-api/server/fault"
 	"billing-api/server/period"
 	"billing-api/server/tenancy"
+	"billing-api/server/usage"
 )
 
 // Outcome of closing one tenant's period.
@@ -126,7 +127,7 @@ func (s *Service) closeTenant(ctx context.Context, t tenancy.Tenant, m period.Mo
 			res.Outcome = ClosedNothingToBill
 			return err
 		}
-		d, err := s.draft(ctx, t.ID, m, wholeMonth(m))
+		d, err := s.draft(ctx, t.ID, m, wholeMonth(m), usage.AllUsage)
 		if err != nil {
 			return err
 		}

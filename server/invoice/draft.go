@@ -28,8 +28,11 @@ type Draft struct {
 	// no paid add-on ran: such a month is closed without an invoice.
 	Billable bool
 	// Closed is true once the month is closed: what it bills is then its
-	// invoice (or nothing), not this draft.
+	// invoice (or nothing), which this draft repeats (it counts only the
+	// usage the invoice billed, no late records).
 	Closed bool
+	// counting is the usage the draft counts (BilledUsage once closed).
+	counting usage.Counting
 	// Charges are the month's items in invoice order: per plan the tenant
 	// was on, its fee, its usage lines and its discount; then the add-ons.
 	Charges                   []Charge
@@ -130,7 +133,8 @@ func hourFloor(t time.Time) time.Time { return t.UTC().Truncate(time.Hour) }
 func wholeMonth(m period.Month) usage.Window { return usage.Window{From: m.Start(), To: m.End()} }
 
 // draft prices the tenant's month m with the usage metered in window
-// (inside m; the whole month for what an invoice bills):
+// (inside m; the whole month for what an invoice bills), counting the
+// usage c says (a closed month counts only what its invoice billed):
 //   - per plan it was on (pro-rated by the time on it, to the microsecond),
 //     the plan's flat price, its usage priced at the plan's rate card with
 //     the included quantities pro-rated alike, and its coupons;
@@ -142,9 +146,9 @@ func wholeMonth(m period.Month) usage.Window { return usage.Window{From: m.Start
 // start, except that the hour of a change belongs to the new plan.
 // Every amount is rounded half to even once, per charge; the totals are
 // exact sums of the charges.
-func (s *Service) draft(ctx context.Context, tenantID uuid.UUID, m period.Month, window usage.Window) (Draft, error) {
+func (s *Service) draft(ctx context.Context, tenantID uuid.UUID, m period.Month, window usage.Window, c usage.Counting) (Draft, error) {
 	cat := s.plans.Catalogue()
-	d := Draft{TenantID: tenantID, Month: m, Currency: cat.Currency}
+	d := Draft{TenantID: tenantID, Month: m, Currency: cat.Currency, counting: c}
 	hist, err := s.plans.History(ctx, tenantID, m.Start(), m.End())
 	if err != nil {
 		return Draft{}, err
@@ -154,7 +158,7 @@ func (s *Service) draft(ctx context.Context, tenantID uuid.UUID, m period.Month,
 		return Draft{}, err
 	}
 	for _, sp := range ps {
-		cs, err := s.priceSpan(ctx, tenantID, m, sp, window)
+		cs, err := s.priceSpan(ctx, tenantID, m, sp, window, c)
 		if err != nil {
 			return Draft{}, err
 		}
@@ -176,7 +180,7 @@ func (s *Service) draft(ctx context.Context, tenantID uuid.UUID, m period.Month,
 
 // priceSpan prices one plan span of month m: its fee, the usage metered in
 // window during it and its discount.
-func (s *Service) priceSpan(ctx context.Context, tenantID uuid.UUID, m period.Month, sp planSpan, window usage.Window) ([]Charge, error) {
+func (s *Service) priceSpan(ctx context.Context, tenantID uuid.UUID, m period.Month, sp planSpan, window usage.Window, c usage.Counting) ([]Charge, error) {
 	share := shareOf(sp.From, sp.To, m)
 	from, to := hourFloor(sp.From), hourFloor(sp.To)
 	if sp.To.Equal(m.End()) {
@@ -186,7 +190,7 @@ func (s *Service) priceSpan(ctx context.Context, tenantID uuid.UUID, m period.Mo
 	sums := map[string]usage.Quantity{}
 	if to.After(from) {
 		var err error
-		if sums, err = s.usage.Sums(ctx, tenantID, from, to); err != nil {
+		if sums, err = s.usage.Sums(ctx, tenantID, from, to, c); err != nil {
 			return nil, err
 		}
 	} else {

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -256,7 +257,8 @@ type Plans interface {
 // Usage is what invoicing reads about usage.
 type Usage interface {
 	Types() map[string]usage.Type
-	Sums(ctx context.Context, tenantID uuid.UUID, from, to time.Time) (map[string]usage.Quantity, error)
+	Sums(ctx context.Context, tenantID uuid.UUID, from, to time.Time, c usage.Counting) (map[string]usage.Quantity, error)
+	NamespaceSums(ctx context.Context, tenantID uuid.UUID, from, to time.Time, c usage.Counting) (map[string]map[string]usage.Quantity, error)
 	Late(ctx context.Context, tenantID uuid.UUID, m period.Month) (map[string]usage.Quantity, error)
 }
 
@@ -317,6 +319,8 @@ type Service struct {
 	grace    time.Duration
 	owner    string
 	drafts   *cache.Cache[draftKey, Draft]
+	// shareCache holds, per draft, its namespaces' shares (see shares).
+	shareCache *cache.Cache[draftKey, map[string]Draft]
 	// issued caches each tenant's issued invoices, newest first, without
 	// lines: what the list, subscription periods and monthly totals read.
 	// Only the operator's side (closing, collecting, the operator's moves)
@@ -330,6 +334,10 @@ type draftKey struct {
 	tenant   uuid.UUID
 	month    period.Month
 	from, to int64
+}
+
+func (k draftKey) String() string {
+	return k.tenant.String() + "/" + k.month.String() + "/" + strconv.FormatInt(k.from, 10) + "-" + strconv.FormatInt(k.to, 10)
 }
 
 // NewService checks cfg and returns the service.
@@ -353,9 +361,8 @@ func NewService(cfg Config) (*Service, error) {
 		ttl = time.Second
 	}
 	s.issued = cache.New[uuid.UUID, []Invoice](ttl, s.now, uuid.UUID.String)
-	s.drafts = cache.New[draftKey, Draft](ttl, s.now, func(k draftKey) string {
-		return fmt.Sprintf("%s/%s/%d-%d", k.tenant, k.month, k.from, k.to)
-	})
+	s.drafts = cache.New[draftKey, Draft](ttl, s.now, draftKey.String)
+	s.shareCache = cache.New[draftKey, map[string]Draft](ttl, s.now, draftKey.String)
 	return s, nil
 }
 
@@ -367,6 +374,7 @@ func (s *Service) Invalidate(ids ...uuid.UUID) {
 		set[id] = true
 	}
 	s.drafts.InvalidateWhere(func(k draftKey, _ Draft) bool { return set[k.tenant] })
+	s.shareCache.InvalidateWhere(func(k draftKey, _ map[string]Draft) bool { return set[k.tenant] })
 	for id := range set {
 		s.issued.Invalidate(id)
 	}

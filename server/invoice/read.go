@@ -66,24 +66,30 @@ func (s *Service) List(ctx context.Context, tenantID uuid.UUID, limit int) ([]Li
 // pending is the tenant's month m as its pending invoice: the whole month's
 // draft, while the month is not closed and bills something.
 func (s *Service) pending(ctx context.Context, tenantID uuid.UUID, m period.Month) (Draft, bool, error) {
-	d, err := s.cachedDraft(ctx, tenantID, m, wholeMonth(m))
+	d, _, err := s.cachedDraft(ctx, tenantID, m, wholeMonth(m))
 	return d, err == nil && !d.Closed && d.Billable, err
 }
 
 // cachedDraft prices the tenant's month m with the usage metered in window
 // (see draft), through the draft cache, and says whether the month is
-// closed. What the cache holds is shared: callers never modify it.
-func (s *Service) cachedDraft(ctx context.Context, tenantID uuid.UUID, m period.Month, window usage.Window) (Draft, error) {
+// closed; key names the draft. What the cache holds is shared: callers
+// never modify it.
+func (s *Service) cachedDraft(ctx context.Context, tenantID uuid.UUID, m period.Month, window usage.Window) (Draft, draftKey, error) {
 	key := draftKey{tenant: tenantID, month: m, from: window.From.Unix(), to: window.To.Unix()}
-	return s.drafts.Get(ctx, key, func(ctx context.Context) (Draft, error) {
+	d, err := s.drafts.Get(ctx, key, func(ctx context.Context) (Draft, error) {
 		closed, err := s.closings.Closed(ctx, tenantID, m)
 		if err != nil {
 			return Draft{}, err
 		}
-		d, err := s.draft(ctx, tenantID, m, window)
+		c := usage.AllUsage
+		if closed {
+			c = usage.BilledUsage
+		}
+		d, err := s.draft(ctx, tenantID, m, window, c)
 		d.Closed = closed
 		return d, err
 	})
+	return d, key, err
 }
 
 // Current is the running month so far as current_usage shows it: the month
@@ -91,11 +97,9 @@ func (s *Service) cachedDraft(ctx context.Context, tenantID uuid.UUID, m period.
 // metered in [from, to) (by default the month so far). The window lies in
 // one calendar month. A window that reaches the present meters up to the
 // month's end, so the month so far is the very draft the pending invoice
-// shows. It returns the draft and the window asked for.
+// shows. Asked in a namespace other than system, it is that namespace's
+// share (see shares). It returns the draft and the window asked for.
 func (s *Service) Current(ctx context.Context, p tenancy.Principal, namespace string, from, to *time.Time) (Draft, usage.Window, error) {
-	if err := tenantWide(namespace); err != nil {
-		return Draft{}, usage.Window{}, err
-	}
 	now := s.now()
 	w, err := usage.MonthSoFar(now, from, to)
 	if err != nil {
@@ -110,7 +114,11 @@ func (s *Service) Current(ctx context.Context, p tenancy.Principal, namespace st
 	if !w.To.Before(now) {
 		metered.To = m.End()
 	}
-	d, err := s.cachedDraft(ctx, p.TenantID, m, metered)
+	d, key, err := s.cachedDraft(ctx, p.TenantID, m, metered)
+	if err != nil {
+		return Draft{}, w, err
+	}
+	d, err = s.namespaceDraft(ctx, p.TenantID, d, key, namespace)
 	return d, w, err
 }
 
@@ -127,11 +135,9 @@ type MonthTotal struct {
 // Monthly returns what each past month bills the tenant, newest first: the
 // months since the tenant was created, at most MonthlyHistory, each its
 // invoice's total once issued (nothing for a month closed with nothing to
-// bill), before that its draft's.
+// bill), before that its draft's. Asked in a namespace other than system,
+// each month's total is that namespace's share of its usage (see shares).
 func (s *Service) Monthly(ctx context.Context, p tenancy.Principal, namespace string) ([]MonthTotal, error) {
-	if err := tenantWide(namespace); err != nil {
-		return nil, err
-	}
 	t, err := s.tenants.Tenant(ctx, p.TenantName)
 	if err != nil {
 		return nil, err
@@ -152,30 +158,24 @@ func (s *Service) Monthly(ctx context.Context, p tenancy.Principal, namespace st
 	currency := s.plans.Catalogue().Currency
 	var out []MonthTotal
 	for m := running.Prev(); !m.Before(first); m = m.Prev() {
-		if inv, ok := issued[m]; ok {
+		if inv, ok := issued[m]; ok && namespace == tenancy.SystemNamespace {
 			out = append(out, MonthTotal{Month: m, Total: inv.Total, Currency: inv.Currency})
 			continue
 		}
-		d, err := s.cachedDraft(ctx, p.TenantID, m, wholeMonth(m))
+		d, key, err := s.cachedDraft(ctx, p.TenantID, m, wholeMonth(m))
 		if err != nil {
 			return nil, err
 		}
+		if d, err = s.namespaceDraft(ctx, p.TenantID, d, key, namespace); err != nil {
+			return nil, err
+		}
 		mt := MonthTotal{Month: m, Currency: currency}
-		if !d.Closed {
+		if _, invoiced := issued[m]; !d.Closed || invoiced {
 			mt.Total = d.Total
 		}
 		out = append(out, mt)
 	}
 	return out, nil
-}
-
-// tenantWide refuses cost queries outside the system namespace: a plan's
-// fee, included quantities and coupons apply to the whole tenant.
-func tenantWide(namespace string) error {
-	if namespace != tenancy.SystemNamespace {
-		return fault.InvalidField("namespace", "const", fmt.Sprintf("costs are tenant-wide: ask in namespace %q", tenancy.SystemNamespace))
-	}
-	return nil
 }
 
 // PDF renders the tenant's invoice named name as the PDF a customer

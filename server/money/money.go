@@ -7,6 +7,7 @@ package money
 
 import (
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -181,4 +182,43 @@ func Decimal(num, den *big.Int, places int) string {
 		return whole
 	}
 	return whole + "." + frac
+}
+
+// Allocate splits total among parts in proportion to weights, by largest
+// remainder: each part gets the whole part of its exact share, and what is
+// left, one unit at a time, goes to the parts with the largest fractions
+// (the earliest part on a tie). The parts sum exactly to total. Weights are
+// non-negative; when they sum to zero every part is zero (and so is the
+// sum: there is nothing to allocate by).
+func Allocate[T ~int64](total T, weights []int64) []T {
+	out := make([]T, len(weights))
+	sum := new(big.Int)
+	for _, w := range weights {
+		sum.Add(sum, big.NewInt(w))
+	}
+	if sum.Sign() == 0 || total == 0 {
+		return out
+	}
+	type rest struct {
+		i   int
+		rem *big.Int
+	}
+	rests := make([]rest, len(weights))
+	given := T(0)
+	for i, w := range weights {
+		q, r := new(big.Int).QuoRem(new(big.Int).Mul(big.NewInt(int64(total)), big.NewInt(w)), sum, new(big.Int))
+		out[i] = T(q.Int64())
+		given += out[i]
+		rests[i] = rest{i: i, rem: r.Abs(r)}
+	}
+	slices.SortStableFunc(rests, func(a, b rest) int { return b.rem.Cmp(a.rem) })
+	step := T(1)
+	if total < 0 {
+		step = -1
+	}
+	for k := 0; given != total; k++ {
+		out[rests[k].i] += step
+		given += step
+	}
+	return out
 }

@@ -3,6 +3,8 @@ package money
 import (
 	"math"
 	"math/big"
+	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -97,5 +99,49 @@ func TestRatesApplyExactlyAndRoundOnce(t *testing.T) {
 	}
 	if got := Amount(1900).Times(3); got != 5700 {
 		t.Errorf("Times: %d", got)
+	}
+}
+
+// Largest remainder: the parts sum exactly to the total, each within one
+// unit of its exact share, the remainders going to the largest fractions.
+func TestAllocateByLargestRemainder(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		total   Amount
+		weights []int64
+		want    []Amount
+	}{
+		{100, []int64{1, 1, 1}, []Amount{34, 33, 33}},
+		{10, []int64{5, 3, 2}, []Amount{5, 3, 2}},
+		{7, []int64{2, 3, 0}, []Amount{3, 4, 0}}, // 2.8 and 4.2: the 0.8 gets the unit
+		{1, []int64{1, 1}, []Amount{1, 0}},       // a tie: the earliest
+		{0, []int64{4, 5}, []Amount{0, 0}},
+		{55, []int64{0, 0}, []Amount{0, 0}},
+		{-10, []int64{1, 2}, []Amount{-3, -7}},
+	} {
+		if got := Allocate(c.total, c.weights); !slices.Equal(got, c.want) {
+			t.Errorf("Allocate(%d, %v) = %v, want %v", c.total, c.weights, got, c.want)
+		}
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 2000 {
+		weights := make([]int64, 1+r.IntN(8))
+		var sum float64
+		for i := range weights {
+			weights[i] = r.Int64N(4_000_000_000_000_000_000)
+			sum += float64(weights[i])
+		}
+		total := Amount(r.Int64N(1_000_000_000_000))
+		got := Allocate(total, weights)
+		var given Amount
+		for i, g := range got {
+			given += g
+			if exact := float64(total) * float64(weights[i]) / sum; sum > 0 && math.Abs(float64(g)-exact) > 1.0001+exact*1e-9 {
+				t.Fatalf("part %d: %d, exact share %f", i, g, exact)
+			}
+		}
+		if sum > 0 && given != total {
+			t.Fatalf("Allocate(%d, %v) sums to %d", total, weights, given)
+		}
 	}
 }

@@ -39,7 +39,7 @@ func (s *Service) Details(ctx context.Context, p tenancy.Principal, namespace st
 }
 
 func (s *Service) loadDetails(ctx context.Context, tenantID uuid.UUID, scope string, w Window) ([]DetailLine, error) {
-	sums, err := s.store.SumSeries(ctx, tenantID, scope, s.segments(w))
+	sums, err := s.store.SumSeries(ctx, tenantID, scope, s.segments(w), AllUsage)
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +168,7 @@ func (s *Service) Summary(ctx context.Context, p tenancy.Principal, start, end s
 		return nil, Window{}, err
 	}
 	sums, err := s.sums.Get(ctx, keyOf(p.TenantID, "", w), func(ctx context.Context) (map[string]Quantity, error) {
-		return s.store.SumTypes(ctx, p.TenantID, s.segments(w))
+		return s.store.SumTypes(ctx, p.TenantID, s.segments(w), AllUsage)
 	})
 	if err != nil {
 		return nil, Window{}, err

@@ -37,9 +37,9 @@ type Store interface {
 
 	// SumSeries sums the segments' rollups per series; namespace "" means
 	// every namespace.
-	SumSeries(ctx context.Context, tenantID uuid.UUID, namespace string, segs []Segment) (map[Series]Quantity, error)
+	SumSeries(ctx context.Context, tenantID uuid.UUID, namespace string, segs []Segment, c Counting) (map[Series]Quantity, error)
 	// SumTypes sums the segments' rollups per usage type, over namespaces.
-	SumTypes(ctx context.Context, tenantID uuid.UUID, segs []Segment) (map[string]Quantity, error)
+	SumTypes(ctx context.Context, tenantID uuid.UUID, segs []Segment, c Counting) (map[string]Quantity, error)
 	// LateTypes sums, per usage type, the quantities of the month that
 	// arrived after it was closed.
 	LateTypes(ctx context.Context, tenantID uuid.UUID, month time.Time) (map[string]Quantity, error)
@@ -342,14 +342,46 @@ func (s *Service) flagLate(ctx context.Context, tenants []uuid.UUID, recs []Reco
 	return nil
 }
 
+// Counting says which usage a sum counts.
+type Counting int
+
+const (
+	// AllUsage counts every record, late ones too.
+	AllUsage Counting = iota
+	// BilledUsage leaves out the records that arrived after their month
+	// was closed: what the month's invoice billed.
+	BilledUsage
+)
+
 // Sums sums the tenant's usage per type over [from, to), which must be whole
 // hours, read from the store (never the result cache): what an invoice bills.
-func (s *Service) Sums(ctx context.Context, tenantID uuid.UUID, from, to time.Time) (map[string]Quantity, error) {
+func (s *Service) Sums(ctx context.Context, tenantID uuid.UUID, from, to time.Time, c Counting) (map[string]Quantity, error) {
 	w := Window{From: from.UTC(), To: to.UTC()}
 	if !w.To.After(w.From) {
 		return map[string]Quantity{}, nil
 	}
-	return s.store.SumTypes(ctx, tenantID, s.segments(w))
+	return s.store.SumTypes(ctx, tenantID, s.segments(w), c)
+}
+
+// NamespaceSums sums the tenant's usage over [from, to) (whole hours) per
+// usage type and namespace, read from the store.
+func (s *Service) NamespaceSums(ctx context.Context, tenantID uuid.UUID, from, to time.Time, c Counting) (map[string]map[string]Quantity, error) {
+	out := map[string]map[string]Quantity{}
+	w := Window{From: from.UTC(), To: to.UTC()}
+	if !w.To.After(w.From) {
+		return out, nil
+	}
+	series, err := s.store.SumSeries(ctx, tenantID, "", s.segments(w), c)
+	if err != nil {
+		return nil, err
+	}
+	for sr, q := range series {
+		if out[sr.UsageType] == nil {
+			out[sr.UsageType] = map[string]Quantity{}
+		}
+		out[sr.UsageType][sr.Namespace] += q
+	}
+	return out, nil
 }
 
 // Late returns, per usage type, the tenant's usage of month m that arrived

@@ -208,8 +208,13 @@ export interface paths {
          *     below zero. `total_cost` is exactly the sum of the item amounts minus `discount`, and
          *     for the month so far (no window, or one from the month's start to the present) it is
          *     the `amount` of the month's pending invoice in `invoices/custom_list`, to the cent.
-         *     Amounts are in minor units of `currency_code`. Costs are tenant-wide: only the `system`
-         *     namespace answers (400 otherwise).
+         *     Amounts are in minor units of `currency_code`. Asked in `system` this is the whole
+         *     tenant. Asked in another namespace it is that namespace's share: only its usage items,
+         *     each with the namespace's quantity and the tenant's amount for that line allocated by
+         *     quantity among the namespaces that used the type (largest remainder, so the namespaces'
+         *     amounts for a line sum exactly to the tenant's); fees, add-ons and coupons are the
+         *     tenant's and appear only in `system`, so `discount` is 0 there and `total_cost` the sum
+         *     of the items.
          */
         post: operations["listCurrentUsage"];
         delete?: never;
@@ -233,7 +238,8 @@ export interface paths {
          *     since the tenant was created, the last twelve at most. A closed month's total is what
          *     its invoice billed (0 for a month closed with nothing to bill); a month not closed yet
          *     is its pending invoice's amount so far, priced as `current_usage` prices the running
-         *     month. Costs are tenant-wide: only the `system` namespace answers (400 otherwise).
+         *     month. Asked in another namespace than `system`, each total is that namespace's share of
+         *     the month's usage lines, allocated as `current_usage` allocates them.
          */
         post: operations["listMonthlyUsage"];
         delete?: never;
@@ -1229,11 +1235,8 @@ export interface components {
         };
         /** @description The window to list usage lines for. */
         usageListUsageDetailsReq: {
-            /**
-             * @description When given, `system`, matching the path: usage in `system` covers the whole tenant, in another namespace only that namespace.
-             * @enum {string}
-             */
-            namespace?: "system";
+            /** @description The namespace the request is about, when given: it must be the path's namespace (clients copy it into the body); another answers 400 naming both. */
+            namespace?: string;
             /**
              * Format: date-time
              * @description Start of the window (inclusive); the start of the current month when omitted.
@@ -1300,11 +1303,8 @@ export interface components {
         };
         /** @description Which usage line to break down. */
         usageListHourlyUsageDetailsReq: {
-            /**
-             * @description Always `system`.
-             * @enum {string}
-             */
-            namespace?: "system";
+            /** @description The namespace the request is about, when given: it must be the path's namespace (clients copy it into the body); another answers 400 naming both. */
+            namespace?: string;
             /** @description A line's `hourly_breakdown_query`, unchanged. */
             query: string;
         };
@@ -1346,11 +1346,8 @@ export interface components {
         };
         /** @description Window inside the running month to price. */
         usageListCurrentUsageReq: {
-            /**
-             * @description Always `system`.
-             * @enum {string}
-             */
-            namespace?: "system";
+            /** @description The namespace the request is about, when given: it must be the path's namespace (clients copy it into the body); another answers 400 naming both. */
+            namespace?: string;
             /**
              * Format: date-time
              * @description Start of the window; the start of the running month when omitted.
@@ -1460,11 +1457,8 @@ export interface components {
         usageDiscountType: "DISCOUNT_TYPE_UNKNOWN" | "DISCOUNT_TYPE_FIXED_AMOUNT" | "DISCOUNT_TYPE_PERCENTAGE";
         /** @description Selects past months (all of them). */
         usageListMonthlyUsageReq: {
-            /**
-             * @description Always `system`.
-             * @enum {string}
-             */
-            namespace?: "system";
+            /** @description The namespace the request is about, when given: it must be the path's namespace (clients copy it into the body); another answers 400 naming both. */
+            namespace?: string;
         };
         /** @description Totals of past months. */
         usageListMonthlyUsageResp: {
