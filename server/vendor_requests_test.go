@@ -122,10 +122,6 @@ var vendorPending = []vendorPendingFix{
 		why: "current_usage and monthly_usage refuse every namespace but system (costs are tenant-wide)",
 	},
 	{
-		ops: []string{"createPaymentMethod"}, fields: []string{"contact"}, rule: "required",
-		why: "createPaymentMethod with a token and no contact is refused",
-	},
-	{
 		ops: []string{"initiatePlanTransition"}, variant: "flow to INDIVIDUAL",
 		fields: []string{"payload.billing_address"}, rule: "required",
 		why: "initiatePlanTransition to INDIVIDUAL with a payment token but no billing_address is refused",

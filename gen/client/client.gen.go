@@ -1050,7 +1050,7 @@ type InvoiceListInvoicesRsp struct {
 	Invoices *[]InvoiceInvoiceType `json:"invoices,omitempty"`
 }
 
-// PaymentMethodCreatePaymentMethodRequest A payment method to add.
+// PaymentMethodCreatePaymentMethodRequest A payment method to add; without `contact` it takes the tenant's billing address on file, if any.
 type PaymentMethodCreatePaymentMethodRequest struct {
 	// Contact A postal contact of the tenant.
 	Contact *ContactGlobalSpecType `json:"contact,omitempty"`
@@ -2859,8 +2859,11 @@ type ClientInterface interface {
 	//
 	// Adds a payment method from a payment-provider token; the service never sees card
 	// numbers and shows the token only masked. A token the provider refuses outright is a
-	// 400 (the built-in test provider accepts only tokens beginning `tok_`), and `contact`
-	// must be a billing address with at least `address1`, `city`, `zip_code` and `country`.
+	// 400 (the built-in test provider accepts only tokens beginning `tok_`). `contact` is
+	// optional; when given it must be a billing address with at least `address1`, `city`,
+	// `zip_code` and `country`. Without it the method takes the tenant's billing address on
+	// file — that of its PRIMARY method, else of any method that has one (the address
+	// invoices are billed to) — or, with none on file, no address.
 	// The tenant's first method becomes PRIMARY whatever `role` says. Asking for PRIMARY or
 	// SECONDARY demotes the method holding that role to NORMAL, so a tenant never has two
 	// primaries or two secondaries (the database refuses it, whatever the concurrency).
@@ -2875,8 +2878,11 @@ type ClientInterface interface {
 	//
 	// Adds a payment method from a payment-provider token; the service never sees card
 	// numbers and shows the token only masked. A token the provider refuses outright is a
-	// 400 (the built-in test provider accepts only tokens beginning `tok_`), and `contact`
-	// must be a billing address with at least `address1`, `city`, `zip_code` and `country`.
+	// 400 (the built-in test provider accepts only tokens beginning `tok_`). `contact` is
+	// optional; when given it must be a billing address with at least `address1`, `city`,
+	// `zip_code` and `country`. Without it the method takes the tenant's billing address on
+	// file — that of its PRIMARY method, else of any method that has one (the address
+	// invoices are billed to) — or, with none on file, no address.
 	// The tenant's first method becomes PRIMARY whatever `role` says. Asking for PRIMARY or
 	// SECONDARY demotes the method holding that role to NORMAL, so a tenant never has two
 	// primaries or two secondaries (the database refuses it, whatever the concurrency).
@@ -3532,8 +3538,11 @@ func (c *Client) SwapPaymentMethodRole(ctx context.Context, namespace SwapPaymen
 //
 // Adds a payment method from a payment-provider token; the service never sees card
 // numbers and shows the token only masked. A token the provider refuses outright is a
-// 400 (the built-in test provider accepts only tokens beginning `tok_`), and `contact`
-// must be a billing address with at least `address1`, `city`, `zip_code` and `country`.
+// 400 (the built-in test provider accepts only tokens beginning `tok_`). `contact` is
+// optional; when given it must be a billing address with at least `address1`, `city`,
+// `zip_code` and `country`. Without it the method takes the tenant's billing address on
+// file — that of its PRIMARY method, else of any method that has one (the address
+// invoices are billed to) — or, with none on file, no address.
 // The tenant's first method becomes PRIMARY whatever `role` says. Asking for PRIMARY or
 // SECONDARY demotes the method holding that role to NORMAL, so a tenant never has two
 // primaries or two secondaries (the database refuses it, whatever the concurrency).
@@ -3558,8 +3567,11 @@ func (c *Client) CreatePaymentMethodWithBody(ctx context.Context, namespace Crea
 //
 // Adds a payment method from a payment-provider token; the service never sees card
 // numbers and shows the token only masked. A token the provider refuses outright is a
-// 400 (the built-in test provider accepts only tokens beginning `tok_`), and `contact`
-// must be a billing address with at least `address1`, `city`, `zip_code` and `country`.
+// 400 (the built-in test provider accepts only tokens beginning `tok_`). `contact` is
+// optional; when given it must be a billing address with at least `address1`, `city`,
+// `zip_code` and `country`. Without it the method takes the tenant's billing address on
+// file — that of its PRIMARY method, else of any method that has one (the address
+// invoices are billed to) — or, with none on file, no address.
 // The tenant's first method becomes PRIMARY whatever `role` says. Asking for PRIMARY or
 // SECONDARY demotes the method holding that role to NORMAL, so a tenant never has two
 // primaries or two secondaries (the database refuses it, whatever the concurrency).
@@ -5675,8 +5687,11 @@ type ClientWithResponsesInterface interface {
 	//
 	// Adds a payment method from a payment-provider token; the service never sees card
 	// numbers and shows the token only masked. A token the provider refuses outright is a
-	// 400 (the built-in test provider accepts only tokens beginning `tok_`), and `contact`
-	// must be a billing address with at least `address1`, `city`, `zip_code` and `country`.
+	// 400 (the built-in test provider accepts only tokens beginning `tok_`). `contact` is
+	// optional; when given it must be a billing address with at least `address1`, `city`,
+	// `zip_code` and `country`. Without it the method takes the tenant's billing address on
+	// file — that of its PRIMARY method, else of any method that has one (the address
+	// invoices are billed to) — or, with none on file, no address.
 	// The tenant's first method becomes PRIMARY whatever `role` says. Asking for PRIMARY or
 	// SECONDARY demotes the method holding that role to NORMAL, so a tenant never has two
 	// primaries or two secondaries (the database refuses it, whatever the concurrency).
@@ -5691,8 +5706,11 @@ type ClientWithResponsesInterface interface {
 	//
 	// Adds a payment method from a payment-provider token; the service never sees card
 	// numbers and shows the token only masked. A token the provider refuses outright is a
-	// 400 (the built-in test provider accepts only tokens beginning `tok_`), and `contact`
-	// must be a billing address with at least `address1`, `city`, `zip_code` and `country`.
+	// 400 (the built-in test provider accepts only tokens beginning `tok_`). `contact` is
+	// optional; when given it must be a billing address with at least `address1`, `city`,
+	// `zip_code` and `country`. Without it the method takes the tenant's billing address on
+	// file — that of its PRIMARY method, else of any method that has one (the address
+	// invoices are billed to) — or, with none on file, no address.
 	// The tenant's first method becomes PRIMARY whatever `role` says. Asking for PRIMARY or
 	// SECONDARY demotes the method holding that role to NORMAL, so a tenant never has two
 	// primaries or two secondaries (the database refuses it, whatever the concurrency).
@@ -9389,8 +9407,11 @@ func (c *ClientWithResponses) SwapPaymentMethodRoleWithResponse(ctx context.Cont
 //
 // Adds a payment method from a payment-provider token; the service never sees card
 // numbers and shows the token only masked. A token the provider refuses outright is a
-// 400 (the built-in test provider accepts only tokens beginning `tok_`), and `contact`
-// must be a billing address with at least `address1`, `city`, `zip_code` and `country`.
+// 400 (the built-in test provider accepts only tokens beginning `tok_`). `contact` is
+// optional; when given it must be a billing address with at least `address1`, `city`,
+// `zip_code` and `country`. Without it the method takes the tenant's billing address on
+// file — that of its PRIMARY method, else of any method that has one (the address
+// invoices are billed to) — or, with none on file, no address.
 // The tenant's first method becomes PRIMARY whatever `role` says. Asking for PRIMARY or
 // SECONDARY demotes the method holding that role to NORMAL, so a tenant never has two
 // primaries or two secondaries (the database refuses it, whatever the concurrency).
@@ -9411,8 +9432,11 @@ func (c *ClientWithResponses) CreatePaymentMethodWithBodyWithResponse(ctx contex
 //
 // Adds a payment method from a payment-provider token; the service never sees card
 // numbers and shows the token only masked. A token the provider refuses outright is a
-// 400 (the built-in test provider accepts only tokens beginning `tok_`), and `contact`
-// must be a billing address with at least `address1`, `city`, `zip_code` and `country`.
+// 400 (the built-in test provider accepts only tokens beginning `tok_`). `contact` is
+// optional; when given it must be a billing address with at least `address1`, `city`,
+// `zip_code` and `country`. Without it the method takes the tenant's billing address on
+// file — that of its PRIMARY method, else of any method that has one (the address
+// invoices are billed to) — or, with none on file, no address.
 // The tenant's first method becomes PRIMARY whatever `role` says. Asking for PRIMARY or
 // SECONDARY demotes the method holding that role to NORMAL, so a tenant never has two
 // primaries or two secondaries (the database refuses it, whatever the concurrency).

@@ -437,8 +437,11 @@ export interface paths {
          * Add a payment method
          * @description Adds a payment method from a payment-provider token; the service never sees card
          *     numbers and shows the token only masked. A token the provider refuses outright is a
-         *     400 (the built-in test provider accepts only tokens beginning `tok_`), and `contact`
-         *     must be a billing address with at least `address1`, `city`, `zip_code` and `country`.
+         *     400 (the built-in test provider accepts only tokens beginning `tok_`). `contact` is
+         *     optional; when given it must be a billing address with at least `address1`, `city`,
+         *     `zip_code` and `country`. Without it the method takes the tenant's billing address on
+         *     file — that of its PRIMARY method, else of any method that has one (the address
+         *     invoices are billed to) — or, with none on file, no address.
          *     The tenant's first method becomes PRIMARY whatever `role` says. Asking for PRIMARY or
          *     SECONDARY demotes the method holding that role to NORMAL, so a tenant never has two
          *     primaries or two secondaries (the database refuses it, whatever the concurrency).
@@ -1714,7 +1717,7 @@ export interface components {
          * @enum {string}
          */
         payment_methodPaymentMethodRole: "PAYMENT_METHOD_ROLE_UNKNOWN" | "PAYMENT_METHOD_ROLE_PRIMARY" | "PAYMENT_METHOD_ROLE_SECONDARY" | "PAYMENT_METHOD_ROLE_NORMAL";
-        /** @description A payment method to add. */
+        /** @description A payment method to add; without `contact` it takes the tenant's billing address on file, if any. */
         payment_methodCreatePaymentMethodRequest: {
             /**
              * @description Always `system`.
