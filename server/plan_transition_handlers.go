@@ -32,7 +32,10 @@ func (s *Server) InitiatePlanTransition(ctx context.Context, req api.InitiatePla
 	}
 	var in transition.Payload
 	if pl := req.Body.Payload; pl != nil {
-		in = transition.Payload{PaymentToken: deref(pl.PaymentProviderToken), BillingAddress: contactFromSchema(pl.BillingAddress), Domain: deref(pl.Domain)}
+		in = transition.Payload{
+			PaymentToken: deref(pl.PaymentProviderToken), BillingAddress: contactFromSchema(pl.BillingAddress),
+			PaymentAddress: contactFromSchema(pl.PaymentAddress), Domain: deref(pl.Domain),
+		}
 	}
 	t, err := s.app.Transitions.Initiate(ctx, p, req.Body.NewPlan, in)
 	if err != nil {

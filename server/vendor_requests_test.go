@@ -121,11 +121,6 @@ var vendorPending = []vendorPendingFix{
 		fields: []string{"namespace"}, rule: "const", contains: "tenant-wide",
 		why: "current_usage and monthly_usage refuse every namespace but system (costs are tenant-wide)",
 	},
-	{
-		ops: []string{"initiatePlanTransition"}, variant: "flow to INDIVIDUAL",
-		fields: []string{"payload.billing_address"}, rule: "required",
-		why: "initiatePlanTransition to INDIVIDUAL with a payment token but no billing_address is refused",
-	},
 	// Found by this test, awaiting a decision: fix, or list as a deviation.
 	{
 		ops: []string{"createQuota", "replaceQuota"}, fields: []string{"spec"}, rule: "required",

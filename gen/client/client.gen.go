@@ -1251,7 +1251,10 @@ type PlanTransitionInitiatePlanTransitionReq struct {
 	// Example: TEAM
 	NewPlan string `json:"new_plan"`
 
-	// Payload Information a plan transition may need.
+	// Payload Information a plan transition may need. `billing_address` is the tenant's billing
+	// contact (required by flows that ask for contacts); `payment_address` is the address of
+	// the card `payment_provider_token` names, used only with a token. An address that is
+	// used must have `address1`, `city`, `zip_code` and `country`.
 	Payload *PlanTransitionTransitionPayload `json:"payload,omitempty"`
 }
 
@@ -1274,7 +1277,10 @@ type PlanTransitionInitiatePlanTransitionRsp struct {
 // be applied).
 type PlanTransitionState string
 
-// PlanTransitionTransitionPayload Information a plan transition may need.
+// PlanTransitionTransitionPayload Information a plan transition may need. `billing_address` is the tenant's billing
+// contact (required by flows that ask for contacts); `payment_address` is the address of
+// the card `payment_provider_token` names, used only with a token. An address that is
+// used must have `address1`, `city`, `zip_code` and `country`.
 type PlanTransitionTransitionPayload struct {
 	// BillingAddress A postal contact (the same shape as `contactGlobalSpecType`).
 	BillingAddress *SchemacontactGlobalSpecType `json:"billing_address,omitempty"`
@@ -1299,7 +1305,10 @@ type PlanTransitionTransitionPayload struct {
 	// PaymentAddress A postal contact (the same shape as `contactGlobalSpecType`).
 	PaymentAddress *SchemacontactGlobalSpecType `json:"payment_address,omitempty"`
 
-	// PaymentProviderToken A payment-provider token; it becomes the tenant's PRIMARY payment method.
+	// PaymentProviderToken A payment-provider token; it becomes the tenant's PRIMARY payment method, registered
+	// with `payment_address` (the card's address) if given, else `billing_address`, else
+	// the tenant's billing address on file, else no address.
+	//
 	//
 	// Example: tok_visa_4242
 	PaymentProviderToken *string `json:"payment_provider_token,omitempty"`
@@ -2907,7 +2916,9 @@ type ClientInterface interface {
 	// Starts a transition from the current plan to `new_plan`. The new plan must exist and
 	// differ from the current one, and the fields its transition flow requires must be
 	// satisfied: a payment token (a primary payment method exists, or `payload.payment_provider_token`
-	// creates one), a domain, or contacts (`payload.billing_address`). Self-service flows
+	// creates one; no address is needed for it), a domain, or contacts
+	// (`payload.billing_address`). A refusal names only fields the flow asks for or the
+	// request sent. Self-service flows
 	// finish at once; flows that need approval wait until an operator decides. Only one
 	// transition per tenant may be open (409 otherwise). The returned `id` is unguessable and
 	// is all the no-auth status endpoint needs.
@@ -2922,7 +2933,9 @@ type ClientInterface interface {
 	// Starts a transition from the current plan to `new_plan`. The new plan must exist and
 	// differ from the current one, and the fields its transition flow requires must be
 	// satisfied: a payment token (a primary payment method exists, or `payload.payment_provider_token`
-	// creates one), a domain, or contacts (`payload.billing_address`). Self-service flows
+	// creates one; no address is needed for it), a domain, or contacts
+	// (`payload.billing_address`). A refusal names only fields the flow asks for or the
+	// request sent. Self-service flows
 	// finish at once; flows that need approval wait until an operator decides. Only one
 	// transition per tenant may be open (409 otherwise). The returned `id` is unguessable and
 	// is all the no-auth status endpoint needs.
@@ -3616,7 +3629,9 @@ func (c *Client) DeletePaymentMethod(ctx context.Context, namespace DeletePaymen
 // Starts a transition from the current plan to `new_plan`. The new plan must exist and
 // differ from the current one, and the fields its transition flow requires must be
 // satisfied: a payment token (a primary payment method exists, or `payload.payment_provider_token`
-// creates one), a domain, or contacts (`payload.billing_address`). Self-service flows
+// creates one; no address is needed for it), a domain, or contacts
+// (`payload.billing_address`). A refusal names only fields the flow asks for or the
+// request sent. Self-service flows
 // finish at once; flows that need approval wait until an operator decides. Only one
 // transition per tenant may be open (409 otherwise). The returned `id` is unguessable and
 // is all the no-auth status endpoint needs.
@@ -3641,7 +3656,9 @@ func (c *Client) InitiatePlanTransitionWithBody(ctx context.Context, namespace I
 // Starts a transition from the current plan to `new_plan`. The new plan must exist and
 // differ from the current one, and the fields its transition flow requires must be
 // satisfied: a payment token (a primary payment method exists, or `payload.payment_provider_token`
-// creates one), a domain, or contacts (`payload.billing_address`). Self-service flows
+// creates one; no address is needed for it), a domain, or contacts
+// (`payload.billing_address`). A refusal names only fields the flow asks for or the
+// request sent. Self-service flows
 // finish at once; flows that need approval wait until an operator decides. Only one
 // transition per tenant may be open (409 otherwise). The returned `id` is unguessable and
 // is all the no-auth status endpoint needs.
@@ -5737,7 +5754,9 @@ type ClientWithResponsesInterface interface {
 	// Starts a transition from the current plan to `new_plan`. The new plan must exist and
 	// differ from the current one, and the fields its transition flow requires must be
 	// satisfied: a payment token (a primary payment method exists, or `payload.payment_provider_token`
-	// creates one), a domain, or contacts (`payload.billing_address`). Self-service flows
+	// creates one; no address is needed for it), a domain, or contacts
+	// (`payload.billing_address`). A refusal names only fields the flow asks for or the
+	// request sent. Self-service flows
 	// finish at once; flows that need approval wait until an operator decides. Only one
 	// transition per tenant may be open (409 otherwise). The returned `id` is unguessable and
 	// is all the no-auth status endpoint needs.
@@ -5752,7 +5771,9 @@ type ClientWithResponsesInterface interface {
 	// Starts a transition from the current plan to `new_plan`. The new plan must exist and
 	// differ from the current one, and the fields its transition flow requires must be
 	// satisfied: a payment token (a primary payment method exists, or `payload.payment_provider_token`
-	// creates one), a domain, or contacts (`payload.billing_address`). Self-service flows
+	// creates one; no address is needed for it), a domain, or contacts
+	// (`payload.billing_address`). A refusal names only fields the flow asks for or the
+	// request sent. Self-service flows
 	// finish at once; flows that need approval wait until an operator decides. Only one
 	// transition per tenant may be open (409 otherwise). The returned `id` is unguessable and
 	// is all the no-auth status endpoint needs.
@@ -9475,7 +9496,9 @@ func (c *ClientWithResponses) DeletePaymentMethodWithResponse(ctx context.Contex
 // Starts a transition from the current plan to `new_plan`. The new plan must exist and
 // differ from the current one, and the fields its transition flow requires must be
 // satisfied: a payment token (a primary payment method exists, or `payload.payment_provider_token`
-// creates one), a domain, or contacts (`payload.billing_address`). Self-service flows
+// creates one; no address is needed for it), a domain, or contacts
+// (`payload.billing_address`). A refusal names only fields the flow asks for or the
+// request sent. Self-service flows
 // finish at once; flows that need approval wait until an operator decides. Only one
 // transition per tenant may be open (409 otherwise). The returned `id` is unguessable and
 // is all the no-auth status endpoint needs.
@@ -9496,7 +9519,9 @@ func (c *ClientWithResponses) InitiatePlanTransitionWithBodyWithResponse(ctx con
 // Starts a transition from the current plan to `new_plan`. The new plan must exist and
 // differ from the current one, and the fields its transition flow requires must be
 // satisfied: a payment token (a primary payment method exists, or `payload.payment_provider_token`
-// creates one), a domain, or contacts (`payload.billing_address`). Self-service flows
+// creates one; no address is needed for it), a domain, or contacts
+// (`payload.billing_address`). A refusal names only fields the flow asks for or the
+// request sent. Self-service flows
 // finish at once; flows that need approval wait until an operator decides. Only one
 // transition per tenant may be open (409 otherwise). The returned `id` is unguessable and
 // is all the no-auth status endpoint needs.

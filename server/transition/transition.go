@@ -8,6 +8,7 @@ package transition
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -102,7 +103,22 @@ func NewService(store Store, deps Deps, now clock.Clock) *Service {
 type Payload struct {
 	PaymentToken   string
 	BillingAddress *payment.Contact
+	// PaymentAddress is the address of the card PaymentToken names.
+	PaymentAddress *payment.Contact
 	Domain         string
+}
+
+// cardContact is the address the new PRIMARY method a token makes is
+// registered with: the card's own, else the billing address; nil lets the
+// payment domain use the tenant's address on file, if any.
+func (in Payload) cardContact() (field string, c *payment.Contact) {
+	switch {
+	case in.PaymentAddress != nil:
+		return "payload.payment_address", in.PaymentAddress
+	case in.BillingAddress != nil:
+		return "payload.billing_address", in.BillingAddress
+	}
+	return "", nil
 }
 
 // Initiate starts a move to plan newPlan: it must exist and differ from the
@@ -131,16 +147,25 @@ func (s *Service) Initiate(ctx context.Context, p tenancy.Principal, newPlan str
 		}
 		return Transition{}, err
 	}
+	var addCard func(ctx context.Context) error
 	if in.PaymentToken != "" {
-		if _, err := s.deps.Payments.Create(ctx, p, payment.CreateInput{Token: in.PaymentToken, Role: payment.RolePrimary, Contact: in.BillingAddress}); err != nil {
-			_ = s.move(context.WithoutCancel(ctx), &t, Creating, Failed, "the payment method could not be added: "+err.Error())
-			return Transition{}, err
+		_, contact := in.cardContact()
+		addCard = func(ctx context.Context) error {
+			_, err := s.deps.Payments.Create(ctx, p, payment.CreateInput{Token: in.PaymentToken, Role: payment.RolePrimary, Contact: contact})
+			return err
 		}
 	}
 	if target.Transition.RequiresManualApproval {
+		// The operator decides on a tenant that has the card already.
+		if addCard != nil {
+			if err := addCard(ctx); err != nil {
+				_ = s.move(context.WithoutCancel(ctx), &t, Creating, Failed, "the payment method could not be added: "+err.Error())
+				return Transition{}, err
+			}
+		}
 		err = s.move(ctx, &t, Creating, WaitingForApproval, "")
 	} else {
-		err = s.finish(ctx, &t, Creating)
+		err = s.finish(ctx, &t, Creating, addCard)
 	}
 	if err != nil {
 		// Never leave the tenant's one slot held by a transition nobody
@@ -151,16 +176,21 @@ func (s *Service) Initiate(ctx context.Context, p tenancy.Principal, newPlan str
 	return t, nil
 }
 
-// checkRequired checks the target flow's required fields.
+// checkRequired checks the target flow's required fields, and the addresses
+// the request gives for what they are used for. A refusal names only what the
+// flow asks for or what the request sent.
 func (s *Service) checkRequired(ctx context.Context, p tenancy.Principal, target plan.Plan, in Payload) error {
 	var v fault.Violations
+	// The address a new card is registered with is checked whole where it
+	// is used; with none, the payment domain takes the one on file.
+	cardField, card := in.cardContact()
+	if in.PaymentToken != "" && card != nil {
+		payment.CheckContact(&v, cardField, *card)
+	}
 	for _, f := range target.Transition.RequiredFields {
 		switch f {
 		case "TRANSITION_REQUIRED_FIELD_PAYMENT_TOKEN":
 			if in.PaymentToken != "" {
-				if in.BillingAddress == nil {
-					v.Add("payload.billing_address", "required", "a new payment token needs the billing address it is registered with")
-				}
 				continue
 			}
 			ms, err := s.deps.Payments.Methods(ctx, p.TenantID)
@@ -171,9 +201,11 @@ func (s *Service) checkRequired(ctx context.Context, p tenancy.Principal, target
 				v.Add("payload.payment_provider_token", "required", fmt.Sprintf("plan %s needs a PRIMARY payment method: add one, or give a token here", target.Name))
 			}
 		case "TRANSITION_REQUIRED_FIELD_CONTACTS":
-			c := in.BillingAddress
-			if c == nil || c.Address1 == "" || c.City == "" || c.ZipCode == "" || c.Country == "" {
+			switch c := in.BillingAddress; {
+			case c == nil:
 				v.Add("payload.billing_address", "required", fmt.Sprintf("plan %s needs a billing address with address1, city, zip_code and country", target.Name))
+			case cardField != "payload.billing_address" || in.PaymentToken == "":
+				payment.CheckContact(&v, "payload.billing_address", *c) // not checked above
 			}
 		case "TRANSITION_REQUIRED_FIELD_DOMAIN":
 			if in.Domain == "" {
@@ -202,12 +234,16 @@ func (s *Service) move(ctx context.Context, t *Transition, from, to State, reaso
 }
 
 // finish moves t to FINISHED, switches the tenant's plan (and with it its
-// default quota) and cancels the subscriptions the new plan does not allow,
-// all in one transaction; a tenant found on the target plan already fails
-// it instead (409). It takes the tenant's lock first, before any
-// other row: a subscribe checks the plan under the same lock, so it sees
-// either the old plan and a subscription this cancels, or the new plan.
-func (s *Service) finish(ctx context.Context, t *Transition, from State) error {
+// default quota), adds the card the request gave, if any (addCard), and
+// cancels the subscriptions the new plan does not allow, all in one
+// transaction; a tenant found on the target plan already fails it instead
+// (409). It takes the tenant's lock first, before any other row: a subscribe
+// checks the plan under the same lock, so it sees either the old plan and a
+// subscription this cancels, or the new plan. The card counts against the
+// limits of the plan the tenant moves to, which hold once this commits. A
+// part the request asked for that is refused (the card, say) fails the
+// whole transition with the reason, and changes nothing else.
+func (s *Service) finish(ctx context.Context, t *Transition, from State, addCard func(ctx context.Context) error) error {
 	target, _ := s.deps.Plans.Catalogue().Plan(t.ToPlan)
 	var already error
 	err := s.store.WithTx(ctx, func(ctx context.Context) error {
@@ -232,8 +268,22 @@ func (s *Service) finish(ctx context.Context, t *Transition, from State) error {
 		if err := s.deps.Plans.AssignPlan(ctx, t.TenantID, t.ToPlan); err != nil {
 			return err
 		}
+		if addCard != nil {
+			if err := addCard(ctx); err != nil {
+				return &refusal{reason: "the payment method could not be added", err: err}
+			}
+		}
 		return s.deps.CancelDisallowed(ctx, t.TenantID, target)
 	})
+	var r *refusal
+	if errors.As(err, &r) && refused(r.err) {
+		// Rolled back, the transition is still in `from`: it fails, so the
+		// tenant's slot is free and the operator sees why.
+		if merr := s.move(context.WithoutCancel(ctx), t, from, Failed, r.reason+": "+r.err.Error()); merr != nil {
+			return merr
+		}
+		return r.err
+	}
 	if err == nil && already == nil {
 		s.deps.Plans.Changed(t.TenantID)
 	}
@@ -241,6 +291,26 @@ func (s *Service) finish(ctx context.Context, t *Transition, from State) error {
 		err = already
 	}
 	return err
+}
+
+// refusal is a part of finishing a transition that was refused, with what
+// the transition's reason says about it.
+type refusal struct {
+	reason string
+	err    error
+}
+
+func (r *refusal) Error() string { return r.reason + ": " + r.err.Error() }
+func (r *refusal) Unwrap() error { return r.err }
+
+// refused tells a refusal by the rules (which fails the transition) from a
+// failure to apply them (a database error, which may pass).
+func refused(err error) bool {
+	switch fault.KindOf(err) {
+	case fault.KindInvalid, fault.KindConflict, fault.KindForbidden, fault.KindNotFound:
+		return true
+	}
+	return false
 }
 
 // State returns a transition's state by id alone (for the no-auth status).
@@ -266,7 +336,7 @@ func (s *Service) Approve(ctx context.Context, id uuid.UUID) (Transition, error)
 	if err != nil {
 		return t, err
 	}
-	return t, s.finish(ctx, &t, WaitingForApproval)
+	return t, s.finish(ctx, &t, WaitingForApproval, nil)
 }
 
 // Reject fails a transition waiting for approval, with the operator's reason.

@@ -323,7 +323,9 @@ export interface paths {
          * @description Starts a transition from the current plan to `new_plan`. The new plan must exist and
          *     differ from the current one, and the fields its transition flow requires must be
          *     satisfied: a payment token (a primary payment method exists, or `payload.payment_provider_token`
-         *     creates one), a domain, or contacts (`payload.billing_address`). Self-service flows
+         *     creates one; no address is needed for it), a domain, or contacts
+         *     (`payload.billing_address`). A refusal names only fields the flow asks for or the
+         *     request sent. Self-service flows
          *     finish at once; flows that need approval wait until an operator decides. Only one
          *     transition per tenant may be open (409 otherwise). The returned `id` is unguessable and
          *     is all the no-auth status endpoint needs.
@@ -1909,10 +1911,17 @@ export interface components {
             new_plan: string;
             payload?: components["schemas"]["plan_transitionTransitionPayload"];
         };
-        /** @description Information a plan transition may need. */
+        /**
+         * @description Information a plan transition may need. `billing_address` is the tenant's billing
+         *     contact (required by flows that ask for contacts); `payment_address` is the address of
+         *     the card `payment_provider_token` names, used only with a token. An address that is
+         *     used must have `address1`, `city`, `zip_code` and `country`.
+         */
         plan_transitionTransitionPayload: {
             /**
-             * @description A payment-provider token; it becomes the tenant's PRIMARY payment method.
+             * @description A payment-provider token; it becomes the tenant's PRIMARY payment method, registered
+             *     with `payment_address` (the card's address) if given, else `billing_address`, else
+             *     the tenant's billing address on file, else no address.
              * @example tok_visa_4242
              */
             payment_provider_token?: string;
