@@ -1254,7 +1254,8 @@ type PlanTransitionInitiatePlanTransitionReq struct {
 	// Payload Information a plan transition may need. `billing_address` is the tenant's billing
 	// contact (required by flows that ask for contacts); `payment_address` is the address of
 	// the card `payment_provider_token` names, used only with a token. An address that is
-	// used must have `address1`, `city`, `zip_code` and `country`.
+	// used must have `address1`, `city`, `zip_code` and `country`. `deletion_reason` and the
+	// support-ticket and feedback fields are recorded with the transition for the operator.
 	Payload *PlanTransitionTransitionPayload `json:"payload,omitempty"`
 }
 
@@ -1280,7 +1281,8 @@ type PlanTransitionState string
 // PlanTransitionTransitionPayload Information a plan transition may need. `billing_address` is the tenant's billing
 // contact (required by flows that ask for contacts); `payment_address` is the address of
 // the card `payment_provider_token` names, used only with a token. An address that is
-// used must have `address1`, `city`, `zip_code` and `country`.
+// used must have `address1`, `city`, `zip_code` and `country`. `deletion_reason` and the
+// support-ticket and feedback fields are recorded with the transition for the operator.
 type PlanTransitionTransitionPayload struct {
 	// BillingAddress A postal contact (the same shape as `contactGlobalSpecType`).
 	BillingAddress *SchemacontactGlobalSpecType `json:"billing_address,omitempty"`
@@ -1288,10 +1290,10 @@ type PlanTransitionTransitionPayload struct {
 	// BillingProviderAccountId Set by the service; a request that sends it is rejected (400).
 	BillingProviderAccountId *string `json:"billing_provider_account_id,omitempty"`
 
-	// CreateSupportTicket Record that the customer asked for a support ticket with the move.
+	// CreateSupportTicket The customer asks for a support ticket about the move. Recorded with the transition for the operator; this service opens no ticket.
 	CreateSupportTicket *bool `json:"create_support_ticket,omitempty"`
 
-	// DeletionFeedback Free-text feedback when leaving a paid plan.
+	// DeletionFeedback Free-text feedback when leaving a paid plan, recorded for the operator.
 	DeletionFeedback *string `json:"deletion_feedback,omitempty"`
 
 	// DeletionReason Why a customer leaves a plan.
@@ -1313,16 +1315,20 @@ type PlanTransitionTransitionPayload struct {
 	// Example: tok_visa_4242
 	PaymentProviderToken *string `json:"payment_provider_token,omitempty"`
 
-	// SubscribeAddonServices Add-ons to subscribe to as part of the move; the new plan must allow them.
+	// SubscribeAddonServices Add-ons to subscribe to as part of the move: subscribed to when it finishes (on
+	// approval for a flow that waits), in the transaction that switches the plan. Each must
+	// be one the new plan allows and does not include (400 naming it otherwise). When the
+	// subscription limit has no room for them, the move fails with 409 and changes nothing.
 	SubscribeAddonServices *[]PlanTransitionTransitionPayloadSubscribeAddonServices `json:"subscribe_addon_services,omitempty"`
 
-	// SupportTicketInfo Text for that support ticket.
+	// SupportTicketInfo Text for that support ticket, recorded for the operator.
 	SupportTicketInfo *string `json:"support_ticket_info,omitempty"`
 
 	// TpSubscriptionId Set by the service; a request that sends it is rejected (400).
 	TpSubscriptionId *string `json:"tp_subscription_id,omitempty"`
 
-	// UnsubscribeAddonServices Add-ons to cancel as part of the move.
+	// UnsubscribeAddonServices Add-ons to cancel as part of the move, when it finishes; one the tenant has no active
+	// subscription to is left alone. None may be in `subscribe_addon_services` too (400).
 	UnsubscribeAddonServices *[]PlanTransitionTransitionPayloadUnsubscribeAddonServices `json:"unsubscribe_addon_services,omitempty"`
 }
 
@@ -2919,7 +2925,11 @@ type ClientInterface interface {
 	// creates one; no address is needed for it), a domain, or contacts
 	// (`payload.billing_address`). A refusal names only fields the flow asks for or the
 	// request sent. Self-service flows
-	// finish at once; flows that need approval wait until an operator decides. Only one
+	// finish at once; flows that need approval wait until an operator decides. The add-ons
+	// `payload` asks to subscribe to and cancel change when the transition finishes, with the
+	// plan, in one transaction: a subscription limit without room for them fails the whole
+	// transition (409) and changes nothing; `payload.deletion_reason`, `deletion_feedback` and
+	// the support-ticket fields are recorded for the operator. Only one
 	// transition per tenant may be open (409 otherwise). The returned `id` is unguessable and
 	// is all the no-auth status endpoint needs.
 	//
@@ -2936,7 +2946,11 @@ type ClientInterface interface {
 	// creates one; no address is needed for it), a domain, or contacts
 	// (`payload.billing_address`). A refusal names only fields the flow asks for or the
 	// request sent. Self-service flows
-	// finish at once; flows that need approval wait until an operator decides. Only one
+	// finish at once; flows that need approval wait until an operator decides. The add-ons
+	// `payload` asks to subscribe to and cancel change when the transition finishes, with the
+	// plan, in one transaction: a subscription limit without room for them fails the whole
+	// transition (409) and changes nothing; `payload.deletion_reason`, `deletion_feedback` and
+	// the support-ticket fields are recorded for the operator. Only one
 	// transition per tenant may be open (409 otherwise). The returned `id` is unguessable and
 	// is all the no-auth status endpoint needs.
 	//
@@ -3632,7 +3646,11 @@ func (c *Client) DeletePaymentMethod(ctx context.Context, namespace DeletePaymen
 // creates one; no address is needed for it), a domain, or contacts
 // (`payload.billing_address`). A refusal names only fields the flow asks for or the
 // request sent. Self-service flows
-// finish at once; flows that need approval wait until an operator decides. Only one
+// finish at once; flows that need approval wait until an operator decides. The add-ons
+// `payload` asks to subscribe to and cancel change when the transition finishes, with the
+// plan, in one transaction: a subscription limit without room for them fails the whole
+// transition (409) and changes nothing; `payload.deletion_reason`, `deletion_feedback` and
+// the support-ticket fields are recorded for the operator. Only one
 // transition per tenant may be open (409 otherwise). The returned `id` is unguessable and
 // is all the no-auth status endpoint needs.
 //
@@ -3659,7 +3677,11 @@ func (c *Client) InitiatePlanTransitionWithBody(ctx context.Context, namespace I
 // creates one; no address is needed for it), a domain, or contacts
 // (`payload.billing_address`). A refusal names only fields the flow asks for or the
 // request sent. Self-service flows
-// finish at once; flows that need approval wait until an operator decides. Only one
+// finish at once; flows that need approval wait until an operator decides. The add-ons
+// `payload` asks to subscribe to and cancel change when the transition finishes, with the
+// plan, in one transaction: a subscription limit without room for them fails the whole
+// transition (409) and changes nothing; `payload.deletion_reason`, `deletion_feedback` and
+// the support-ticket fields are recorded for the operator. Only one
 // transition per tenant may be open (409 otherwise). The returned `id` is unguessable and
 // is all the no-auth status endpoint needs.
 //
@@ -5757,7 +5779,11 @@ type ClientWithResponsesInterface interface {
 	// creates one; no address is needed for it), a domain, or contacts
 	// (`payload.billing_address`). A refusal names only fields the flow asks for or the
 	// request sent. Self-service flows
-	// finish at once; flows that need approval wait until an operator decides. Only one
+	// finish at once; flows that need approval wait until an operator decides. The add-ons
+	// `payload` asks to subscribe to and cancel change when the transition finishes, with the
+	// plan, in one transaction: a subscription limit without room for them fails the whole
+	// transition (409) and changes nothing; `payload.deletion_reason`, `deletion_feedback` and
+	// the support-ticket fields are recorded for the operator. Only one
 	// transition per tenant may be open (409 otherwise). The returned `id` is unguessable and
 	// is all the no-auth status endpoint needs.
 	//
@@ -5774,7 +5800,11 @@ type ClientWithResponsesInterface interface {
 	// creates one; no address is needed for it), a domain, or contacts
 	// (`payload.billing_address`). A refusal names only fields the flow asks for or the
 	// request sent. Self-service flows
-	// finish at once; flows that need approval wait until an operator decides. Only one
+	// finish at once; flows that need approval wait until an operator decides. The add-ons
+	// `payload` asks to subscribe to and cancel change when the transition finishes, with the
+	// plan, in one transaction: a subscription limit without room for them fails the whole
+	// transition (409) and changes nothing; `payload.deletion_reason`, `deletion_feedback` and
+	// the support-ticket fields are recorded for the operator. Only one
 	// transition per tenant may be open (409 otherwise). The returned `id` is unguessable and
 	// is all the no-auth status endpoint needs.
 	//
@@ -9499,7 +9529,11 @@ func (c *ClientWithResponses) DeletePaymentMethodWithResponse(ctx context.Contex
 // creates one; no address is needed for it), a domain, or contacts
 // (`payload.billing_address`). A refusal names only fields the flow asks for or the
 // request sent. Self-service flows
-// finish at once; flows that need approval wait until an operator decides. Only one
+// finish at once; flows that need approval wait until an operator decides. The add-ons
+// `payload` asks to subscribe to and cancel change when the transition finishes, with the
+// plan, in one transaction: a subscription limit without room for them fails the whole
+// transition (409) and changes nothing; `payload.deletion_reason`, `deletion_feedback` and
+// the support-ticket fields are recorded for the operator. Only one
 // transition per tenant may be open (409 otherwise). The returned `id` is unguessable and
 // is all the no-auth status endpoint needs.
 //
@@ -9522,7 +9556,11 @@ func (c *ClientWithResponses) InitiatePlanTransitionWithBodyWithResponse(ctx con
 // creates one; no address is needed for it), a domain, or contacts
 // (`payload.billing_address`). A refusal names only fields the flow asks for or the
 // request sent. Self-service flows
-// finish at once; flows that need approval wait until an operator decides. Only one
+// finish at once; flows that need approval wait until an operator decides. The add-ons
+// `payload` asks to subscribe to and cancel change when the transition finishes, with the
+// plan, in one transaction: a subscription limit without room for them fails the whole
+// transition (409) and changes nothing; `payload.deletion_reason`, `deletion_feedback` and
+// the support-ticket fields are recorded for the operator. Only one
 // transition per tenant may be open (409 otherwise). The returned `id` is unguessable and
 // is all the no-auth status endpoint needs.
 //

@@ -19,6 +19,7 @@ import (
 	"billing-api/server/fault"
 	"billing-api/server/payment"
 	"billing-api/server/plan"
+	"billing-api/server/subscription"
 	"billing-api/server/tenancy"
 )
 
@@ -54,6 +55,25 @@ type Transition struct {
 	Reason    string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// Request is what the customer asked for with the move, kept with it
+	// until it finishes (an approval flow's for days).
+	Request Request
+}
+
+// Request is what a customer asks for with a move beyond the plan. The
+// add-ons are subscribed to and cancelled when the move finishes, in the
+// transaction that switches the plan; the rest is recorded for the operator
+// (no ticket system is connected).
+type Request struct {
+	SubscribeAddons, UnsubscribeAddons []string
+	// SupportTicket and SupportTicketInfo: the customer asked for a support
+	// ticket about the move, with this text.
+	SupportTicket     bool
+	SupportTicketInfo string
+	// DeletionReason (one of the vendor's tenantDeletionReason values, ""
+	// for none) and DeletionFeedback: why a customer leaves a plan.
+	DeletionReason   string
+	DeletionFeedback string
 }
 
 // Store is what transitions need from persistence.
@@ -81,9 +101,21 @@ type Deps struct {
 	// Payments creates the PRIMARY method a payment-token flow may carry
 	// and tells whether one exists.
 	Payments *payment.Service
-	// CancelDisallowed cancels subscriptions the new plan does not allow,
-	// in the transaction that switches the plan.
-	CancelDisallowed func(ctx context.Context, tenantID uuid.UUID, p plan.Plan) error
+	// Addons are the tenant's add-on subscriptions.
+	Addons Addons
+}
+
+// Addons is what a transition needs of the subscriptions domain.
+type Addons interface {
+	// PlansAllowing names the plans that allow addon, for a refusal.
+	PlansAllowing(addon string) string
+	// FollowPlan, in the transaction that switches the plan: cancels the
+	// subscriptions in unsubscribe and those p does not allow, subscribes
+	// to those in subscribe (through the quota room check: a conflict
+	// when the limit has no room).
+	FollowPlan(ctx context.Context, tenantID uuid.UUID, p plan.Plan, subscribe, unsubscribe []string) error
+	// Changed runs once that transaction has committed.
+	Changed(tenantID uuid.UUID)
 }
 
 // Service is the plan-transition domain.
@@ -106,6 +138,7 @@ type Payload struct {
 	// PaymentAddress is the address of the card PaymentToken names.
 	PaymentAddress *payment.Contact
 	Domain         string
+	Request        Request
 }
 
 // cardContact is the address the new PRIMARY method a token makes is
@@ -140,7 +173,10 @@ func (s *Service) Initiate(ctx context.Context, p tenancy.Principal, newPlan str
 		return Transition{}, err
 	}
 	now := s.now()
-	t := Transition{ID: uuid.New(), TenantID: p.TenantID, FromPlan: current.Name, ToPlan: target.Name, State: Creating, CreatedAt: now, UpdatedAt: now}
+	t := Transition{
+		ID: uuid.New(), TenantID: p.TenantID, FromPlan: current.Name, ToPlan: target.Name, State: Creating, CreatedAt: now, UpdatedAt: now,
+		Request: in.Request,
+	}
 	if err := s.store.InsertTransition(ctx, t); err != nil {
 		if fault.KindOf(err) == fault.KindConflict {
 			return Transition{}, fault.Conflictf("the tenant already has a plan transition in progress; wait for it to finish or be decided")
@@ -213,7 +249,29 @@ func (s *Service) checkRequired(ctx context.Context, p tenancy.Principal, target
 			}
 		}
 	}
+	s.checkAddons(&v, target, in.Request)
 	return v.Err()
+}
+
+// checkAddons checks the add-ons a move asks for against the plan it moves
+// to: each to subscribe to must be one the plan allows and does not include;
+// none may also be cancelled. Cancelling one that is not active is allowed
+// (it changes nothing).
+func (s *Service) checkAddons(v *fault.Violations, target plan.Plan, r Request) {
+	for i, addon := range r.SubscribeAddons {
+		field := fmt.Sprintf("payload.subscribe_addon_services[%d]", i)
+		switch subscription.OfferOf(target, addon) {
+		case subscription.NotOffered:
+			v.Add(field, "allowed", fmt.Sprintf("plan %s does not allow add-on %s; %s", target.Name, addon, s.deps.Addons.PlansAllowing(addon)))
+		case subscription.Included:
+			v.Add(field, "allowed", fmt.Sprintf("plan %s includes add-on %s; it needs no subscription", target.Name, addon))
+		}
+	}
+	for i, addon := range r.UnsubscribeAddons {
+		if slices.Contains(r.SubscribeAddons, addon) {
+			v.Add(fmt.Sprintf("payload.unsubscribe_addon_services[%d]", i), "conflict", fmt.Sprintf("add-on %s is in subscribe_addon_services too", addon))
+		}
+	}
 }
 
 // move makes one edge of the state machine, or fails with 409 when the
@@ -234,14 +292,16 @@ func (s *Service) move(ctx context.Context, t *Transition, from, to State, reaso
 }
 
 // finish moves t to FINISHED, switches the tenant's plan (and with it its
-// default quota), adds the card the request gave, if any (addCard), and
-// cancels the subscriptions the new plan does not allow, all in one
+// default quota), adds the card the request gave, if any (addCard), cancels
+// the subscriptions the request asked to cancel and those the new plan does
+// not allow, and subscribes to the add-ons the request asked for, all in one
 // transaction; a tenant found on the target plan already fails it instead
 // (409). It takes the tenant's lock first, before any other row: a subscribe
 // checks the plan under the same lock, so it sees either the old plan and a
 // subscription this cancels, or the new plan. The card counts against the
-// limits of the plan the tenant moves to, which hold once this commits. A
-// part the request asked for that is refused (the card, say) fails the
+// limits of the plan the tenant moves to, which hold once this commits, and
+// so do the new subscriptions. A part the request asked for that is refused
+// (the card, or add-ons the subscription limit has no room for) fails the
 // whole transition with the reason, and changes nothing else.
 func (s *Service) finish(ctx context.Context, t *Transition, from State, addCard func(ctx context.Context) error) error {
 	target, _ := s.deps.Plans.Catalogue().Plan(t.ToPlan)
@@ -273,7 +333,10 @@ func (s *Service) finish(ctx context.Context, t *Transition, from State, addCard
 				return &refusal{reason: "the payment method could not be added", err: err}
 			}
 		}
-		return s.deps.CancelDisallowed(ctx, t.TenantID, target)
+		if err := s.deps.Addons.FollowPlan(ctx, t.TenantID, target, t.Request.SubscribeAddons, t.Request.UnsubscribeAddons); err != nil {
+			return &refusal{reason: "the add-ons could not be changed", err: err}
+		}
+		return nil
 	})
 	var r *refusal
 	if errors.As(err, &r) && refused(r.err) {
@@ -286,6 +349,7 @@ func (s *Service) finish(ctx context.Context, t *Transition, from State, addCard
 	}
 	if err == nil && already == nil {
 		s.deps.Plans.Changed(t.TenantID)
+		s.deps.Addons.Changed(t.TenantID)
 	}
 	if err == nil {
 		err = already

@@ -326,7 +326,11 @@ export interface paths {
          *     creates one; no address is needed for it), a domain, or contacts
          *     (`payload.billing_address`). A refusal names only fields the flow asks for or the
          *     request sent. Self-service flows
-         *     finish at once; flows that need approval wait until an operator decides. Only one
+         *     finish at once; flows that need approval wait until an operator decides. The add-ons
+         *     `payload` asks to subscribe to and cancel change when the transition finishes, with the
+         *     plan, in one transaction: a subscription limit without room for them fails the whole
+         *     transition (409) and changes nothing; `payload.deletion_reason`, `deletion_feedback` and
+         *     the support-ticket fields are recorded for the operator. Only one
          *     transition per tenant may be open (409 otherwise). The returned `id` is unguessable and
          *     is all the no-auth status endpoint needs.
          */
@@ -1915,7 +1919,8 @@ export interface components {
          * @description Information a plan transition may need. `billing_address` is the tenant's billing
          *     contact (required by flows that ask for contacts); `payment_address` is the address of
          *     the card `payment_provider_token` names, used only with a token. An address that is
-         *     used must have `address1`, `city`, `zip_code` and `country`.
+         *     used must have `address1`, `city`, `zip_code` and `country`. `deletion_reason` and the
+         *     support-ticket and feedback fields are recorded with the transition for the operator.
          */
         plan_transitionTransitionPayload: {
             /**
@@ -1933,16 +1938,24 @@ export interface components {
              * @example example.com
              */
             domain?: string;
-            /** @description Add-ons to subscribe to as part of the move; the new plan must allow them. */
+            /**
+             * @description Add-ons to subscribe to as part of the move: subscribed to when it finishes (on
+             *     approval for a flow that waits), in the transaction that switches the plan. Each must
+             *     be one the new plan allows and does not include (400 naming it otherwise). When the
+             *     subscription limit has no room for them, the move fails with 409 and changes nothing.
+             */
             subscribe_addon_services?: ("f5xc_appstack_standard" | "f5xc_big_ip_irule_standard" | "f5xc_bigip_utilities_standard" | "f5xc_content_delivery_network_advanced" | "f5xc_content_delivery_network_standard" | "f5xc_delegated_access_standard" | "f5xc_securemesh_advanced" | "f5xc_securemesh_standard" | "f5xc_site_management_standard" | "f5xc_synthetic_monitoring_standard" | "f5xc_waap_advanced" | "f5xc_waap_standard" | "f5xc_web_app_scanning_standard")[];
-            /** @description Add-ons to cancel as part of the move. */
+            /**
+             * @description Add-ons to cancel as part of the move, when it finishes; one the tenant has no active
+             *     subscription to is left alone. None may be in `subscribe_addon_services` too (400).
+             */
             unsubscribe_addon_services?: ("f5xc_appstack_standard" | "f5xc_big_ip_irule_standard" | "f5xc_bigip_utilities_standard" | "f5xc_content_delivery_network_advanced" | "f5xc_content_delivery_network_standard" | "f5xc_delegated_access_standard" | "f5xc_securemesh_advanced" | "f5xc_securemesh_standard" | "f5xc_site_management_standard" | "f5xc_synthetic_monitoring_standard" | "f5xc_waap_advanced" | "f5xc_waap_standard" | "f5xc_web_app_scanning_standard")[];
-            /** @description Record that the customer asked for a support ticket with the move. */
+            /** @description The customer asks for a support ticket about the move. Recorded with the transition for the operator; this service opens no ticket. */
             create_support_ticket?: boolean;
-            /** @description Text for that support ticket. */
+            /** @description Text for that support ticket, recorded for the operator. */
             support_ticket_info?: string;
             deletion_reason?: components["schemas"]["tenantDeletionReason"];
-            /** @description Free-text feedback when leaving a paid plan. */
+            /** @description Free-text feedback when leaving a paid plan, recorded for the operator. */
             deletion_feedback?: string;
             /** @description Set by the service; a request that sends it is rejected (400). */
             readonly billing_provider_account_id?: string;
