@@ -1357,14 +1357,14 @@ type QuotaApiUsageItem struct {
 	Usage UsageUsageType `json:"usage"`
 }
 
-// QuotaCreateRequest A new quota object.
+// QuotaCreateRequest A new quota object. Without `spec` it sets no limits, as an empty `spec` does, and reads back with an empty `spec` (`{}`).
 type QuotaCreateRequest struct {
 	// Metadata Metadata a client sets when it creates an object.
 	Metadata SchemaObjectCreateMetaType `json:"metadata"`
 
 	// Spec The limits a quota object sets. Map keys are 1–512 characters: a letter first, then
 	// letters, digits, '-', '.' or '_', ending in a letter or digit.
-	Spec SchemaquotaCreateSpecType `json:"spec"`
+	Spec SchemaquotaCreateSpecType `json:"spec,omitempty"`
 }
 
 // QuotaCreateResponse A quota object just created, as stored.
@@ -1438,7 +1438,7 @@ type QuotaGetQuotaLimitsResponse struct {
 
 // QuotaGetResponse A stored quota object; which parts are filled depends on `response_format`.
 type QuotaGetResponse struct {
-	// CreateForm A new quota object.
+	// CreateForm The object as a create request, ready to send back; `spec` is always there.
 	CreateForm *QuotaCreateRequest `json:"create_form,omitempty"`
 
 	// DeletedReferredObjects Objects this one refers to that no longer exist (none for quota objects).
@@ -1453,7 +1453,7 @@ type QuotaGetResponse struct {
 	// ReferringObjects Objects that refer to this one (none for quota objects).
 	ReferringObjects *[]SchemaObjectRefType `json:"referring_objects,omitempty"`
 
-	// ReplaceForm The new state of an existing quota object.
+	// ReplaceForm The object as a replace request, ready to send back; `spec` is always there.
 	ReplaceForm *QuotaReplaceRequest `json:"replace_form,omitempty"`
 
 	// Spec The limits a stored quota object sets.
@@ -1572,13 +1572,13 @@ type QuotaRateLimitType struct {
 	Unit *RateLimiterRateLimitPeriodUnit `json:"unit,omitempty"`
 }
 
-// QuotaReplaceRequest The new state of an existing quota object.
+// QuotaReplaceRequest The new state of an existing quota object. Without `spec` the object is left with no limits, as with an empty `spec`.
 type QuotaReplaceRequest struct {
 	// Metadata Metadata a client sends when it replaces an object; the name cannot change.
 	Metadata SchemaObjectReplaceMetaType `json:"metadata"`
 
 	// Spec The limits a quota object sets, as sent on replace; replaces the old spec entirely. Key rules as on create.
-	Spec SchemaquotaReplaceSpecType `json:"spec"`
+	Spec SchemaquotaReplaceSpecType `json:"spec,omitempty"`
 }
 
 // QuotaReplaceResponse Answer to a replace; always the empty object.
@@ -3111,7 +3111,8 @@ type ClientInterface interface {
 	// otherwise), and the namespace must have room under its own limit for objects of kind
 	// `quota` (409 otherwise). `metadata.namespace`, when given, must equal the namespace in
 	// the path. Label keys and values follow the Kubernetes label syntax. An API limit key
-	// may be given in one spelling only (operation id or vendor RPC name).
+	// may be given in one spelling only (operation id or vendor RPC name). `spec` may be left
+	// out: the object then sets no limits and reads back with an empty `spec`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3127,7 +3128,8 @@ type ClientInterface interface {
 	// otherwise), and the namespace must have room under its own limit for objects of kind
 	// `quota` (409 otherwise). `metadata.namespace`, when given, must equal the namespace in
 	// the path. Label keys and values follow the Kubernetes label syntax. An API limit key
-	// may be given in one spelling only (operation id or vendor RPC name).
+	// may be given in one spelling only (operation id or vendor RPC name). `spec` may be left
+	// out: the object then sets no limits and reads back with an empty `spec`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3177,7 +3179,8 @@ type ClientInterface interface {
 	//
 	// Replaces the labels, annotations, description, disable flag and spec of an existing
 	// quota object (404 if there is none). `metadata.name` and `metadata.namespace`, when
-	// given, must equal the path. The uid and creation timestamp are kept.
+	// given, must equal the path. The uid and creation timestamp are kept. A body without
+	// `spec` leaves the object with no limits.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3188,7 +3191,8 @@ type ClientInterface interface {
 	//
 	// Replaces the labels, annotations, description, disable flag and spec of an existing
 	// quota object (404 if there is none). `metadata.name` and `metadata.namespace`, when
-	// given, must equal the path. The uid and creation timestamp are kept.
+	// given, must equal the path. The uid and creation timestamp are kept. A body without
+	// `spec` leaves the object with no limits.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3944,7 +3948,8 @@ func (c *Client) ListQuotas(ctx context.Context, namespace QuotaNamespace, param
 // otherwise), and the namespace must have room under its own limit for objects of kind
 // `quota` (409 otherwise). `metadata.namespace`, when given, must equal the namespace in
 // the path. Label keys and values follow the Kubernetes label syntax. An API limit key
-// may be given in one spelling only (operation id or vendor RPC name).
+// may be given in one spelling only (operation id or vendor RPC name). `spec` may be left
+// out: the object then sets no limits and reads back with an empty `spec`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3970,7 +3975,8 @@ func (c *Client) CreateQuotaWithBody(ctx context.Context, namespace QuotaNamespa
 // otherwise), and the namespace must have room under its own limit for objects of kind
 // `quota` (409 otherwise). `metadata.namespace`, when given, must equal the namespace in
 // the path. Label keys and values follow the Kubernetes label syntax. An API limit key
-// may be given in one spelling only (operation id or vendor RPC name).
+// may be given in one spelling only (operation id or vendor RPC name). `spec` may be left
+// out: the object then sets no limits and reads back with an empty `spec`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4060,7 +4066,8 @@ func (c *Client) GetQuota(ctx context.Context, namespace QuotaNamespace, name Qu
 //
 // Replaces the labels, annotations, description, disable flag and spec of an existing
 // quota object (404 if there is none). `metadata.name` and `metadata.namespace`, when
-// given, must equal the path. The uid and creation timestamp are kept.
+// given, must equal the path. The uid and creation timestamp are kept. A body without
+// `spec` leaves the object with no limits.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4081,7 +4088,8 @@ func (c *Client) ReplaceQuotaWithBody(ctx context.Context, namespace QuotaNamesp
 //
 // Replaces the labels, annotations, description, disable flag and spec of an existing
 // quota object (404 if there is none). `metadata.name` and `metadata.namespace`, when
-// given, must equal the path. The uid and creation timestamp are kept.
+// given, must equal the path. The uid and creation timestamp are kept. A body without
+// `spec` leaves the object with no limits.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5971,7 +5979,8 @@ type ClientWithResponsesInterface interface {
 	// otherwise), and the namespace must have room under its own limit for objects of kind
 	// `quota` (409 otherwise). `metadata.namespace`, when given, must equal the namespace in
 	// the path. Label keys and values follow the Kubernetes label syntax. An API limit key
-	// may be given in one spelling only (operation id or vendor RPC name).
+	// may be given in one spelling only (operation id or vendor RPC name). `spec` may be left
+	// out: the object then sets no limits and reads back with an empty `spec`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5987,7 +5996,8 @@ type ClientWithResponsesInterface interface {
 	// otherwise), and the namespace must have room under its own limit for objects of kind
 	// `quota` (409 otherwise). `metadata.namespace`, when given, must equal the namespace in
 	// the path. Label keys and values follow the Kubernetes label syntax. An API limit key
-	// may be given in one spelling only (operation id or vendor RPC name).
+	// may be given in one spelling only (operation id or vendor RPC name). `spec` may be left
+	// out: the object then sets no limits and reads back with an empty `spec`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6039,7 +6049,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Replaces the labels, annotations, description, disable flag and spec of an existing
 	// quota object (404 if there is none). `metadata.name` and `metadata.namespace`, when
-	// given, must equal the path. The uid and creation timestamp are kept.
+	// given, must equal the path. The uid and creation timestamp are kept. A body without
+	// `spec` leaves the object with no limits.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6050,7 +6061,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Replaces the labels, annotations, description, disable flag and spec of an existing
 	// quota object (404 if there is none). `metadata.name` and `metadata.namespace`, when
-	// given, must equal the path. The uid and creation timestamp are kept.
+	// given, must equal the path. The uid and creation timestamp are kept. A body without
+	// `spec` leaves the object with no limits.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9789,7 +9801,8 @@ func (c *ClientWithResponses) ListQuotasWithResponse(ctx context.Context, namesp
 // otherwise), and the namespace must have room under its own limit for objects of kind
 // `quota` (409 otherwise). `metadata.namespace`, when given, must equal the namespace in
 // the path. Label keys and values follow the Kubernetes label syntax. An API limit key
-// may be given in one spelling only (operation id or vendor RPC name).
+// may be given in one spelling only (operation id or vendor RPC name). `spec` may be left
+// out: the object then sets no limits and reads back with an empty `spec`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9811,7 +9824,8 @@ func (c *ClientWithResponses) CreateQuotaWithBodyWithResponse(ctx context.Contex
 // otherwise), and the namespace must have room under its own limit for objects of kind
 // `quota` (409 otherwise). `metadata.namespace`, when given, must equal the namespace in
 // the path. Label keys and values follow the Kubernetes label syntax. An API limit key
-// may be given in one spelling only (operation id or vendor RPC name).
+// may be given in one spelling only (operation id or vendor RPC name). `spec` may be left
+// out: the object then sets no limits and reads back with an empty `spec`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9887,7 +9901,8 @@ func (c *ClientWithResponses) GetQuotaWithResponse(ctx context.Context, namespac
 //
 // Replaces the labels, annotations, description, disable flag and spec of an existing
 // quota object (404 if there is none). `metadata.name` and `metadata.namespace`, when
-// given, must equal the path. The uid and creation timestamp are kept.
+// given, must equal the path. The uid and creation timestamp are kept. A body without
+// `spec` leaves the object with no limits.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9904,7 +9919,8 @@ func (c *ClientWithResponses) ReplaceQuotaWithBodyWithResponse(ctx context.Conte
 //
 // Replaces the labels, annotations, description, disable flag and spec of an existing
 // quota object (404 if there is none). `metadata.name` and `metadata.namespace`, when
-// given, must equal the path. The uid and creation timestamp are kept.
+// given, must equal the path. The uid and creation timestamp are kept. A body without
+// `spec` leaves the object with no limits.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

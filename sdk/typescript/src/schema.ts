@@ -28,7 +28,8 @@ export interface paths {
          *     otherwise), and the namespace must have room under its own limit for objects of kind
          *     `quota` (409 otherwise). `metadata.namespace`, when given, must equal the namespace in
          *     the path. Label keys and values follow the Kubernetes label syntax. An API limit key
-         *     may be given in one spelling only (operation id or vendor RPC name).
+         *     may be given in one spelling only (operation id or vendor RPC name). `spec` may be left
+         *     out: the object then sets no limits and reads back with an empty `spec`.
          */
         post: operations["createQuota"];
         delete?: never;
@@ -61,7 +62,8 @@ export interface paths {
          * Replace a quota object
          * @description Replaces the labels, annotations, description, disable flag and spec of an existing
          *     quota object (404 if there is none). `metadata.name` and `metadata.namespace`, when
-         *     given, must equal the path. The uid and creation timestamp are kept.
+         *     given, must equal the path. The uid and creation timestamp are kept. A body without
+         *     `spec` leaves the object with no limits.
          */
         put: operations["replaceQuota"];
         post?: never;
@@ -1001,10 +1003,10 @@ export interface components {
                 [key: string]: components["schemas"]["quotaRateLimitType"];
             };
         };
-        /** @description A new quota object. */
+        /** @description A new quota object. Without `spec` it sets no limits, as an empty `spec` does, and reads back with an empty `spec` (`{}`). */
         quotaCreateRequest: {
             metadata: components["schemas"]["schemaObjectCreateMetaType"];
-            spec: components["schemas"]["schemaquotaCreateSpecType"];
+            spec?: components["schemas"]["schemaquotaCreateSpecType"];
         };
         /** @description A quota object just created, as stored. */
         quotaCreateResponse: {
@@ -1012,10 +1014,10 @@ export interface components {
             system_metadata?: components["schemas"]["schemaSystemObjectGetMetaType"];
             spec?: components["schemas"]["schemaquotaGetSpecType"];
         };
-        /** @description The new state of an existing quota object. */
+        /** @description The new state of an existing quota object. Without `spec` the object is left with no limits, as with an empty `spec`. */
         quotaReplaceRequest: {
             metadata: components["schemas"]["schemaObjectReplaceMetaType"];
-            spec: components["schemas"]["schemaquotaReplaceSpecType"];
+            spec?: components["schemas"]["schemaquotaReplaceSpecType"];
         };
         /** @description Answer to a replace; always the empty object. */
         quotaReplaceResponse: Record<string, never>;
@@ -1039,8 +1041,16 @@ export interface components {
             metadata?: components["schemas"]["schemaObjectGetMetaType"];
             system_metadata?: components["schemas"]["schemaSystemObjectGetMetaType"];
             spec?: components["schemas"]["schemaquotaGetSpecType"];
-            create_form?: components["schemas"]["quotaCreateRequest"];
-            replace_form?: components["schemas"]["quotaReplaceRequest"];
+            /** @description The object as a create request, ready to send back; `spec` is always there. */
+            create_form?: {
+                metadata: components["schemas"]["schemaObjectCreateMetaType"];
+                spec: components["schemas"]["schemaquotaCreateSpecType"];
+            };
+            /** @description The object as a replace request, ready to send back; `spec` is always there. */
+            replace_form?: {
+                metadata: components["schemas"]["schemaObjectReplaceMetaType"];
+                spec: components["schemas"]["schemaquotaReplaceSpecType"];
+            };
             /** @description Status entries of the object (none for quota objects). */
             status?: components["schemas"]["quotaStatusObject"][];
             /** @description Objects that refer to this one (none for quota objects). */
