@@ -904,17 +904,17 @@ type BillingBillingMetricData struct {
 	Value *string `json:"value,omitempty"`
 }
 
-// BillingBillingUsageSummaryRequest Window to summarise.
+// BillingBillingUsageSummaryRequest Window to summarise; without either end, the running month so far (as `usage_details`).
 type BillingBillingUsageSummaryRequest struct {
-	// EndTime End of the window (exclusive), as an RFC 3339 timestamp or Unix seconds; after `start_time`.
+	// EndTime End of the window (exclusive), as an RFC 3339 timestamp or Unix seconds; after `start_time`. Omitted or empty, now.
 	//
 	// Example: 2026-11-01T00:00:00Z
-	EndTime string `json:"end_time"`
+	EndTime string `json:"end_time,omitempty"`
 
-	// StartTime Start of the window (inclusive), as an RFC 3339 timestamp or Unix seconds.
+	// StartTime Start of the window (inclusive), as an RFC 3339 timestamp or Unix seconds. Omitted or empty, the start of the running month (UTC).
 	//
 	// Example: 2026-10-01T00:00:00Z
-	StartTime string `json:"start_time"`
+	StartTime string `json:"start_time,omitempty"`
 }
 
 // BillingBillingUsageSummaryResponse Usage summed per service and usage type.

@@ -1514,18 +1514,18 @@ export interface components {
              */
             end_timestamp?: string;
         };
-        /** @description Window to summarise. */
+        /** @description Window to summarise; without either end, the running month so far (as `usage_details`). */
         billingBillingUsageSummaryRequest: {
             /**
-             * @description Start of the window (inclusive), as an RFC 3339 timestamp or Unix seconds.
+             * @description Start of the window (inclusive), as an RFC 3339 timestamp or Unix seconds. Omitted or empty, the start of the running month (UTC).
              * @example 2026-10-01T00:00:00Z
              */
-            start_time: string;
+            start_time?: string;
             /**
-             * @description End of the window (exclusive), as an RFC 3339 timestamp or Unix seconds; after `start_time`.
+             * @description End of the window (exclusive), as an RFC 3339 timestamp or Unix seconds; after `start_time`. Omitted or empty, now.
              * @example 2026-11-01T00:00:00Z
              */
-            end_time: string;
+            end_time?: string;
         };
         /** @description Usage summed per service and usage type. */
         billingBillingUsageSummaryResponse: {
