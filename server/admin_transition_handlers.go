@@ -12,9 +12,13 @@ import (
 
 // TransitionToAdmin is a transition as the operator API (and CLI) shows it.
 func TransitionToAdmin(t transition.Transition) admin.PlanTransition {
+	r := t.Request
 	return admin.PlanTransition{
 		Id: openapi_types.UUID(t.ID), TenantId: openapi_types.UUID(t.TenantID), FromPlan: t.FromPlan, ToPlan: t.ToPlan,
 		State: admin.TransitionState(t.State), Reason: t.Reason, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
+		SubscribeAddonServices: nonNilSlice(r.SubscribeAddons), UnsubscribeAddonServices: nonNilSlice(r.UnsubscribeAddons),
+		CreateSupportTicket: r.SupportTicket, SupportTicketInfo: r.SupportTicketInfo,
+		DeletionReason: r.DeletionReason, DeletionFeedback: r.DeletionFeedback,
 	}
 }
 

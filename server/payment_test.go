@@ -141,7 +141,6 @@ func TestPaymentMethodInputAndLimits(t *testing.T) {
 	tok := v.tenant("acme")
 	for body, field := range map[string]string{
 		pmBody("4242424242424242", ""): "token",
-		`{"token":"tok_visa"}`:         "contact",
 		`{"token":"tok_visa","contact":{"address1":"1 Main St","city":"Springfield","country":"US"}}`: "contact.zip_code",
 	} {
 		res := v.call(http.MethodPost, pmPath, tok, body)
@@ -172,6 +171,67 @@ func TestPaymentMethodInputAndLimits(t *testing.T) {
 	}
 	if strings.Contains(v.logs.String(), "tok_visa") {
 		t.Fatal("a token reached the logs")
+	}
+}
+
+// A method created without a contact (the vendor requires only the token)
+// takes the tenant's billing address on file: the PRIMARY's, else that of
+// any method that has one; with none on file it has none.
+func TestPaymentMethodWithoutContactUsesTheAddressOnFile(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t)
+	tok := v.tenant("acme")
+	v.setPlan("acme", "TEAM") // room for several methods
+	create := func(body string) string {
+		t.Helper()
+		res := v.call(http.MethodPost, pmPath, tok, body)
+		if res.Status != http.StatusOK {
+			t.Fatalf("%s: %d %s", body, res.Status, res.Body)
+		}
+		var out api.PaymentMethodCreatePaymentMethodResponse
+		res.decode(t, &out)
+		return *out.Name
+	}
+	contacts := func() map[string]payment.Contact {
+		t.Helper()
+		acme, _ := v.tenancy.Tenant(context.Background(), "acme")
+		ms, err := v.app.Payments.Methods(context.Background(), acme.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]payment.Contact{}
+		for _, m := range ms {
+			out[m.Name] = m.Contact
+		}
+		return out
+	}
+	// Nothing on file: the first method has no address, and is PRIMARY.
+	bare := create(`{"token":"tok_visa_1111"}`)
+	if c := contacts()[bare]; c != (payment.Contact{}) {
+		t.Fatalf("a method without a contact and nothing on file got %+v", c)
+	}
+	if v.roles("acme")[bare] != payment.RolePrimary {
+		t.Fatal("the first method is not PRIMARY")
+	}
+	// The PRIMARY has no address: another method's is on file.
+	springfield := payment.Contact{Type: "BILLING", Address1: "1 Main St", City: "Springfield", ZipCode: "12345", Country: "US"}
+	create(pmBody("tok_mc_5555", ""))
+	second := create(`{"namespace":"system","token":"tok_visa_2222","role":"PAYMENT_METHOD_ROLE_UNKNOWN"}`)
+	if c := contacts()[second]; c != springfield {
+		t.Fatalf("took %+v, want the NORMAL method's address %+v", c, springfield)
+	}
+	// A PRIMARY with an address is what is on file (contact_type defaults to
+	// MAILING, as the spec says).
+	shelbyville := payment.Contact{Type: "MAILING", Address1: "9 Elm Road", City: "Shelbyville", ZipCode: "54321", Country: "US"}
+	create(`{"token":"tok_amex_3782","role":"PAYMENT_METHOD_ROLE_PRIMARY","contact":{"address1":"9 Elm Road","city":"Shelbyville","zip_code":"54321","country":"US"}}`)
+	third := create(`{"token":"tok_visa_3333"}`)
+	if c := contacts()[third]; c != shelbyville {
+		t.Fatalf("took %+v, want the PRIMARY's address %+v", c, shelbyville)
+	}
+	// A contact that is given is checked as before.
+	res := v.call(http.MethodPost, pmPath, tok, `{"token":"tok_visa_4444","contact":{}}`)
+	if res.Status != http.StatusBadRequest || !strings.Contains(res.errorBody(t).Message, "contact.address1") {
+		t.Fatalf("an empty contact: %d %s", res.Status, res.Body)
 	}
 }
 

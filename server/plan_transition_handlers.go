@@ -13,7 +13,7 @@ import (
 // subscription domains.
 func wireTransitions(a *App) error {
 	a.Transitions = transition.NewService(store.NewTransitions(a.DB), transition.Deps{
-		Plans: a.Plans, Payments: a.Payments, CancelDisallowed: a.Subscriptions.CancelDisallowed,
+		Plans: a.Plans, Payments: a.Payments, Addons: a.Subscriptions,
 	}, a.Now)
 	return nil
 }
@@ -24,6 +24,15 @@ func contactFromSchema(c *api.SchemacontactGlobalSpecType) *payment.Contact {
 	return contactFromWire((*api.ContactGlobalSpecType)(c))
 }
 
+// deletionReasonFromWire keeps a reason given; REASON_UNKNOWN is what a
+// client that writes unset fields sends for none.
+func deletionReasonFromWire(r *api.TenantDeletionReason) string {
+	if r == nil || *r == api.REASONUNKNOWN {
+		return ""
+	}
+	return string(*r)
+}
+
 // InitiatePlanTransition starts a move to another plan.
 func (s *Server) InitiatePlanTransition(ctx context.Context, req api.InitiatePlanTransitionRequestObject) (api.InitiatePlanTransitionResponseObject, error) {
 	p, err := principal(ctx)
@@ -32,7 +41,16 @@ func (s *Server) InitiatePlanTransition(ctx context.Context, req api.InitiatePla
 	}
 	var in transition.Payload
 	if pl := req.Body.Payload; pl != nil {
-		in = transition.Payload{PaymentToken: deref(pl.PaymentProviderToken), BillingAddress: contactFromSchema(pl.BillingAddress), Domain: deref(pl.Domain)}
+		in = transition.Payload{
+			PaymentToken: deref(pl.PaymentProviderToken), BillingAddress: contactFromSchema(pl.BillingAddress),
+			PaymentAddress: contactFromSchema(pl.PaymentAddress), Domain: deref(pl.Domain),
+			Request: transition.Request{
+				SubscribeAddons:   mapSlice(deref(pl.SubscribeAddonServices), func(a api.PlanTransitionTransitionPayloadSubscribeAddonServices) string { return string(a) }),
+				UnsubscribeAddons: mapSlice(deref(pl.UnsubscribeAddonServices), func(a api.PlanTransitionTransitionPayloadUnsubscribeAddonServices) string { return string(a) }),
+				SupportTicket:     deref(pl.CreateSupportTicket), SupportTicketInfo: deref(pl.SupportTicketInfo),
+				DeletionReason: deletionReasonFromWire(pl.DeletionReason), DeletionFeedback: deref(pl.DeletionFeedback),
+			},
+		}
 	}
 	t, err := s.app.Transitions.Initiate(ctx, p, req.Body.NewPlan, in)
 	if err != nil {

@@ -13,6 +13,9 @@ import (
 
 // ---- quota objects
 
+// A body without spec decodes to the empty spec: an object with no limits,
+// which reads back with `"spec":{}` like any object without limits.
+
 func quotaInputFromCreate(b *api.QuotaCreateRequest) quota.ObjectInput {
 	m, s := b.Metadata, b.Spec
 	return quotaInput(m.Name, m.Namespace, m.Labels, m.Annotations, m.Description, m.Disable,

@@ -106,6 +106,67 @@ func TestQuotaObjectRoundTripsExactly(t *testing.T) {
 	}
 }
 
+// The vendor requires only metadata.name: a create or replace without spec
+// is an object with no limits. It reads back with "spec":{} — the one
+// representation of "no limits", the same as after sending "spec":{} — and
+// its create and replace forms, sent back, change nothing.
+func TestAQuotaObjectWithoutSpecSetsNoLimits(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t)
+	tok := v.tenant("acme", "shop")
+	before := v.limits(tok, "shop")
+	created := v.createQuota(tok, "shop", `{"metadata":{"name":"team-limits"}}`)
+	if b, _ := json.Marshal(created.Spec); string(b) != `{}` {
+		t.Fatalf("created spec %s, want {}", b)
+	}
+	read := func() map[string]any {
+		t.Helper()
+		res := v.call(http.MethodGet, "/api/web/namespaces/shop/quotas/team-limits", tok, nil)
+		if res.Status != http.StatusOK {
+			t.Fatalf("read: %d %s", res.Status, res.Body)
+		}
+		var got map[string]any
+		if err := json.Unmarshal(res.Body, &got); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	got := read()
+	for _, path := range [][]string{{"spec"}, {"create_form", "spec"}, {"replace_form", "spec"}} {
+		var at any = got
+		for _, k := range path {
+			at = at.(map[string]any)[k]
+		}
+		if b, _ := json.Marshal(at); string(b) != `{}` {
+			t.Errorf("%s reads back %s, want {}", strings.Join(path, "."), b)
+		}
+	}
+	if after := v.limits(tok, "shop"); jsonOf(after) != jsonOf(before) {
+		t.Fatalf("an object without spec changed the limits:\n%s\n%s", jsonOf(before), jsonOf(after))
+	}
+	// The replace form sends back as it reads.
+	form, _ := json.Marshal(got["replace_form"])
+	if res := v.call(http.MethodPut, "/api/web/namespaces/shop/quotas/team-limits", tok, string(form)); res.Status != http.StatusOK {
+		t.Fatalf("re-sending the replace form: %d %s", res.Status, res.Body)
+	}
+	// A replace without spec drops the limits the object had.
+	if res := v.call(http.MethodPut, "/api/web/namespaces/shop/quotas/team-limits", tok, `{"metadata":{"name":"team-limits"},"spec":{"object_limits":{"origin_pool":{"maximum":3}}}}`); res.Status != http.StatusOK {
+		t.Fatalf("replace with a limit: %d %s", res.Status, res.Body)
+	}
+	if got := (*v.limits(tok, "shop").Objects)["origin_pool"].Maximum; got != 3 {
+		t.Fatalf("origin_pool limit %d, want 3", got)
+	}
+	if res := v.call(http.MethodPut, "/api/web/namespaces/shop/quotas/team-limits", tok, `{"metadata":{"name":"team-limits"}}`); res.Status != http.StatusOK {
+		t.Fatalf("replace without spec: %d %s", res.Status, res.Body)
+	}
+	if b, _ := json.Marshal(read()["spec"]); string(b) != `{}` {
+		t.Fatalf("spec after a replace without one: %s", b)
+	}
+	if after := v.limits(tok, "shop"); jsonOf(after) != jsonOf(before) {
+		t.Fatalf("the replaced object still limits:\n%s\n%s", jsonOf(before), jsonOf(after))
+	}
+}
+
 // Every timestamp is kept at microsecond precision in UTC, so what a create
 // answers is what any later read, from this or another replica, returns.
 func TestTimestampsRoundTripAtMicrosecondPrecision(t *testing.T) {

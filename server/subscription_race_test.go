@@ -91,12 +91,10 @@ func TestSubscribeWaitsForAFinishingTransitionAndChecksTheNewPlan(t *testing.T) 
 	switched, release := make(chan struct{}), make(chan struct{})
 	held := transition.NewService(store.NewTransitions(v.db), transition.Deps{
 		Plans: v.app.Plans, Payments: v.app.Payments,
-		CancelDisallowed: func(ctx context.Context, tenantID uuid.UUID, pl plan.Plan) error {
-			err := v.app.Subscriptions.CancelDisallowed(ctx, tenantID, pl)
+		Addons: heldAddons{v.app.Subscriptions, func() {
 			close(switched) // the plan is switched, the transaction open
 			<-release
-			return err
-		},
+		}},
 	}, v.app.Now)
 	trDone := make(chan error, 1)
 	go func() {
@@ -130,6 +128,19 @@ func TestSubscribeWaitsForAFinishingTransitionAndChecksTheNewPlan(t *testing.T) 
 	if got := v.currentPlanName(tok); got != "INDIVIDUAL" {
 		t.Fatalf("plan %s", got)
 	}
+}
+
+// heldAddons is the subscriptions domain with a pause after a finishing
+// transition has brought the subscriptions in line with the new plan.
+type heldAddons struct {
+	*subscription.Service
+	pause func()
+}
+
+func (h heldAddons) FollowPlan(ctx context.Context, tenantID uuid.UUID, pl plan.Plan, subscribe, unsubscribe []string) error {
+	err := h.Service.FollowPlan(ctx, tenantID, pl, subscribe, unsubscribe)
+	h.pause()
+	return err
 }
 
 // The reverse order: a subscribe holds the tenant lock between its insert

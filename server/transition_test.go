@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"billing-api/gen/api"
+	"billing-api/server/payment"
 	"billing-api/server/transition"
 )
 
@@ -216,11 +217,19 @@ func TestAFailedTransitionFreesTheSlot(t *testing.T) {
 	t.Parallel()
 	v := newEnv(t)
 	tok := v.tenant("acme")
+	// The operator allows two payment methods whatever the plan: a third,
+	// brought by the move to TEAM, cannot be added.
+	if res := v.admin(http.MethodPut, "/admin/v1/tenants/acme/limit_overrides", map[string]any{"object_limits": map[string]any{"payment_method": map[string]any{"maximum": 2}}}); res.Status != http.StatusOK {
+		t.Fatalf("limit overrides: %d %s", res.Status, res.Body)
+	}
 	v.addMethod(tok, "tok_a", "")
-	v.addMethod(tok, "tok_b", "") // FREE allows two: a third cannot be added
+	v.addMethod(tok, "tok_b", "")
 	body := `{"new_plan":"TEAM","payload":{"payment_provider_token":"tok_c","billing_address":` + billingAddress + `}}`
 	if res := v.call(http.MethodPost, transitionPath, tok, body); res.Status != http.StatusConflict {
 		t.Fatalf("%d %s", res.Status, res.Body)
+	}
+	if v.currentPlanName(tok) != "FREE" || len(v.roles("acme")) != 2 {
+		t.Fatalf("a failed transition changed the plan (%s) or the methods (%v)", v.currentPlanName(tok), v.roles("acme"))
 	}
 	acme, _ := v.tenancy.Tenant(context.Background(), "acme")
 	ts, err := v.app.Transitions.List(context.Background(), &acme.ID, "")
@@ -229,5 +238,98 @@ func TestAFailedTransitionFreesTheSlot(t *testing.T) {
 	}
 	if res := v.call(http.MethodPost, transitionPath, tok, `{"new_plan":"TEAM","payload":{"billing_address":`+billingAddress+`}}`); res.Status != http.StatusOK {
 		t.Fatalf("after the failure: %d %s", res.Status, res.Body)
+	}
+}
+
+// primaryContact is the contact of the tenant's PRIMARY payment method.
+func (v *env) primaryContact(tenant string) (payment.Contact, string) {
+	v.t.Helper()
+	tn, err := v.tenancy.Tenant(context.Background(), tenant)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	ms, err := v.app.Payments.Methods(context.Background(), tn.ID)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.Role == payment.RolePrimary {
+			return m.Contact, m.Token
+		}
+	}
+	v.t.Fatal("no PRIMARY payment method")
+	return payment.Contact{}, ""
+}
+
+// INDIVIDUAL's flow asks for a payment token only: a token without an
+// address is accepted, and the new PRIMARY method is registered with
+// payload.payment_address, else payload.billing_address, else the tenant's
+// address on file, else none. A refusal never names a field the flow did not
+// ask for and the request did not send.
+func TestATokenNeedsNoAddressTheFlowDoesNotAskFor(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t)
+	tok := v.tenant("acme")
+	move := func(payload string, status int) response {
+		t.Helper()
+		v.setPlan("acme", "TEAM") // off INDIVIDUAL, with room for the methods
+		res := v.call(http.MethodPost, transitionPath, tok, `{"new_plan":"INDIVIDUAL","payload":`+payload+`}`)
+		if res.Status != status {
+			t.Fatalf("%s: %d %s, want %d", payload, res.Status, res.Body, status)
+		}
+		return res
+	}
+	expectPrimary := func(step, token string, want payment.Contact) {
+		t.Helper()
+		got, gotToken := v.primaryContact("acme")
+		if gotToken != token || got != want {
+			t.Fatalf("%s: the PRIMARY is %s with %+v, want %s with %+v", step, gotToken, got, token, want)
+		}
+	}
+	billing := payment.Contact{Address1: "1 Main St", City: "Springfield", ZipCode: "12345", Country: "US", Type: "MAILING"}
+	card := payment.Contact{Address1: "9 Elm Road", City: "Shelbyville", ZipCode: "54321", Country: "US", Type: "PAYMENT"}
+	const cardAddress = `{"contact_type":"PAYMENT","address1":"9 Elm Road","city":"Shelbyville","zip_code":"54321","country":"US"}`
+
+	move(`{"payment_provider_token":"tok_a"}`, http.StatusOK)
+	expectPrimary("nothing on file", "tok_a", payment.Contact{})
+	move(`{"payment_provider_token":"tok_b","billing_address":`+billingAddress+`}`, http.StatusOK)
+	expectPrimary("a billing address", "tok_b", billing)
+	move(`{"payment_provider_token":"tok_c","billing_address":`+billingAddress+`,"payment_address":`+cardAddress+`}`, http.StatusOK)
+	expectPrimary("the card's own address", "tok_c", card)
+	move(`{"payment_provider_token":"tok_d"}`, http.StatusOK)
+	expectPrimary("the address on file (the PRIMARY's)", "tok_d", card)
+
+	// An address that is given for the card must be whole; the refusal names
+	// it and nothing the flow did not ask for.
+	res := move(`{"payment_provider_token":"tok_e","payment_address":{"address1":"9 Elm Road","city":"Shelbyville","country":"US"}}`, http.StatusBadRequest)
+	if msg := res.errorBody(t).Message; !strings.Contains(msg, "payload.payment_address.zip_code") || strings.Contains(msg, "billing_address") {
+		t.Fatalf("a partial card address: %s", msg)
+	}
+	// TEAM's flow asks for contacts: billing_address stays required.
+	v.setPlan("acme", "INDIVIDUAL")
+	res = v.call(http.MethodPost, transitionPath, tok, `{"new_plan":"TEAM","payload":{"payment_provider_token":"tok_f","payment_address":`+cardAddress+`}}`)
+	if res.Status != http.StatusBadRequest || !strings.Contains(res.errorBody(t).Message, "payload.billing_address: plan TEAM needs a billing address") {
+		t.Fatalf("TEAM without a billing address: %d %s", res.Status, res.Body)
+	}
+}
+
+// The card a self-service move brings is added in the transaction that
+// switches the plan, so it counts against the plan the tenant moves to: a
+// FREE tenant with the two methods FREE allows can still move to INDIVIDUAL
+// with a new card.
+func TestTheCardOfAMoveCountsAgainstTheNewPlan(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t)
+	tok := v.tenant("acme")
+	v.addMethod(tok, "tok_a", "")
+	v.addMethod(tok, "tok_b", "")
+	if res := v.call(http.MethodPost, pmPath, tok, pmBody("tok_c", "")); res.Status != http.StatusConflict {
+		t.Fatalf("a third method on FREE: %d %s", res.Status, res.Body)
+	}
+	if res := v.call(http.MethodPost, transitionPath, tok, `{"new_plan":"INDIVIDUAL","payload":{"payment_provider_token":"tok_c"}}`); res.Status != http.StatusOK {
+		t.Fatalf("moving to INDIVIDUAL with a third card: %d %s", res.Status, res.Body)
+	}
+	if _, token := v.primaryContact("acme"); token != "tok_c" || len(v.roles("acme")) != 3 || v.currentPlanName(tok) != "INDIVIDUAL" {
+		t.Fatalf("after the move: PRIMARY %s, methods %v, plan %s", token, v.roles("acme"), v.currentPlanName(tok))
 	}
 }

@@ -109,27 +109,7 @@ func TestVendorRequestsAreAccepted(t *testing.T) {
 // and its case skipped. Empty it as the fixes land (the test fails on an
 // entry nothing meets any more); an incompatibility judged deliberate
 // moves to docs/vendor-deviations.md with its reason instead.
-var vendorPending = []vendorPendingFix{
-	// Known, being fixed.
-	{
-		ops: []string{"createPaymentMethod"}, fields: []string{"contact"}, rule: "required",
-		why: "createPaymentMethod with a token and no contact is refused",
-	},
-	{
-		ops: []string{"initiatePlanTransition"}, variant: "flow to INDIVIDUAL",
-		fields: []string{"payload.billing_address"}, rule: "required",
-		why: "initiatePlanTransition to INDIVIDUAL with a payment token but no billing_address is refused",
-	},
-	// Found by this test, awaiting a decision: fix, or list as a deviation.
-	{
-		ops: []string{"createQuota", "replaceQuota"}, fields: []string{"spec"}, rule: "required",
-		why: "createQuota and replaceQuota require spec; the vendor requires only metadata.name",
-	},
-	{
-		ops: []string{"getUsageSummary"}, fields: []string{"start_time", "end_time"}, rule: "required",
-		why: "usage_summary requires start_time and end_time; the vendor requires neither",
-	},
-}
+var vendorPending = []vendorPendingFix{}
 
 type vendorPendingFix struct {
 	ops      []string

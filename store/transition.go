@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"time"
 
 	"github.com/google/uuid"
@@ -31,9 +32,33 @@ func (r *Transitions) LockTenant(ctx context.Context, tenantID uuid.UUID) error 
 
 // InsertTransition stores a new transition.
 func (r *Transitions) InsertTransition(ctx context.Context, t transition.Transition) error {
-	_, err := r.db.exec(ctx, "INSERT INTO plan_transitions (tenant_id, id, from_plan, to_plan, state, reason, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-		r.db.id(t.TenantID), r.db.id(t.ID), t.FromPlan, t.ToPlan, string(t.State), t.Reason, t.CreatedAt.UTC(), t.UpdatedAt.UTC())
+	subscribe, err := addonsJSON(t.Request.SubscribeAddons)
+	if err != nil {
+		return err
+	}
+	unsubscribe, err := addonsJSON(t.Request.UnsubscribeAddons)
+	if err != nil {
+		return err
+	}
+	q := t.Request
+	_, err = r.db.exec(ctx, `INSERT INTO plan_transitions (tenant_id, id, from_plan, to_plan, state, reason, created_at, updated_at,
+		subscribe_addons, unsubscribe_addons, support_ticket, support_ticket_info, deletion_reason, deletion_feedback)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		r.db.id(t.TenantID), r.db.id(t.ID), t.FromPlan, t.ToPlan, string(t.State), t.Reason, t.CreatedAt.UTC(), t.UpdatedAt.UTC(),
+		subscribe, unsubscribe, q.SupportTicket, q.SupportTicketInfo, q.DeletionReason, q.DeletionFeedback)
 	return err
+}
+
+// addonsJSON is a list of add-on names as its column holds it (never null).
+func addonsJSON(names []string) (string, error) {
+	if names == nil {
+		names = []string{}
+	}
+	b, err := json.Marshal(names)
+	if err != nil {
+		return "", fault.Internal(err)
+	}
+	return string(b), nil
 }
 
 // MoveTransition sets the state to `to` where it is `from`.
@@ -47,7 +72,8 @@ func (r *Transitions) MoveTransition(ctx context.Context, id uuid.UUID, from, to
 	return n == 1, classify(err)
 }
 
-const transitionColumns = "tenant_id, id, from_plan, to_plan, state, reason, created_at, updated_at"
+const transitionColumns = "tenant_id, id, from_plan, to_plan, state, reason, created_at, updated_at, " +
+	"subscribe_addons, unsubscribe_addons, support_ticket, support_ticket_info, deletion_reason, deletion_feedback"
 
 func scanTransitions(rows *sql.Rows, err error) ([]transition.Transition, error) {
 	if err != nil {
@@ -58,8 +84,17 @@ func scanTransitions(rows *sql.Rows, err error) ([]transition.Transition, error)
 	for rows.Next() {
 		var t transition.Transition
 		var state string
-		if err := rows.Scan(&t.TenantID, &t.ID, &t.FromPlan, &t.ToPlan, &state, &t.Reason, &t.CreatedAt, &t.UpdatedAt); err != nil {
+		var subscribe, unsubscribe []byte
+		q := &t.Request
+		if err := rows.Scan(&t.TenantID, &t.ID, &t.FromPlan, &t.ToPlan, &state, &t.Reason, &t.CreatedAt, &t.UpdatedAt,
+			&subscribe, &unsubscribe, &q.SupportTicket, &q.SupportTicketInfo, &q.DeletionReason, &q.DeletionFeedback); err != nil {
 			return nil, classify(err)
+		}
+		if err := json.Unmarshal(subscribe, &q.SubscribeAddons); err != nil {
+			return nil, fault.Internal(err)
+		}
+		if err := json.Unmarshal(unsubscribe, &q.UnsubscribeAddons); err != nil {
+			return nil, fault.Internal(err)
 		}
 		t.State, t.CreatedAt, t.UpdatedAt = transition.State(state), t.CreatedAt.UTC(), t.UpdatedAt.UTC()
 		out = append(out, t)

@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -38,11 +41,15 @@ func newTransitionCommand(g *globalConfig) *cobra.Command {
 					return err
 				}
 				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(w, "ID\tTENANT ID\tFROM\tTO\tSTATE\tCREATED\tREASON")
+				fmt.Fprintln(w, "ID\tTENANT ID\tFROM\tTO\tSTATE\tCREATED\tADD-ONS\tREASON")
 				for _, t := range ts {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.TenantID, t.FromPlan, t.ToPlan, t.State, t.CreatedAt.Format(time.RFC3339), t.Reason)
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.TenantID, t.FromPlan, t.ToPlan, t.State,
+						t.CreatedAt.Format(time.RFC3339), addonChanges(t.Request), t.Reason)
 				}
-				return w.Flush()
+				if err := w.Flush(); err != nil {
+					return err
+				}
+				return printRequestNotes(cmd.OutOrStdout(), ts)
 			})
 		},
 	}
@@ -79,4 +86,46 @@ func newTransitionCommand(g *globalConfig) *cobra.Command {
 	_ = reject.MarkFlagRequired("reason")
 	cmd.AddCommand(list, approve, reject)
 	return cmd
+}
+
+// addonChanges shows the add-ons a transition subscribes to (+) and cancels
+// (-) when it finishes; "-" for none.
+func addonChanges(r transition.Request) string {
+	var parts []string
+	for _, a := range r.SubscribeAddons {
+		parts = append(parts, "+"+a)
+	}
+	for _, a := range r.UnsubscribeAddons {
+		parts = append(parts, "-"+a)
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ",")
+}
+
+// printRequestNotes lists, after the table, what customers asked the
+// operator with their transitions: there is no ticket system, so a support
+// ticket asked for and the reasons for leaving a plan are shown here (and in
+// the operator API). The customers' text is quoted, one line each.
+func printRequestNotes(out io.Writer, ts []transition.Transition) error {
+	var lines []string
+	for _, t := range ts {
+		r := t.Request
+		if r.SupportTicket || r.SupportTicketInfo != "" {
+			lines = append(lines, fmt.Sprintf("%s  support ticket asked for: %t, text: %s", t.ID, r.SupportTicket, strconv.Quote(r.SupportTicketInfo)))
+		}
+		if r.DeletionReason != "" || r.DeletionFeedback != "" {
+			reason := r.DeletionReason
+			if reason == "" {
+				reason = "(none given)"
+			}
+			lines = append(lines, fmt.Sprintf("%s  leaving: %s, feedback: %s", t.ID, reason, strconv.Quote(r.DeletionFeedback)))
+		}
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	_, err := fmt.Fprintf(out, "\nRecorded for the operator (no ticket system is connected; nothing was opened):\n%s\n", strings.Join(lines, "\n"))
+	return err
 }

@@ -32,7 +32,13 @@ func TestTransitionCommands(t *testing.T) {
 		}
 		p := tenancy.Principal{TenantID: tn.ID, TenantName: name, TokenName: "t", Role: tenancy.RoleAdmin}
 		addr := &payment.Contact{Address1: "1 Main St", City: "Springfield", ZipCode: "12345", Country: "US"}
-		tr, err := a.Transitions.Initiate(ctx, p, "ORGANIZATION", transition.Payload{PaymentToken: "tok_visa", BillingAddress: addr, Domain: name + ".example.com"})
+		tr, err := a.Transitions.Initiate(ctx, p, "ORGANIZATION", transition.Payload{
+			PaymentToken: "tok_visa", BillingAddress: addr, Domain: name + ".example.com",
+			Request: transition.Request{
+				SubscribeAddons: []string{"f5xc_securemesh_advanced"}, SupportTicket: true, SupportTicketInfo: name + " asks for a call\nplease",
+				DeletionReason: "REASON_NOT_JUSTIFY_COSTS", DeletionFeedback: "FREE was too small",
+			},
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -42,6 +48,19 @@ func TestTransitionCommands(t *testing.T) {
 	out := mustRun(t, env, "transition", "list", "--state", "WAITING_FOR_APPROVAL")
 	if !strings.Contains(out, acme.ID.String()) || !strings.Contains(out, beta.ID.String()) {
 		t.Fatalf("list printed:\n%s", out)
+	}
+	// What the customers asked for is shown to the operator: the add-ons
+	// the move will subscribe to, and (quoted, one line each) the support
+	// ticket and the reasons for leaving, which no ticket system receives.
+	for _, want := range []string{
+		"+f5xc_securemesh_advanced",
+		"Recorded for the operator (no ticket system is connected; nothing was opened):",
+		acme.ID.String() + `  support ticket asked for: true, text: "acme asks for a call\nplease"`,
+		beta.ID.String() + `  leaving: REASON_NOT_JUSTIFY_COSTS, feedback: "FREE was too small"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("list does not show %q:\n%s", want, out)
+		}
 	}
 	if out := mustRun(t, env, "transition", "approve", acme.ID.String()); !strings.Contains(out, "is FINISHED") {
 		t.Fatalf("approve printed %q", out)

@@ -562,16 +562,33 @@ type ObjectLimit struct {
 
 // PlanTransition defines model for PlanTransition.
 type PlanTransition struct {
-	CreatedAt time.Time          `json:"created_at"`
-	FromPlan  string             `json:"from_plan"`
-	Id        openapi_types.UUID `json:"id"`
+	// CreateSupportTicket The customer asked for a support ticket about the move. Recorded for the operator; no ticket system is connected, so no ticket is opened.
+	CreateSupportTicket bool      `json:"create_support_ticket"`
+	CreatedAt           time.Time `json:"created_at"`
+
+	// DeletionFeedback The customer's free-text feedback on leaving ("" when none).
+	DeletionFeedback string `json:"deletion_feedback"`
+
+	// DeletionReason Why the customer leaves its plan, one of the tenant API's `tenantDeletionReason` values ("" when none was given; REASON_UNKNOWN is shown as none).
+	DeletionReason string             `json:"deletion_reason"`
+	FromPlan       string             `json:"from_plan"`
+	Id             openapi_types.UUID `json:"id"`
 
 	// Reason Why it failed, when it did.
-	Reason    string             `json:"reason"`
-	State     TransitionState    `json:"state"`
-	TenantId  openapi_types.UUID `json:"tenant_id"`
-	ToPlan    string             `json:"to_plan"`
-	UpdatedAt time.Time          `json:"updated_at"`
+	Reason string          `json:"reason"`
+	State  TransitionState `json:"state"`
+
+	// SubscribeAddonServices Add-ons the tenant asked to subscribe to with the move; subscribed to when it finishes (on approval for a flow that waits), in the transaction that switches the plan.
+	SubscribeAddonServices []string `json:"subscribe_addon_services"`
+
+	// SupportTicketInfo The customer's text for that support ticket ("" when none).
+	SupportTicketInfo string             `json:"support_ticket_info"`
+	TenantId          openapi_types.UUID `json:"tenant_id"`
+	ToPlan            string             `json:"to_plan"`
+
+	// UnsubscribeAddonServices Add-ons the tenant asked to cancel with the move; cancelled when it finishes.
+	UnsubscribeAddonServices []string  `json:"unsubscribe_addon_services"`
+	UpdatedAt                time.Time `json:"updated_at"`
 }
 
 // QueryKeyRotated defines model for QueryKeyRotated.
@@ -1037,7 +1054,7 @@ type ClientInterface interface {
 
 	// ApprovePlanTransition Approve a plan transition
 	//
-	// Finishes a transition waiting for approval; the tenant's plan switches (with its default quota) and subscriptions the new plan does not allow are cancelled, in one transaction. 409 from any other state.
+	// Finishes a transition waiting for approval; the tenant's plan switches (with its default quota), the add-ons the tenant asked to cancel and those the new plan does not allow are cancelled, and those it asked to subscribe to are subscribed to, in one transaction. 409 from any other state; 409 too when the subscription limit has no room for the add-ons asked for, and the transition then fails with that reason, changing nothing else.
 	//
 	// Corresponds with POST /admin/v1/plan_transitions/{id}/approve (the `ApprovePlanTransition` operationId).
 	ApprovePlanTransition(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1494,7 +1511,7 @@ func (c *Client) ListPlanTransitions(ctx context.Context, params *ListPlanTransi
 
 // ApprovePlanTransition Approve a plan transition
 //
-// Finishes a transition waiting for approval; the tenant's plan switches (with its default quota) and subscriptions the new plan does not allow are cancelled, in one transaction. 409 from any other state.
+// Finishes a transition waiting for approval; the tenant's plan switches (with its default quota), the add-ons the tenant asked to cancel and those the new plan does not allow are cancelled, and those it asked to subscribe to are subscribed to, in one transaction. 409 from any other state; 409 too when the subscription limit has no room for the add-ons asked for, and the transition then fails with that reason, changing nothing else.
 //
 // Corresponds with POST /admin/v1/plan_transitions/{id}/approve (the `ApprovePlanTransition` operationId).
 func (c *Client) ApprovePlanTransition(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3457,7 +3474,7 @@ type ClientWithResponsesInterface interface {
 
 	// ApprovePlanTransitionWithResponse Approve a plan transition
 	//
-	// Finishes a transition waiting for approval; the tenant's plan switches (with its default quota) and subscriptions the new plan does not allow are cancelled, in one transaction. 409 from any other state.
+	// Finishes a transition waiting for approval; the tenant's plan switches (with its default quota), the add-ons the tenant asked to cancel and those the new plan does not allow are cancelled, and those it asked to subscribe to are subscribed to, in one transaction. 409 from any other state; 409 too when the subscription limit has no room for the add-ons asked for, and the transition then fails with that reason, changing nothing else.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6167,7 +6184,7 @@ func (c *ClientWithResponses) ListPlanTransitionsWithResponse(ctx context.Contex
 
 // ApprovePlanTransitionWithResponse Approve a plan transition
 //
-// Finishes a transition waiting for approval; the tenant's plan switches (with its default quota) and subscriptions the new plan does not allow are cancelled, in one transaction. 409 from any other state.
+// Finishes a transition waiting for approval; the tenant's plan switches (with its default quota), the add-ons the tenant asked to cancel and those the new plan does not allow are cancelled, and those it asked to subscribe to are subscribed to, in one transaction. 409 from any other state; 409 too when the subscription limit has no room for the add-ons asked for, and the transition then fails with that reason, changing nothing else.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -844,17 +844,17 @@ type BillingBillingMetricData struct {
 	Value *string `json:"value,omitempty"`
 }
 
-// BillingBillingUsageSummaryRequest Window to summarise.
+// BillingBillingUsageSummaryRequest Window to summarise; without either end, the running month so far (as `usage_details`).
 type BillingBillingUsageSummaryRequest struct {
-	// EndTime End of the window (exclusive), as an RFC 3339 timestamp or Unix seconds; after `start_time`.
+	// EndTime End of the window (exclusive), as an RFC 3339 timestamp or Unix seconds; after `start_time`. Omitted or empty, now.
 	//
 	// Example: 2026-11-01T00:00:00Z
-	EndTime string `json:"end_time"`
+	EndTime string `json:"end_time,omitempty"`
 
-	// StartTime Start of the window (inclusive), as an RFC 3339 timestamp or Unix seconds.
+	// StartTime Start of the window (inclusive), as an RFC 3339 timestamp or Unix seconds. Omitted or empty, the start of the running month (UTC).
 	//
 	// Example: 2026-10-01T00:00:00Z
-	StartTime string `json:"start_time"`
+	StartTime string `json:"start_time,omitempty"`
 }
 
 // BillingBillingUsageSummaryResponse Usage summed per service and usage type.
@@ -990,7 +990,7 @@ type InvoiceListInvoicesRsp struct {
 	Invoices *[]InvoiceInvoiceType `json:"invoices,omitempty"`
 }
 
-// PaymentMethodCreatePaymentMethodRequest A payment method to add.
+// PaymentMethodCreatePaymentMethodRequest A payment method to add; without `contact` it takes the tenant's billing address on file, if any.
 type PaymentMethodCreatePaymentMethodRequest struct {
 	// Contact A postal contact of the tenant.
 	Contact *ContactGlobalSpecType `json:"contact,omitempty"`
@@ -1191,7 +1191,11 @@ type PlanTransitionInitiatePlanTransitionReq struct {
 	// Example: TEAM
 	NewPlan string `json:"new_plan"`
 
-	// Payload Information a plan transition may need.
+	// Payload Information a plan transition may need. `billing_address` is the tenant's billing
+	// contact (required by flows that ask for contacts); `payment_address` is the address of
+	// the card `payment_provider_token` names, used only with a token. An address that is
+	// used must have `address1`, `city`, `zip_code` and `country`. `deletion_reason` and the
+	// support-ticket and feedback fields are recorded with the transition for the operator.
 	Payload *PlanTransitionTransitionPayload `json:"payload,omitempty"`
 }
 
@@ -1214,7 +1218,11 @@ type PlanTransitionInitiatePlanTransitionRsp struct {
 // be applied).
 type PlanTransitionState string
 
-// PlanTransitionTransitionPayload Information a plan transition may need.
+// PlanTransitionTransitionPayload Information a plan transition may need. `billing_address` is the tenant's billing
+// contact (required by flows that ask for contacts); `payment_address` is the address of
+// the card `payment_provider_token` names, used only with a token. An address that is
+// used must have `address1`, `city`, `zip_code` and `country`. `deletion_reason` and the
+// support-ticket and feedback fields are recorded with the transition for the operator.
 type PlanTransitionTransitionPayload struct {
 	// BillingAddress A postal contact (the same shape as `contactGlobalSpecType`).
 	BillingAddress *SchemacontactGlobalSpecType `json:"billing_address,omitempty"`
@@ -1222,10 +1230,10 @@ type PlanTransitionTransitionPayload struct {
 	// BillingProviderAccountId Set by the service; a request that sends it is rejected (400).
 	BillingProviderAccountId *string `json:"billing_provider_account_id,omitempty"`
 
-	// CreateSupportTicket Record that the customer asked for a support ticket with the move.
+	// CreateSupportTicket The customer asks for a support ticket about the move. Recorded with the transition for the operator; this service opens no ticket.
 	CreateSupportTicket *bool `json:"create_support_ticket,omitempty"`
 
-	// DeletionFeedback Free-text feedback when leaving a paid plan.
+	// DeletionFeedback Free-text feedback when leaving a paid plan, recorded for the operator.
 	DeletionFeedback *string `json:"deletion_feedback,omitempty"`
 
 	// DeletionReason Why a customer leaves a plan.
@@ -1239,21 +1247,28 @@ type PlanTransitionTransitionPayload struct {
 	// PaymentAddress A postal contact (the same shape as `contactGlobalSpecType`).
 	PaymentAddress *SchemacontactGlobalSpecType `json:"payment_address,omitempty"`
 
-	// PaymentProviderToken A payment-provider token; it becomes the tenant's PRIMARY payment method.
+	// PaymentProviderToken A payment-provider token; it becomes the tenant's PRIMARY payment method, registered
+	// with `payment_address` (the card's address) if given, else `billing_address`, else
+	// the tenant's billing address on file, else no address.
+	//
 	//
 	// Example: tok_visa_4242
 	PaymentProviderToken *string `json:"payment_provider_token,omitempty"`
 
-	// SubscribeAddonServices Add-ons to subscribe to as part of the move; the new plan must allow them.
+	// SubscribeAddonServices Add-ons to subscribe to as part of the move: subscribed to when it finishes (on
+	// approval for a flow that waits), in the transaction that switches the plan. Each must
+	// be one the new plan allows and does not include (400 naming it otherwise). When the
+	// subscription limit has no room for them, the move fails with 409 and changes nothing.
 	SubscribeAddonServices *[]PlanTransitionTransitionPayloadSubscribeAddonServices `json:"subscribe_addon_services,omitempty"`
 
-	// SupportTicketInfo Text for that support ticket.
+	// SupportTicketInfo Text for that support ticket, recorded for the operator.
 	SupportTicketInfo *string `json:"support_ticket_info,omitempty"`
 
 	// TpSubscriptionId Set by the service; a request that sends it is rejected (400).
 	TpSubscriptionId *string `json:"tp_subscription_id,omitempty"`
 
-	// UnsubscribeAddonServices Add-ons to cancel as part of the move.
+	// UnsubscribeAddonServices Add-ons to cancel as part of the move, when it finishes; one the tenant has no active
+	// subscription to is left alone. None may be in `subscribe_addon_services` too (400).
 	UnsubscribeAddonServices *[]PlanTransitionTransitionPayloadUnsubscribeAddonServices `json:"unsubscribe_addon_services,omitempty"`
 }
 
@@ -1282,14 +1297,14 @@ type QuotaApiUsageItem struct {
 	Usage UsageUsageType `json:"usage"`
 }
 
-// QuotaCreateRequest A new quota object.
+// QuotaCreateRequest A new quota object. Without `spec` it sets no limits, as an empty `spec` does, and reads back with an empty `spec` (`{}`).
 type QuotaCreateRequest struct {
 	// Metadata Metadata a client sets when it creates an object.
 	Metadata SchemaObjectCreateMetaType `json:"metadata"`
 
 	// Spec The limits a quota object sets. Map keys are 1–512 characters: a letter first, then
 	// letters, digits, '-', '.' or '_', ending in a letter or digit.
-	Spec SchemaquotaCreateSpecType `json:"spec"`
+	Spec SchemaquotaCreateSpecType `json:"spec,omitempty"`
 }
 
 // QuotaCreateResponse A quota object just created, as stored.
@@ -1363,7 +1378,7 @@ type QuotaGetQuotaLimitsResponse struct {
 
 // QuotaGetResponse A stored quota object; which parts are filled depends on `response_format`.
 type QuotaGetResponse struct {
-	// CreateForm A new quota object.
+	// CreateForm The object as a create request, ready to send back; `spec` is always there.
 	CreateForm *QuotaCreateRequest `json:"create_form,omitempty"`
 
 	// DeletedReferredObjects Objects this one refers to that no longer exist (none for quota objects).
@@ -1378,7 +1393,7 @@ type QuotaGetResponse struct {
 	// ReferringObjects Objects that refer to this one (none for quota objects).
 	ReferringObjects *[]SchemaObjectRefType `json:"referring_objects,omitempty"`
 
-	// ReplaceForm The new state of an existing quota object.
+	// ReplaceForm The object as a replace request, ready to send back; `spec` is always there.
 	ReplaceForm *QuotaReplaceRequest `json:"replace_form,omitempty"`
 
 	// Spec The limits a stored quota object sets.
@@ -1497,13 +1512,13 @@ type QuotaRateLimitType struct {
 	Unit *RateLimiterRateLimitPeriodUnit `json:"unit,omitempty"`
 }
 
-// QuotaReplaceRequest The new state of an existing quota object.
+// QuotaReplaceRequest The new state of an existing quota object. Without `spec` the object is left with no limits, as with an empty `spec`.
 type QuotaReplaceRequest struct {
 	// Metadata Metadata a client sends when it replaces an object; the name cannot change.
 	Metadata SchemaObjectReplaceMetaType `json:"metadata"`
 
 	// Spec The limits a quota object sets, as sent on replace; replaces the old spec entirely. Key rules as on create.
-	Spec SchemaquotaReplaceSpecType `json:"spec"`
+	Spec SchemaquotaReplaceSpecType `json:"spec,omitempty"`
 }
 
 // QuotaReplaceResponse Answer to a replace; always the empty object.
@@ -2787,8 +2802,11 @@ type ClientInterface interface {
 	//
 	// Adds a payment method from a payment-provider token; the service never sees card
 	// numbers and shows the token only masked. A token the provider refuses outright is a
-	// 400 (the built-in test provider accepts only tokens beginning `tok_`), and `contact`
-	// must be a billing address with at least `address1`, `city`, `zip_code` and `country`.
+	// 400 (the built-in test provider accepts only tokens beginning `tok_`). `contact` is
+	// optional; when given it must be a billing address with at least `address1`, `city`,
+	// `zip_code` and `country`. Without it the method takes the tenant's billing address on
+	// file — that of its PRIMARY method, else of any method that has one (the address
+	// invoices are billed to) — or, with none on file, no address.
 	// The tenant's first method becomes PRIMARY whatever `role` says. Asking for PRIMARY or
 	// SECONDARY demotes the method holding that role to NORMAL, so a tenant never has two
 	// primaries or two secondaries (the database refuses it, whatever the concurrency).
@@ -2803,8 +2821,11 @@ type ClientInterface interface {
 	//
 	// Adds a payment method from a payment-provider token; the service never sees card
 	// numbers and shows the token only masked. A token the provider refuses outright is a
-	// 400 (the built-in test provider accepts only tokens beginning `tok_`), and `contact`
-	// must be a billing address with at least `address1`, `city`, `zip_code` and `country`.
+	// 400 (the built-in test provider accepts only tokens beginning `tok_`). `contact` is
+	// optional; when given it must be a billing address with at least `address1`, `city`,
+	// `zip_code` and `country`. Without it the method takes the tenant's billing address on
+	// file — that of its PRIMARY method, else of any method that has one (the address
+	// invoices are billed to) — or, with none on file, no address.
 	// The tenant's first method becomes PRIMARY whatever `role` says. Asking for PRIMARY or
 	// SECONDARY demotes the method holding that role to NORMAL, so a tenant never has two
 	// primaries or two secondaries (the database refuses it, whatever the concurrency).
@@ -2829,8 +2850,14 @@ type ClientInterface interface {
 	// Starts a transition from the current plan to `new_plan`. The new plan must exist and
 	// differ from the current one, and the fields its transition flow requires must be
 	// satisfied: a payment token (a primary payment method exists, or `payload.payment_provider_token`
-	// creates one), a domain, or contacts (`payload.billing_address`). Self-service flows
-	// finish at once; flows that need approval wait until an operator decides. Only one
+	// creates one; no address is needed for it), a domain, or contacts
+	// (`payload.billing_address`). A refusal names only fields the flow asks for or the
+	// request sent. Self-service flows
+	// finish at once; flows that need approval wait until an operator decides. The add-ons
+	// `payload` asks to subscribe to and cancel change when the transition finishes, with the
+	// plan, in one transaction: a subscription limit without room for them fails the whole
+	// transition (409) and changes nothing; `payload.deletion_reason`, `deletion_feedback` and
+	// the support-ticket fields are recorded for the operator. Only one
 	// transition per tenant may be open (409 otherwise). The returned `id` is unguessable and
 	// is all the no-auth status endpoint needs.
 	//
@@ -2844,8 +2871,14 @@ type ClientInterface interface {
 	// Starts a transition from the current plan to `new_plan`. The new plan must exist and
 	// differ from the current one, and the fields its transition flow requires must be
 	// satisfied: a payment token (a primary payment method exists, or `payload.payment_provider_token`
-	// creates one), a domain, or contacts (`payload.billing_address`). Self-service flows
-	// finish at once; flows that need approval wait until an operator decides. Only one
+	// creates one; no address is needed for it), a domain, or contacts
+	// (`payload.billing_address`). A refusal names only fields the flow asks for or the
+	// request sent. Self-service flows
+	// finish at once; flows that need approval wait until an operator decides. The add-ons
+	// `payload` asks to subscribe to and cancel change when the transition finishes, with the
+	// plan, in one transaction: a subscription limit without room for them fails the whole
+	// transition (409) and changes nothing; `payload.deletion_reason`, `deletion_feedback` and
+	// the support-ticket fields are recorded for the operator. Only one
 	// transition per tenant may be open (409 otherwise). The returned `id` is unguessable and
 	// is all the no-auth status endpoint needs.
 	//
@@ -3018,7 +3051,8 @@ type ClientInterface interface {
 	// otherwise), and the namespace must have room under its own limit for objects of kind
 	// `quota` (409 otherwise). `metadata.namespace`, when given, must equal the namespace in
 	// the path. Label keys and values follow the Kubernetes label syntax. An API limit key
-	// may be given in one spelling only (operation id or vendor RPC name).
+	// may be given in one spelling only (operation id or vendor RPC name). `spec` may be left
+	// out: the object then sets no limits and reads back with an empty `spec`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3034,7 +3068,8 @@ type ClientInterface interface {
 	// otherwise), and the namespace must have room under its own limit for objects of kind
 	// `quota` (409 otherwise). `metadata.namespace`, when given, must equal the namespace in
 	// the path. Label keys and values follow the Kubernetes label syntax. An API limit key
-	// may be given in one spelling only (operation id or vendor RPC name).
+	// may be given in one spelling only (operation id or vendor RPC name). `spec` may be left
+	// out: the object then sets no limits and reads back with an empty `spec`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3084,7 +3119,8 @@ type ClientInterface interface {
 	//
 	// Replaces the labels, annotations, description, disable flag and spec of an existing
 	// quota object (404 if there is none). `metadata.name` and `metadata.namespace`, when
-	// given, must equal the path. The uid and creation timestamp are kept.
+	// given, must equal the path. The uid and creation timestamp are kept. A body without
+	// `spec` leaves the object with no limits.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3095,7 +3131,8 @@ type ClientInterface interface {
 	//
 	// Replaces the labels, annotations, description, disable flag and spec of an existing
 	// quota object (404 if there is none). `metadata.name` and `metadata.namespace`, when
-	// given, must equal the path. The uid and creation timestamp are kept.
+	// given, must equal the path. The uid and creation timestamp are kept. A body without
+	// `spec` leaves the object with no limits.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3472,8 +3509,11 @@ func (c *Client) SwapPaymentMethodRole(ctx context.Context, namespace SwapPaymen
 //
 // Adds a payment method from a payment-provider token; the service never sees card
 // numbers and shows the token only masked. A token the provider refuses outright is a
-// 400 (the built-in test provider accepts only tokens beginning `tok_`), and `contact`
-// must be a billing address with at least `address1`, `city`, `zip_code` and `country`.
+// 400 (the built-in test provider accepts only tokens beginning `tok_`). `contact` is
+// optional; when given it must be a billing address with at least `address1`, `city`,
+// `zip_code` and `country`. Without it the method takes the tenant's billing address on
+// file — that of its PRIMARY method, else of any method that has one (the address
+// invoices are billed to) — or, with none on file, no address.
 // The tenant's first method becomes PRIMARY whatever `role` says. Asking for PRIMARY or
 // SECONDARY demotes the method holding that role to NORMAL, so a tenant never has two
 // primaries or two secondaries (the database refuses it, whatever the concurrency).
@@ -3498,8 +3538,11 @@ func (c *Client) CreatePaymentMethodWithBody(ctx context.Context, namespace Crea
 //
 // Adds a payment method from a payment-provider token; the service never sees card
 // numbers and shows the token only masked. A token the provider refuses outright is a
-// 400 (the built-in test provider accepts only tokens beginning `tok_`), and `contact`
-// must be a billing address with at least `address1`, `city`, `zip_code` and `country`.
+// 400 (the built-in test provider accepts only tokens beginning `tok_`). `contact` is
+// optional; when given it must be a billing address with at least `address1`, `city`,
+// `zip_code` and `country`. Without it the method takes the tenant's billing address on
+// file — that of its PRIMARY method, else of any method that has one (the address
+// invoices are billed to) — or, with none on file, no address.
 // The tenant's first method becomes PRIMARY whatever `role` says. Asking for PRIMARY or
 // SECONDARY demotes the method holding that role to NORMAL, so a tenant never has two
 // primaries or two secondaries (the database refuses it, whatever the concurrency).
@@ -3544,8 +3587,14 @@ func (c *Client) DeletePaymentMethod(ctx context.Context, namespace DeletePaymen
 // Starts a transition from the current plan to `new_plan`. The new plan must exist and
 // differ from the current one, and the fields its transition flow requires must be
 // satisfied: a payment token (a primary payment method exists, or `payload.payment_provider_token`
-// creates one), a domain, or contacts (`payload.billing_address`). Self-service flows
-// finish at once; flows that need approval wait until an operator decides. Only one
+// creates one; no address is needed for it), a domain, or contacts
+// (`payload.billing_address`). A refusal names only fields the flow asks for or the
+// request sent. Self-service flows
+// finish at once; flows that need approval wait until an operator decides. The add-ons
+// `payload` asks to subscribe to and cancel change when the transition finishes, with the
+// plan, in one transaction: a subscription limit without room for them fails the whole
+// transition (409) and changes nothing; `payload.deletion_reason`, `deletion_feedback` and
+// the support-ticket fields are recorded for the operator. Only one
 // transition per tenant may be open (409 otherwise). The returned `id` is unguessable and
 // is all the no-auth status endpoint needs.
 //
@@ -3569,8 +3618,14 @@ func (c *Client) InitiatePlanTransitionWithBody(ctx context.Context, namespace I
 // Starts a transition from the current plan to `new_plan`. The new plan must exist and
 // differ from the current one, and the fields its transition flow requires must be
 // satisfied: a payment token (a primary payment method exists, or `payload.payment_provider_token`
-// creates one), a domain, or contacts (`payload.billing_address`). Self-service flows
-// finish at once; flows that need approval wait until an operator decides. Only one
+// creates one; no address is needed for it), a domain, or contacts
+// (`payload.billing_address`). A refusal names only fields the flow asks for or the
+// request sent. Self-service flows
+// finish at once; flows that need approval wait until an operator decides. The add-ons
+// `payload` asks to subscribe to and cancel change when the transition finishes, with the
+// plan, in one transaction: a subscription limit without room for them fails the whole
+// transition (409) and changes nothing; `payload.deletion_reason`, `deletion_feedback` and
+// the support-ticket fields are recorded for the operator. Only one
 // transition per tenant may be open (409 otherwise). The returned `id` is unguessable and
 // is all the no-auth status endpoint needs.
 //
@@ -3845,7 +3900,8 @@ func (c *Client) ListQuotas(ctx context.Context, namespace QuotaNamespace, param
 // otherwise), and the namespace must have room under its own limit for objects of kind
 // `quota` (409 otherwise). `metadata.namespace`, when given, must equal the namespace in
 // the path. Label keys and values follow the Kubernetes label syntax. An API limit key
-// may be given in one spelling only (operation id or vendor RPC name).
+// may be given in one spelling only (operation id or vendor RPC name). `spec` may be left
+// out: the object then sets no limits and reads back with an empty `spec`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3871,7 +3927,8 @@ func (c *Client) CreateQuotaWithBody(ctx context.Context, namespace QuotaNamespa
 // otherwise), and the namespace must have room under its own limit for objects of kind
 // `quota` (409 otherwise). `metadata.namespace`, when given, must equal the namespace in
 // the path. Label keys and values follow the Kubernetes label syntax. An API limit key
-// may be given in one spelling only (operation id or vendor RPC name).
+// may be given in one spelling only (operation id or vendor RPC name). `spec` may be left
+// out: the object then sets no limits and reads back with an empty `spec`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3961,7 +4018,8 @@ func (c *Client) GetQuota(ctx context.Context, namespace QuotaNamespace, name Qu
 //
 // Replaces the labels, annotations, description, disable flag and spec of an existing
 // quota object (404 if there is none). `metadata.name` and `metadata.namespace`, when
-// given, must equal the path. The uid and creation timestamp are kept.
+// given, must equal the path. The uid and creation timestamp are kept. A body without
+// `spec` leaves the object with no limits.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3982,7 +4040,8 @@ func (c *Client) ReplaceQuotaWithBody(ctx context.Context, namespace QuotaNamesp
 //
 // Replaces the labels, annotations, description, disable flag and spec of an existing
 // quota object (404 if there is none). `metadata.name` and `metadata.namespace`, when
-// given, must equal the path. The uid and creation timestamp are kept.
+// given, must equal the path. The uid and creation timestamp are kept. A body without
+// `spec` leaves the object with no limits.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5627,8 +5686,11 @@ type ClientWithResponsesInterface interface {
 	//
 	// Adds a payment method from a payment-provider token; the service never sees card
 	// numbers and shows the token only masked. A token the provider refuses outright is a
-	// 400 (the built-in test provider accepts only tokens beginning `tok_`), and `contact`
-	// must be a billing address with at least `address1`, `city`, `zip_code` and `country`.
+	// 400 (the built-in test provider accepts only tokens beginning `tok_`). `contact` is
+	// optional; when given it must be a billing address with at least `address1`, `city`,
+	// `zip_code` and `country`. Without it the method takes the tenant's billing address on
+	// file — that of its PRIMARY method, else of any method that has one (the address
+	// invoices are billed to) — or, with none on file, no address.
 	// The tenant's first method becomes PRIMARY whatever `role` says. Asking for PRIMARY or
 	// SECONDARY demotes the method holding that role to NORMAL, so a tenant never has two
 	// primaries or two secondaries (the database refuses it, whatever the concurrency).
@@ -5643,8 +5705,11 @@ type ClientWithResponsesInterface interface {
 	//
 	// Adds a payment method from a payment-provider token; the service never sees card
 	// numbers and shows the token only masked. A token the provider refuses outright is a
-	// 400 (the built-in test provider accepts only tokens beginning `tok_`), and `contact`
-	// must be a billing address with at least `address1`, `city`, `zip_code` and `country`.
+	// 400 (the built-in test provider accepts only tokens beginning `tok_`). `contact` is
+	// optional; when given it must be a billing address with at least `address1`, `city`,
+	// `zip_code` and `country`. Without it the method takes the tenant's billing address on
+	// file — that of its PRIMARY method, else of any method that has one (the address
+	// invoices are billed to) — or, with none on file, no address.
 	// The tenant's first method becomes PRIMARY whatever `role` says. Asking for PRIMARY or
 	// SECONDARY demotes the method holding that role to NORMAL, so a tenant never has two
 	// primaries or two secondaries (the database refuses it, whatever the concurrency).
@@ -5671,8 +5736,14 @@ type ClientWithResponsesInterface interface {
 	// Starts a transition from the current plan to `new_plan`. The new plan must exist and
 	// differ from the current one, and the fields its transition flow requires must be
 	// satisfied: a payment token (a primary payment method exists, or `payload.payment_provider_token`
-	// creates one), a domain, or contacts (`payload.billing_address`). Self-service flows
-	// finish at once; flows that need approval wait until an operator decides. Only one
+	// creates one; no address is needed for it), a domain, or contacts
+	// (`payload.billing_address`). A refusal names only fields the flow asks for or the
+	// request sent. Self-service flows
+	// finish at once; flows that need approval wait until an operator decides. The add-ons
+	// `payload` asks to subscribe to and cancel change when the transition finishes, with the
+	// plan, in one transaction: a subscription limit without room for them fails the whole
+	// transition (409) and changes nothing; `payload.deletion_reason`, `deletion_feedback` and
+	// the support-ticket fields are recorded for the operator. Only one
 	// transition per tenant may be open (409 otherwise). The returned `id` is unguessable and
 	// is all the no-auth status endpoint needs.
 	//
@@ -5686,8 +5757,14 @@ type ClientWithResponsesInterface interface {
 	// Starts a transition from the current plan to `new_plan`. The new plan must exist and
 	// differ from the current one, and the fields its transition flow requires must be
 	// satisfied: a payment token (a primary payment method exists, or `payload.payment_provider_token`
-	// creates one), a domain, or contacts (`payload.billing_address`). Self-service flows
-	// finish at once; flows that need approval wait until an operator decides. Only one
+	// creates one; no address is needed for it), a domain, or contacts
+	// (`payload.billing_address`). A refusal names only fields the flow asks for or the
+	// request sent. Self-service flows
+	// finish at once; flows that need approval wait until an operator decides. The add-ons
+	// `payload` asks to subscribe to and cancel change when the transition finishes, with the
+	// plan, in one transaction: a subscription limit without room for them fails the whole
+	// transition (409) and changes nothing; `payload.deletion_reason`, `deletion_feedback` and
+	// the support-ticket fields are recorded for the operator. Only one
 	// transition per tenant may be open (409 otherwise). The returned `id` is unguessable and
 	// is all the no-auth status endpoint needs.
 	//
@@ -5866,7 +5943,8 @@ type ClientWithResponsesInterface interface {
 	// otherwise), and the namespace must have room under its own limit for objects of kind
 	// `quota` (409 otherwise). `metadata.namespace`, when given, must equal the namespace in
 	// the path. Label keys and values follow the Kubernetes label syntax. An API limit key
-	// may be given in one spelling only (operation id or vendor RPC name).
+	// may be given in one spelling only (operation id or vendor RPC name). `spec` may be left
+	// out: the object then sets no limits and reads back with an empty `spec`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5882,7 +5960,8 @@ type ClientWithResponsesInterface interface {
 	// otherwise), and the namespace must have room under its own limit for objects of kind
 	// `quota` (409 otherwise). `metadata.namespace`, when given, must equal the namespace in
 	// the path. Label keys and values follow the Kubernetes label syntax. An API limit key
-	// may be given in one spelling only (operation id or vendor RPC name).
+	// may be given in one spelling only (operation id or vendor RPC name). `spec` may be left
+	// out: the object then sets no limits and reads back with an empty `spec`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5934,7 +6013,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Replaces the labels, annotations, description, disable flag and spec of an existing
 	// quota object (404 if there is none). `metadata.name` and `metadata.namespace`, when
-	// given, must equal the path. The uid and creation timestamp are kept.
+	// given, must equal the path. The uid and creation timestamp are kept. A body without
+	// `spec` leaves the object with no limits.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5945,7 +6025,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Replaces the labels, annotations, description, disable flag and spec of an existing
 	// quota object (404 if there is none). `metadata.name` and `metadata.namespace`, when
-	// given, must equal the path. The uid and creation timestamp are kept.
+	// given, must equal the path. The uid and creation timestamp are kept. A body without
+	// `spec` leaves the object with no limits.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9353,8 +9434,11 @@ func (c *ClientWithResponses) SwapPaymentMethodRoleWithResponse(ctx context.Cont
 //
 // Adds a payment method from a payment-provider token; the service never sees card
 // numbers and shows the token only masked. A token the provider refuses outright is a
-// 400 (the built-in test provider accepts only tokens beginning `tok_`), and `contact`
-// must be a billing address with at least `address1`, `city`, `zip_code` and `country`.
+// 400 (the built-in test provider accepts only tokens beginning `tok_`). `contact` is
+// optional; when given it must be a billing address with at least `address1`, `city`,
+// `zip_code` and `country`. Without it the method takes the tenant's billing address on
+// file — that of its PRIMARY method, else of any method that has one (the address
+// invoices are billed to) — or, with none on file, no address.
 // The tenant's first method becomes PRIMARY whatever `role` says. Asking for PRIMARY or
 // SECONDARY demotes the method holding that role to NORMAL, so a tenant never has two
 // primaries or two secondaries (the database refuses it, whatever the concurrency).
@@ -9375,8 +9459,11 @@ func (c *ClientWithResponses) CreatePaymentMethodWithBodyWithResponse(ctx contex
 //
 // Adds a payment method from a payment-provider token; the service never sees card
 // numbers and shows the token only masked. A token the provider refuses outright is a
-// 400 (the built-in test provider accepts only tokens beginning `tok_`), and `contact`
-// must be a billing address with at least `address1`, `city`, `zip_code` and `country`.
+// 400 (the built-in test provider accepts only tokens beginning `tok_`). `contact` is
+// optional; when given it must be a billing address with at least `address1`, `city`,
+// `zip_code` and `country`. Without it the method takes the tenant's billing address on
+// file — that of its PRIMARY method, else of any method that has one (the address
+// invoices are billed to) — or, with none on file, no address.
 // The tenant's first method becomes PRIMARY whatever `role` says. Asking for PRIMARY or
 // SECONDARY demotes the method holding that role to NORMAL, so a tenant never has two
 // primaries or two secondaries (the database refuses it, whatever the concurrency).
@@ -9415,8 +9502,14 @@ func (c *ClientWithResponses) DeletePaymentMethodWithResponse(ctx context.Contex
 // Starts a transition from the current plan to `new_plan`. The new plan must exist and
 // differ from the current one, and the fields its transition flow requires must be
 // satisfied: a payment token (a primary payment method exists, or `payload.payment_provider_token`
-// creates one), a domain, or contacts (`payload.billing_address`). Self-service flows
-// finish at once; flows that need approval wait until an operator decides. Only one
+// creates one; no address is needed for it), a domain, or contacts
+// (`payload.billing_address`). A refusal names only fields the flow asks for or the
+// request sent. Self-service flows
+// finish at once; flows that need approval wait until an operator decides. The add-ons
+// `payload` asks to subscribe to and cancel change when the transition finishes, with the
+// plan, in one transaction: a subscription limit without room for them fails the whole
+// transition (409) and changes nothing; `payload.deletion_reason`, `deletion_feedback` and
+// the support-ticket fields are recorded for the operator. Only one
 // transition per tenant may be open (409 otherwise). The returned `id` is unguessable and
 // is all the no-auth status endpoint needs.
 //
@@ -9436,8 +9529,14 @@ func (c *ClientWithResponses) InitiatePlanTransitionWithBodyWithResponse(ctx con
 // Starts a transition from the current plan to `new_plan`. The new plan must exist and
 // differ from the current one, and the fields its transition flow requires must be
 // satisfied: a payment token (a primary payment method exists, or `payload.payment_provider_token`
-// creates one), a domain, or contacts (`payload.billing_address`). Self-service flows
-// finish at once; flows that need approval wait until an operator decides. Only one
+// creates one; no address is needed for it), a domain, or contacts
+// (`payload.billing_address`). A refusal names only fields the flow asks for or the
+// request sent. Self-service flows
+// finish at once; flows that need approval wait until an operator decides. The add-ons
+// `payload` asks to subscribe to and cancel change when the transition finishes, with the
+// plan, in one transaction: a subscription limit without room for them fails the whole
+// transition (409) and changes nothing; `payload.deletion_reason`, `deletion_feedback` and
+// the support-ticket fields are recorded for the operator. Only one
 // transition per tenant may be open (409 otherwise). The returned `id` is unguessable and
 // is all the no-auth status endpoint needs.
 //
@@ -9678,7 +9777,8 @@ func (c *ClientWithResponses) ListQuotasWithResponse(ctx context.Context, namesp
 // otherwise), and the namespace must have room under its own limit for objects of kind
 // `quota` (409 otherwise). `metadata.namespace`, when given, must equal the namespace in
 // the path. Label keys and values follow the Kubernetes label syntax. An API limit key
-// may be given in one spelling only (operation id or vendor RPC name).
+// may be given in one spelling only (operation id or vendor RPC name). `spec` may be left
+// out: the object then sets no limits and reads back with an empty `spec`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9700,7 +9800,8 @@ func (c *ClientWithResponses) CreateQuotaWithBodyWithResponse(ctx context.Contex
 // otherwise), and the namespace must have room under its own limit for objects of kind
 // `quota` (409 otherwise). `metadata.namespace`, when given, must equal the namespace in
 // the path. Label keys and values follow the Kubernetes label syntax. An API limit key
-// may be given in one spelling only (operation id or vendor RPC name).
+// may be given in one spelling only (operation id or vendor RPC name). `spec` may be left
+// out: the object then sets no limits and reads back with an empty `spec`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9776,7 +9877,8 @@ func (c *ClientWithResponses) GetQuotaWithResponse(ctx context.Context, namespac
 //
 // Replaces the labels, annotations, description, disable flag and spec of an existing
 // quota object (404 if there is none). `metadata.name` and `metadata.namespace`, when
-// given, must equal the path. The uid and creation timestamp are kept.
+// given, must equal the path. The uid and creation timestamp are kept. A body without
+// `spec` leaves the object with no limits.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9793,7 +9895,8 @@ func (c *ClientWithResponses) ReplaceQuotaWithBodyWithResponse(ctx context.Conte
 //
 // Replaces the labels, annotations, description, disable flag and spec of an existing
 // quota object (404 if there is none). `metadata.name` and `metadata.namespace`, when
-// given, must equal the path. The uid and creation timestamp are kept.
+// given, must equal the path. The uid and creation timestamp are kept. A body without
+// `spec` leaves the object with no limits.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

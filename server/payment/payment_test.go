@@ -30,3 +30,26 @@ func TestTestProvider(t *testing.T) {
 		t.Fatalf("mask %q", Mask("tok_visa_4242"))
 	}
 }
+
+// The address on file is the PRIMARY's when it has one, else the first (by
+// name) method's that has one.
+func TestAddressOnFile(t *testing.T) {
+	t.Parallel()
+	a := Contact{Address1: "1 Main St", City: "Springfield", ZipCode: "12345", Country: "US"}
+	b := Contact{Address1: "9 Elm Road", City: "Shelbyville", ZipCode: "54321", Country: "US"}
+	for _, tc := range []struct {
+		name    string
+		methods []Method
+		want    Contact
+		ok      bool
+	}{
+		{"none", nil, Contact{}, false},
+		{"no address anywhere", []Method{{Name: "pm-a", Role: RolePrimary}}, Contact{}, false},
+		{"the primary's", []Method{{Name: "pm-a", Role: RoleNormal, Contact: a}, {Name: "pm-b", Role: RolePrimary, Contact: b}}, b, true},
+		{"the primary has none", []Method{{Name: "pm-a", Role: RolePrimary}, {Name: "pm-b", Contact: a}, {Name: "pm-c", Contact: b}}, a, true},
+	} {
+		if got, ok := AddressOnFile(tc.methods); got != tc.want || ok != tc.ok {
+			t.Errorf("%s: %+v %v, want %+v %v", tc.name, got, ok, tc.want, tc.ok)
+		}
+	}
+}

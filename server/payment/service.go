@@ -50,14 +50,19 @@ func NewService(store Store, provider Provider, counted Counted, now clock.Clock
 
 // CreateInput is a new method as a client asks for it.
 type CreateInput struct {
-	Token   string
-	Role    Role // "" means NORMAL
+	Token string
+	Role  Role // "" means NORMAL
+	// Contact is the address the method is registered with; nil means the
+	// tenant's address on file (AddressOnFile), or none.
 	Contact *Contact
 }
 
 // Create adds a payment method: the tenant's first becomes PRIMARY whatever
 // was asked; asking for PRIMARY or SECONDARY demotes the holder of that role
-// to NORMAL. The method counts against the plan's payment_method limit.
+// to NORMAL. A method given without a contact takes the tenant's address on
+// file, read under the tenant's lock, or none when there is none (providers
+// take cards without an address). The method counts against the plan's
+// payment_method limit.
 func (s *Service) Create(ctx context.Context, p tenancy.Principal, in CreateInput) (Method, error) {
 	var v fault.Violations
 	if err := s.provider.Check(in.Token); err != nil {
@@ -68,7 +73,9 @@ func (s *Service) Create(ctx context.Context, p tenancy.Principal, in CreateInpu
 	default:
 		v.Add("role", "enum", "must be PAYMENT_METHOD_ROLE_PRIMARY, _SECONDARY or _NORMAL")
 	}
-	checkContact(&v, in.Contact)
+	if in.Contact != nil {
+		CheckContact(&v, "contact", *in.Contact)
+	}
 	if err := v.Err(); err != nil {
 		return Method{}, err
 	}
@@ -77,8 +84,10 @@ func (s *Service) Create(ctx context.Context, p tenancy.Principal, in CreateInpu
 		role = RoleNormal
 	}
 	m := Method{
-		TenantID: p.TenantID, Name: newName(), Role: role, Token: in.Token, Masked: Mask(in.Token),
-		Contact: *in.Contact, CreatedAt: s.now(),
+		TenantID: p.TenantID, Name: newName(), Role: role, Token: in.Token, Masked: Mask(in.Token), CreatedAt: s.now(),
+	}
+	if in.Contact != nil {
+		m.Contact = *in.Contact
 	}
 	err := s.counted(ctx, p.TenantID, tenancy.SystemNamespace, KindPaymentMethod, 1, func(ctx context.Context) error {
 		existing, err := s.store.ListMethods(ctx, p.TenantID)
@@ -87,6 +96,9 @@ func (s *Service) Create(ctx context.Context, p tenancy.Principal, in CreateInpu
 		}
 		if len(existing) == 0 {
 			m.Role = RolePrimary
+		}
+		if in.Contact == nil {
+			m.Contact, _ = AddressOnFile(existing)
 		}
 		if m.Role != RoleNormal {
 			if err := s.store.ClearRole(ctx, p.TenantID, m.Role); err != nil {
@@ -98,19 +110,37 @@ func (s *Service) Create(ctx context.Context, p tenancy.Principal, in CreateInpu
 	return m, err
 }
 
-// checkContact requires a billing address with what an invoice needs.
-func checkContact(v *fault.Violations, c *Contact) {
-	if c == nil {
-		v.Add("contact", "required", "a billing address is required (address1, city, zip_code, country)")
-		return
-	}
-	for field, value := range map[string]string{"address1": c.Address1, "city": c.City, "zip_code": c.ZipCode, "country": c.Country} {
+// CheckContact checks an address a method is registered with, given at
+// field (the request's name for it): it must hold what an invoice's bill-to
+// needs (address1, city, zip_code, country).
+func CheckContact(v *fault.Violations, field string, c Contact) {
+	for name, value := range map[string]string{"address1": c.Address1, "city": c.City, "zip_code": c.ZipCode, "country": c.Country} {
 		if value == "" {
-			v.Add("contact."+field, "required", "is required in a billing address")
+			v.Add(field+"."+name, "required", "is required in a billing address")
 		} else if !utf8.ValidString(value) {
-			v.Add("contact."+field, "utf8", "must be valid UTF-8")
+			v.Add(field+"."+name, "utf8", "must be valid UTF-8")
 		}
 	}
+}
+
+// AddressOnFile is the tenant's billing address on file among its methods:
+// the PRIMARY's contact when it has an address, else that of the first
+// method (by name) that has one; ok is false when none has. Invoices bill
+// to the address found by the same rule (server/invoice's billTo).
+func AddressOnFile(methods []Method) (c Contact, ok bool) {
+	pick := -1
+	for i, m := range methods {
+		if m.Contact.Address1 == "" {
+			continue
+		}
+		if m.Role == RolePrimary || pick < 0 {
+			pick = i
+		}
+	}
+	if pick < 0 {
+		return Contact{}, false
+	}
+	return methods[pick].Contact, true
 }
 
 // newName is a method's generated name: pm- and 12 random hex digits.

@@ -80,12 +80,6 @@ type Service struct {
 // this replica (what is derived from them drops its cached state).
 func (s *Service) OnChanged(fn func(tenantID uuid.UUID)) { s.onChanged = append(s.onChanged, fn) }
 
-func (s *Service) changed(tenantID uuid.UUID) {
-	for _, fn := range s.onChanged {
-		fn(tenantID)
-	}
-}
-
 // All returns every subscription of the tenant, cancelled ones too, newest
 // first (what invoices bill add-ons from).
 func (s *Service) All(ctx context.Context, tenantID uuid.UUID) ([]Subscription, error) {
@@ -95,6 +89,29 @@ func (s *Service) All(ctx context.Context, tenantID uuid.UUID) ([]Subscription, 
 // NewService wires the domain.
 func NewService(store Store, plans Plans, counted Counted, now clock.Clock) *Service {
 	return &Service{store: store, plans: plans, counted: counted, now: clock.Normalized(now)}
+}
+
+// Offer is how a plan offers an add-on.
+type Offer int
+
+const (
+	// NotOffered: the plan does not allow the add-on.
+	NotOffered Offer = iota
+	// Subscribable: the plan allows a subscription to it.
+	Subscribable
+	// Included: the plan includes it; no subscription is needed (or billed).
+	Included
+)
+
+// OfferOf says how plan pl offers addon.
+func OfferOf(pl plan.Plan, addon string) Offer {
+	switch {
+	case slices.Contains(pl.IncludedAddons, addon):
+		return Included
+	case slices.Contains(pl.AllowedAddons, addon):
+		return Subscribable
+	}
+	return NotOffered
 }
 
 // Subscribe subscribes the tenant to addon, which its plan must allow (403
@@ -107,12 +124,12 @@ func (s *Service) Subscribe(ctx context.Context, p tenancy.Principal, addon stri
 		created bool
 	)
 	err := s.underPlan(ctx, p.TenantID, func(ctx context.Context, pl plan.Plan) error {
-		if slices.Contains(pl.IncludedAddons, addon) {
+		switch OfferOf(pl, addon) {
+		case Included:
 			out = Subscription{TenantID: p.TenantID, Addon: addon, Included: true}
 			return nil
-		}
-		if !slices.Contains(pl.AllowedAddons, addon) {
-			return fault.Forbiddenf("plan %s does not allow add-on %s; %s", pl.Name, addon, s.plansAllowing(addon))
+		case NotOffered:
+			return fault.Forbiddenf("plan %s does not allow add-on %s; %s", pl.Name, addon, s.PlansAllowing(addon))
 		}
 		cur, ok, err := s.store.ActiveSubscription(ctx, p.TenantID, addon)
 		if err != nil || ok {
@@ -133,7 +150,7 @@ func (s *Service) Subscribe(ctx context.Context, p tenancy.Principal, addon stri
 		return Subscription{}, err
 	}
 	if created {
-		s.changed(p.TenantID)
+		s.Changed(p.TenantID)
 	}
 	return out, nil
 }
@@ -156,10 +173,12 @@ func (s *Service) underPlan(ctx context.Context, tenantID uuid.UUID, fn func(ctx
 	})
 }
 
-func (s *Service) plansAllowing(addon string) string {
+// PlansAllowing names the catalogue's plans that allow addon, for a
+// refusal's message.
+func (s *Service) PlansAllowing(addon string) string {
 	var names []string
 	for _, pl := range s.plans.Catalogue().Plans {
-		if slices.Contains(pl.AllowedAddons, addon) || slices.Contains(pl.IncludedAddons, addon) {
+		if OfferOf(pl, addon) != NotOffered {
 			names = append(names, pl.Name)
 		}
 	}
@@ -174,7 +193,7 @@ func (s *Service) plansAllowing(addon string) string {
 // cancelled (409); one not active is not found.
 func (s *Service) Unsubscribe(ctx context.Context, p tenancy.Principal, addon string) error {
 	err := s.underPlan(ctx, p.TenantID, func(ctx context.Context, pl plan.Plan) error {
-		if slices.Contains(pl.IncludedAddons, addon) {
+		if OfferOf(pl, addon) == Included {
 			return fault.Conflictf("add-on %s is included in plan %s and cannot be cancelled on its own", addon, pl.Name)
 		}
 		cur, ok, err := s.store.ActiveSubscription(ctx, p.TenantID, addon)
@@ -187,27 +206,80 @@ func (s *Service) Unsubscribe(ctx context.Context, p tenancy.Principal, addon st
 		return s.store.CancelSubscription(ctx, p.TenantID, cur.ID, s.now())
 	})
 	if err == nil {
-		s.changed(p.TenantID)
+		s.Changed(p.TenantID)
 	}
 	return err
 }
 
-// CancelDisallowed cancels the tenant's subscriptions that plan does not
-// allow (a plan change does this in its own transaction, holding the
-// tenant's lock, so no subscribe checks the old plan meanwhile).
-func (s *Service) CancelDisallowed(ctx context.Context, tenantID uuid.UUID, pl plan.Plan) error {
-	subs, err := s.store.ListSubscriptions(ctx, tenantID)
-	if err != nil {
-		return err
-	}
-	for _, sub := range subs {
-		if sub.Active() && !slices.Contains(pl.AllowedAddons, sub.Addon) && !slices.Contains(pl.IncludedAddons, sub.Addon) {
-			if err := s.store.CancelSubscription(ctx, tenantID, sub.ID, s.now()); err != nil {
-				return err
+// FollowPlan brings the tenant's subscriptions in line with pl, the plan a
+// finishing transition has just switched it to, in the caller's transaction
+// (a plan change holds the tenant's lock, so no subscribe checks the old plan
+// meanwhile): it cancels the active subscriptions to the add-ons in
+// unsubscribe and to those pl does not allow, then subscribes to the add-ons
+// in subscribe, through the quota room check — all of them or, when the
+// subscription limit has no room for them, none (409, and the caller's
+// transaction rolls back). Cancelling an add-on that is not active, or
+// subscribing to one that is (or that pl includes), changes nothing; one pl
+// does not allow is refused (409: the caller checked it against the
+// catalogue it started with). Changed tells the domain once the caller's
+// transaction has committed.
+func (s *Service) FollowPlan(ctx context.Context, tenantID uuid.UUID, pl plan.Plan, subscribe, unsubscribe []string) error {
+	return s.store.WithTx(ctx, func(ctx context.Context) error {
+		if err := s.store.LockTenant(ctx, tenantID); err != nil {
+			return err
+		}
+		subs, err := s.store.ListSubscriptions(ctx, tenantID)
+		if err != nil {
+			return err
+		}
+		active := map[string]bool{}
+		for _, sub := range subs {
+			if !sub.Active() {
+				continue
+			}
+			if slices.Contains(unsubscribe, sub.Addon) || OfferOf(pl, sub.Addon) == NotOffered {
+				if err := s.store.CancelSubscription(ctx, tenantID, sub.ID, s.now()); err != nil {
+					return err
+				}
+				continue
+			}
+			active[sub.Addon] = true
+		}
+		var add []Subscription
+		for _, addon := range subscribe {
+			switch OfferOf(pl, addon) {
+			case NotOffered:
+				return fault.Conflictf("plan %s does not allow add-on %s; %s", pl.Name, addon, s.PlansAllowing(addon))
+			case Included:
+				continue
+			}
+			if !active[addon] {
+				active[addon] = true
+				add = append(add, Subscription{TenantID: tenantID, ID: uuid.New(), Addon: addon, StartedAt: s.now()})
 			}
 		}
+		if len(add) == 0 {
+			return nil
+		}
+		// The room check joins this transaction: room for all, or none.
+		return s.counted(ctx, tenantID, tenancy.SystemNamespace, KindSubscription, int64(len(add)), func(ctx context.Context) error {
+			for _, sub := range add {
+				if err := s.store.InsertSubscription(ctx, sub); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+}
+
+// Changed runs what OnChanged registered: after this domain's own changes,
+// and after a transaction that changed subscriptions through FollowPlan
+// commits (its caller calls it).
+func (s *Service) Changed(tenantID uuid.UUID) {
+	for _, fn := range s.onChanged {
+		fn(tenantID)
 	}
-	return nil
 }
 
 // Listed is a subscription as listed, with the plan it is listed under.

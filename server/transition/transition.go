@@ -8,6 +8,7 @@ package transition
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"billing-api/server/fault"
 	"billing-api/server/payment"
 	"billing-api/server/plan"
+	"billing-api/server/subscription"
 	"billing-api/server/tenancy"
 )
 
@@ -53,6 +55,25 @@ type Transition struct {
 	Reason    string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// Request is what the customer asked for with the move, kept with it
+	// until it finishes (an approval flow's for days).
+	Request Request
+}
+
+// Request is what a customer asks for with a move beyond the plan. The
+// add-ons are subscribed to and cancelled when the move finishes, in the
+// transaction that switches the plan; the rest is recorded for the operator
+// (no ticket system is connected).
+type Request struct {
+	SubscribeAddons, UnsubscribeAddons []string
+	// SupportTicket and SupportTicketInfo: the customer asked for a support
+	// ticket about the move, with this text.
+	SupportTicket     bool
+	SupportTicketInfo string
+	// DeletionReason (one of the vendor's tenantDeletionReason values, ""
+	// for none) and DeletionFeedback: why a customer leaves a plan.
+	DeletionReason   string
+	DeletionFeedback string
 }
 
 // Store is what transitions need from persistence.
@@ -80,9 +101,21 @@ type Deps struct {
 	// Payments creates the PRIMARY method a payment-token flow may carry
 	// and tells whether one exists.
 	Payments *payment.Service
-	// CancelDisallowed cancels subscriptions the new plan does not allow,
-	// in the transaction that switches the plan.
-	CancelDisallowed func(ctx context.Context, tenantID uuid.UUID, p plan.Plan) error
+	// Addons are the tenant's add-on subscriptions.
+	Addons Addons
+}
+
+// Addons is what a transition needs of the subscriptions domain.
+type Addons interface {
+	// PlansAllowing names the plans that allow addon, for a refusal.
+	PlansAllowing(addon string) string
+	// FollowPlan, in the transaction that switches the plan: cancels the
+	// subscriptions in unsubscribe and those p does not allow, subscribes
+	// to those in subscribe (through the quota room check: a conflict
+	// when the limit has no room).
+	FollowPlan(ctx context.Context, tenantID uuid.UUID, p plan.Plan, subscribe, unsubscribe []string) error
+	// Changed runs once that transaction has committed.
+	Changed(tenantID uuid.UUID)
 }
 
 // Service is the plan-transition domain.
@@ -102,7 +135,23 @@ func NewService(store Store, deps Deps, now clock.Clock) *Service {
 type Payload struct {
 	PaymentToken   string
 	BillingAddress *payment.Contact
+	// PaymentAddress is the address of the card PaymentToken names.
+	PaymentAddress *payment.Contact
 	Domain         string
+	Request        Request
+}
+
+// cardContact is the address the new PRIMARY method a token makes is
+// registered with: the card's own, else the billing address; nil lets the
+// payment domain use the tenant's address on file, if any.
+func (in Payload) cardContact() (field string, c *payment.Contact) {
+	switch {
+	case in.PaymentAddress != nil:
+		return "payload.payment_address", in.PaymentAddress
+	case in.BillingAddress != nil:
+		return "payload.billing_address", in.BillingAddress
+	}
+	return "", nil
 }
 
 // Initiate starts a move to plan newPlan: it must exist and differ from the
@@ -124,23 +173,35 @@ func (s *Service) Initiate(ctx context.Context, p tenancy.Principal, newPlan str
 		return Transition{}, err
 	}
 	now := s.now()
-	t := Transition{ID: uuid.New(), TenantID: p.TenantID, FromPlan: current.Name, ToPlan: target.Name, State: Creating, CreatedAt: now, UpdatedAt: now}
+	t := Transition{
+		ID: uuid.New(), TenantID: p.TenantID, FromPlan: current.Name, ToPlan: target.Name, State: Creating, CreatedAt: now, UpdatedAt: now,
+		Request: in.Request,
+	}
 	if err := s.store.InsertTransition(ctx, t); err != nil {
 		if fault.KindOf(err) == fault.KindConflict {
 			return Transition{}, fault.Conflictf("the tenant already has a plan transition in progress; wait for it to finish or be decided")
 		}
 		return Transition{}, err
 	}
+	var addCard func(ctx context.Context) error
 	if in.PaymentToken != "" {
-		if _, err := s.deps.Payments.Create(ctx, p, payment.CreateInput{Token: in.PaymentToken, Role: payment.RolePrimary, Contact: in.BillingAddress}); err != nil {
-			_ = s.move(context.WithoutCancel(ctx), &t, Creating, Failed, "the payment method could not be added: "+err.Error())
-			return Transition{}, err
+		_, contact := in.cardContact()
+		addCard = func(ctx context.Context) error {
+			_, err := s.deps.Payments.Create(ctx, p, payment.CreateInput{Token: in.PaymentToken, Role: payment.RolePrimary, Contact: contact})
+			return err
 		}
 	}
 	if target.Transition.RequiresManualApproval {
+		// The operator decides on a tenant that has the card already.
+		if addCard != nil {
+			if err := addCard(ctx); err != nil {
+				_ = s.move(context.WithoutCancel(ctx), &t, Creating, Failed, "the payment method could not be added: "+err.Error())
+				return Transition{}, err
+			}
+		}
 		err = s.move(ctx, &t, Creating, WaitingForApproval, "")
 	} else {
-		err = s.finish(ctx, &t, Creating)
+		err = s.finish(ctx, &t, Creating, addCard)
 	}
 	if err != nil {
 		// Never leave the tenant's one slot held by a transition nobody
@@ -151,16 +212,21 @@ func (s *Service) Initiate(ctx context.Context, p tenancy.Principal, newPlan str
 	return t, nil
 }
 
-// checkRequired checks the target flow's required fields.
+// checkRequired checks the target flow's required fields, and the addresses
+// the request gives for what they are used for. A refusal names only what the
+// flow asks for or what the request sent.
 func (s *Service) checkRequired(ctx context.Context, p tenancy.Principal, target plan.Plan, in Payload) error {
 	var v fault.Violations
+	// The address a new card is registered with is checked whole where it
+	// is used; with none, the payment domain takes the one on file.
+	cardField, card := in.cardContact()
+	if in.PaymentToken != "" && card != nil {
+		payment.CheckContact(&v, cardField, *card)
+	}
 	for _, f := range target.Transition.RequiredFields {
 		switch f {
 		case "TRANSITION_REQUIRED_FIELD_PAYMENT_TOKEN":
 			if in.PaymentToken != "" {
-				if in.BillingAddress == nil {
-					v.Add("payload.billing_address", "required", "a new payment token needs the billing address it is registered with")
-				}
 				continue
 			}
 			ms, err := s.deps.Payments.Methods(ctx, p.TenantID)
@@ -171,9 +237,11 @@ func (s *Service) checkRequired(ctx context.Context, p tenancy.Principal, target
 				v.Add("payload.payment_provider_token", "required", fmt.Sprintf("plan %s needs a PRIMARY payment method: add one, or give a token here", target.Name))
 			}
 		case "TRANSITION_REQUIRED_FIELD_CONTACTS":
-			c := in.BillingAddress
-			if c == nil || c.Address1 == "" || c.City == "" || c.ZipCode == "" || c.Country == "" {
+			switch c := in.BillingAddress; {
+			case c == nil:
 				v.Add("payload.billing_address", "required", fmt.Sprintf("plan %s needs a billing address with address1, city, zip_code and country", target.Name))
+			case cardField != "payload.billing_address" || in.PaymentToken == "":
+				payment.CheckContact(&v, "payload.billing_address", *c) // not checked above
 			}
 		case "TRANSITION_REQUIRED_FIELD_DOMAIN":
 			if in.Domain == "" {
@@ -181,7 +249,29 @@ func (s *Service) checkRequired(ctx context.Context, p tenancy.Principal, target
 			}
 		}
 	}
+	s.checkAddons(&v, target, in.Request)
 	return v.Err()
+}
+
+// checkAddons checks the add-ons a move asks for against the plan it moves
+// to: each to subscribe to must be one the plan allows and does not include;
+// none may also be cancelled. Cancelling one that is not active is allowed
+// (it changes nothing).
+func (s *Service) checkAddons(v *fault.Violations, target plan.Plan, r Request) {
+	for i, addon := range r.SubscribeAddons {
+		field := fmt.Sprintf("payload.subscribe_addon_services[%d]", i)
+		switch subscription.OfferOf(target, addon) {
+		case subscription.NotOffered:
+			v.Add(field, "allowed", fmt.Sprintf("plan %s does not allow add-on %s; %s", target.Name, addon, s.deps.Addons.PlansAllowing(addon)))
+		case subscription.Included:
+			v.Add(field, "allowed", fmt.Sprintf("plan %s includes add-on %s; it needs no subscription", target.Name, addon))
+		}
+	}
+	for i, addon := range r.UnsubscribeAddons {
+		if slices.Contains(r.SubscribeAddons, addon) {
+			v.Add(fmt.Sprintf("payload.unsubscribe_addon_services[%d]", i), "conflict", fmt.Sprintf("add-on %s is in subscribe_addon_services too", addon))
+		}
+	}
 }
 
 // move makes one edge of the state machine, or fails with 409 when the
@@ -202,12 +292,18 @@ func (s *Service) move(ctx context.Context, t *Transition, from, to State, reaso
 }
 
 // finish moves t to FINISHED, switches the tenant's plan (and with it its
-// default quota) and cancels the subscriptions the new plan does not allow,
-// all in one transaction; a tenant found on the target plan already fails
-// it instead (409). It takes the tenant's lock first, before any
-// other row: a subscribe checks the plan under the same lock, so it sees
-// either the old plan and a subscription this cancels, or the new plan.
-func (s *Service) finish(ctx context.Context, t *Transition, from State) error {
+// default quota), adds the card the request gave, if any (addCard), cancels
+// the subscriptions the request asked to cancel and those the new plan does
+// not allow, and subscribes to the add-ons the request asked for, all in one
+// transaction; a tenant found on the target plan already fails it instead
+// (409). It takes the tenant's lock first, before any other row: a subscribe
+// checks the plan under the same lock, so it sees either the old plan and a
+// subscription this cancels, or the new plan. The card counts against the
+// limits of the plan the tenant moves to, which hold once this commits, and
+// so do the new subscriptions. A part the request asked for that is refused
+// (the card, or add-ons the subscription limit has no room for) fails the
+// whole transition with the reason, and changes nothing else.
+func (s *Service) finish(ctx context.Context, t *Transition, from State, addCard func(ctx context.Context) error) error {
 	target, _ := s.deps.Plans.Catalogue().Plan(t.ToPlan)
 	var already error
 	err := s.store.WithTx(ctx, func(ctx context.Context) error {
@@ -232,15 +328,53 @@ func (s *Service) finish(ctx context.Context, t *Transition, from State) error {
 		if err := s.deps.Plans.AssignPlan(ctx, t.TenantID, t.ToPlan); err != nil {
 			return err
 		}
-		return s.deps.CancelDisallowed(ctx, t.TenantID, target)
+		if addCard != nil {
+			if err := addCard(ctx); err != nil {
+				return &refusal{reason: "the payment method could not be added", err: err}
+			}
+		}
+		if err := s.deps.Addons.FollowPlan(ctx, t.TenantID, target, t.Request.SubscribeAddons, t.Request.UnsubscribeAddons); err != nil {
+			return &refusal{reason: "the add-ons could not be changed", err: err}
+		}
+		return nil
 	})
+	var r *refusal
+	if errors.As(err, &r) && refused(r.err) {
+		// Rolled back, the transition is still in `from`: it fails, so the
+		// tenant's slot is free and the operator sees why.
+		if merr := s.move(context.WithoutCancel(ctx), t, from, Failed, r.reason+": "+r.err.Error()); merr != nil {
+			return merr
+		}
+		return r.err
+	}
 	if err == nil && already == nil {
 		s.deps.Plans.Changed(t.TenantID)
+		s.deps.Addons.Changed(t.TenantID)
 	}
 	if err == nil {
 		err = already
 	}
 	return err
+}
+
+// refusal is a part of finishing a transition that was refused, with what
+// the transition's reason says about it.
+type refusal struct {
+	reason string
+	err    error
+}
+
+func (r *refusal) Error() string { return r.reason + ": " + r.err.Error() }
+func (r *refusal) Unwrap() error { return r.err }
+
+// refused tells a refusal by the rules (which fails the transition) from a
+// failure to apply them (a database error, which may pass).
+func refused(err error) bool {
+	switch fault.KindOf(err) {
+	case fault.KindInvalid, fault.KindConflict, fault.KindForbidden, fault.KindNotFound:
+		return true
+	}
+	return false
 }
 
 // State returns a transition's state by id alone (for the no-auth status).
@@ -266,7 +400,7 @@ func (s *Service) Approve(ctx context.Context, id uuid.UUID) (Transition, error)
 	if err != nil {
 		return t, err
 	}
-	return t, s.finish(ctx, &t, WaitingForApproval)
+	return t, s.finish(ctx, &t, WaitingForApproval, nil)
 }
 
 // Reject fails a transition waiting for approval, with the operator's reason.

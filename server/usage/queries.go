@@ -143,11 +143,18 @@ type SummaryItem struct {
 }
 
 // Summary sums usage per usage type over a window whose ends are RFC 3339
-// times or Unix timestamps.
+// times or Unix timestamps. An end left out ("", as proto JSON writes an
+// unset string) defaults as usage_details' window does (MonthSoFar): the
+// start of the running month, and now.
 func (s *Service) Summary(ctx context.Context, p tenancy.Principal, start, end string) ([]SummaryItem, Window, error) {
-	var from, to time.Time
+	now := s.now()
+	// MonthSoFar's defaults, checked below under this request's names.
+	from, to := period.Of(now).Start(), now
 	var v fault.Violations
 	parse := func(field, raw string, into *time.Time) {
+		if raw == "" {
+			return
+		}
 		t, err := parseQueryTime(raw)
 		if err != nil {
 			v.Add(field, "query_time", "must be an RFC 3339 time or a Unix timestamp in seconds")

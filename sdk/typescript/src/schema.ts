@@ -28,7 +28,8 @@ export interface paths {
          *     otherwise), and the namespace must have room under its own limit for objects of kind
          *     `quota` (409 otherwise). `metadata.namespace`, when given, must equal the namespace in
          *     the path. Label keys and values follow the Kubernetes label syntax. An API limit key
-         *     may be given in one spelling only (operation id or vendor RPC name).
+         *     may be given in one spelling only (operation id or vendor RPC name). `spec` may be left
+         *     out: the object then sets no limits and reads back with an empty `spec`.
          */
         post: operations["createQuota"];
         delete?: never;
@@ -61,7 +62,8 @@ export interface paths {
          * Replace a quota object
          * @description Replaces the labels, annotations, description, disable flag and spec of an existing
          *     quota object (404 if there is none). `metadata.name` and `metadata.namespace`, when
-         *     given, must equal the path. The uid and creation timestamp are kept.
+         *     given, must equal the path. The uid and creation timestamp are kept. A body without
+         *     `spec` leaves the object with no limits.
          */
         put: operations["replaceQuota"];
         post?: never;
@@ -329,8 +331,14 @@ export interface paths {
          * @description Starts a transition from the current plan to `new_plan`. The new plan must exist and
          *     differ from the current one, and the fields its transition flow requires must be
          *     satisfied: a payment token (a primary payment method exists, or `payload.payment_provider_token`
-         *     creates one), a domain, or contacts (`payload.billing_address`). Self-service flows
-         *     finish at once; flows that need approval wait until an operator decides. Only one
+         *     creates one; no address is needed for it), a domain, or contacts
+         *     (`payload.billing_address`). A refusal names only fields the flow asks for or the
+         *     request sent. Self-service flows
+         *     finish at once; flows that need approval wait until an operator decides. The add-ons
+         *     `payload` asks to subscribe to and cancel change when the transition finishes, with the
+         *     plan, in one transaction: a subscription limit without room for them fails the whole
+         *     transition (409) and changes nothing; `payload.deletion_reason`, `deletion_feedback` and
+         *     the support-ticket fields are recorded for the operator. Only one
          *     transition per tenant may be open (409 otherwise). The returned `id` is unguessable and
          *     is all the no-auth status endpoint needs.
          */
@@ -443,8 +451,11 @@ export interface paths {
          * Add a payment method
          * @description Adds a payment method from a payment-provider token; the service never sees card
          *     numbers and shows the token only masked. A token the provider refuses outright is a
-         *     400 (the built-in test provider accepts only tokens beginning `tok_`), and `contact`
-         *     must be a billing address with at least `address1`, `city`, `zip_code` and `country`.
+         *     400 (the built-in test provider accepts only tokens beginning `tok_`). `contact` is
+         *     optional; when given it must be a billing address with at least `address1`, `city`,
+         *     `zip_code` and `country`. Without it the method takes the tenant's billing address on
+         *     file — that of its PRIMARY method, else of any method that has one (the address
+         *     invoices are billed to) — or, with none on file, no address.
          *     The tenant's first method becomes PRIMARY whatever `role` says. Asking for PRIMARY or
          *     SECONDARY demotes the method holding that role to NORMAL, so a tenant never has two
          *     primaries or two secondaries (the database refuses it, whatever the concurrency).
@@ -998,10 +1009,10 @@ export interface components {
                 [key: string]: components["schemas"]["quotaRateLimitType"];
             };
         };
-        /** @description A new quota object. */
+        /** @description A new quota object. Without `spec` it sets no limits, as an empty `spec` does, and reads back with an empty `spec` (`{}`). */
         quotaCreateRequest: {
             metadata: components["schemas"]["schemaObjectCreateMetaType"];
-            spec: components["schemas"]["schemaquotaCreateSpecType"];
+            spec?: components["schemas"]["schemaquotaCreateSpecType"];
         };
         /** @description A quota object just created, as stored. */
         quotaCreateResponse: {
@@ -1009,10 +1020,10 @@ export interface components {
             system_metadata?: components["schemas"]["schemaSystemObjectGetMetaType"];
             spec?: components["schemas"]["schemaquotaGetSpecType"];
         };
-        /** @description The new state of an existing quota object. */
+        /** @description The new state of an existing quota object. Without `spec` the object is left with no limits, as with an empty `spec`. */
         quotaReplaceRequest: {
             metadata: components["schemas"]["schemaObjectReplaceMetaType"];
-            spec: components["schemas"]["schemaquotaReplaceSpecType"];
+            spec?: components["schemas"]["schemaquotaReplaceSpecType"];
         };
         /** @description Answer to a replace; always the empty object. */
         quotaReplaceResponse: Record<string, never>;
@@ -1036,8 +1047,16 @@ export interface components {
             metadata?: components["schemas"]["schemaObjectGetMetaType"];
             system_metadata?: components["schemas"]["schemaSystemObjectGetMetaType"];
             spec?: components["schemas"]["schemaquotaGetSpecType"];
-            create_form?: components["schemas"]["quotaCreateRequest"];
-            replace_form?: components["schemas"]["quotaReplaceRequest"];
+            /** @description The object as a create request, ready to send back; `spec` is always there. */
+            create_form?: {
+                metadata: components["schemas"]["schemaObjectCreateMetaType"];
+                spec: components["schemas"]["schemaquotaCreateSpecType"];
+            };
+            /** @description The object as a replace request, ready to send back; `spec` is always there. */
+            replace_form?: {
+                metadata: components["schemas"]["schemaObjectReplaceMetaType"];
+                spec: components["schemas"]["schemaquotaReplaceSpecType"];
+            };
             /** @description Status entries of the object (none for quota objects). */
             status?: components["schemas"]["quotaStatusObject"][];
             /** @description Objects that refer to this one (none for quota objects). */
@@ -1489,18 +1508,18 @@ export interface components {
              */
             end_timestamp?: string;
         };
-        /** @description Window to summarise. */
+        /** @description Window to summarise; without either end, the running month so far (as `usage_details`). */
         billingBillingUsageSummaryRequest: {
             /**
-             * @description Start of the window (inclusive), as an RFC 3339 timestamp or Unix seconds.
+             * @description Start of the window (inclusive), as an RFC 3339 timestamp or Unix seconds. Omitted or empty, the start of the running month (UTC).
              * @example 2026-10-01T00:00:00Z
              */
-            start_time: string;
+            start_time?: string;
             /**
-             * @description End of the window (exclusive), as an RFC 3339 timestamp or Unix seconds; after `start_time`.
+             * @description End of the window (exclusive), as an RFC 3339 timestamp or Unix seconds; after `start_time`. Omitted or empty, now.
              * @example 2026-11-01T00:00:00Z
              */
-            end_time: string;
+            end_time?: string;
         };
         /** @description Usage summed per service and usage type. */
         billingBillingUsageSummaryResponse: {
@@ -1708,7 +1727,7 @@ export interface components {
          * @enum {string}
          */
         payment_methodPaymentMethodRole: "PAYMENT_METHOD_ROLE_UNKNOWN" | "PAYMENT_METHOD_ROLE_PRIMARY" | "PAYMENT_METHOD_ROLE_SECONDARY" | "PAYMENT_METHOD_ROLE_NORMAL";
-        /** @description A payment method to add. */
+        /** @description A payment method to add; without `contact` it takes the tenant's billing address on file, if any. */
         payment_methodCreatePaymentMethodRequest: {
             /**
              * @description Always `system`.
@@ -1900,10 +1919,18 @@ export interface components {
             new_plan: string;
             payload?: components["schemas"]["plan_transitionTransitionPayload"];
         };
-        /** @description Information a plan transition may need. */
+        /**
+         * @description Information a plan transition may need. `billing_address` is the tenant's billing
+         *     contact (required by flows that ask for contacts); `payment_address` is the address of
+         *     the card `payment_provider_token` names, used only with a token. An address that is
+         *     used must have `address1`, `city`, `zip_code` and `country`. `deletion_reason` and the
+         *     support-ticket and feedback fields are recorded with the transition for the operator.
+         */
         plan_transitionTransitionPayload: {
             /**
-             * @description A payment-provider token; it becomes the tenant's PRIMARY payment method.
+             * @description A payment-provider token; it becomes the tenant's PRIMARY payment method, registered
+             *     with `payment_address` (the card's address) if given, else `billing_address`, else
+             *     the tenant's billing address on file, else no address.
              * @example tok_visa_4242
              */
             payment_provider_token?: string;
@@ -1915,16 +1942,24 @@ export interface components {
              * @example example.com
              */
             domain?: string;
-            /** @description Add-ons to subscribe to as part of the move; the new plan must allow them. */
+            /**
+             * @description Add-ons to subscribe to as part of the move: subscribed to when it finishes (on
+             *     approval for a flow that waits), in the transaction that switches the plan. Each must
+             *     be one the new plan allows and does not include (400 naming it otherwise). When the
+             *     subscription limit has no room for them, the move fails with 409 and changes nothing.
+             */
             subscribe_addon_services?: ("f5xc_appstack_standard" | "f5xc_big_ip_irule_standard" | "f5xc_bigip_utilities_standard" | "f5xc_content_delivery_network_advanced" | "f5xc_content_delivery_network_standard" | "f5xc_delegated_access_standard" | "f5xc_securemesh_advanced" | "f5xc_securemesh_standard" | "f5xc_site_management_standard" | "f5xc_synthetic_monitoring_standard" | "f5xc_waap_advanced" | "f5xc_waap_standard" | "f5xc_web_app_scanning_standard")[];
-            /** @description Add-ons to cancel as part of the move. */
+            /**
+             * @description Add-ons to cancel as part of the move, when it finishes; one the tenant has no active
+             *     subscription to is left alone. None may be in `subscribe_addon_services` too (400).
+             */
             unsubscribe_addon_services?: ("f5xc_appstack_standard" | "f5xc_big_ip_irule_standard" | "f5xc_bigip_utilities_standard" | "f5xc_content_delivery_network_advanced" | "f5xc_content_delivery_network_standard" | "f5xc_delegated_access_standard" | "f5xc_securemesh_advanced" | "f5xc_securemesh_standard" | "f5xc_site_management_standard" | "f5xc_synthetic_monitoring_standard" | "f5xc_waap_advanced" | "f5xc_waap_standard" | "f5xc_web_app_scanning_standard")[];
-            /** @description Record that the customer asked for a support ticket with the move. */
+            /** @description The customer asks for a support ticket about the move. Recorded with the transition for the operator; this service opens no ticket. */
             create_support_ticket?: boolean;
-            /** @description Text for that support ticket. */
+            /** @description Text for that support ticket, recorded for the operator. */
             support_ticket_info?: string;
             deletion_reason?: components["schemas"]["tenantDeletionReason"];
-            /** @description Free-text feedback when leaving a paid plan. */
+            /** @description Free-text feedback when leaving a paid plan, recorded for the operator. */
             deletion_feedback?: string;
             /** @description Set by the service; a request that sends it is rejected (400). */
             readonly billing_provider_account_id?: string;
