@@ -63,3 +63,22 @@ func TestUsageSummaryDefaultsToTheMonthSoFar(t *testing.T) {
 		t.Fatalf("a start after now: %d %s", res.Status, res.Body)
 	}
 }
+
+// At the first instant of a month, the month so far is not an empty window:
+// the default answers (its first hour) instead of a 400 for a request that
+// asked nothing wrong.
+func TestTheMonthSoFarAtItsFirstInstant(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t)
+	tok := v.tenant("acme")
+	v.clock.Set(december)
+	for _, c := range []struct{ path, body string }{
+		{"/api/web/namespaces/system/usage_details", `{}`},
+		{"/api/web/namespaces/system/current_usage", `{}`},
+		{"/api/data/namespaces/system/billing/usage_summary", `{}`},
+	} {
+		if res := v.call(http.MethodPost, c.path, tok, c.body); res.Status != http.StatusOK {
+			t.Errorf("%s at %s: %d %s", c.path, december, res.Status, res.Body)
+		}
+	}
+}

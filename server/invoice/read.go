@@ -101,7 +101,7 @@ func (s *Service) cachedDraft(ctx context.Context, tenantID uuid.UUID, m period.
 // share (see shares). It returns the draft and the window asked for.
 func (s *Service) Current(ctx context.Context, p tenancy.Principal, namespace string, from, to *time.Time) (Draft, usage.Window, error) {
 	now := s.now()
-	w, err := usage.MonthSoFar(now, from, to)
+	w, err := usage.MonthSoFar(now, from, to, "from", "to")
 	if err != nil {
 		return Draft{}, usage.Window{}, err
 	}

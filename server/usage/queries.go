@@ -29,7 +29,7 @@ type DetailLine struct {
 // Details sums usage per series over [from, to) (default: this month so
 // far): the whole tenant when asked in system, else the namespace.
 func (s *Service) Details(ctx context.Context, p tenancy.Principal, namespace string, from, to *time.Time) ([]DetailLine, error) {
-	w, err := MonthSoFar(s.now(), from, to)
+	w, err := MonthSoFar(s.now(), from, to, "from", "to")
 	if err != nil {
 		return nil, err
 	}
@@ -60,17 +60,21 @@ func (s *Service) loadDetails(ctx context.Context, tenantID uuid.UUID, scope str
 	return lines, nil
 }
 
-// MonthSoFar checks an optional [from, to) a query asks for (fields from
-// and to); missing ends default to the start of now's month and now.
-func MonthSoFar(now time.Time, from, to *time.Time) (Window, error) {
+// MonthSoFar checks an optional [from, to) a query asks for (named
+// fromField and toField in errors); missing ends default to the start of
+// now's month and now. A defaulted end never makes the window empty: at the
+// month's first instant the month so far is its first hour.
+func MonthSoFar(now time.Time, from, to *time.Time, fromField, toField string) (Window, error) {
 	f, t := period.Of(now).Start(), now
 	if from != nil {
 		f = *from
 	}
 	if to != nil {
 		t = *to
+	} else if !t.After(f) && from == nil {
+		t = f.Add(time.Microsecond)
 	}
-	return NewWindow(f, t, "from", "to")
+	return NewWindow(f, t, fromField, toField)
 }
 
 // HourlyPage is how many hourly items one hourly_usage_details answer holds
@@ -147,26 +151,23 @@ type SummaryItem struct {
 // unset string) defaults as usage_details' window does (MonthSoFar): the
 // start of the running month, and now.
 func (s *Service) Summary(ctx context.Context, p tenancy.Principal, start, end string) ([]SummaryItem, Window, error) {
-	now := s.now()
-	// MonthSoFar's defaults, checked below under this request's names.
-	from, to := period.Of(now).Start(), now
 	var v fault.Violations
-	parse := func(field, raw string, into *time.Time) {
+	// An end left out, or empty, takes MonthSoFar's default.
+	parse := func(field, raw string) *time.Time {
 		if raw == "" {
-			return
+			return nil
 		}
 		t, err := parseQueryTime(raw)
 		if err != nil {
 			v.Add(field, "query_time", "must be an RFC 3339 time or a Unix timestamp in seconds")
 		}
-		*into = t
+		return &t
 	}
-	parse("start_time", start, &from)
-	parse("end_time", end, &to)
+	from, to := parse("start_time", start), parse("end_time", end)
 	if err := v.Err(); err != nil {
 		return nil, Window{}, err
 	}
-	w, err := NewWindow(from, to, "start_time", "end_time")
+	w, err := MonthSoFar(s.now(), from, to, "start_time", "end_time")
 	if err != nil {
 		return nil, Window{}, err
 	}
