@@ -33,6 +33,7 @@ import (
 // random moments of the month, on both stores.
 func TestWhatACustomerSeesAboutOneMonthAgrees(t *testing.T) {
 	t.Parallel()
+	skipUnderRace(t)
 	v := newEnv(t)
 	ctx := context.Background()
 	month := period.New(2026, time.October)

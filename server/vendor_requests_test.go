@@ -65,6 +65,7 @@ import (
 // pending entry is never met: the table and the list stay current.
 func TestVendorRequestsAreAccepted(t *testing.T) {
 	t.Parallel()
+	skipUnderRace(t)
 	fx := loadVendorFixture(t)
 	devs := loadVendorDeviations(t)
 	ours := specOperations(t)

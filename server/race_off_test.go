@@ -1,0 +1,7 @@
+//go:build !race
+
+package server
+
+import "testing"
+
+func skipUnderRace(*testing.T) {}
