@@ -132,7 +132,7 @@ FUZZ_TARGETS := ./server:FuzzRequestDecoding ./server/quota:FuzzParseSelector \
 # How long `make fuzz` runs each target (a Go duration, or a count such as 10000x).
 FUZZTIME ?= 1m
 # How long CI runs each (`make fuzz-smoke`).
-FUZZ_SMOKE_TIME ?= 10s
+FUZZ_SMOKE_TIME ?= 5s
 
 ## fuzz: run every fuzz target for FUZZTIME each (default 1m: `make fuzz FUZZTIME=10m`);
 ## an input that fails is saved under the package's testdata/fuzz/ and then replays in
