@@ -18,6 +18,7 @@ import (
 	"billing-api/server/period"
 	"billing-api/server/plan"
 	"billing-api/server/quota"
+	"billing-api/server/ratelimit"
 	"billing-api/server/subscription"
 	"billing-api/server/tenancy"
 	"billing-api/server/transition"
@@ -53,6 +54,16 @@ type Config struct {
 	// PublicRate is how many requests a second one client address may make
 	// to the public operations (bursts of four times as many); 0 means 5.
 	PublicRate int
+	// RedisURL, when set, keeps the rate-limit buckets (api_limits and the
+	// public operations' per-address ones) in that Redis, shared by every
+	// replica; unset keeps them in each replica's memory.
+	RedisURL string
+	// RedisKeyPrefix starts the buckets' keys ("" means
+	// ratelimit.DefaultPrefix); RedisTimeout bounds each check before this
+	// replica falls back to its own buckets (0 means
+	// ratelimit.DefaultTimeout).
+	RedisKeyPrefix string
+	RedisTimeout   time.Duration
 	// PaymentProvider charges invoices; nil means the built-in test
 	// provider (tokens beginning tok_decline are declined).
 	PaymentProvider payment.Provider
@@ -92,6 +103,10 @@ type App struct {
 	Quotas   *quota.Service
 	// A new domain adds its service here and its wiring to domains.
 
+	// sharedLimits are the rate-limit buckets in Redis; nil without
+	// Config.RedisURL.
+	sharedLimits *ratelimit.Shared
+
 	// draining is set by StartDraining when shutdown begins.
 	draining atomic.Bool
 }
@@ -123,6 +138,9 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	if cfg.CacheTTL < 0 || cfg.CacheTTL > time.Second {
 		return nil, fmt.Errorf("CacheTTL must be between 0 and 1s")
 	}
+	if cfg.RedisTimeout < 0 {
+		return nil, fmt.Errorf("RedisTimeout must not be negative")
+	}
 	a := &App{cfg: cfg, Log: log, Now: clock.Normalized(cfg.Clock)}
 	var err error
 	if a.spec, err = billingSpec(); err != nil {
@@ -143,17 +161,30 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("migrating the %s database: %w", db.Dialect(), err)
 	}
+	if cfg.RedisURL != "" {
+		a.sharedLimits, err = ratelimit.Open(ctx, ratelimit.Config{URL: cfg.RedisURL, Prefix: cfg.RedisKeyPrefix, Timeout: cfg.RedisTimeout, Logger: log})
+		if err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+	}
 	for _, wire := range domains {
 		if err := wire(a); err != nil {
-			_ = db.Close()
+			_ = a.Close()
 			return nil, err
 		}
 	}
 	return a, nil
 }
 
-// Close releases the store.
-func (a *App) Close() error { return a.DB.Close() }
+// Close releases the store and the connections to Redis.
+func (a *App) Close() error {
+	err := a.DB.Close()
+	if a.sharedLimits != nil {
+		err = errors.Join(err, a.sharedLimits.Close())
+	}
+	return err
+}
 
 // principal returns who the request acts for; the auth middleware has put
 // it there for every non-public operation.

@@ -40,6 +40,31 @@ func (a *App) registerOps(e *echo.Echo, gatherer prometheus.Gatherer) {
 	}
 }
 
+// registerSharedLimitMetrics exports, with Config.RedisURL, whether the
+// shared rate-limit buckets answer and how many checks this replica decided
+// with its own buckets because they did not.
+func (a *App) registerSharedLimitMetrics(reg prometheus.Registerer) {
+	s := a.sharedLimits
+	if s == nil {
+		return
+	}
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "billing_ratelimit_redis_up",
+			Help: "1 while the rate-limit buckets shared in Redis answer; 0 while this replica uses its own.",
+		}, func() float64 {
+			if s.Up() {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "billing_ratelimit_fallback_checks_total",
+			Help: "Rate-limit checks this replica decided with its own buckets because Redis did not answer in time.",
+		}, func() float64 { return float64(s.FallbackChecks()) }),
+	)
+}
+
 // MetricsHandler serves the metrics in gatherer in the Prometheus formats.
 func MetricsHandler(gatherer prometheus.Gatherer) http.Handler {
 	return promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})

@@ -20,7 +20,7 @@ func wireQuotas(a *App) error {
 		}
 	}
 	repo := store.NewQuotas(a.DB)
-	q, err := quota.NewService(quota.Config{Store: repo, Defaults: a.Plans, Keys: keys, Now: a.Now, CacheTTL: a.cfg.CacheTTL})
+	q, err := quota.NewService(quota.Config{Store: repo, Defaults: a.Plans, Keys: keys, Now: a.Now, CacheTTL: a.cfg.CacheTTL, Shared: a.sharedLimits})
 	if err != nil {
 		return err
 	}

@@ -54,6 +54,7 @@ func (a *App) httpHandler(validation bool) (*echo.Echo, error) {
 	e.HTTPErrorHandler = errorResponder{log: log}.handle
 	e.Pre(requestIDs())
 	e.Use(observe(log, newHTTPMetrics(reg)))
+	a.registerSharedLimitMetrics(reg)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
 			log.ErrorContext(c.Request().Context(), "panic recovered", "request_id", requestID(c),
@@ -74,7 +75,7 @@ func (a *App) httpHandler(validation bool) (*echo.Echo, error) {
 	// Tenant API: every operation gets its own chain, so each step knows the
 	// operation it guards.
 	perOp := map[string][]echo.MiddlewareFunc{}
-	byClient := newClientLimiter(a.cfg.PublicRate, a.Now)
+	byClient := newClientLimiter(a.cfg.PublicRate, a.Now, a.sharedLimits)
 	for id, op := range a.ops {
 		perOp[id] = []echo.MiddlewareFunc{
 			tagOperation(op),

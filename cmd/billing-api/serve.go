@@ -19,13 +19,18 @@ import (
 	"billing-api/server"
 	"billing-api/server/clock"
 	"billing-api/server/invoice"
+	"billing-api/server/ratelimit"
 )
 
 type serveConfig struct {
-	listen          string
-	metricsListen   string
-	pprof           bool
-	publicRate      int
+	listen        string
+	metricsListen string
+	pprof         bool
+	publicRate    int
+	// The rate-limit buckets shared by every replica, in Redis.
+	redisURL        string
+	redisKeyPrefix  string
+	redisTimeout    time.Duration
 	adminToken      string
 	drainDelay      time.Duration
 	shutdownTimeout time.Duration
@@ -86,6 +91,16 @@ func (sc *serveConfig) bind(fs *pflag.FlagSet) {
 	fs.IntVar(&sc.publicRate, "public-rate", 5,
 		"requests a second one client address may make to the no-auth operations (bursts of 4x)")
 	envFlag(fs, "public-rate", "BILLING_PUBLIC_RATE")
+	fs.StringVar(&sc.redisURL, "redis-url", "",
+		"Redis URL (redis://host:6379/0) holding the rate-limit buckets every replica shares; unset keeps them per replica")
+	envFlag(fs, "redis-url", "BILLING_REDIS_URL")
+	secretFileFlag(fs, "redis-url", "BILLING_REDIS_URL")
+	fs.StringVar(&sc.redisKeyPrefix, "redis-key-prefix", ratelimit.DefaultPrefix,
+		"what starts the keys of the shared rate-limit buckets (several deployments may share one Redis)")
+	envFlag(fs, "redis-key-prefix", "BILLING_REDIS_KEY_PREFIX")
+	fs.DurationVar(&sc.redisTimeout, "redis-timeout", ratelimit.DefaultTimeout,
+		"how long a rate-limit check waits for Redis before this replica uses its own buckets")
+	envFlag(fs, "redis-timeout", "BILLING_REDIS_TIMEOUT")
 	fs.BoolVar(&sc.invoiceScheduler, "invoice-scheduler", true,
 		"close each billing month (issue and collect its invoices) once it is due; false leaves it to other replicas or the operator")
 	envFlag(fs, "invoice-scheduler", "BILLING_INVOICE_SCHEDULER")
@@ -133,6 +148,9 @@ func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
 	if sc.invoiceGrace <= 0 {
 		return fmt.Errorf("--invoice-grace must be more than 0, not %s", sc.invoiceGrace)
 	}
+	if sc.redisTimeout <= 0 {
+		return fmt.Errorf("--redis-timeout must be more than 0, not %s", sc.redisTimeout)
+	}
 	tuneGC()
 	reg := prometheus.NewRegistry()
 	replica := sc.replica()
@@ -142,6 +160,9 @@ func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
 		c.SeparateMetrics = sc.metricsListen != ""
 		c.Pprof = sc.pprof
 		c.PublicRate = sc.publicRate
+		c.RedisURL = sc.redisURL
+		c.RedisKeyPrefix = sc.redisKeyPrefix
+		c.RedisTimeout = sc.redisTimeout
 		c.InvoiceGrace = sc.invoiceGrace
 		c.ReplicaName = replica
 	})

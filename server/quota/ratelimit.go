@@ -12,6 +12,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"billing-api/server/fault"
+	"billing-api/server/ratelimit"
 )
 
 // scopeTenant marks a tenant-wide bucket; a namespace name marks that
@@ -22,14 +23,17 @@ const scopeTenant = ""
 // requests of different tenants do not queue on one mutex.
 const bucketShards = 64
 
-// RateLimiter enforces api_limits: one token bucket (golang.org/x/time/rate,
-// safe for concurrent use) per tenant, limit scope and operation key, read
-// against the service's cached effective limits. Buckets live in this
-// replica's memory — the one piece of per-replica state; with N replicas a
-// tenant can get up to N times its rate.
+// RateLimiter enforces api_limits: one token bucket per tenant, limit scope
+// and operation key, read against the service's cached effective limits.
+// With shared buckets (Redis) every replica takes from the same ones;
+// without them, or while Redis does not answer, the buckets live in this
+// replica's memory (golang.org/x/time/rate, safe for concurrent use), and
+// with N replicas a tenant can get up to N times its rate. Both kinds have
+// the same rate and burst and start full.
 type RateLimiter struct {
 	svc    *Service
 	now    func() time.Time
+	shared *ratelimit.Shared
 	seed   maphash.Seed
 	shards [bucketShards]bucketShard
 }
@@ -55,8 +59,8 @@ type bucket struct {
 // buckets.
 const sweepEvery = 4096
 
-func newRateLimiter(svc *Service, now func() time.Time) *RateLimiter {
-	l := &RateLimiter{svc: svc, now: now, seed: maphash.MakeSeed()}
+func newRateLimiter(svc *Service, now func() time.Time, shared *ratelimit.Shared) *RateLimiter {
+	l := &RateLimiter{svc: svc, now: now, shared: shared, seed: maphash.MakeSeed()}
 	for i := range l.shards {
 		l.shards[i].buckets = map[bucketKey]*bucket{}
 	}
@@ -79,6 +83,20 @@ func (l *RateLimiter) shard(k bucketKey) *bucketShard {
 // perSecond converts "rate per unit" into the limiter's events per second.
 func perSecond(r RateLimit) rate.Limit {
 	return rate.Limit(float64(r.Rate) / r.Unit.Duration().Seconds())
+}
+
+// sharedBucket is k's bucket among the shared ones, with the same rate and
+// burst as the local one. The tenant in braces is a Redis Cluster hash tag:
+// the buckets one request takes from live on one node.
+func sharedBucket(k bucketKey, r RateLimit) ratelimit.Bucket {
+	scope := k.scope
+	if scope == scopeTenant {
+		scope = "*" // not a namespace name
+	}
+	return ratelimit.Bucket{
+		Key:   "t:{" + k.tenant.String() + "}:" + scope + ":" + k.key,
+		Limit: ratelimit.Limit{PerSecond: float64(perSecond(r)), Burst: int(*r.Burst)},
+	}
 }
 
 // bucketFor returns the bucket of k: new buckets start full; when the limit
@@ -132,6 +150,23 @@ func (l *RateLimiter) Allow(ctx context.Context, tenant uuid.UUID, namespace, op
 		takes[n] = take{bucketKey{tenant, namespace, key}, r}
 		n++
 	}
+	if n == 0 {
+		return nil
+	}
+	if l.shared != nil {
+		var buckets [2]ratelimit.Bucket
+		for i, t := range takes[:n] {
+			buckets[i] = sharedBucket(t.bucket, t.limit)
+		}
+		refused, retry, err := l.shared.Take(ctx, buckets[:n])
+		if err == nil {
+			if refused < 0 {
+				return nil
+			}
+			return rateLimited(operationID, takes[refused].limit, retry)
+		}
+		// Redis did not answer: this replica's own buckets decide.
+	}
 	now := l.now()
 	var taken [2]*rate.Reservation
 	for i, t := range takes[:n] {
@@ -160,23 +195,56 @@ func rateLimited(op string, r RateLimit, retry time.Duration) error {
 	}
 }
 
-// taken is how many requests are currently taken from the bucket that
-// holds key in the namespace (its own where it has one, else the
-// tenant's); 0 when the bucket has not been used on this replica.
-func (l *RateLimiter) taken(tenant uuid.UUID, namespace, key string, eff Effective) int64 {
-	scope, r := scopeTenant, eff.TenantAPIs[key]
-	if own, ok := eff.NamespaceAPIs[key]; ok {
-		scope, r = namespace, own
+// taken is, per API limit of the namespace, how many requests are
+// currently taken from the bucket that holds it (the namespace's own where
+// it has one, else the tenant's): from the shared buckets when Redis
+// answers, else from this replica's (0 for a bucket not used here).
+func (l *RateLimiter) taken(ctx context.Context, tenant uuid.UUID, namespace string, eff Effective) map[string]int64 {
+	out := make(map[string]int64, len(eff.APIs))
+	keys := make([]string, 0, len(eff.APIs))
+	buckets := make([]bucketKey, 0, len(eff.APIs))
+	limits := make([]RateLimit, 0, len(eff.APIs))
+	for key := range eff.APIs {
+		scope, r := scopeTenant, eff.TenantAPIs[key]
+		if own, ok := eff.NamespaceAPIs[key]; ok {
+			scope, r = namespace, own
+		}
+		if r.Burst == nil {
+			out[key] = 0
+			continue
+		}
+		keys = append(keys, key)
+		buckets = append(buckets, bucketKey{tenant, scope, key})
+		limits = append(limits, r)
 	}
-	k := bucketKey{tenant, scope, key}
+	if l.shared != nil && len(buckets) > 0 {
+		shared := make([]ratelimit.Bucket, len(buckets))
+		for i := range buckets {
+			shared[i] = sharedBucket(buckets[i], limits[i])
+		}
+		if n, err := l.shared.Taken(ctx, shared); err == nil {
+			for i, key := range keys {
+				out[key] = n[i]
+			}
+			return out
+		}
+	}
+	now := l.now()
+	for i, key := range keys {
+		out[key] = l.localTaken(buckets[i], limits[i], now)
+	}
+	return out
+}
+
+func (l *RateLimiter) localTaken(k bucketKey, r RateLimit, now time.Time) int64 {
 	sh := l.shard(k)
 	sh.mu.Lock()
 	b, ok := sh.buckets[k]
 	sh.mu.Unlock()
-	if !ok || r.Burst == nil {
+	if !ok {
 		return 0
 	}
-	used := float64(*r.Burst) - b.lim.TokensAt(l.now())
+	used := float64(*r.Burst) - b.lim.TokensAt(now)
 	if used < 0 {
 		return 0
 	}

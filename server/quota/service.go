@@ -13,6 +13,7 @@ import (
 	"billing-api/server/cache"
 	"billing-api/server/clock"
 	"billing-api/server/fault"
+	"billing-api/server/ratelimit"
 	"billing-api/server/tenancy"
 )
 
@@ -44,6 +45,9 @@ type Config struct {
 	// CacheTTL bounds how long a replica may use cached limits; writes on
 	// this replica invalidate at once. Default 1s.
 	CacheTTL time.Duration
+	// Shared holds the rate-limit buckets every replica takes from; nil
+	// keeps them in this replica's memory.
+	Shared *ratelimit.Shared
 }
 
 // Validate checks the configuration.
@@ -72,7 +76,7 @@ func NewService(cfg Config) (*Service, error) {
 		keys = SameKeys{}
 	}
 	s := &Service{store: cfg.Store, defaults: cfg.Defaults, keys: keys, now: clock.Normalized(cfg.Now), counters: map[string]counted{}}
-	s.limiter = newRateLimiter(s, s.now)
+	s.limiter = newRateLimiter(s, s.now, cfg.Shared)
 	s.effective = cache.New[limitsKey, Effective](ttl, s.now, func(k limitsKey) string { return k.tenant.String() + "/" + k.namespace })
 	s.overrides = cache.New[uuid.UUID, Overrides](ttl, s.now, uuid.UUID.String)
 	return s, nil
@@ -285,8 +289,8 @@ func (s *Service) Usage(ctx context.Context, tenantID uuid.UUID, namespace strin
 	for k := range eff.Resources {
 		u.Resources[k] = resources[k]
 	}
-	for k := range eff.APIs {
-		u.APIs[k] = s.limiter.taken(tenantID, namespace, k, eff)
+	for k, n := range s.limiter.taken(ctx, tenantID, namespace, eff) {
+		u.APIs[k] = n
 	}
 	return u, nil
 }
