@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"net/http"
@@ -110,5 +111,41 @@ func TestReplicasWithoutRedisKeepTheirOwnBuckets(t *testing.T) {
 		if got := v.callOn(e, http.MethodGet, "/api/web/namespaces/system/quotas", tok, nil).Status; got != http.StatusOK {
 			t.Fatalf("each replica's first request: %d", got)
 		}
+	}
+}
+
+// BenchmarkRateLimitAllow is one api_limits check, the effective limits
+// cached: in this process's buckets, and in Redis's (one round trip to the
+// machine's Redis). Run both in one invocation to compare:
+//
+//	go test -run '^$' -bench RateLimitAllow ./server/
+func BenchmarkRateLimitAllow(b *testing.B) {
+	for _, tc := range []struct {
+		name   string
+		shared bool
+	}{{"local", false}, {"redis", true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			v := newEnvWith(b, func(c *Config) {
+				if tc.shared {
+					url := redistest.URL(b)
+					c.RedisURL, c.RedisKeyPrefix, c.RedisTimeout = url, redistest.Prefix(b, url), time.Second
+				}
+			})
+			v.tenant("acme", "shop")
+			if res := v.admin(http.MethodPut, "/admin/v1/tenants/acme/limit_overrides", `{"api_limits":{"getQuotaLimits":{"rate":1000000000,"burst":1000000000}}}`); res.Status != http.StatusOK {
+				b.Fatalf("overrides: %d %s", res.Status, res.Body)
+			}
+			acme, err := v.tenancy.Tenant(context.Background(), "acme")
+			if err != nil {
+				b.Fatal(err)
+			}
+			lim, ctx := v.quotas.Limiter(), context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := lim.Allow(ctx, acme.ID, "shop", "getQuotaLimits"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

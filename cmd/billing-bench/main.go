@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"billing-api/server"
@@ -37,6 +38,8 @@ import (
 const (
 	envDatabaseURL     = "BILLING_BENCH_DATABASE_URL"
 	defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	defaultRedisURL    = "redis://127.0.0.1:6379/0"
+	benchRedisTimeout  = "250ms"
 	serverBanner       = "billing-api serving on "
 	// startTimeout covers a server's start, migrations included.
 	startTimeout = time.Minute
@@ -57,6 +60,9 @@ type config struct {
 	keep         bool
 	// only, when set, keeps the operations whose name it matches.
 	only string
+	// redisURL, when set and answering, is where a second server process
+	// keeps its rate-limit buckets, for the rows marked SharedLimits.
+	redisURL string
 	// profileDir, when set, receives a CPU profile of the server per
 	// operation and round, taken over the measured window.
 	profileDir string
@@ -115,6 +121,8 @@ operation fails), never because of the numbers.`,
 	fs.StringVar(&c.jsonPath, "json", "", "also write the report as JSON to this file")
 	fs.BoolVar(&c.keep, "keep", false, "keep the bench database instead of dropping it")
 	fs.StringVar(&c.only, "only", "", "measure only the operations whose name matches this regular expression")
+	fs.StringVar(&c.redisURL, "redis-url", defaultRedisURL,
+		"Redis for the rows of a second server process with --redis-url (rate limits shared in Redis); empty or unreachable leaves them out")
 	fs.StringVar(&c.profileDir, "profile", "", "write the server's CPU profile of each measured phase into this directory (<operation>-<round>.pprof)")
 	cmd.AddCommand(newBaselineCommand())
 	return cmd
@@ -193,20 +201,32 @@ func run(ctx context.Context, c *config) (err error) {
 	if err != nil {
 		return err
 	}
+	var notes []string
+	shared, why := startSharedServer(ctx, c, db.URL, srv.adminToken)
+	if why != "" {
+		notes = append(notes, why)
+		progress(why)
+	}
 	stopped := false
 	stopAll := func() {
 		if !stopped {
 			stopped = true
 			srv.Stop()
 			base.Stop()
+			if shared != nil {
+				shared.Stop()
+			}
 		}
 	}
 	defer stopAll()
 
 	cfg := loadConfig{Concurrency: c.concurrency, Warmup: c.warmup, Duration: c.duration}
-	ops, err := measure(ctx, c, cfg, fixture, srv, base)
+	ops, err := measure(ctx, c, cfg, fixture, srv, shared, base)
 	if err != nil {
 		return err
+	}
+	if shared != nil {
+		notes = append(notes, sharedLimitsNote(ctx, shared))
 	}
 	rep := &Report{
 		Summary: Summary,
@@ -216,6 +236,7 @@ func run(ctx context.Context, c *config) (err error) {
 			UsageSeries: len(fixture.UsageSeries), UsageDays: c.usageDays, UsageRecords: usageRecords, UsageSeedSeconds: took["usage"].Seconds()},
 		Operations: ops,
 		Started:    started.UTC().Truncate(time.Second),
+		Notes:      notes,
 	}
 	if bi, err := buildinfo.ReadFile(c.serverBinary); err == nil {
 		rep.Machine.ServerGoVersion = bi.GoVersion
@@ -342,6 +363,64 @@ func startServers(c *config, dbURL string, f Fixture) (*process, *process, error
 	return srv, base, nil
 }
 
+// startSharedServer starts a second server process on the same database
+// whose rate-limit buckets are in c.redisURL (under a key prefix of this
+// run's own), for the rows marked SharedLimits. Without a Redis that
+// answers it starts nothing and says why.
+func startSharedServer(ctx context.Context, c *config, dbURL, adminToken string) (*process, string) {
+	if c.redisURL == "" {
+		return nil, "no --redis-url: the rows with rate limits in Redis are left out"
+	}
+	opt, err := redis.ParseURL(c.redisURL)
+	if err != nil {
+		return nil, fmt.Sprintf("--redis-url: %v: the rows with rate limits in Redis are left out", err)
+	}
+	rdb := redis.NewClient(opt)
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	err = rdb.Ping(pctx).Err()
+	cancel()
+	_ = rdb.Close()
+	if err != nil {
+		return nil, fmt.Sprintf("Redis at %s does not answer (%v): the rows with rate limits in Redis are left out", opt.Addr, err)
+	}
+	suffix, err := randomHex(6)
+	if err != nil {
+		return nil, err.Error()
+	}
+	args := []string{"serve", "--listen", "127.0.0.1:0", "--shutdown-drain-delay", "0", "--public-rate", "1000000000",
+		"--invoice-scheduler=false", "--redis-url", c.redisURL, "--redis-key-prefix", "billing-bench:" + suffix + ":",
+		// The load saturates the machine, where a 20 ms answer is the
+		// scheduler's delay, not Redis's: a longer timeout keeps the row
+		// measuring the round trip (the report's note counts fallbacks).
+		"--redis-timeout", benchRedisTimeout}
+	p, err := startProcess("server (Redis)", c.serverBinary, args,
+		append(cleanEnv(), "DATABASE_URL="+dbURL, "BILLING_ADMIN_TOKEN="+adminToken, "BILLING_LOG_LEVEL=warn"),
+		serverBanner, startTimeout)
+	if err != nil {
+		return nil, fmt.Sprintf("the server with --redis-url did not start (%v): its rows are left out", err)
+	}
+	p.adminToken = adminToken
+	progress(fmt.Sprintf("server with rate limits in Redis %s on %s (pid %d)", opt.Addr, p.URL, p.cmd.Process.Pid))
+	return p, ""
+}
+
+// sharedLimitsNote says how many of the Redis server's rate-limit checks
+// Redis did not answer in time (decided by the process's own buckets):
+// its rows measure Redis only as far as that number is 0.
+func sharedLimitsNote(ctx context.Context, p *process) string {
+	t := newTarget(p.URL, 1, nil)
+	body, err := t.fetch(ctx, http.MethodGet, "/metrics", nil)
+	if err != nil {
+		return "server (Redis): reading /metrics: " + err.Error()
+	}
+	for line := range strings.SplitSeq(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, "billing_ratelimit_fallback_checks_total "); ok {
+			return "server (Redis): " + v + " rate-limit checks fell back to the process's own buckets (Redis did not answer within --redis-timeout)"
+		}
+	}
+	return "server (Redis): /metrics has no billing_ratelimit_fallback_checks_total"
+}
+
 // cleanEnv is the harness's environment without the server's settings, so
 // a DATABASE_URL_FILE or BILLING_* of the caller's shell cannot change
 // what is measured.
@@ -368,26 +447,41 @@ func randomHex(n int) (string, error) {
 // operation runs its baseline counterpart and itself back to back, the
 // order flipping from round to round, so drift in the machine's load hits
 // both sides alike.
-func measure(ctx context.Context, c *config, cfg loadConfig, f Fixture, srv, base *process) ([]OpResult, error) {
+func measure(ctx context.Context, c *config, cfg loadConfig, f Fixture, srv, shared, base *process) ([]OpResult, error) {
 	st := newTarget(srv.URL, c.concurrency, http.Header{"Authorization": {"APIToken " + f.Token}})
 	ot := newTarget(srv.URL, c.concurrency, http.Header{"Authorization": {"Bearer " + srv.adminToken}})
+	var sharedTarget *target
+	if shared != nil {
+		sharedTarget = newTarget(shared.URL, c.concurrency, http.Header{"Authorization": {"APIToken " + f.Token}})
+	}
 	serverTarget := func(op operation) *target {
-		if op.Operator {
+		switch {
+		case op.SharedLimits:
+			return sharedTarget
+		case op.Operator:
 			return ot
 		}
 		return st
 	}
+	serverProcess := func(op operation) *process {
+		if op.SharedLimits {
+			return shared
+		}
+		return srv
+	}
 	bt := newTarget(base.URL, c.concurrency, nil)
-	srvCfg, baseCfg := cfg, cfg
-	srvCfg.CPU = func() (time.Duration, error) { return cpuTime(srv.cmd.Process.Pid) }
+	baseCfg := cfg
 	baseCfg.CPU = func() (time.Duration, error) { return cpuTime(base.cmd.Process.Pid) }
 	ops := operations
+	if shared == nil {
+		ops = slices.DeleteFunc(slices.Clone(ops), func(op operation) bool { return op.SharedLimits })
+	}
 	if c.only != "" {
 		re, err := regexp.Compile(c.only)
 		if err != nil {
 			return nil, fmt.Errorf("--only: %w", err)
 		}
-		ops = slices.DeleteFunc(slices.Clone(operations), func(op operation) bool { return !re.MatchString(op.Name) })
+		ops = slices.DeleteFunc(slices.Clone(ops), func(op operation) bool { return !re.MatchString(op.Name) })
 		if len(ops) == 0 {
 			return nil, fmt.Errorf("--only %q matches no operation", c.only)
 		}
@@ -405,11 +499,13 @@ func measure(ctx context.Context, c *config, cfg loadConfig, f Fixture, srv, bas
 			pf.Phase = fmt.Sprintf("r%d", r+1)
 			runServer := func() {
 				progress(fmt.Sprintf("round %d/%d: %s on the server", r+1, c.rounds, op.Name))
-				phaseCfg := srvCfg
+				p := serverProcess(op)
+				phaseCfg := cfg
+				phaseCfg.CPU = func() (time.Duration, error) { return cpuTime(p.cmd.Process.Pid) }
 				if c.profileDir != "" {
 					path := filepath.Join(c.profileDir, fmt.Sprintf("%s-%d.pprof", op.Name, r+1))
 					phaseCfg.OnMeasure = func(d time.Duration) {
-						if err := srv.cpuProfile(ctx, d, path); err != nil {
+						if err := p.cpuProfile(ctx, d, path); err != nil {
 							progress("profile: " + err.Error())
 						}
 					}
@@ -445,6 +541,11 @@ func measure(ctx context.Context, c *config, cfg loadConfig, f Fixture, srv, bas
 			}
 			if err := errors.Join(srv.Exited(), base.Exited()); err != nil {
 				return nil, err
+			}
+			if shared != nil {
+				if err := shared.Exited(); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}

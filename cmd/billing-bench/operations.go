@@ -24,6 +24,10 @@ type operation struct {
 	// Operator sends the request to the operator API with the operator
 	// token instead of the large tenant's API token.
 	Operator bool
+	// SharedLimits sends the request to the second server process, whose
+	// rate-limit buckets are in Redis (--redis-url): every request then
+	// takes its token there, one round trip. Left out without a Redis.
+	SharedLimits bool
 	// RecordsPerRequest, for an operation that stores a batch of rows per
 	// request (on both sides), is the batch's size: the report gives its
 	// rows per second too.
@@ -45,6 +49,15 @@ var operations = []operation{
 	},
 	{
 		Name: "getQuota", OperationID: "getQuota", Method: http.MethodGet,
+		Path: func(f *Fixture, n uint64) string {
+			return fmt.Sprintf("/api/web/namespaces/%s/quotas/%s", f.ListNamespace, f.quotaName(n))
+		},
+		Baseline: baseGet,
+	},
+	{
+		// getQuota again, on the server whose rate limits are in Redis:
+		// against getQuota's row, what a shared bucket costs a request.
+		Name: "getQuota (Redis limits)", OperationID: "getQuota", Method: http.MethodGet, SharedLimits: true,
 		Path: func(f *Fixture, n uint64) string {
 			return fmt.Sprintf("/api/web/namespaces/%s/quotas/%s", f.ListNamespace, f.quotaName(n))
 		},

@@ -12,9 +12,10 @@
 // read at the new rate instead.
 //
 // When Redis does not answer within the timeout, Shared says so
-// (ErrUnavailable) and the callers use their own per-replica buckets; it
-// logs once when the outage begins and once when it ends, and while Redis
-// is down only one call a probe interval tries it.
+// (ErrUnavailable) and the callers use their own per-replica buckets for
+// that check. A few consecutive failures make an outage: it is logged once
+// when it begins and once when it ends, and while it lasts only one call a
+// probe interval tries Redis, the others use the local buckets at once.
 package ratelimit
 
 import (
@@ -40,6 +41,11 @@ const (
 	DefaultProbeEvery = time.Second
 	// DefaultPrefix starts every key this package writes.
 	DefaultPrefix = "billing-api:rl:"
+	// outageAfter consecutive failed checks make an outage. A single late
+	// answer is usually this process or Redis waiting for a CPU under load:
+	// that check alone uses the local buckets. A Redis that is down or slow
+	// fails every check, so the outage begins within a few of them.
+	outageAfter = 3
 )
 
 // ErrUnavailable means Redis could not be used for this check: the caller
@@ -99,6 +105,7 @@ type Shared struct {
 	log        *slog.Logger
 
 	up        atomic.Bool
+	failures  atomic.Int32 // consecutive, while up
 	probing   atomic.Bool
 	nextProbe atomic.Int64 // unix nanoseconds
 	downSince atomic.Int64 // unix nanoseconds
@@ -307,10 +314,11 @@ func (s *Shared) Taken(ctx context.Context, buckets []Bucket) ([]int64, error) {
 	return out, nil
 }
 
-// do runs f against Redis within the timeout. While Redis is down it runs
-// f only as the probe (one caller a ProbeEvery), and answers
-// ErrUnavailable at once otherwise; only a probe ends an outage, so a slow
-// Redis that answers some calls in time does not flap.
+// do runs f against Redis within the timeout. outageAfter consecutive
+// failures begin an outage; while it lasts do runs f only as the probe
+// (one caller a ProbeEvery) and answers ErrUnavailable at once otherwise;
+// only a probe ends it, so a slow Redis that answers some calls in time
+// does not flap.
 func (s *Shared) do(ctx context.Context, f func(context.Context) error) error {
 	probe := false
 	if !s.up.Load() {
@@ -325,6 +333,7 @@ func (s *Shared) do(ctx context.Context, f func(context.Context) error) error {
 	err := f(cctx)
 	cancel()
 	if err == nil {
+		s.failures.Store(0)
 		if probe {
 			s.recovered()
 		}
@@ -335,7 +344,9 @@ func (s *Shared) do(ctx context.Context, f func(context.Context) error) error {
 		// The caller gave up, not Redis.
 		return fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
 	}
-	s.failed(err)
+	if probe || s.failures.Add(1) >= outageAfter {
+		s.failed(err)
+	}
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
@@ -344,7 +355,7 @@ func (s *Shared) failed(err error) {
 	s.nextProbe.Store(now.Add(s.probeEvery).UnixNano())
 	if s.up.CompareAndSwap(true, false) {
 		s.downSince.Store(now.UnixNano())
-		s.fallbacksAtDown.Store(s.fallbacks.Load() - 1)
+		s.fallbacksAtDown.Store(s.fallbacks.Load() - outageAfter)
 		s.log.Warn("Redis does not answer: rate limits use this replica's own buckets until it does",
 			"error", err.Error(), "timeout", s.timeout.String())
 	}
@@ -352,6 +363,7 @@ func (s *Shared) failed(err error) {
 
 func (s *Shared) recovered() {
 	if s.up.CompareAndSwap(false, true) {
+		s.failures.Store(0)
 		down := time.Since(time.Unix(0, s.downSince.Load()))
 		s.log.Info("Redis answers again: rate limits are shared again",
 			"outage", down.Round(time.Millisecond).String(),
