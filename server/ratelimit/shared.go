@@ -149,6 +149,7 @@ func Open(ctx context.Context, cfg Config) (*Shared, error) {
 	opt.PoolTimeout = s.timeout
 	opt.ContextTimeoutEnabled = true
 	opt.DisableIdentity = true
+	redis.SetLogger(clientLog{s.log})
 	s.client = redis.NewClient(opt)
 
 	// Loading the scripts is the first check: it tells whether Redis is
@@ -348,6 +349,15 @@ func (s *Shared) do(ctx context.Context, f func(context.Context) error) error {
 		s.failed(err)
 	}
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// clientLog sends go-redis's own messages (a dial that failed, say) to the
+// service's log at debug level: during an outage each probe would repeat
+// one, and the outage is logged once by Shared.
+type clientLog struct{ log *slog.Logger }
+
+func (l clientLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis client: "+fmt.Sprintf(format, v...))
 }
 
 func (s *Shared) failed(err error) {
