@@ -244,7 +244,8 @@ func TestARedisKilledAfterStartFailsWithinTheTimeout(t *testing.T) {
 
 func BenchmarkTake(b *testing.B) {
 	url := redistest.URL(b)
-	s, err := ratelimit.Open(context.Background(), ratelimit.Config{URL: url, Prefix: redistest.Prefix(b, url), Timeout: time.Second})
+	s, err := ratelimit.Open(context.Background(), ratelimit.Config{URL: url, Prefix: redistest.Prefix(b, url), Timeout: time.Second,
+		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}
