@@ -16,13 +16,15 @@ import (
 )
 
 // newSharedEnv is newEnv with the rate-limit buckets in the machine's
-// Redis, under a key prefix of the test's own.
+// Redis, under a key prefix of the test's own, and a timeout a loaded
+// machine does not reach (these tests are about sharing; the fallback has
+// its own in server/ratelimit and cmd/billing-api).
 func newSharedEnv(t *testing.T, adjust func(*Config)) *env {
 	t.Helper()
 	url := redistest.URL(t)
 	prefix := redistest.Prefix(t, url)
 	return newEnvWith(t, func(c *Config) {
-		c.RedisURL, c.RedisKeyPrefix = url, prefix
+		c.RedisURL, c.RedisKeyPrefix, c.RedisTimeout = url, prefix, time.Second
 		adjust(c)
 	})
 }
