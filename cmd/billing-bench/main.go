@@ -9,9 +9,7 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"debug/buildinfo"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -225,10 +223,10 @@ func run(ctx context.Context, c *config) (err error) {
 		proc *process
 		dst  *int64
 	}{{srv, &rep.PeakRSS.Server}, {base, &rep.PeakRSS.Baseline}} {
-		if rss, err := peakRSS(p.proc.cmd.Process.Pid); err == nil {
+		if rss, err := peakRSS(p.proc.PID()); err == nil {
 			*p.dst = rss
 		} else {
-			rep.Notes = append(rep.Notes, fmt.Sprintf("peak RSS of the %s: %v", p.proc.name, err))
+			rep.Notes = append(rep.Notes, fmt.Sprintf("peak RSS of the %s: %v", p.proc.Name, err))
 		}
 	}
 	stopAll()
@@ -338,30 +336,8 @@ func startServers(c *config, dbURL string, f Fixture) (*process, *process, error
 		srv.Stop()
 		return nil, nil, err
 	}
-	progress(fmt.Sprintf("server on %s (pid %d), baseline on %s (pid %d)", srv.URL, srv.cmd.Process.Pid, base.URL, base.cmd.Process.Pid))
+	progress(fmt.Sprintf("server on %s (pid %d), baseline on %s (pid %d)", srv.URL, srv.PID(), base.URL, base.PID()))
 	return srv, base, nil
-}
-
-// cleanEnv is the harness's environment without the server's settings, so
-// a DATABASE_URL_FILE or BILLING_* of the caller's shell cannot change
-// what is measured.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "BILLING_") || strings.HasPrefix(kv, "DATABASE_URL") || strings.HasPrefix(kv, "LISTEN_ADDR=") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
-}
-
-func randomHex(n int) (string, error) {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(b), nil
 }
 
 // measure checks the operations and runs the rounds. In each round every
@@ -379,8 +355,8 @@ func measure(ctx context.Context, c *config, cfg loadConfig, f Fixture, srv, bas
 	}
 	bt := newTarget(base.URL, c.concurrency, nil)
 	srvCfg, baseCfg := cfg, cfg
-	srvCfg.CPU = func() (time.Duration, error) { return cpuTime(srv.cmd.Process.Pid) }
-	baseCfg.CPU = func() (time.Duration, error) { return cpuTime(base.cmd.Process.Pid) }
+	srvCfg.CPU = func() (time.Duration, error) { return cpuTime(srv.PID()) }
+	baseCfg.CPU = func() (time.Duration, error) { return cpuTime(base.PID()) }
 	ops := operations
 	if c.only != "" {
 		re, err := regexp.Compile(c.only)
