@@ -316,10 +316,12 @@ func newHTTPServer(h http.Handler, log *slog.Logger, l connLimits) *http.Server 
 		Handler:           h,
 		ReadHeaderTimeout: l.readHeader,
 		ReadTimeout:       l.read,
-		WriteTimeout:      max(l.read, 60*time.Second),
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    l.maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// Past the read timeout, so a body it cuts off is still answered
+		// 408; a handler then has a minute to answer.
+		WriteTimeout:   l.read + time.Minute,
+		IdleTimeout:    120 * time.Second,
+		MaxHeaderBytes: l.maxHeaderBytes,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 }
 
