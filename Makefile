@@ -137,7 +137,7 @@ reliability-binary:
 	$(GO) build -o bin/billing-reliability ./cmd/billing-reliability
 
 ## reliability: the fault harness's full run (SIGKILLs mid-write, PostgreSQL and Redis
-## outages, two replicas, slow clients; about five minutes), which rewrites RELIABILITY.md
+## outages, two replicas, slow clients; about three minutes), which rewrites RELIABILITY.md
 reliability: build reliability-binary
 	$(RELIABILITY_RUN) --report RELIABILITY.md --command 'make reliability' $(RELIABILITY_FLAGS)
 
