@@ -1,5 +1,6 @@
 # billing-api — what each target does: README.md (run, test), docs/code-generation.md,
-# docs/testing.md (race, fuzz, CI), docs/benchmarks.md (bench), docs/sdks.md (tools).
+# docs/testing.md (race, fuzz, CI), docs/benchmarks.md (bench), docs/reliability.md
+# (reliability), docs/sdks.md (tools).
 SHELL := /bin/bash
 GO ?= go
 export REDOCLY_TELEMETRY := off
@@ -8,7 +9,7 @@ export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
 # The PostgreSQL the second test pass uses (each test gets a throw-away database).
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 
-.PHONY: all build run generate sdk sdk-types check-generated golden breaking lint lint-spec staticcheck tools test race fuzz fuzz-smoke vet vendor-swagger-ui check-swagger-ui bench bench-smoke bench-binary
+.PHONY: all build run generate sdk sdk-types check-generated golden breaking lint lint-spec staticcheck tools test race fuzz fuzz-smoke vet vendor-swagger-ui check-swagger-ui bench bench-smoke bench-binary reliability reliability-smoke reliability-binary
 
 all: build
 
@@ -124,6 +125,26 @@ bench: build bench-binary
 ## numbers are printed, never checked)
 bench-smoke: build bench-binary
 	$(BENCH_RUN) --rounds 1 --warmup 100ms --duration 400ms --tenants 50 --usage-days 4 --json bin/bench-smoke.json $(BENCH_FLAGS)
+
+# The fault harness's PostgreSQL (it creates and drops its own databases there; the
+# outage scenario makes a scratch cluster of its own): BILLING_RELIABILITY_DATABASE_URL
+# when set, else the tests' PostgreSQL.
+RELIABILITY_RUN = BILLING_RELIABILITY_DATABASE_URL="$${BILLING_RELIABILITY_DATABASE_URL:-$(PG_TEST_URL)}" ./bin/billing-reliability --server-binary bin/billing-api
+# Extra harness flags, say RELIABILITY_FLAGS='--only kill-close,replicas'.
+RELIABILITY_FLAGS ?=
+
+reliability-binary:
+	$(GO) build -o bin/billing-reliability ./cmd/billing-reliability
+
+## reliability: the fault harness's full run (SIGKILLs mid-write, PostgreSQL and Redis
+## outages, two replicas, slow clients; about three minutes), which rewrites RELIABILITY.md
+reliability: build reliability-binary
+	$(RELIABILITY_RUN) --report RELIABILITY.md --command 'make reliability' $(RELIABILITY_FLAGS)
+
+## reliability-smoke: the same scenarios, short (CI; about a minute and a half); the
+## figures go to bin/reliability-smoke.md and any figure off its mark fails the run
+reliability-smoke: build reliability-binary
+	$(RELIABILITY_RUN) --short --report bin/reliability-smoke.md --command 'make reliability-smoke' $(RELIABILITY_FLAGS)
 
 # The fuzz targets, as package:Target; each runs on its own (go test fuzzes one
 # target at a time).

@@ -44,6 +44,8 @@ func statusOf(k fault.Kind) (int, api.SchemaErrorCode) {
 		return http.StatusNotImplemented, api.EUNKNOWN
 	case fault.KindClientGone:
 		return statusClientClosed, api.EUNKNOWN
+	case fault.KindTimeout:
+		return http.StatusRequestTimeout, api.EBADINPUT
 	default:
 		return http.StatusInternalServerError, api.EINTERNAL
 	}

@@ -290,3 +290,40 @@ func (s *seeded) send(t *testing.T, hc hostileCase) response {
 	s.sr.validate(t, hc.method, hc.path, res)
 	return res
 }
+
+// timeoutReader is a body cut off by the server's read timeout after a
+// part of it arrived.
+type timeoutReader struct{ sent bool }
+
+type readTimeout struct{}
+
+func (readTimeout) Error() string   { return "read tcp: i/o timeout" }
+func (readTimeout) Timeout() bool   { return true }
+func (readTimeout) Temporary() bool { return true }
+
+func (r *timeoutReader) Read(p []byte) (int, error) {
+	if !r.sent {
+		r.sent = true
+		return copy(p, `{"metadata":{"name":`), nil
+	}
+	return 0, readTimeout{}
+}
+
+// A body the read timeout cut short answers 408 (never an empty 200) and
+// closes the connection; nothing is created.
+func TestBodyCutByTheReadTimeoutIs408(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t)
+	tok := v.tenant("acme")
+	req := httptest.NewRequest(http.MethodPost, "/api/web/namespaces/system/quotas", &timeoutReader{})
+	req.ContentLength = 1000
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "APIToken "+tok)
+	rec := httptest.NewRecorder()
+	v.e.ServeHTTP(rec, req)
+	res := response{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
+	if res.Status != http.StatusRequestTimeout || res.Header.Get("Connection") != "close" {
+		t.Fatalf("body cut by the read timeout: %d %v %s", res.Status, res.Header, res.Body)
+	}
+	res.errorBody(t)
+}

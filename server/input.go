@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -31,6 +32,13 @@ func readBody(limit int64) echo.MiddlewareFunc {
 				return next(c)
 			}
 			data, err := io.ReadAll(io.LimitReader(req.Body, limit+1))
+			var netErr net.Error
+			if errors.As(err, &netErr) && netErr.Timeout() {
+				// A slow client, cut off by the read timeout: it may still be
+				// reading, so it is told, and the connection is not reused.
+				c.Response().Header().Set(echo.HeaderConnection, "close")
+				return fault.Timeout(err)
+			}
 			if err != nil {
 				return fault.ClientGone(err)
 			}

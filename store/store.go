@@ -11,6 +11,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -264,13 +265,17 @@ func uniqueViolation(err error) bool {
 }
 
 // unavailable reports errors that mean "the database cannot serve now":
-// lost or refused connections, timeouts, and SQLite's busy lock.
+// lost, cut or refused connections, timeouts, and SQLite's busy lock.
 func unavailable(err error) bool {
 	var netErr net.Error
 	var connErr *pgconn.ConnectError
 	var pgErr *pgconn.PgError
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone):
+		return true
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, pgconn.ErrConnClosed):
+		// PostgreSQL went away in the middle of a statement (a crash, an
+		// immediate shutdown): the connection is dead, the next one may work.
 		return true
 	case errors.As(err, &connErr), errors.As(err, &netErr):
 		return true

@@ -77,7 +77,7 @@ func TestHTTPServerErrorsAreJSONLogLines(t *testing.T) {
 	srv := newHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		w.WriteHeader(http.StatusOK)
-	}), slog.New(slog.NewJSONHandler(out, nil)))
+	}), slog.New(slog.NewJSONHandler(out, nil)), defaultConnLimits)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

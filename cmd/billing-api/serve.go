@@ -34,6 +34,7 @@ type serveConfig struct {
 	adminToken      string
 	drainDelay      time.Duration
 	shutdownTimeout time.Duration
+	limits          connLimits
 	demo            bool
 	// The invoice scheduler: whether this replica runs it, how long after
 	// a month ends it closes it, and the name its runs are recorded under.
@@ -84,6 +85,15 @@ func (sc *serveConfig) bind(fs *pflag.FlagSet) {
 	fs.DurationVar(&sc.shutdownTimeout, "shutdown-timeout", 30*time.Second,
 		"how long in-flight requests may take to finish on shutdown")
 	envFlag(fs, "shutdown-timeout", "BILLING_SHUTDOWN_TIMEOUT")
+	fs.DurationVar(&sc.limits.readHeader, "read-header-timeout", defaultConnLimits.readHeader,
+		"how long a client may take to send a request's headers; a slower connection is closed")
+	envFlag(fs, "read-header-timeout", "BILLING_READ_HEADER_TIMEOUT")
+	fs.DurationVar(&sc.limits.read, "read-timeout", defaultConnLimits.read,
+		"how long a client may take to send a whole request, body included; a slower connection is closed")
+	envFlag(fs, "read-timeout", "BILLING_READ_TIMEOUT")
+	fs.IntVar(&sc.limits.maxHeaderBytes, "max-header-bytes", defaultConnLimits.maxHeaderBytes,
+		"the largest request line and headers accepted; larger ones are answered 431")
+	envFlag(fs, "max-header-bytes", "BILLING_MAX_HEADER_BYTES")
 	fs.BoolVar(&sc.demo, "demo", false, "seed the demo tenant and print a fresh demo token")
 	envFlag(fs, "demo", "BILLING_DEMO")
 	fs.BoolVar(&sc.pprof, "pprof", false, "serve Go's profiles under /admin/debug/pprof/ (operator token only)")
@@ -151,6 +161,9 @@ func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
 	if sc.redisTimeout <= 0 {
 		return fmt.Errorf("--redis-timeout must be more than 0, not %s", sc.redisTimeout)
 	}
+	if err := sc.limits.validate(); err != nil {
+		return err
+	}
 	tuneGC()
 	reg := prometheus.NewRegistry()
 	replica := sc.replica()
@@ -184,7 +197,7 @@ func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
 	}
 
 	// The API server comes first, so /metrics is served until it has drained.
-	servers := []*http.Server{newHTTPServer(e, a.Log)}
+	servers := []*http.Server{newHTTPServer(e, a.Log, sc.limits)}
 	listeners := []net.Listener{}
 	closeAll := func() {
 		for _, ln := range listeners {
@@ -208,7 +221,7 @@ func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
 		metricsURL = baseURL(mln.Addr()) + "/metrics"
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", server.MetricsHandler(reg))
-		servers = append(servers, newHTTPServer(mux, a.Log))
+		servers = append(servers, newHTTPServer(mux, a.Log, sc.limits))
 	}
 	var demoSecret string
 	if sc.demo {
@@ -291,16 +304,45 @@ func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
 	return nil
 }
 
+// connLimits bound what one client connection may hold: a slow (or
+// slowloris) client is cut off, an oversized header refused, so neither can
+// tie up the server.
+type connLimits struct {
+	readHeader     time.Duration
+	read           time.Duration
+	maxHeaderBytes int
+}
+
+// defaultConnLimits: headers within 10s; a whole request (a 16 MiB usage
+// batch on a slow link included) within 60s; headers up to 64 KiB, far
+// above any token and label filter a client sends.
+var defaultConnLimits = connLimits{readHeader: 10 * time.Second, read: 60 * time.Second, maxHeaderBytes: 64 << 10}
+
+func (l connLimits) validate() error {
+	switch {
+	case l.readHeader <= 0:
+		return fmt.Errorf("--read-header-timeout must be more than 0, not %s", l.readHeader)
+	case l.read < l.readHeader:
+		return fmt.Errorf("--read-timeout (%s) must be at least --read-header-timeout (%s)", l.read, l.readHeader)
+	case l.maxHeaderBytes < 4<<10:
+		return fmt.Errorf("--max-header-bytes must be at least 4096, not %d", l.maxHeaderBytes)
+	}
+	return nil
+}
+
 // newHTTPServer is how every listener is served; net/http's own errors go to
 // the JSON log at warn level instead of plain lines on stderr.
-func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+func newHTTPServer(h http.Handler, log *slog.Logger, l connLimits) *http.Server {
 	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ReadHeaderTimeout: l.readHeader,
+		ReadTimeout:       l.read,
+		// Past the read timeout, so a body it cuts off is still answered
+		// 408; a handler then has a minute to answer.
+		WriteTimeout:   l.read + time.Minute,
+		IdleTimeout:    120 * time.Second,
+		MaxHeaderBytes: l.maxHeaderBytes,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 }
 

@@ -9,9 +9,7 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"debug/buildinfo"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -246,10 +244,10 @@ func run(ctx context.Context, c *config) (err error) {
 		proc *process
 		dst  *int64
 	}{{srv, &rep.PeakRSS.Server}, {base, &rep.PeakRSS.Baseline}} {
-		if rss, err := peakRSS(p.proc.cmd.Process.Pid); err == nil {
+		if rss, err := peakRSS(p.proc.PID()); err == nil {
 			*p.dst = rss
 		} else {
-			rep.Notes = append(rep.Notes, fmt.Sprintf("peak RSS of the %s: %v", p.proc.name, err))
+			rep.Notes = append(rep.Notes, fmt.Sprintf("peak RSS of the %s: %v", p.proc.Name, err))
 		}
 	}
 	stopAll()
@@ -359,7 +357,7 @@ func startServers(c *config, dbURL string, f Fixture) (*process, *process, error
 		srv.Stop()
 		return nil, nil, err
 	}
-	progress(fmt.Sprintf("server on %s (pid %d), baseline on %s (pid %d)", srv.URL, srv.cmd.Process.Pid, base.URL, base.cmd.Process.Pid))
+	progress(fmt.Sprintf("server on %s (pid %d), baseline on %s (pid %d)", srv.URL, srv.PID(), base.URL, base.PID()))
 	return srv, base, nil
 }
 
@@ -400,7 +398,7 @@ func startSharedServer(ctx context.Context, c *config, dbURL, adminToken string)
 		return nil, fmt.Sprintf("the server with --redis-url did not start (%v): its rows are left out", err)
 	}
 	p.adminToken = adminToken
-	progress(fmt.Sprintf("server with rate limits in Redis %s on %s (pid %d)", opt.Addr, p.URL, p.cmd.Process.Pid))
+	progress(fmt.Sprintf("server with rate limits in Redis %s on %s (pid %d)", opt.Addr, p.URL, p.PID()))
 	return p, ""
 }
 
@@ -419,28 +417,6 @@ func sharedLimitsNote(ctx context.Context, p *process) string {
 		}
 	}
 	return "server (Redis): /metrics has no billing_ratelimit_fallback_checks_total"
-}
-
-// cleanEnv is the harness's environment without the server's settings, so
-// a DATABASE_URL_FILE or BILLING_* of the caller's shell cannot change
-// what is measured.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "BILLING_") || strings.HasPrefix(kv, "DATABASE_URL") || strings.HasPrefix(kv, "LISTEN_ADDR=") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
-}
-
-func randomHex(n int) (string, error) {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(b), nil
 }
 
 // measure checks the operations and runs the rounds. In each round every
@@ -471,7 +447,7 @@ func measure(ctx context.Context, c *config, cfg loadConfig, f Fixture, srv, sha
 	}
 	bt := newTarget(base.URL, c.concurrency, nil)
 	baseCfg := cfg
-	baseCfg.CPU = func() (time.Duration, error) { return cpuTime(base.cmd.Process.Pid) }
+	baseCfg.CPU = func() (time.Duration, error) { return cpuTime(base.PID()) }
 	ops := operations
 	if shared == nil {
 		ops = slices.DeleteFunc(slices.Clone(ops), func(op operation) bool { return op.SharedLimits })
@@ -501,7 +477,7 @@ func measure(ctx context.Context, c *config, cfg loadConfig, f Fixture, srv, sha
 				progress(fmt.Sprintf("round %d/%d: %s on the server", r+1, c.rounds, op.Name))
 				p := serverProcess(op)
 				phaseCfg := cfg
-				phaseCfg.CPU = func() (time.Duration, error) { return cpuTime(p.cmd.Process.Pid) }
+				phaseCfg.CPU = func() (time.Duration, error) { return cpuTime(p.PID()) }
 				if c.profileDir != "" {
 					path := filepath.Join(c.profileDir, fmt.Sprintf("%s-%d.pprof", op.Name, r+1))
 					phaseCfg.OnMeasure = func(d time.Duration) {

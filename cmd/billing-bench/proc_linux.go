@@ -4,18 +4,10 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
-
-// configureChild makes the kernel kill the child when the harness dies, so
-// an interrupted run leaves no server behind.
-func configureChild(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-}
 
 // peakRSS is the process's resident set high-water mark (VmHWM) in bytes:
 // the most memory it has held at once since it started.

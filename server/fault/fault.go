@@ -29,6 +29,9 @@ const (
 	KindNotImplemented
 	// KindClientGone is a client that disconnected; nobody reads the answer.
 	KindClientGone
+	// KindTimeout is a client too slow to send its request within the
+	// server's read timeout; it may still read the answer.
+	KindTimeout
 )
 
 func (k Kind) String() string {
@@ -53,6 +56,8 @@ func (k Kind) String() string {
 		return "not_implemented"
 	case KindClientGone:
 		return "client_gone"
+	case KindTimeout:
+		return "timeout"
 	default:
 		return "internal"
 	}
@@ -274,4 +279,10 @@ func Key(k string) string {
 // or answered; it is logged, never counted as a server failure.
 func ClientGone(cause error) *Error {
 	return &Error{Kind: KindClientGone, Message: "client closed the request", Err: cause}
+}
+
+// Timeout reports a request whose body did not arrive within the server's
+// read timeout.
+func Timeout(cause error) *Error {
+	return &Error{Kind: KindTimeout, Message: "the request body did not arrive within the server's read timeout", Err: cause}
 }
