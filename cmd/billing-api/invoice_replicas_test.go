@@ -234,9 +234,10 @@ func TestTwoSchedulersCatchUpOnce(t *testing.T) {
 	a := launchServer(t, env, "--replica-name", "replica-a")
 	b := launchServer(t, env, "--replica-name", "replica-b")
 	closedBy := map[string]string{}
+	a.waitServing(t)
+	b.waitServing(t)
+	waitForRun(t, a, b)
 	for name, p := range map[string]serverProcess{"replica-a": a, "replica-b": b} {
-		p.waitServing(t)
-		waitForRun(t, p)
 		for _, r := range logRecords(p.logs, "invoice month closed") {
 			period := r["period"].(string)
 			if other, ok := closedBy[period]; ok {
