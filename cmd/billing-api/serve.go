@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -232,12 +233,15 @@ func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
 			return err
 		}
 	}
+	var stopOnce sync.Once
 	stopJobs := func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), sc.shutdownTimeout)
-		defer cancel()
-		if err := a.Jobs.Stop(stopCtx); err != nil {
-			a.Log.Warn("stopping the job engine", "error", err.Error())
-		}
+		stopOnce.Do(func() {
+			stopCtx, cancel := context.WithTimeout(context.Background(), sc.shutdownTimeout)
+			defer cancel()
+			if err := a.Jobs.Stop(stopCtx); err != nil {
+				a.Log.Warn("stopping the job engine", "error", err.Error())
+			}
+		})
 	}
 	defer stopJobs()
 
@@ -275,6 +279,7 @@ func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
 			return err
 		}
 	}
+	stopJobs()
 	a.Log.Info("stopped")
 	return nil
 }
