@@ -322,9 +322,10 @@ func TestOperatorInvoiceOperationsRefuseBadInput(t *testing.T) {
 	}
 }
 
-// The scheduler catches up after downtime: every month due since the
-// oldest tenant's first is closed once, by the replica holding its lease;
-// a month another replica holds is left to it until its lease runs out.
+// Closing catches up after downtime: every month due since the oldest
+// tenant's first is closed once, including one whose close another
+// replica started and never finished (it stopped): the run keeps who
+// started it and when.
 func TestRunDueClosesEveryMissedMonthOnce(t *testing.T) {
 	t.Parallel()
 	clk := clock.NewManual(time.Date(2026, 6, 10, 9, 30, 0, 0, time.UTC))
@@ -336,11 +337,11 @@ func TestRunDueClosesEveryMissedMonthOnce(t *testing.T) {
 	v.billedTenant("beta", "TEAM", "tok_decline_0001", "tok_visa_1881")
 	clk.Advance(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC).Sub(clk.Now()))
 
-	// Another replica is closing September right now.
+	// Another replica started closing September, then stopped.
 	sep := period.New(2026, time.September)
-	runs := store.NewInvoices(v.db)
-	if ok, err := runs.ClaimRun(ctx, sep, "replica-b", clk.Now(), clk.Now().Add(invoice.RunLease)); err != nil || !ok {
-		t.Fatalf("claiming September for replica-b: %v %v", ok, err)
+	startedB := clk.Now().Add(-time.Hour)
+	if err := store.NewInvoices(v.db).StartRun(ctx, sep, "replica-b", startedB); err != nil {
+		t.Fatal(err)
 	}
 	months := func(ms []period.Month, err error) string {
 		t.Helper()
@@ -353,7 +354,7 @@ func TestRunDueClosesEveryMissedMonthOnce(t *testing.T) {
 		}
 		return strings.Join(out, " ")
 	}
-	if got := months(v.app.Invoices.RunDue(ctx)); got != "2026-06 2026-07 2026-08 2026-10" {
+	if got := months(v.app.Invoices.RunDue(ctx)); got != "2026-06 2026-07 2026-08 2026-09 2026-10" {
 		t.Fatalf("first run finished %q", got)
 	}
 	if got := months(v.app.Invoices.RunDue(ctx)); got != "" {
@@ -369,7 +370,7 @@ func TestRunDueClosesEveryMissedMonthOnce(t *testing.T) {
 		return len(invs)
 	}
 	want := map[string][2]int{ // acme, beta invoices per month
-		"2026-05": {0, 0}, "2026-06": {1, 0}, "2026-07": {1, 0}, "2026-08": {1, 1}, "2026-09": {0, 0}, "2026-10": {1, 1}, "2026-11": {0, 0},
+		"2026-05": {0, 0}, "2026-06": {1, 0}, "2026-07": {1, 0}, "2026-08": {1, 1}, "2026-09": {1, 1}, "2026-10": {1, 1}, "2026-11": {0, 0},
 	}
 	for period, n := range want {
 		if a, b := count("acme", period), count("beta", period); a != n[0] || b != n[1] {
@@ -380,13 +381,14 @@ func TestRunDueClosesEveryMissedMonthOnce(t *testing.T) {
 		t.Errorf("a FREE tenant got %d invoices", got)
 	}
 
-	// replica-b stopped: once its lease has run out, September is taken over.
-	clk.Advance(invoice.RunLease + time.Second)
-	if got := months(v.app.Invoices.RunDue(ctx)); got != "2026-09" {
-		t.Fatalf("after the lease ran out: %q", got)
+	runs, err := v.app.Invoices.Runs(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if a, b := count("acme", "2026-09"), count("beta", "2026-09"); a != 1 || b != 1 {
-		t.Fatalf("September: acme %d, beta %d", a, b)
+	for _, r := range runs {
+		if r.Period == sep && (r.Owner != "replica-b" || !r.StartedAt.Equal(startedB) || r.FinishedAt == nil || r.Issued != 2) {
+			t.Errorf("September's run: %+v", r)
+		}
 	}
 
 	// November is due once it has ended and the grace period has passed.
@@ -433,7 +435,7 @@ func TestRunDueClosesEveryMissedMonthOnce(t *testing.T) {
 		t.Fatalf("runs: %d %s", res.Status, res.Body)
 	}
 	for _, r := range list.Runs {
-		if r.FinishedAt == nil || r.Owner != "replica-a" {
+		if r.FinishedAt == nil || (r.Owner != "replica-a") != (r.Period == "2026-09") {
 			t.Errorf("run %+v", r)
 		}
 	}

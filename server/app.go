@@ -14,6 +14,7 @@ import (
 	"billing-api/server/clock"
 	"billing-api/server/fault"
 	"billing-api/server/invoice"
+	"billing-api/server/jobs"
 	"billing-api/server/payment"
 	"billing-api/server/period"
 	"billing-api/server/plan"
@@ -101,6 +102,9 @@ type App struct {
 	// Invoices closes billing periods and collects invoices.
 	Invoices *invoice.Service
 	Quotas   *quota.Service
+	// Jobs is the background job engine (River): it queues work here and,
+	// once started (serve), works it.
+	Jobs *jobs.Queue
 	// A new domain adds its service here and its wiring to domains.
 
 	// sharedLimits are the rate-limit buckets in Redis; nil without
@@ -113,7 +117,7 @@ type App struct {
 
 // domains are wired in this order; each may use the services of the ones
 // before it. A domain's wiring lives in its own handlers file.
-var domains = []func(*App) error{wireTenancy, wirePlans, wireQuotas, wireMetering, wirePayments, wireSubscriptions, wireTransitions, wireInvoices}
+var domains = []func(*App) error{wireTenancy, wirePlans, wireQuotas, wireMetering, wirePayments, wireSubscriptions, wireTransitions, wireInvoices, wireJobs}
 
 // Open connects to the store, migrates it to the newest schema and wires
 // every domain.
@@ -175,6 +179,18 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		}
 	}
 	return a, nil
+}
+
+// wireJobs connects the job engine; the service's changes queue their
+// background work through it.
+func wireJobs(a *App) error {
+	q, err := jobs.New(jobs.Config{DB: a.DB, Invoices: a.Invoices, Log: a.Log, ID: a.cfg.ReplicaName})
+	if err != nil {
+		return err
+	}
+	a.Jobs = q
+	a.Invoices.SetLater(q)
+	return nil
 }
 
 // Close releases the store and the connections to Redis.

@@ -57,7 +57,7 @@ func invoiceDetailToAdmin(d invoice.Detail, now time.Time) admin.InvoiceDetail {
 
 func invoiceRunToAdmin(r invoice.Run) admin.InvoiceRun {
 	return admin.InvoiceRun{
-		Period: r.Period.String(), Owner: r.Owner, StartedAt: r.StartedAt, LeaseUntil: r.LeaseUntil,
+		Period: r.Period.String(), Owner: r.Owner, StartedAt: r.StartedAt,
 		FinishedAt: r.FinishedAt, Issued: int32(r.Issued), Failed: int32(r.Failed),
 	}
 }

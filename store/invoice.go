@@ -317,27 +317,35 @@ func (r *Invoices) EndRound(ctx context.Context, tenantID, id uuid.UUID, round i
 	return err
 }
 
-func (r *Invoices) ClaimRun(ctx context.Context, m period.Month, owner string, now, leaseUntil time.Time) (bool, error) {
-	res, err := r.db.exec(ctx, `INSERT INTO invoice_runs (period_start, owner, lease_until, started_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (period_start) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until, started_at = excluded.started_at
-		WHERE invoice_runs.finished_at IS NULL AND (invoice_runs.lease_until <= $4 OR invoice_runs.owner = $2)`,
-		m.Start(), owner, leaseUntil.UTC(), now.UTC())
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return n == 1, classify(err)
+func (r *Invoices) StartRun(ctx context.Context, m period.Month, owner string, at time.Time) error {
+	_, err := r.db.exec(ctx, `INSERT INTO invoice_runs (period_start, owner, started_at) VALUES ($1, $2, $3)
+		ON CONFLICT (period_start) DO NOTHING`, m.Start(), owner, at.UTC())
+	return err
 }
 
-func (r *Invoices) FinishRun(ctx context.Context, m period.Month, owner string, at time.Time, issued, failed int, done bool) error {
-	if !done {
-		_, err := r.db.exec(ctx, "UPDATE invoice_runs SET lease_until = $1, issued = issued + $2, failed = $3 WHERE period_start = $4 AND owner = $5",
-			at.UTC(), issued, failed, m.Start(), owner)
-		return err
+func (r *Invoices) FinishRun(ctx context.Context, m period.Month, at time.Time, issued, failed int, done bool) error {
+	var finished any
+	if done {
+		finished = at.UTC()
 	}
-	_, err := r.db.exec(ctx, "UPDATE invoice_runs SET finished_at = $1, issued = issued + $2, failed = $3 WHERE period_start = $4 AND owner = $5",
-		at.UTC(), issued, failed, m.Start(), owner)
+	_, err := r.db.exec(ctx, "UPDATE invoice_runs SET finished_at = $1, issued = $2, failed = $3 WHERE period_start = $4 AND finished_at IS NULL",
+		finished, issued, failed, m.Start())
 	return err
+}
+
+func (r *Invoices) IssuedFor(ctx context.Context, m period.Month) (int, error) {
+	rows, err := r.db.query(ctx, "SELECT COUNT(*) FROM invoices WHERE period_start = $1", m.Start())
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	var n int
+	if rows.Next() {
+		if err := rows.Scan(&n); err != nil {
+			return 0, classify(err)
+		}
+	}
+	return n, classify(rows.Err())
 }
 
 func (r *Invoices) Collecting(ctx context.Context) ([]invoice.Invoice, error) {
@@ -366,7 +374,7 @@ func (r *Invoices) Runs(ctx context.Context, limit int) ([]invoice.Run, error) {
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := r.db.query(ctx, "SELECT period_start, owner, lease_until, started_at, finished_at, issued, failed FROM invoice_runs "+
+	rows, err := r.db.query(ctx, "SELECT period_start, owner, started_at, finished_at, issued, failed FROM invoice_runs "+
 		"ORDER BY period_start DESC LIMIT $1", limit)
 	if err != nil {
 		return nil, err
@@ -377,10 +385,10 @@ func (r *Invoices) Runs(ctx context.Context, limit int) ([]invoice.Run, error) {
 		var run invoice.Run
 		var finished sql.NullTime
 		var start time.Time
-		if err := rows.Scan(&start, &run.Owner, &run.LeaseUntil, &run.StartedAt, &finished, &run.Issued, &run.Failed); err != nil {
+		if err := rows.Scan(&start, &run.Owner, &run.StartedAt, &finished, &run.Issued, &run.Failed); err != nil {
 			return nil, classify(err)
 		}
-		run.Period, run.LeaseUntil, run.StartedAt = period.Of(start), run.LeaseUntil.UTC(), run.StartedAt.UTC()
+		run.Period, run.StartedAt = period.Of(start), run.StartedAt.UTC()
 		if finished.Valid {
 			t := finished.Time.UTC()
 			run.FinishedAt = &t

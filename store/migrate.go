@@ -19,9 +19,13 @@ const migrationLockID = 7_140_318_665
 // order, every migration of store/migrations the database has not applied.
 // It is safe to run from several replicas at once: PostgreSQL takes an
 // advisory lock, SQLite an immediate (writer) transaction. Each run commits
-// as one transaction, so a failure leaves the schema where it was.
+// as one transaction, so a failure leaves the schema where it was. Then it
+// applies River's migrations (see migrateRiver).
 func (db *DB) Migrate(ctx context.Context) error {
-	return db.migrate(ctx, "")
+	if err := db.migrate(ctx, ""); err != nil {
+		return err
+	}
+	return db.migrateRiver(ctx)
 }
 
 // migrate applies the migrations up to and including upTo ("" = all).

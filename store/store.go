@@ -353,3 +353,15 @@ func (l gormLogger) Trace(ctx context.Context, begin time.Time, fc func() (strin
 		l.log.WarnContext(ctx, "slow query", "elapsed_ms", elapsed.Milliseconds(), "rows", rows, "sql", sqlText)
 	}
 }
+
+// SQLTx returns the database/sql transaction the context carries (see
+// WithTx), for libraries that write in it: the job engine stores a job in
+// the transaction of the change that calls for it.
+func SQLTx(ctx context.Context) (*sql.Tx, bool) {
+	tx, ok := ctx.Value(txKey{}).(*gorm.DB)
+	if !ok {
+		return nil, false
+	}
+	sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx)
+	return sqlTx, ok
+}

@@ -43,6 +43,7 @@ Every flag can also be set by the environment variable shown in its help.`,
 		newUsageCommand(g),
 		newTransitionCommand(g),
 		newInvoicesCommand(g),
+		newJobsCommand(g),
 	)
 	return root
 }

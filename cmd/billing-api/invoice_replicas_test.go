@@ -9,14 +9,17 @@ import (
 	"log/slog"
 	"net/http"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"billing-api/server"
 	"billing-api/server/invoice"
 	"billing-api/server/period"
 	"billing-api/store"
+	"billing-api/store/storetest"
 )
 
 // replicaTenants are billed tenants paying in each way collection knows
@@ -234,9 +237,10 @@ func TestTwoSchedulersCatchUpOnce(t *testing.T) {
 	a := launchServer(t, env, "--replica-name", "replica-a")
 	b := launchServer(t, env, "--replica-name", "replica-b")
 	closedBy := map[string]string{}
+	a.waitServing(t)
+	b.waitServing(t)
+	waitForRun(t, a, b)
 	for name, p := range map[string]serverProcess{"replica-a": a, "replica-b": b} {
-		p.waitServing(t)
-		waitForRun(t, p)
 		for _, r := range logRecords(p.logs, "invoice month closed") {
 			period := r["period"].(string)
 			if other, ok := closedBy[period]; ok {
@@ -252,4 +256,85 @@ func TestTwoSchedulersCatchUpOnce(t *testing.T) {
 		checkOneInvoiceEach(t, cfg, m, tenants)
 	}
 	t.Logf("months closed by: %v", closedBy)
+}
+
+// A replica killed (SIGKILL) in the middle of closing a month: another
+// replica on the same PostgreSQL finishes the month within 2 minutes, with
+// one invoice per billed tenant and one successful charge per invoice. The
+// killed replica works one job at a time, so the kill lands between jobs or
+// inside one (a job left running, which the survivor's leader rescues).
+func TestAMonthAReplicaWasKilledClosingIsFinishedByAnother(t *testing.T) {
+	if storetest.Dialect() != store.Postgres {
+		t.Skip("two server processes on one PostgreSQL: the PostgreSQL pass runs it")
+	}
+	t.Parallel()
+	env, cfg := storeEnvAndConfig(t)
+	month := lastMonth()
+	var tenants []billedTenant
+	for i := range 40 {
+		bt := billedTenant{name: fmt.Sprintf("kill-%02d", i), plan: []string{"INDIVIDUAL", "TEAM"}[i%2], tokens: []string{"tok_visa_4242"}}
+		if i%4 == 3 {
+			bt.tokens = []string{"tok_decline_0001", "tok_visa_1881"}
+		}
+		tenants = append(tenants, bt)
+	}
+	seedTenants(t, cfg, month.Start().AddDate(0, -1, 3), tenants...)
+	ctx := context.Background()
+	watch, err := server.Open(ctx, server.Config{Store: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Close()
+	issued := func() int {
+		t.Helper()
+		invs, err := watch.Invoices.Find(ctx, "", invoice.Filter{Period: &month})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(invs)
+	}
+
+	a := launchServer(t, env, "--replica-name", "replica-a", "--job-workers", "1")
+	a.waitServing(t)
+	deadline := time.Now().Add(time.Minute)
+	for n := issued(); n == 0; n = issued() {
+		if time.Now().After(deadline) {
+			t.Fatalf("replica-a issued nothing in a minute:\n%s", a.logs.all())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := a.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = a.cmd.Wait()
+	killed := time.Now()
+	atKill := issued()
+	if atKill == len(tenants) {
+		t.Fatalf("replica-a closed every tenant before the kill: nothing was left to finish")
+	}
+	t.Logf("killed replica-a with %d of %d invoices issued", atKill, len(tenants))
+
+	b := launchServer(t, env, "--replica-name", "replica-b")
+	b.waitServing(t)
+	for {
+		runs, err := watch.Invoices.Runs(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		finished := slices.ContainsFunc(runs, func(r invoice.Run) bool { return r.Period == month && r.FinishedAt != nil })
+		collecting, err := watch.Invoices.Collecting(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if finished && len(collecting) == 0 {
+			break
+		}
+		if time.Since(killed) > 2*time.Minute {
+			t.Fatalf("2 minutes after the kill: month finished %v, %d invoices still collecting, %d issued\n%s",
+				finished, len(collecting), issued(), b.logs.all())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("replica-b finished the month %s after the kill", time.Since(killed).Round(time.Second))
+	checkOneInvoiceEach(t, cfg, month, tenants)
 }

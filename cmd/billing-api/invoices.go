@@ -328,7 +328,7 @@ func newInvoicesRunsCommand(g *globalConfig) *cobra.Command {
 	var limit int
 	cmd := &cobra.Command{
 		Use:   "runs",
-		Short: "List the scheduler's runs, newest month first",
+		Short: "List the months closed in the background, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if limit < 1 {
@@ -340,14 +340,14 @@ func newInvoicesRunsCommand(g *globalConfig) *cobra.Command {
 					return err
 				}
 				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(w, "PERIOD\tOWNER\tSTARTED\tLEASE UNTIL\tFINISHED\tISSUED\tFAILED")
+				fmt.Fprintln(w, "PERIOD\tSTARTED BY\tSTARTED\tFINISHED\tISSUED\tFAILED")
 				for _, r := range runs {
 					finished := "-"
 					if r.FinishedAt != nil {
 						finished = r.FinishedAt.Format(time.RFC3339)
 					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%d\n", r.Period, r.Owner,
-						r.StartedAt.Format(time.RFC3339), r.LeaseUntil.Format(time.RFC3339), finished, r.Issued, r.Failed)
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%d\n", r.Period, r.Owner,
+						r.StartedAt.Format(time.RFC3339), finished, r.Issued, r.Failed)
 				}
 				return w.Flush()
 			})

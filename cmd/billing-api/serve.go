@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +21,7 @@ import (
 	"billing-api/server/clock"
 	"billing-api/server/invoice"
 	"billing-api/server/ratelimit"
+	"billing-api/server/jobs"
 )
 
 type serveConfig struct {
@@ -36,8 +38,11 @@ type serveConfig struct {
 	shutdownTimeout time.Duration
 	limits          connLimits
 	demo            bool
-	// The invoice scheduler: whether this replica runs it, how long after
-	// a month ends it closes it, and the name its runs are recorded under.
+	// Background jobs: how many this replica works at once (0: none),
+	// whether it schedules the closing of due months (when it is River's
+	// elected leader), how long after a month ends that is, and the name
+	// this replica's work is recorded under.
+	jobWorkers       int
 	invoiceScheduler bool
 	invoiceGrace     time.Duration
 	replicaName      string
@@ -54,10 +59,11 @@ func newServeCommand(g *globalConfig) *cobra.Command {
   /docs/                   Swagger UI; /openapi.yaml and /openapi.json
   /healthz, /readyz        liveness (process up) and readiness (database reachable)
   /metrics                 Prometheus metrics (on --metrics-listen when set)
-Unless --invoice-scheduler=false, it also closes billing months: at start-up
-every month that ended more than --invoice-grace ago and is not closed yet (so
-months missed while no server ran are caught up), then each month as it becomes
-due. Replicas share the work through leases in the database.
+It also works the background jobs (--job-workers at a time) that every replica
+shares through the database: closing billing months and collecting invoices.
+Unless --invoice-scheduler=false, the replica elected leader queues, at start-up
+and every minute, every month that ended more than --invoice-grace ago and is not
+closed yet (so months missed while no server ran are caught up).
 On SIGTERM or SIGINT /readyz starts failing while everything else is still
 served for --shutdown-drain-delay, so load balancers stop sending requests;
 then the server stops accepting connections and lets in-flight requests finish
@@ -111,14 +117,17 @@ func (sc *serveConfig) bind(fs *pflag.FlagSet) {
 	fs.DurationVar(&sc.redisTimeout, "redis-timeout", ratelimit.DefaultTimeout,
 		"how long a rate-limit check waits for Redis before this replica uses its own buckets")
 	envFlag(fs, "redis-timeout", "BILLING_REDIS_TIMEOUT")
+	fs.IntVar(&sc.jobWorkers, "job-workers", jobs.DefaultWorkers,
+		"background jobs (closing months, collecting invoices) this replica works at once; 0 works none")
+	envFlag(fs, "job-workers", "BILLING_JOB_WORKERS")
 	fs.BoolVar(&sc.invoiceScheduler, "invoice-scheduler", true,
-		"close each billing month (issue and collect its invoices) once it is due; false leaves it to other replicas or the operator")
+		"queue the close of each billing month once it is due (done by the replica elected leader); false leaves it to other replicas or the operator")
 	envFlag(fs, "invoice-scheduler", "BILLING_INVOICE_SCHEDULER")
 	fs.DurationVar(&sc.invoiceGrace, "invoice-grace", invoice.DefaultGrace,
 		"how long after a month ends the scheduler closes it, so usage reported late is still billed in its month")
 	envFlag(fs, "invoice-grace", "BILLING_INVOICE_GRACE")
 	fs.StringVar(&sc.replicaName, "replica-name", "",
-		"this process's name in the scheduler's records of who closed a month; default <hostname>-<pid>")
+		"this process's name in the job engine's records and the invoice runs; default <hostname>-<pid>")
 	envFlag(fs, "replica-name", "BILLING_REPLICA_NAME")
 }
 
@@ -163,6 +172,9 @@ func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
 	}
 	if err := sc.limits.validate(); err != nil {
 		return err
+	}
+	if sc.jobWorkers < 0 {
+		return fmt.Errorf("--job-workers must be 0 or more, not %d", sc.jobWorkers)
 	}
 	tuneGC()
 	reg := prometheus.NewRegistry()
@@ -236,7 +248,7 @@ func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
 		}
 	}
 	a.Log.Info("serving", "url", base, "metrics_url", metricsURL, "store", string(a.DB.Dialect()), "operator_api", sc.adminToken != "",
-		"replica", replica, "invoice_scheduler", sc.invoiceScheduler)
+		"replica", replica, "job_workers", sc.jobWorkers, "invoice_scheduler", sc.invoiceScheduler && sc.jobWorkers > 0)
 	fmt.Fprintf(stdout, "billing-api serving on %s (%s store)\n", base, a.DB.Dialect())
 	fmt.Fprintf(stdout, "  Swagger UI:  %s/docs/\n", base)
 	fmt.Fprintf(stdout, "  OpenAPI:     %s/openapi.yaml\n", base)
@@ -247,22 +259,25 @@ func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
 		fmt.Fprintf(stdout, "  try:         curl -H 'Authorization: APIToken %s' %s/api/web/namespaces/system/quota/limits\n", demoSecret, base)
 	}
 
-	// The scheduler stops when shutdown begins, and is waited for before
-	// the store closes.
-	schedCtx, stopScheduler := context.WithCancel(ctx)
-	schedDone := make(chan struct{})
-	defer func() {
-		stopScheduler()
-		<-schedDone
-	}()
-	if sc.invoiceScheduler {
-		go func() {
-			defer close(schedDone)
-			newInvoiceScheduler(a).run(schedCtx)
-		}()
-	} else {
-		close(schedDone)
+	// The job engine stops when shutdown begins (its running jobs get the
+	// shutdown timeout to finish), before the store closes.
+	if sc.jobWorkers > 0 {
+		if err := a.Jobs.Start(context.WithoutCancel(ctx), jobs.WorkOptions{Workers: sc.jobWorkers, Schedule: sc.invoiceScheduler}); err != nil {
+			closeAll()
+			return err
+		}
 	}
+	var stopOnce sync.Once
+	stopJobs := func() {
+		stopOnce.Do(func() {
+			stopCtx, cancel := context.WithTimeout(context.Background(), sc.shutdownTimeout)
+			defer cancel()
+			if err := a.Jobs.Stop(stopCtx); err != nil {
+				a.Log.Warn("stopping the job engine", "error", err.Error())
+			}
+		})
+	}
+	defer stopJobs()
 
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {
@@ -298,8 +313,7 @@ func serve(ctx context.Context, g *globalConfig, sc *serveConfig) error {
 			return err
 		}
 	}
-	stopScheduler()
-	<-schedDone
+	stopJobs()
 	a.Log.Info("stopped")
 	return nil
 }

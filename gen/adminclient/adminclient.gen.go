@@ -389,18 +389,16 @@ type InvoicePeriodClosed struct {
 
 // InvoiceRun defines model for InvoiceRun.
 type InvoiceRun struct {
+	// Failed Tenants whose close failed and waits for a retry (0 once finished).
 	Failed int32 `json:"failed"`
 
 	// FinishedAt When every tenant was closed; absent while it is not.
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 
-	// Issued Invoices issued by the run.
+	// Issued Invoices of the month, of every tenant.
 	Issued int32 `json:"issued"`
 
-	// LeaseUntil Until when no other replica takes the month over.
-	LeaseUntil time.Time `json:"lease_until"`
-
-	// Owner The replica that claimed the month (`--replica-name`).
+	// Owner The replica that started closing the month (`--replica-name`).
 	Owner string `json:"owner"`
 
 	// Period A calendar month (UTC) as `YYYY-MM`.
@@ -993,12 +991,14 @@ type ClientInterface interface {
 	// Corresponds with POST /admin/v1/gauges (the `RecordGauges` operationId).
 	RecordGauges(ctx context.Context, body RecordGaugesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ListInvoiceRuns List the scheduler's runs
+	// ListInvoiceRuns List the months closed in the background
 	//
-	// The months the invoice scheduler has taken up, newest first: which replica holds (or
-	// held) each, until when its claim lasts, and how many invoices it issued. A month
-	// without `finished_at` whose claim has run out is taken over by the next replica that
-	// runs; `next_due` is when the next month becomes due for closing.
+	// The months whose close the job engine has started, newest first: which replica
+	// started each and when, when every tenant was closed (`finished_at`, absent while
+	// some tenant is still open), how many invoices the month has and how many tenants'
+	// closes failed and wait for a retry. Which replica closes which tenant is the job
+	// engine's business (`billing-api jobs list`); `next_due` is when the next month
+	// becomes due for closing.
 	//
 	// Corresponds with GET /admin/v1/invoice_runs (the `ListInvoiceRuns` operationId).
 	ListInvoiceRuns(ctx context.Context, params *ListInvoiceRunsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1400,12 +1400,14 @@ func (c *Client) RecordGauges(ctx context.Context, body RecordGaugesJSONRequestB
 	return c.Client.Do(req)
 }
 
-// ListInvoiceRuns List the scheduler's runs
+// ListInvoiceRuns List the months closed in the background
 //
-// The months the invoice scheduler has taken up, newest first: which replica holds (or
-// held) each, until when its claim lasts, and how many invoices it issued. A month
-// without `finished_at` whose claim has run out is taken over by the next replica that
-// runs; `next_due` is when the next month becomes due for closing.
+// The months whose close the job engine has started, newest first: which replica
+// started each and when, when every tenant was closed (`finished_at`, absent while
+// some tenant is still open), how many invoices the month has and how many tenants'
+// closes failed and wait for a retry. Which replica closes which tenant is the job
+// engine's business (`billing-api jobs list`); `next_due` is when the next month
+// becomes due for closing.
 //
 // Corresponds with GET /admin/v1/invoice_runs (the `ListInvoiceRuns` operationId).
 func (c *Client) ListInvoiceRuns(ctx context.Context, params *ListInvoiceRunsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3407,12 +3409,14 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /admin/v1/gauges (the `RecordGauges` operationId).
 	RecordGaugesWithResponse(ctx context.Context, body RecordGaugesJSONRequestBody, reqEditors ...RequestEditorFn) (*RecordGaugesResponse, error)
 
-	// ListInvoiceRunsWithResponse List the scheduler's runs
+	// ListInvoiceRunsWithResponse List the months closed in the background
 	//
-	// The months the invoice scheduler has taken up, newest first: which replica holds (or
-	// held) each, until when its claim lasts, and how many invoices it issued. A month
-	// without `finished_at` whose claim has run out is taken over by the next replica that
-	// runs; `next_due` is when the next month becomes due for closing.
+	// The months whose close the job engine has started, newest first: which replica
+	// started each and when, when every tenant was closed (`finished_at`, absent while
+	// some tenant is still open), how many invoices the month has and how many tenants'
+	// closes failed and wait for a retry. Which replica closes which tenant is the job
+	// engine's business (`billing-api jobs list`); `next_due` is when the next month
+	// becomes due for closing.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6087,12 +6091,14 @@ func (c *ClientWithResponses) RecordGaugesWithResponse(ctx context.Context, body
 	return ParseRecordGaugesResponse(rsp)
 }
 
-// ListInvoiceRunsWithResponse List the scheduler's runs
+// ListInvoiceRunsWithResponse List the months closed in the background
 //
-// The months the invoice scheduler has taken up, newest first: which replica holds (or
-// held) each, until when its claim lasts, and how many invoices it issued. A month
-// without `finished_at` whose claim has run out is taken over by the next replica that
-// runs; `next_due` is when the next month becomes due for closing.
+// The months whose close the job engine has started, newest first: which replica
+// started each and when, when every tenant was closed (`finished_at`, absent while
+// some tenant is still open), how many invoices the month has and how many tenants'
+// closes failed and wait for a retry. Which replica closes which tenant is the job
+// engine's business (`billing-api jobs list`); `next_due` is when the next month
+// becomes due for closing.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -105,9 +105,29 @@ func (s *Service) tenantsOf(ctx context.Context, m period.Month, tenantName stri
 	return out, nil
 }
 
-// closeTenant issues the tenant's invoice for month m (once: the tenant is
-// locked, and a unique index backs the check), then collects it.
+// closeTenant issues the tenant's invoice for month m and collects it here
+// and now (the operator's close, RunDue).
 func (s *Service) closeTenant(ctx context.Context, t tenancy.Tenant, m period.Month) TenantClose {
+	res, inv := s.issueFor(ctx, t, m)
+	if res.Outcome == ClosedFailed || res.Outcome == ClosedNothingToBill {
+		return res
+	}
+	if inv.Collecting {
+		collected, err := s.collect(ctx, inv)
+		if err != nil {
+			res.Err = fmt.Errorf("collecting %s: %w", inv.Number, err)
+		}
+		inv = collected
+	}
+	res.Invoice = &inv
+	return res
+}
+
+// issueFor issues the tenant's invoice for month m, once: the tenant is
+// locked, and a unique index backs the check. An invoice to collect has its
+// collection queued in the same transaction (when a job engine is
+// connected), so it is collected even if this process stops right after.
+func (s *Service) issueFor(ctx context.Context, t tenancy.Tenant, m period.Month) (TenantClose, Invoice) {
 	res := TenantClose{Tenant: t.Name}
 	var inv Invoice
 	err := s.store.WithTx(ctx, func(ctx context.Context) error {
@@ -137,6 +157,11 @@ func (s *Service) closeTenant(ctx context.Context, t tenancy.Tenant, m period.Mo
 				return err
 			}
 			res.Outcome = ClosedIssued
+			if inv.Collecting && s.later != nil {
+				if err := s.later.Collect(ctx, inv); err != nil {
+					return err
+				}
+			}
 		}
 		return s.closings.Close(ctx, t.ID, m, s.now())
 	})
@@ -149,21 +174,13 @@ func (s *Service) closeTenant(ctx context.Context, t tenancy.Tenant, m period.Mo
 	}
 	if err != nil {
 		res.Outcome, res.Err = ClosedFailed, err
-		return res
+		return res, inv
 	}
 	s.Invalidate(t.ID)
-	if res.Outcome == ClosedNothingToBill {
-		return res
+	if res.Outcome != ClosedNothingToBill {
+		res.Invoice = &inv
 	}
-	if inv.Collecting {
-		collected, err := s.collect(ctx, inv)
-		if err != nil {
-			res.Err = fmt.Errorf("collecting %s: %w", inv.Number, err)
-		}
-		inv = collected
-	}
-	res.Invoice = &inv
-	return res
+	return res, inv
 }
 
 // issue stores the draft as the tenant's next invoice. One with nothing to
@@ -228,19 +245,98 @@ func (s *Service) Due(ctx context.Context) ([]period.Month, error) {
 	return out, nil
 }
 
-// RunLease is how long a replica holds a period it is closing before
-// another may take it over (it stopped, say).
-const RunLease = 15 * time.Minute
+// Closing a month in the background (server/jobs runs these steps as jobs;
+// RunDue runs them in this process): OpenMonth records the start and names
+// the tenants still to close, CloseTenant closes one (its collection
+// queued), FinishMonth records the month finished once every tenant is.
+// Each step is idempotent: the database's unique indexes (one invoice per
+// tenant and month, one successful payment per invoice) decide, never the
+// order or number of times a step runs.
 
-// RunDue closes every due month (see Due), oldest first, each by one
-// replica at a time: a replica claims a month in the database (renewing the
-// claim before each tenant, so a long close is not taken over), closes it
-// for every tenant, and records it done. A month where some tenant failed
-// is recorded with its failures and released unfinished, so the next run
-// retries it (the tenants already closed are skipped, their invoices
-// standing); later months are closed all the same. Then it resumes every
-// collection left unfinished (a provider error, a stopped process). It
-// returns the months it finished, and an error naming every failure.
+// OpenMonth records that closing month m started (once) and returns the
+// tenants whose month is not closed yet.
+func (s *Service) OpenMonth(ctx context.Context, m period.Month) ([]tenancy.Tenant, error) {
+	if err := s.store.StartRun(ctx, m, s.owner, s.now()); err != nil {
+		return nil, err
+	}
+	return s.openTenants(ctx, m)
+}
+
+// openTenants returns the tenants that existed before month m ended and
+// whose month is not closed.
+func (s *Service) openTenants(ctx context.Context, m period.Month) ([]tenancy.Tenant, error) {
+	tenants, err := s.tenantsOf(ctx, m, "")
+	if err != nil {
+		return nil, err
+	}
+	var open []tenancy.Tenant
+	for _, t := range tenants {
+		closed, err := s.closings.Closed(ctx, t.ID, m)
+		if err != nil {
+			return nil, err
+		}
+		if !closed {
+			open = append(open, t)
+		}
+	}
+	return open, nil
+}
+
+// CloseTenant closes month m for the tenant named tenantName, its
+// collection queued rather than run here; closing it again changes nothing.
+// A tenant that no longer exists is fault.KindNotFound.
+func (s *Service) CloseTenant(ctx context.Context, tenantName string, m period.Month) (TenantClose, error) {
+	t, err := s.tenants.Tenant(ctx, tenantName)
+	if err != nil {
+		return TenantClose{Tenant: tenantName, Outcome: ClosedFailed, Err: err}, err
+	}
+	res, _ := s.issueFor(ctx, t, m)
+	return res, res.Err
+}
+
+// FinishMonth records the month finished when every tenant's month is
+// closed, and otherwise its counts so far (failed: the tenants whose close
+// failed and waits for a retry); it reports whether the month is finished.
+func (s *Service) FinishMonth(ctx context.Context, m period.Month, failed int) (bool, error) {
+	open, err := s.openTenants(ctx, m)
+	if err != nil {
+		return false, err
+	}
+	issued, err := s.store.IssuedFor(ctx, m)
+	if err != nil {
+		return false, err
+	}
+	done := len(open) == 0
+	if done {
+		failed = 0
+	}
+	return done, s.store.FinishRun(ctx, m, s.now(), issued, failed, done)
+}
+
+// CollectRound runs (or resumes) round round of the tenant's invoice
+// number; nothing when the invoice has moved past it (paid, cancelled,
+// another round). A provider error is returned, for the caller to retry.
+func (s *Service) CollectRound(ctx context.Context, tenantID uuid.UUID, number string, round int) (Invoice, error) {
+	inv, err := s.store.InvoiceByNumber(ctx, tenantID, number)
+	if err != nil {
+		return Invoice{}, err
+	}
+	if !inv.Collecting || inv.Round != round {
+		return inv, nil
+	}
+	return s.collect(ctx, inv)
+}
+
+// Collecting returns the invoices, of every tenant, whose collection round
+// is unfinished (a sweep queues each again).
+func (s *Service) Collecting(ctx context.Context) ([]Invoice, error) {
+	return s.store.Collecting(ctx)
+}
+
+// RunDue closes every due month (see Due) in this process, oldest first,
+// with the steps above, each tenant's collection run at once; then it
+// resumes every collection left unfinished. It returns the months it
+// finished and an error naming every failure.
 func (s *Service) RunDue(ctx context.Context) ([]period.Month, error) {
 	due, err := s.Due(ctx)
 	if err != nil {
@@ -249,64 +345,36 @@ func (s *Service) RunDue(ctx context.Context) ([]period.Month, error) {
 	var finished []period.Month
 	var errs []error
 	for _, m := range due {
-		done, err := s.runMonth(ctx, m)
+		open, err := s.OpenMonth(ctx, m)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		failed := 0
+		for _, t := range open {
+			r := s.closeTenant(ctx, t, m)
+			if r.Err != nil {
+				errs = append(errs, fmt.Errorf("closing %s for tenant %s: %w", m, r.Tenant, r.Err))
+			}
+			if r.Outcome == ClosedFailed {
+				failed++
+			}
+			if ctx.Err() != nil {
+				return finished, ctx.Err()
+			}
+		}
+		done, err := s.FinishMonth(ctx, m, failed)
 		if err != nil {
 			errs = append(errs, err)
 		}
 		if done {
 			finished = append(finished, m)
 		}
-		if ctx.Err() != nil {
-			return finished, ctx.Err()
-		}
 	}
 	if err := s.ResumeCollections(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	return finished, errors.Join(errs...)
-}
-
-// runMonth closes month m for every tenant under this replica's claim and
-// reports whether it finished it.
-func (s *Service) runMonth(ctx context.Context, m period.Month) (bool, error) {
-	claim := func() (bool, error) {
-		now := s.now()
-		return s.store.ClaimRun(ctx, m, s.owner, now, now.Add(RunLease))
-	}
-	if ok, err := claim(); err != nil || !ok {
-		return false, err // !ok: another replica is on it
-	}
-	tenants, err := s.tenantsOf(ctx, m, "")
-	if err != nil {
-		return false, err
-	}
-	issued, failed := 0, 0
-	var errs []error
-	for _, t := range tenants {
-		if ok, err := claim(); err != nil || !ok {
-			return false, err // the claim was lost: the new holder carries on
-		}
-		r := s.closeTenant(ctx, t, m)
-		switch {
-		case r.Outcome == ClosedFailed:
-			failed++
-			errs = append(errs, fmt.Errorf("closing %s for tenant %s: %w", m, r.Tenant, r.Err))
-		case r.Err != nil:
-			// Issued; its collection stays unfinished and is resumed by
-			// ResumeCollections, so the month itself is done.
-			errs = append(errs, fmt.Errorf("tenant %s, %s: %w", r.Tenant, r.Invoice.Number, r.Err))
-		}
-		if r.Outcome == ClosedIssued {
-			issued++
-		}
-		if ctx.Err() != nil {
-			return false, ctx.Err()
-		}
-	}
-	if err := s.store.FinishRun(ctx, m, s.owner, s.now(), issued, failed, failed == 0); err != nil {
-		return false, err
-	}
-	return failed == 0, errors.Join(errs...)
 }
 
 // ResumeCollections resumes every collection round left unfinished, on any

@@ -171,14 +171,25 @@ func (s *Service) Retry(ctx context.Context, tenantName, number string) (Invoice
 		return inv, fault.Conflictf("invoice %s is %s; only an ISSUED (or OVERDUE) invoice is collected", inv.Number, inv.Status)
 	}
 	if !inv.Collecting {
-		ok, err := s.store.StartRound(ctx, inv.TenantID, inv.ID, inv.Round+1)
+		// The new round is queued with it, so a provider error below (or a
+		// stop) leaves it to the job engine's retries.
+		err := s.store.WithTx(ctx, func(ctx context.Context) error {
+			ok, err := s.store.StartRound(ctx, inv.TenantID, inv.ID, inv.Round+1)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fault.Conflictf("invoice %s changed meanwhile; read it again", inv.Number)
+			}
+			if inv, err = s.store.InvoiceByNumber(ctx, inv.TenantID, inv.Number); err != nil {
+				return err
+			}
+			if s.later != nil {
+				return s.later.Collect(ctx, inv)
+			}
+			return nil
+		})
 		if err != nil {
-			return inv, err
-		}
-		if !ok {
-			return inv, fault.Conflictf("invoice %s changed meanwhile; read it again", inv.Number)
-		}
-		if inv, err = s.store.InvoiceByNumber(ctx, inv.TenantID, inv.Number); err != nil {
 			return inv, err
 		}
 	}

@@ -170,11 +170,12 @@ type Payment struct {
 	FinishedAt *time.Time
 }
 
-// Run is the scheduler's record of closing one period.
+// Run is the record of closing one period in the background: who started
+// it and when, and when every tenant was closed.
 type Run struct {
-	Period     period.Month
+	Period period.Month
+	// Owner is the replica that started the close.
 	Owner      string
-	LeaseUntil time.Time
 	StartedAt  time.Time
 	FinishedAt *time.Time
 	Issued     int
@@ -233,12 +234,13 @@ type Store interface {
 	// EndRound ends the round under way.
 	EndRound(ctx context.Context, tenantID, id uuid.UUID, round int) error
 
-	// ClaimRun takes the lease on closing month m (a new run, or one whose
-	// lease ran out unfinished); it reports whether it got it.
-	ClaimRun(ctx context.Context, m period.Month, owner string, now, leaseUntil time.Time) (bool, error)
-	// FinishRun records what a run did; done marks it finished, otherwise
-	// its lease is released so the next run retries the month.
-	FinishRun(ctx context.Context, m period.Month, owner string, at time.Time, issued, failed int, done bool) error
+	// StartRun records that closing month m started (once: a run already
+	// recorded keeps its owner and start).
+	StartRun(ctx context.Context, m period.Month, owner string, at time.Time) error
+	// FinishRun records an unfinished run's counts; done marks it finished.
+	FinishRun(ctx context.Context, m period.Month, at time.Time, issued, failed int, done bool) error
+	// IssuedFor counts the invoices of month m, of every tenant.
+	IssuedFor(ctx context.Context, m period.Month) (int, error)
 	// Collecting returns the invoices, of any tenant, whose collection
 	// round is unfinished.
 	Collecting(ctx context.Context) ([]Invoice, error)
@@ -321,6 +323,9 @@ type Service struct {
 	drafts   *cache.Cache[draftKey, Draft]
 	// shareCache holds, per draft, its namespaces' shares (see shares).
 	shareCache *cache.Cache[draftKey, map[string]Draft]
+	// later queues collection work (see SetLater); nil in processes that
+	// run no background work.
+	later Later
 	// issued caches each tenant's issued invoices, newest first, without
 	// lines: what the list, subscription periods and monthly totals read.
 	// Only the operator's side (closing, collecting, the operator's moves)
@@ -365,6 +370,19 @@ func NewService(cfg Config) (*Service, error) {
 	s.shareCache = cache.New[draftKey, map[string]Draft](ttl, s.now, draftKey.String)
 	return s, nil
 }
+
+// Later is how invoicing asks for work to be done in the background: the
+// job engine (server/jobs) implements it.
+type Later interface {
+	// Collect queues the collection of an invoice's current round. Called
+	// inside a store transaction, the job is stored in it: it exists if and
+	// only if the change that calls for it commits.
+	Collect(ctx context.Context, inv Invoice) error
+}
+
+// SetLater connects the job engine; without it, collections run only where
+// they are started and are resumed by RunDue.
+func (s *Service) SetLater(l Later) { s.later = l }
 
 // Invalidate drops what this replica derived from the tenants' usage, plan,
 // add-ons or invoices (their pending and issued invoices).

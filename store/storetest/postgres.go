@@ -248,7 +248,7 @@ WITH rels AS (
 )
 SELECT
 	coalesce((SELECT string_agg(format('%I.%I', nspname, relname), ', ' ORDER BY nspname, relname)
-		FROM rels WHERE relkind IN ('r', 'p') AND relname <> 'schema_versions'), ''),
+		FROM rels WHERE relkind IN ('r', 'p') AND relname NOT IN ('schema_versions', 'river_migration')), ''),
 	md5(concat_ws(E'\n',
 		(SELECT string_agg(format('%s.%s %s: %s', r.nspname, r.relname, r.relkind,
 			(SELECT string_agg(format('%s %s%s', a.attname, format_type(a.atttypid, a.atttypmod),
