@@ -20,8 +20,8 @@ import (
 	"billing-api/server"
 	"billing-api/server/clock"
 	"billing-api/server/invoice"
-	"billing-api/server/ratelimit"
 	"billing-api/server/jobs"
+	"billing-api/server/ratelimit"
 )
 
 type serveConfig struct {
