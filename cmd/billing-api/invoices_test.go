@@ -204,8 +204,8 @@ func TestInvoiceCommands(t *testing.T) {
 		t.Fatalf("pdf of an unknown invoice: %v %q", err, errOut)
 	}
 
-	// Closing by hand records no scheduler run.
-	if out := mustRun(t, env, "invoices", "runs"); strings.TrimSpace(out) != "PERIOD  OWNER  STARTED  LEASE UNTIL  FINISHED  ISSUED  FAILED" {
+	// Closing by hand records no background run.
+	if out := mustRun(t, env, "invoices", "runs"); strings.TrimSpace(out) != "PERIOD  STARTED BY  STARTED  FINISHED  ISSUED  FAILED" {
 		t.Fatalf("runs printed %q", out)
 	}
 }
