@@ -46,6 +46,9 @@ func (db *DB) migrateRiver(ctx context.Context) error {
 				}
 			}
 			tx, _ := SQLTx(ctx)
+			// MigrateTx is deprecated because River's versions cannot all
+			// share one transaction; here each transaction applies one.
+			//lint:ignore SA1019 one version per transaction, under our lock
 			res, err := m.MigrateTx(ctx, tx, rivermigrate.DirectionUp, &rivermigrate.MigrateOpts{MaxSteps: 1})
 			if err != nil {
 				return err

@@ -12,36 +12,6 @@ import (
 	"billing-api/server/period"
 )
 
-// records returns the JSON log records with msg logged since the last
-// reset, in order.
-func (l *lockedWriter) records(msg string) []map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []map[string]any
-	for line := range strings.SplitSeq(l.b.String(), "\n") {
-		var rec map[string]any
-		if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == msg {
-			out = append(out, rec)
-		}
-	}
-	return out
-}
-
-func (l *lockedWriter) reset() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.b.Reset()
-}
-
-// periods lists the "period" attribute of records.
-func periods(recs []map[string]any) string {
-	var out []string
-	for _, r := range recs {
-		out = append(out, r["period"].(string))
-	}
-	return strings.Join(out, " ")
-}
-
 // serve closes the months missed while no server ran as it starts, and
 // stops its scheduler on SIGTERM; a second server finds nothing left.
 func TestServeCatchesUpMissedMonthsAtStart(t *testing.T) {
