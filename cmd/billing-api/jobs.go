@@ -17,9 +17,10 @@ import (
 	"billing-api/server/jobs"
 )
 
-// The operator's view of the job engine. River's own web UI (riverui) was
-// not used: it needs River's pgx driver and a second set of front-end
-// assets, and this service's jobs are few enough to read in a table.
+// The operator's view of the job engine, on the store's own connection
+// (both engines). River's own web UI (riverqueue.com/riverui) is not
+// served: mounting its single-page app behind the operator token was not
+// done yet (see docs/operator-commands.md).
 func newJobsCommand(g *globalConfig) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "jobs",
