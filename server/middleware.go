@@ -16,6 +16,7 @@ import (
 	"billing-api/server/fault"
 	"billing-api/server/quota"
 	"billing-api/server/tenancy"
+	"billing-api/store"
 )
 
 // Context keys set by the per-operation middleware.
@@ -98,6 +99,21 @@ func authenticate(svc *tenancy.Service, op operation) echo.MiddlewareFunc {
 			}
 			req := c.Request()
 			c.SetRequest(req.WithContext(tenancy.WithPrincipal(req.Context(), p)))
+			return next(c)
+		}
+	}
+}
+
+// requireDatabase answers 503 (with Retry-After) while the store knows the
+// database is gone, before authentication or a cache could answer: during an
+// outage a replica answers nothing from memory that it could not confirm,
+// and no request waits on a dead database longer than one probe.
+func requireDatabase(db *store.DB) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if err := db.Reachable(c.Request().Context()); err != nil {
+				return err
+			}
 			return next(c)
 		}
 	}

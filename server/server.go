@@ -79,6 +79,7 @@ func (a *App) httpHandler(validation bool) (*echo.Echo, error) {
 	for id, op := range a.ops {
 		perOp[id] = []echo.MiddlewareFunc{
 			tagOperation(op),
+			requireDatabase(a.DB),
 			authenticate(a.Tenancy, op),
 			checkNamespace(a.Tenancy, op),
 			rateLimit(a.Quotas.Limiter(), op),
@@ -109,7 +110,7 @@ func (a *App) httpHandler(validation bool) (*echo.Echo, error) {
 	}
 	adminPerOp := map[string][]echo.MiddlewareFunc{}
 	for id, op := range adminOps {
-		adminPerOp[id] = []echo.MiddlewareFunc{tagOperation(op), onlyOperator, readBody(op.MaxBody), validateRequest(op)}
+		adminPerOp[id] = []echo.MiddlewareFunc{tagOperation(op), onlyOperator, requireDatabase(a.DB), readBody(op.MaxBody), validateRequest(op)}
 	}
 	admin.RegisterHandlersWithOptions(e, admin.NewStrictHandler(&adminServer{app: a}, nil),
 		admin.RegisterHandlersOptions{OperationMiddlewares: adminPerOp})

@@ -76,6 +76,7 @@ type DB struct {
 	gdb     *gorm.DB
 	sqlDB   *sql.DB
 	dialect Dialect
+	reach   *reachability
 }
 
 // Open connects, applies the pool settings and checks the connection. It
@@ -92,8 +93,15 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		TranslateError:         true,
 		SkipDefaultTransaction: true,
 		NowFunc:                clock.Normalized(cfg.Now),
-		Logger:                 gormLogger{log: log, slow: cfg.SlowQuery, numbered: cfg.URL != ""},
 	}
+	// The logger sees every statement's outcome; on PostgreSQL it also tells
+	// the DB's reachability about lost connections.
+	reach := &reachability{now: clock.Normalized(cfg.Now)}
+	logger := gormLogger{log: log, slow: cfg.SlowQuery, numbered: cfg.URL != ""}
+	if cfg.URL != "" {
+		logger.reach = reach
+	}
+	gcfg.Logger = logger
 	var (
 		dialector gorm.Dialector
 		dialect   Dialect
@@ -145,7 +153,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		idle = 5 * time.Minute
 	}
 	sqlDB.SetConnMaxIdleTime(idle)
-	db := &DB{gdb: gdb, sqlDB: sqlDB, dialect: dialect}
+	db := &DB{gdb: gdb, sqlDB: sqlDB, dialect: dialect, reach: reach}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := db.Ping(pingCtx); err != nil {
@@ -198,6 +206,9 @@ func (db *DB) SQL() *sql.DB { return db.sqlDB }
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error {
 	if err := db.sqlDB.PingContext(ctx); err != nil {
+		if db.reach != nil && db.dialect == Postgres {
+			db.reach.observe(err) // a readiness probe that finds it gone tells the requests
+		}
 		return err
 	}
 	// A ping on SQLite only proves the file opens; run a statement.
@@ -221,6 +232,11 @@ func (db *DB) WithTx(ctx context.Context, fn func(ctx context.Context) error) er
 		// cached copy, and what they read is not cached.
 		return fn(cache.Fresh(context.WithValue(ctx, txKey{}, tx)))
 	})
+	if db.dialect == Postgres {
+		// BEGIN and COMMIT are not statements GORM traces: a connection
+		// refused at BEGIN is seen here.
+		db.reach.observe(err)
+	}
 	return classify(err)
 }
 
@@ -296,6 +312,8 @@ type gormLogger struct {
 	slow time.Duration
 	// numbered is set on PostgreSQL, whose placeholders are $1, $2, ...
 	numbered bool
+	// reach, on PostgreSQL, learns of statements that found the database gone.
+	reach *reachability
 }
 
 // ParamsFilter drops the bound values, so the SQL GORM hands to Trace keeps
@@ -339,6 +357,9 @@ func (masked) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte("<redacted>"))
 var dollarPlaceholder = regexp.MustCompile(`\$(\d+)\$`)
 
 func (l gormLogger) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
+	if l.reach != nil {
+		l.reach.observe(err)
+	}
 	if l.slow <= 0 {
 		return
 	}
