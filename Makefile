@@ -76,7 +76,9 @@ staticcheck:
 lint: vet staticcheck lint-spec
 
 ## test: the whole suite on SQLite, then again on PostgreSQL when it is reachable
-## (always under CI=true, where an unreachable PostgreSQL fails the run)
+## (always under CI=true, where an unreachable PostgreSQL fails the run), then the
+## store, jobs and contract tests through PgBouncer when BILLING_TEST_PGBOUNCER_URL is set
+## (always under CI=true)
 test: vet
 	@mkdir -p bin && rm -f $(CONTRACT_REPORT)
 	BILLING_CONTRACT_REPORT=$(CURDIR)/$(CONTRACT_REPORT) $(GO) test -count=1 ./...
@@ -86,10 +88,26 @@ test: vet
 	else \
 		echo "PostgreSQL is not reachable on 127.0.0.1:5432: skipped the PostgreSQL pass (CI=true makes it mandatory)"; \
 	fi
+	@if [ -n "$$BILLING_TEST_PGBOUNCER_URL" ]; then \
+		echo "== the store, the job engine and the contract, replica and concurrency tests through PgBouncer (transaction pooling)"; \
+		export BILLING_CONTRACT_REPORT=$(CURDIR)/$(CONTRACT_REPORT) BILLING_TEST_POSTGRES_URL='$(PG_TEST_URL)'; \
+		$(GO) test -count=1 $(PGBOUNCER_PKGS) && $(GO) test -count=1 -run '$(PGBOUNCER_SERVER_TESTS)' ./server; \
+	elif [ "$$CI" = "true" ]; then \
+		echo "CI=true needs BILLING_TEST_PGBOUNCER_URL (a PgBouncer in transaction mode; .ci/pgbouncer.sh starts one)" >&2; exit 1; \
+	else \
+		echo "BILLING_TEST_PGBOUNCER_URL is not set: skipped the PgBouncer pass (see docs/testing.md)"; \
+	fi
 	@echo "== what the contract suite exercised"; cat $(CONTRACT_REPORT)
 
 # Where TestContractSuite writes what it exercised (one line per store).
 CONTRACT_REPORT := bin/contract-suite.txt
+
+# The PgBouncer pass (with BILLING_TEST_PGBOUNCER_URL): these packages whole, and the
+# server tests whose names match PGBOUNCER_SERVER_TESTS (the contract suite, the
+# outage, replicas and concurrency) — the rest of the server's tests add time, not
+# different statements.
+PGBOUNCER_PKGS := ./store ./server/jobs
+PGBOUNCER_SERVER_TESTS := TestContractSuite|TestDuringADatabaseOutage|Replica|Concurrent|Race
 
 # The packages with the server, the domain rules and the store: what the
 # race detector watches (the binary's tests drive subprocesses it cannot see).

@@ -21,6 +21,7 @@ import (
 
 	"billing-api/gen/client"
 	"billing-api/openapi"
+	"billing-api/store/storetest"
 )
 
 // contractCheck is the contract suite's response-validation middleware: it
@@ -315,8 +316,12 @@ func TestContractSuite(t *testing.T) {
 			missing = append(missing, op)
 		}
 	}
+	where := string(v.db.Dialect())
+	if storetest.PgBouncerURL() != "" {
+		where += " through PgBouncer"
+	}
 	report := fmt.Sprintf("contract suite (%s): %d of %d operations, %d (operation, status) pairs: %s",
-		v.db.Dialect(), len(ops)-len(missing), len(ops), len(pairs), strings.Join(pairs, ", "))
+		where, len(ops)-len(missing), len(ops), len(pairs), strings.Join(pairs, ", "))
 	t.Log(report)
 	// make test prints the report after the run (go test shows a passing
 	// test's log only with -v).

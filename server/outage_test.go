@@ -1,86 +1,12 @@
 package server
 
 import (
-	"io"
-	"net"
 	"net/http"
-	"net/url"
-	"sync"
 	"testing"
 
 	"billing-api/store"
 	"billing-api/store/storetest"
 )
-
-// cuttableProxy stands between the server and PostgreSQL on loopback, so a
-// test can take the database away (every connection cut, new ones closed
-// at once) and give it back, without touching the machine's PostgreSQL.
-type cuttableProxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	cut    bool
-	conns  map[net.Conn]struct{}
-}
-
-func newCuttableProxy(t *testing.T, target string) *cuttableProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cuttableProxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
-	t.Cleanup(func() { _ = ln.Close(); p.Cut() })
-	go p.serve()
-	return p
-}
-
-func (p *cuttableProxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		if p.cut {
-			p.mu.Unlock()
-			_ = c.Close()
-			continue
-		}
-		up, err := net.Dial("tcp", p.target)
-		if err != nil {
-			p.mu.Unlock()
-			_ = c.Close()
-			continue
-		}
-		p.conns[c], p.conns[up] = struct{}{}, struct{}{}
-		p.mu.Unlock()
-		pipe := func(dst, src net.Conn) {
-			_, _ = io.Copy(dst, src)
-			_ = dst.Close()
-			_ = src.Close()
-		}
-		go pipe(up, c)
-		go pipe(c, up)
-	}
-}
-
-// Cut closes every proxied connection and refuses new ones until Restore.
-func (p *cuttableProxy) Cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.cut = true
-	for c := range p.conns {
-		_ = c.Close()
-		delete(p.conns, c)
-	}
-}
-
-func (p *cuttableProxy) Restore() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.cut = false
-}
 
 // While PostgreSQL is gone every answer is a 503 with Retry-After — also a
 // read the replica's one-second cache still holds, once any statement has
@@ -93,15 +19,9 @@ func TestDuringADatabaseOutageEveryAnswerIsA503(t *testing.T) {
 	if storetest.Dialect() != store.Postgres {
 		t.Skip("an outage of a server database: PostgreSQL only (set " + storetest.EnvPostgresURL + ")")
 	}
-	var proxy *cuttableProxy
+	var proxy *storetest.Proxy
 	v := newEnvWith(t, func(c *Config) {
-		u, err := url.Parse(c.Store.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		proxy = newCuttableProxy(t, u.Host)
-		u.Host = proxy.ln.Addr().String()
-		c.Store.URL = u.String()
+		proxy, c.Store.URL = storetest.NewProxy(t, c.Store.URL)
 	})
 	tok := v.tenant("acme", "shop")
 	limits := func() response {

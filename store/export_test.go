@@ -11,3 +11,6 @@ func (db *DB) MigrateTo(ctx context.Context, id string) error { return db.migrat
 func (db *DB) Exec(ctx context.Context, sql string, args ...any) error {
 	return classify(db.gdb.WithContext(ctx).Exec(sql, args...).Error)
 }
+
+// DescribedNotPrepared is describedNotPrepared, for its test.
+var DescribedNotPrepared = describedNotPrepared

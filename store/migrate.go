@@ -21,7 +21,19 @@ const migrationLockID = 7_140_318_665
 // advisory lock, SQLite an immediate (writer) transaction. Each run commits
 // as one transaction, so a failure leaves the schema where it was. Then it
 // applies River's migrations (see migrateRiver).
+//
+// With Config.DirectURL it connects there for the migrations (and closes
+// that connection after): a migration is long, holds locks, and is no work
+// to put through a transaction pooler.
 func (db *DB) Migrate(ctx context.Context) error {
+	if db.direct.URL != "" {
+		direct, err := Open(ctx, db.direct)
+		if err != nil {
+			return fmt.Errorf("the direct database URL (for migrations): %w", err)
+		}
+		defer func() { _ = direct.Close() }()
+		return direct.Migrate(ctx)
+	}
 	if err := db.migrate(ctx, ""); err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -43,6 +44,15 @@ const (
 type Config struct {
 	// URL is a postgres:// URL; empty selects SQLite at SQLitePath.
 	URL string
+	// DirectURL, with URL, reaches the same PostgreSQL database without a
+	// connection pooler, and says that URL goes through one in transaction
+	// pooling mode (PgBouncer's pool_mode=transaction): the migrations (the
+	// store's and River's) run on DirectURL, and statements on URL are
+	// described, not prepared (pgx's cache_describe; a server connection
+	// does not stay with one client between transactions, so a named
+	// prepared statement would not be found), unless URL names a
+	// default_query_exec_mode itself.
+	DirectURL string
 	// SQLitePath is the SQLite file used when URL is empty.
 	SQLitePath string
 	// Pool settings; zero values take the defaults below.
@@ -65,6 +75,14 @@ func (c Config) Validate() error {
 	if c.URL != "" && !strings.HasPrefix(c.URL, "postgres://") && !strings.HasPrefix(c.URL, "postgresql://") {
 		return fmt.Errorf("DATABASE_URL must be a postgres:// URL (leave it unset for the embedded SQLite store)")
 	}
+	if c.DirectURL != "" {
+		if c.URL == "" {
+			return fmt.Errorf("DATABASE_DIRECT_URL needs DATABASE_URL: it is the way around the pooler to the same PostgreSQL")
+		}
+		if !strings.HasPrefix(c.DirectURL, "postgres://") && !strings.HasPrefix(c.DirectURL, "postgresql://") {
+			return fmt.Errorf("DATABASE_DIRECT_URL must be a postgres:// URL")
+		}
+	}
 	if c.MaxOpenConns < 0 || c.MaxIdleConns < 0 || c.ConnMaxLifetime < 0 || c.ConnMaxIdleTime < 0 {
 		return fmt.Errorf("pool settings must not be negative")
 	}
@@ -77,6 +95,9 @@ type DB struct {
 	sqlDB   *sql.DB
 	dialect Dialect
 	reach   *reachability
+	// direct is the configuration the migrations open a connection with
+	// when Config.DirectURL is set (URL replaced by DirectURL).
+	direct Config
 }
 
 // Open connects, applies the pool settings and checks the connection. It
@@ -109,7 +130,14 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	)
 	if cfg.URL != "" {
 		dialect = Postgres
-		dialector = postgres.New(postgres.Config{DSN: cfg.URL})
+		dsn := cfg.URL
+		if cfg.DirectURL != "" {
+			var err error
+			if dsn, err = describedNotPrepared(dsn); err != nil {
+				return nil, err
+			}
+		}
+		dialector = postgres.New(postgres.Config{DSN: dsn})
 		if maxOpen == 0 {
 			maxOpen = 20
 		}
@@ -154,6 +182,11 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	sqlDB.SetConnMaxIdleTime(idle)
 	db := &DB{gdb: gdb, sqlDB: sqlDB, dialect: dialect, reach: reach}
+	if cfg.DirectURL != "" {
+		db.direct = cfg
+		db.direct.URL, db.direct.DirectURL = cfg.DirectURL, ""
+		db.direct.MaxOpenConns, db.direct.MaxIdleConns = 2, 0
+	}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := db.Ping(pingCtx); err != nil {
@@ -161,6 +194,26 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		return nil, fmt.Errorf("connecting to the %s database: %w", dialect, err)
 	}
 	return db, nil
+}
+
+// describedNotPrepared makes a pooled URL's statements run unnamed, each
+// described once per connection and its description cached (pgx's
+// cache_describe): a transaction-pooling pooler hands each transaction any
+// server connection, where a statement another one prepared does not exist.
+// The modes that skip describing (exec, simple_protocol) cannot bind the
+// 16-byte UUIDs the store passes, so describing it is. A URL that chooses a
+// mode keeps it.
+func describedNotPrepared(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	q := u.Query()
+	if q.Get("default_query_exec_mode") == "" {
+		q.Set("default_query_exec_mode", "cache_describe")
+		u.RawQuery = q.Encode()
+	}
+	return u.String(), nil
 }
 
 // openRetryingBusy opens the database, retrying while SQLite reports the

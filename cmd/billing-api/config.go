@@ -113,6 +113,11 @@ func (g *globalConfig) bind(fs *pflag.FlagSet) {
 		"PostgreSQL URL (postgres://...); unset uses the embedded SQLite file")
 	envFlag(fs, "database-url", "DATABASE_URL")
 	secretFileFlag(fs, "database-url", "DATABASE_URL")
+	fs.StringVar(&g.store.DirectURL, "database-direct-url", "",
+		"PostgreSQL URL of the same database bypassing the connection pooler --database-url goes through "+
+			"(transaction pooling): migrations run on it, and statements on --database-url are not prepared")
+	envFlag(fs, "database-direct-url", "BILLING_DATABASE_DIRECT_URL")
+	secretFileFlag(fs, "database-direct-url", "BILLING_DATABASE_DIRECT_URL")
 	fs.StringVar(&g.store.SQLitePath, "sqlite-path", store.DefaultSQLitePath,
 		"SQLite file used when no database URL is set")
 	envFlag(fs, "sqlite-path", "BILLING_SQLITE_PATH")

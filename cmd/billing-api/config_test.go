@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"billing-api/store"
 	"billing-api/store/storetest"
 )
 
@@ -161,5 +162,31 @@ func TestBinaryReadsSecretsFromFiles(t *testing.T) {
 		if out := mustRun(t, env, "migrate"); !strings.Contains(out, "postgres database") {
 			t.Fatalf("migrate printed %q", out)
 		}
+	}
+}
+
+// The binary takes the direct URL from BILLING_DATABASE_DIRECT_URL (or its
+// _FILE) and migrates over it, while serving statements on DATABASE_URL.
+func TestBinaryMigratesOverTheDirectURL(t *testing.T) {
+	t.Parallel()
+	cfg := storetest.EmptyConfig(t)
+	if cfg.URL == "" {
+		t.Skip("a direct URL beside a pooled one: PostgreSQL only (set " + storetest.EnvPostgresURL + ")")
+	}
+	direct := cfg.URL
+	if cfg.DirectURL != "" {
+		direct = cfg.DirectURL
+	}
+	bypass, directURL := storetest.NewProxy(t, direct)
+	env := append(bareEnv(t), "DATABASE_URL="+cfg.URL, "BILLING_DATABASE_DIRECT_URL_FILE="+writeFile(t, directURL+"\n"))
+	if out := mustRun(t, env, "migrate"); !strings.Contains(out, "schema version "+store.LatestSchemaVersion()) {
+		t.Fatalf("migrate printed %q", out)
+	}
+	if bypass.Accepted() == 0 {
+		t.Fatal("migrate made no connection on the direct URL")
+	}
+	bad := append(bareEnv(t), "DATABASE_URL="+cfg.URL, "BILLING_DATABASE_DIRECT_URL=mysql://x")
+	if _, errOut, err := run(t, bad, "migrate"); err == nil || !strings.Contains(errOut, "DATABASE_DIRECT_URL") {
+		t.Fatalf("a bad direct URL: %v %q", err, errOut)
 	}
 }

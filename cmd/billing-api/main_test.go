@@ -51,6 +51,9 @@ func storeEnvAndConfig(t *testing.T) ([]string, store.Config) {
 	cfg := storetest.Config(t)
 	env := []string{"BILLING_LOG_FORMAT=json", "PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
 	if cfg.URL != "" {
+		if cfg.DirectURL != "" {
+			env = append(env, "BILLING_DATABASE_DIRECT_URL="+cfg.DirectURL)
+		}
 		return append(env, "DATABASE_URL="+cfg.URL), cfg
 	}
 	return append(env, "BILLING_SQLITE_PATH="+cfg.SQLitePath), cfg

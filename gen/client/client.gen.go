@@ -1287,7 +1287,7 @@ type ProtobufAny struct {
 	Value *[]byte `json:"value,omitempty"`
 }
 
-// QuotaApiUsageItem An API rate limit with the requests taken from its bucket now (on the answering replica).
+// QuotaApiUsageItem An API rate limit with the requests taken from its bucket now (the shared bucket, or the answering replica's where buckets are not shared).
 type QuotaApiUsageItem struct {
 	// Limit A rate limit on one API operation, enforced as a token bucket: `rate` requests are
 	// granted per `unit`, and up to `burst` may be made at once.
@@ -3027,8 +3027,8 @@ type ClientInterface interface {
 	// the latest reported object-count gauge of the kind in the namespace, or, for the kinds
 	// the service keeps itself (quota objects), its live count; resource usage is the latest
 	// reported amount; API usage is the number of requests currently taken from the
-	// operation's rate-limit bucket on the answering replica (the namespace's own bucket
-	// where it has one). The deprecated maps repeat the current ones.
+	// operation's rate-limit bucket (the namespace's own bucket where it has one): the
+	// shared bucket where the deployment shares them, else the answering replica's. The deprecated maps repeat the current ones.
 	//
 	// Corresponds with GET /api/web/namespaces/{namespace}/quota/usage (the `GetQuotaUsage` operationId).
 	GetQuotaUsage(ctx context.Context, namespace Namespace, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3856,8 +3856,8 @@ func (c *Client) GetQuotaLimits(ctx context.Context, namespace Namespace, reqEdi
 // the latest reported object-count gauge of the kind in the namespace, or, for the kinds
 // the service keeps itself (quota objects), its live count; resource usage is the latest
 // reported amount; API usage is the number of requests currently taken from the
-// operation's rate-limit bucket on the answering replica (the namespace's own bucket
-// where it has one). The deprecated maps repeat the current ones.
+// operation's rate-limit bucket (the namespace's own bucket where it has one): the
+// shared bucket where the deployment shares them, else the answering replica's. The deprecated maps repeat the current ones.
 //
 // Corresponds with GET /api/web/namespaces/{namespace}/quota/usage (the `GetQuotaUsage` operationId).
 func (c *Client) GetQuotaUsage(ctx context.Context, namespace Namespace, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5915,8 +5915,8 @@ type ClientWithResponsesInterface interface {
 	// the latest reported object-count gauge of the kind in the namespace, or, for the kinds
 	// the service keeps itself (quota objects), its live count; resource usage is the latest
 	// reported amount; API usage is the number of requests currently taken from the
-	// operation's rate-limit bucket on the answering replica (the namespace's own bucket
-	// where it has one). The deprecated maps repeat the current ones.
+	// operation's rate-limit bucket (the namespace's own bucket where it has one): the
+	// shared bucket where the deployment shares them, else the answering replica's. The deprecated maps repeat the current ones.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -9737,8 +9737,8 @@ func (c *ClientWithResponses) GetQuotaLimitsWithResponse(ctx context.Context, na
 // the latest reported object-count gauge of the kind in the namespace, or, for the kinds
 // the service keeps itself (quota objects), its live count; resource usage is the latest
 // reported amount; API usage is the number of requests currently taken from the
-// operation's rate-limit bucket on the answering replica (the namespace's own bucket
-// where it has one). The deprecated maps repeat the current ones.
+// operation's rate-limit bucket (the namespace's own bucket where it has one): the
+// shared bucket where the deployment shares them, else the answering replica's. The deprecated maps repeat the current ones.
 //
 // Returns a wrapper object for the known response body format(s).
 //

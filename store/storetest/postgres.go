@@ -134,7 +134,10 @@ func postgresConfig(t testing.TB, migrated bool) store.Config {
 	if err != nil {
 		t.Fatalf("creating a test database: %v", err)
 	}
-	reuse := migrated && pooling.Load()
+	// Behind the pooler a released database is dropped, not reused: the
+	// pooler keeps server connections to it that a reset would wait on.
+	pooler := PgBouncerURL()
+	reuse := migrated && pooling.Load() && pooler == ""
 	t.Cleanup(func() {
 		if reuse {
 			p.release(t, name)
@@ -142,7 +145,11 @@ func postgresConfig(t testing.TB, migrated bool) store.Config {
 			t.Errorf("dropping %s: %v", name, err)
 		}
 	})
-	return store.Config{URL: withDatabase(p.adminURL, name), MaxOpenConns: 8}
+	direct := withDatabase(p.adminURL, name)
+	if pooler != "" {
+		return store.Config{URL: withDatabase(pooler, name), DirectURL: direct, MaxOpenConns: 8}
+	}
+	return store.Config{URL: direct, MaxOpenConns: 8}
 }
 
 // acquire takes a migrated, empty database from the pool or clones one.

@@ -24,6 +24,23 @@ import (
 // must point at an existing database the user may CREATE DATABASE from.
 const EnvPostgresURL = "BILLING_TEST_POSTGRES_URL"
 
+// EnvPgBouncerURL, with EnvPostgresURL, names a PgBouncer in transaction
+// pooling mode in front of that PostgreSQL (its database name is ignored:
+// the pooler must forward every database name, `* = host=... port=...`).
+// Tests then connect through it, with the direct URL as the store's
+// DirectURL, as a deployment behind a pooler does; `make test` runs a pass
+// so when the variable is set (.ci/pgbouncer.sh starts one).
+const EnvPgBouncerURL = "BILLING_TEST_PGBOUNCER_URL"
+
+// PgBouncerURL is EnvPgBouncerURL's value, or "" when tests connect
+// directly.
+func PgBouncerURL() string {
+	if os.Getenv(EnvPostgresURL) == "" {
+		return ""
+	}
+	return os.Getenv(EnvPgBouncerURL)
+}
+
 // Run wraps testing.M.Run so the PostgreSQL databases this test binary
 // created are dropped at the end. Use it from TestMain:
 // os.Exit(storetest.Run(m)). Without it tests still get private databases,

@@ -40,7 +40,7 @@ func TestAReleasedDatabaseComesBackEmpty(t *testing.T) {
 	})
 	t.Run("reuse", func(t *testing.T) {
 		db := Open(t)
-		if Dialect() == store.Postgres {
+		if Dialect() == store.Postgres && PgBouncerURL() == "" { // behind the pooler a released database is dropped
 			if got := databaseOID(t, db); got != firstOID {
 				t.Fatalf("got database %d, want the released %d back (is the pool in use?)", got, firstOID)
 			}

@@ -118,8 +118,8 @@ export interface paths {
          *     the latest reported object-count gauge of the kind in the namespace, or, for the kinds
          *     the service keeps itself (quota objects), its live count; resource usage is the latest
          *     reported amount; API usage is the number of requests currently taken from the
-         *     operation's rate-limit bucket on the answering replica (the namespace's own bucket
-         *     where it has one). The deprecated maps repeat the current ones.
+         *     operation's rate-limit bucket (the namespace's own bucket where it has one): the
+         *     shared bucket where the deployment shares them, else the answering replica's. The deprecated maps repeat the current ones.
          */
         get: operations["getQuotaUsage"];
         put?: never;
@@ -937,7 +937,7 @@ export interface components {
             limit: components["schemas"]["quotaFloatLimitType"];
             usage: components["schemas"]["usageFloatUsageType"];
         };
-        /** @description An API rate limit with the requests taken from its bucket now (on the answering replica). */
+        /** @description An API rate limit with the requests taken from its bucket now (the shared bucket, or the answering replica's where buckets are not shared). */
         quotaApiUsageItem: {
             limit: components["schemas"]["quotaRateLimitType"];
             usage: components["schemas"]["usageUsageType"];
