@@ -81,10 +81,10 @@ lint: vet staticcheck lint-spec
 ## (always under CI=true)
 test: vet
 	@mkdir -p bin && rm -f $(CONTRACT_REPORT)
-	BILLING_CONTRACT_REPORT=$(CURDIR)/$(CONTRACT_REPORT) $(GO) test -count=1 ./...
+	BILLING_CONTRACT_REPORT=$(CURDIR)/$(CONTRACT_REPORT) BILLING_TEST_PGBOUNCER_URL= $(GO) test -count=1 ./...
 	@if [ "$$CI" = "true" ] || pg_isready -q -h 127.0.0.1 -p 5432 >/dev/null 2>&1; then \
 		echo "== the same suite on PostgreSQL"; \
-		BILLING_CONTRACT_REPORT=$(CURDIR)/$(CONTRACT_REPORT) BILLING_TEST_POSTGRES_URL='$(PG_TEST_URL)' $(GO) test -count=1 ./...; \
+		BILLING_CONTRACT_REPORT=$(CURDIR)/$(CONTRACT_REPORT) BILLING_TEST_POSTGRES_URL='$(PG_TEST_URL)' BILLING_TEST_PGBOUNCER_URL= $(GO) test -count=1 ./...; \
 	else \
 		echo "PostgreSQL is not reachable on 127.0.0.1:5432: skipped the PostgreSQL pass (CI=true makes it mandatory)"; \
 	fi
@@ -116,10 +116,10 @@ RACE_PKGS := ./server/... ./store/...
 ## race: the server, domain and store tests under the race detector, on SQLite and
 ## then on PostgreSQL (same rule as `test` for when PostgreSQL is required)
 race:
-	$(GO) test -race -count=1 $(RACE_PKGS)
+	BILLING_TEST_PGBOUNCER_URL= $(GO) test -race -count=1 $(RACE_PKGS)
 	@if [ "$$CI" = "true" ] || pg_isready -q -h 127.0.0.1 -p 5432 >/dev/null 2>&1; then \
 		echo "== the same packages under the race detector on PostgreSQL"; \
-		BILLING_TEST_POSTGRES_URL='$(PG_TEST_URL)' $(GO) test -race -count=1 $(RACE_PKGS); \
+		BILLING_TEST_POSTGRES_URL='$(PG_TEST_URL)' BILLING_TEST_PGBOUNCER_URL= $(GO) test -race -count=1 $(RACE_PKGS); \
 	else \
 		echo "PostgreSQL is not reachable on 127.0.0.1:5432: skipped the PostgreSQL race pass (CI=true makes it mandatory)"; \
 	fi
