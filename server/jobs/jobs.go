@@ -132,9 +132,13 @@ func (q *Queue) Start(ctx context.Context, opts WorkOptions) error {
 	cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}}
 	if opts.Schedule {
 		cfg.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(DueEvery),
-			func() (river.JobArgs, *river.InsertOpts) {
-				return CloseDue{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: DueEvery}}
-			}, &river.PeriodicJobOpts{RunOnStart: true, ID: "close_due"})}
+			// Not unique by period: a replica elected after another stopped
+			// looks at once instead of waiting out the minute the other one
+			// last looked in. Two looks are harmless: each month's job is
+			// unique by its arguments, and the database allows one invoice
+			// per tenant and month.
+			func() (river.JobArgs, *river.InsertOpts) { return CloseDue{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true, ID: "close_due"})}
 	}
 	worker, err := river.NewClient(q.driver, cfg)
 	if err != nil {
