@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -110,6 +111,9 @@ type App struct {
 	// sharedLimits are the rate-limit buckets in Redis; nil without
 	// Config.RedisURL.
 	sharedLimits *ratelimit.Shared
+	// stopUI ends the background work of the jobs UIs the handlers built.
+	stopUI []context.CancelFunc
+	uiMu   sync.Mutex
 
 	// draining is set by StartDraining when shutdown begins.
 	draining atomic.Bool
@@ -195,6 +199,12 @@ func wireJobs(a *App) error {
 
 // Close releases the store and the connections to Redis.
 func (a *App) Close() error {
+	a.uiMu.Lock()
+	for _, stop := range a.stopUI {
+		stop()
+	}
+	a.stopUI = nil
+	a.uiMu.Unlock()
 	err := a.DB.Close()
 	if a.sharedLimits != nil {
 		err = errors.Join(err, a.sharedLimits.Close())

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -177,6 +178,46 @@ func operatorOnly(adminToken string) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// operatorInBrowser is operatorOnly for pages a browser opens: the operator
+// token is also taken as the password of HTTP Basic authentication (any
+// user name), and a refusal carries the Basic challenge so the browser asks
+// for it. Since a browser then sends the credentials by itself, a request
+// that changes something must come from the same site (Sec-Fetch-Site,
+// else Origin): another site's page cannot make it.
+func operatorInBrowser(adminToken string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			got, ok := credential(req.Header.Get(echo.HeaderAuthorization), "Bearer")
+			if !ok {
+				_, got, ok = req.BasicAuth()
+			}
+			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(adminToken)) != 1 {
+				c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Basic realm="billing-api operator", charset="UTF-8"`)
+				return fault.Unauthenticatedf(`missing or invalid operator token: give it as the password when the browser asks (any user name), or send "Authorization: Bearer <BILLING_ADMIN_TOKEN>"`)
+			}
+			if req.Method != http.MethodGet && req.Method != http.MethodHead && crossSite(req) {
+				return fault.Forbiddenf("a change from another site's page is refused: use the jobs UI itself or send the token as a bearer token without Origin")
+			}
+			return next(c)
+		}
+	}
+}
+
+// crossSite reports a request a browser sent on behalf of another site's
+// page.
+func crossSite(req *http.Request) bool {
+	if site := req.Header.Get("Sec-Fetch-Site"); site != "" {
+		return site != "same-origin" && site != "none"
+	}
+	origin := req.Header.Get(echo.HeaderOrigin)
+	if origin == "" {
+		return false
+	}
+	u, err := url.Parse(origin)
+	return err != nil || u.Host != req.Host
 }
 
 // credential splits "Scheme value" (scheme case-insensitive).

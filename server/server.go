@@ -6,7 +6,9 @@
 package server
 
 import (
+	"context"
 	"fmt"
+	"net/http"
 	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -114,7 +116,37 @@ func (a *App) httpHandler(validation bool) (*echo.Echo, error) {
 	}
 	admin.RegisterHandlersWithOptions(e, admin.NewStrictHandler(&adminServer{app: a}, nil),
 		admin.RegisterHandlersOptions{OperationMiddlewares: adminPerOp})
+	if a.cfg.AdminToken != "" {
+		if err := a.registerJobsUI(e); err != nil {
+			return nil, err
+		}
+	}
 	return e, nil
+}
+
+// JobsUIPrefix is where River's web UI (riverui) is served, behind the
+// operator token.
+const JobsUIPrefix = "/admin/jobs"
+
+// registerJobsUI serves River's web UI under JobsUIPrefix to the operator:
+// the token as a bearer token or, from a browser, as the password it asks
+// for (HTTP Basic authentication, any user name).
+func (a *App) registerJobsUI(e *echo.Echo) error {
+	ctx, stop := context.WithCancel(context.Background())
+	ui, err := a.Jobs.UI(ctx, JobsUIPrefix)
+	if err != nil {
+		stop()
+		return err
+	}
+	a.uiMu.Lock()
+	a.stopUI = append(a.stopUI, stop)
+	a.uiMu.Unlock()
+	g := e.Group(JobsUIPrefix, operatorInBrowser(a.cfg.AdminToken), requireDatabase(a.DB))
+	g.GET("", func(c echo.Context) error {
+		return c.Redirect(http.StatusMovedPermanently, JobsUIPrefix+"/")
+	})
+	g.Any("/*", echo.WrapHandler(ui))
+	return nil
 }
 
 // The specs are parsed once per process and only read afterwards: parsing

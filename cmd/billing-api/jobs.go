@@ -18,9 +18,8 @@ import (
 )
 
 // The operator's view of the job engine, on the store's own connection
-// (both engines). River's own web UI (riverqueue.com/riverui) is not
-// served: mounting its single-page app behind the operator token was not
-// done yet (see docs/operator-commands.md).
+// (both engines), for scripts and for when no server runs; a running
+// server also serves River's web UI at /admin/jobs/ (server.JobsUIPrefix).
 func newJobsCommand(g *globalConfig) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "jobs",

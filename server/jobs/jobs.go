@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -27,6 +28,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivertype"
+	"riverqueue.com/riverui"
 
 	"billing-api/server/invoice"
 	"billing-api/store"
@@ -282,4 +284,24 @@ func notFound(id int64, err error) error {
 		return fmt.Errorf("no job %d: %w", id, err)
 	}
 	return err
+}
+
+// UI is River's own web interface (riverui) over this queue's jobs, served
+// under prefix: job lists by state with their errors, a job's attempts,
+// queues, and the retry, cancel and delete actions. Its background work
+// (the counts it caches) runs until ctx ends. Who may reach it is the
+// caller's concern: the server puts it behind the operator token.
+func (q *Queue) UI(ctx context.Context, prefix string) (http.Handler, error) {
+	h, err := riverui.NewHandler(&riverui.HandlerOpts{
+		Endpoints: riverui.NewEndpoints(q.client, nil),
+		Logger:    q.cfg.Log.With("component", "jobs-ui"),
+		Prefix:    prefix,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jobs: the web UI: %w", err)
+	}
+	if err := h.Start(ctx); err != nil {
+		return nil, fmt.Errorf("jobs: the web UI: %w", err)
+	}
+	return h, nil
 }
