@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"billing-api/store/storetest"
+
 	"github.com/chromedp/chromedp"
 )
 
@@ -35,6 +37,8 @@ func chromiumPath(t *testing.T) string {
 // reaches the running server.
 func TestSwaggerUIRendersAndTriesAnOperation(t *testing.T) {
 	t.Parallel()
+	skipUnderRace(t)
+	storetest.StoreIndependent(t, "Swagger UI in a browser")
 	exe := chromiumPath(t)
 	v := newEnv(t)
 	tok := v.tenant("acme")

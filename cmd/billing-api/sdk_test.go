@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"billing-api/store/storetest"
 )
 
 // sdkTools finds node and the TypeScript SDK's installed tools (`make tools`
@@ -37,6 +39,7 @@ func sdkTools(t *testing.T, root string) (node, tsc string) {
 // operations of each domain through the generated client.
 func TestTypeScriptSDK(t *testing.T) {
 	t.Parallel()
+	storetest.StoreIndependent(t, "the TypeScript SDK's compile and client")
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		t.Fatal(err)

@@ -107,3 +107,15 @@ func EmptyConfig(t testing.TB) store.Config {
 func sqliteConfig(t testing.TB) store.Config {
 	return store.Config{SQLitePath: filepath.Join(t.TempDir(), "billing.db")}
 }
+
+// StoreIndependent skips t in the PostgreSQL and PgBouncer passes: for the
+// few heavy tests whose subject is not the store (compiling the TypeScript
+// SDK, driving Swagger UI in a browser), which make test's SQLite pass runs;
+// running them again on another store costs CI time and checks nothing new.
+// what says what the test checks instead.
+func StoreIndependent(t testing.TB, what string) {
+	t.Helper()
+	if os.Getenv(EnvPostgresURL) != "" {
+		t.Skipf("%s does not depend on the store: run in make test's SQLite pass only", what)
+	}
+}
