@@ -72,7 +72,7 @@ func TestVendorRequestsAreAccepted(t *testing.T) {
 	pairs := pairVendorOperations(t, fx, ours)
 	checkVendorDeviations(t, devs, ours)
 
-	run := &vendorRun{devs: devs, met: map[string]bool{}, pendingMet: map[int]bool{}}
+	run := &vendorRun{devs: devs, met: map[string]bool{}, pendingMet: map[int]bool{}, reads: newSeeded(t)}
 	var complete sync.Map
 	t.Run("operations", func(t *testing.T) {
 		for _, p := range pairs {
@@ -561,6 +561,9 @@ const (
 // vendorRun runs the cases and keeps the tallies.
 type vendorRun struct {
 	devs []vendorDeviation
+	// reads is the seeded data every operation that writes nothing shares:
+	// its cases change nothing, so none of them needs a fresh copy.
+	reads *seeded
 
 	mu         sync.Mutex
 	met        map[string]bool
@@ -579,6 +582,11 @@ func (r *vendorRun) operation(t *testing.T, p vendorPair) bool {
 			s = newSeeded(t)
 		}
 		return s
+	}
+	if p.ours.Access != AccessWrite {
+		// Reads share one seeded copy (a case with a setup step, which
+		// changes data, belongs to a write and gets its own).
+		fresh = func() *seeded { return r.reads }
 	}
 	namespaces := []string{"system"}
 	if p.ours.FixedNamespace == "" {
@@ -604,6 +612,9 @@ func (r *vendorRun) operation(t *testing.T, p vendorPair) bool {
 				all = false
 			}
 			if dirty {
+				if p.ours.Access != AccessWrite {
+					t.Fatalf("%s/%s changed the seeded data that every read shares", ns, c.variant)
+				}
 				s = nil // the next case starts from the seeded data again
 			}
 		}
