@@ -25,6 +25,8 @@ import (
 // cache could still answer — and no request waits on a database that is not
 // there for longer than one probe.
 type reachability struct {
+	// watch is set on PostgreSQL; SQLite has no outage of this kind.
+	watch  bool
 	lost   atomic.Bool
 	flight singleflight.Group
 	now    clock.Clock
@@ -46,7 +48,7 @@ const (
 // unreachable. Only a probe marks it reachable again, so a statement that
 // happened to finish just before the outage cannot hide it.
 func (r *reachability) observe(err error) {
-	if err != nil && connectionLost(err) && !r.lost.Load() {
+	if r.watch && err != nil && connectionLost(err) && !r.lost.Load() {
 		r.lost.Store(true)
 	}
 }
@@ -91,22 +93,28 @@ func (db *DB) Reachable(ctx context.Context) error {
 }
 
 // connectionLost reports errors that mean the connection to PostgreSQL, or
-// PostgreSQL itself, went away — not a slow statement, a busy SQLite file
-// or a full pool, which say nothing about the next connection.
+// PostgreSQL itself, went away — not a cancelled or slow statement, a busy
+// SQLite file or a full pool, which say nothing about the next connection.
 func connectionLost(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	return connectionError(err)
+}
+
+// connectionError reports the errors of a connection that failed or broke:
+// refused, cut (PostgreSQL went away mid-statement: a crash, an immediate
+// shutdown), class 08, or the server shutting down (57P01–57P03).
+func connectionError(err error) bool {
 	var netErr net.Error
 	var connErr *pgconn.ConnectError
 	var pgErr *pgconn.PgError
 	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return false
 	case errors.Is(err, driver.ErrBadConn), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, pgconn.ErrConnClosed):
 		return true
 	case errors.As(err, &connErr), errors.As(err, &netErr):
 		return true
 	case errors.As(err, &pgErr):
-		// Class 08: connection exception; 57P01–57P03: shut down by the
-		// administrator, after a crash, or not accepting connections yet.
 		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
 	}
 	return false

@@ -8,12 +8,9 @@ package store
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -117,12 +114,8 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	// The logger sees every statement's outcome; on PostgreSQL it also tells
 	// the DB's reachability about lost connections.
-	reach := &reachability{now: clock.Normalized(cfg.Now)}
-	logger := gormLogger{log: log, slow: cfg.SlowQuery, numbered: cfg.URL != ""}
-	if cfg.URL != "" {
-		logger.reach = reach
-	}
-	gcfg.Logger = logger
+	reach := &reachability{watch: cfg.URL != "", now: clock.Normalized(cfg.Now)}
+	gcfg.Logger = gormLogger{log: log, slow: cfg.SlowQuery, numbered: cfg.URL != "", reach: reach}
 	var (
 		dialector gorm.Dialector
 		dialect   Dialect
@@ -259,9 +252,7 @@ func (db *DB) SQL() *sql.DB { return db.sqlDB }
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error {
 	if err := db.sqlDB.PingContext(ctx); err != nil {
-		if db.reach != nil && db.dialect == Postgres {
-			db.reach.observe(err) // a readiness probe that finds it gone tells the requests
-		}
+		db.reach.observe(err) // a readiness probe that finds it gone tells the requests
 		return err
 	}
 	// A ping on SQLite only proves the file opens; run a statement.
@@ -285,11 +276,9 @@ func (db *DB) WithTx(ctx context.Context, fn func(ctx context.Context) error) er
 		// cached copy, and what they read is not cached.
 		return fn(cache.Fresh(context.WithValue(ctx, txKey{}, tx)))
 	})
-	if db.dialect == Postgres {
-		// BEGIN and COMMIT are not statements GORM traces: a connection
-		// refused at BEGIN is seen here.
-		db.reach.observe(err)
-	}
+	// BEGIN and COMMIT are not statements GORM traces: a connection refused
+	// at BEGIN is seen here.
+	db.reach.observe(err)
 	return classify(err)
 }
 
@@ -336,22 +325,13 @@ func uniqueViolation(err error) bool {
 // unavailable reports errors that mean "the database cannot serve now":
 // lost, cut or refused connections, timeouts, and SQLite's busy lock.
 func unavailable(err error) bool {
-	var netErr net.Error
-	var connErr *pgconn.ConnectError
 	var pgErr *pgconn.PgError
 	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone):
-		return true
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, pgconn.ErrConnClosed):
-		// PostgreSQL went away in the middle of a statement (a crash, an
-		// immediate shutdown): the connection is dead, the next one may work.
-		return true
-	case errors.As(err, &connErr), errors.As(err, &netErr):
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, sql.ErrConnDone), connectionError(err):
 		return true
 	case errors.As(err, &pgErr):
-		// Class 08: connection exception; 57P0x: the server is shutting down;
-		// 53300: too many connections.
-		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P0") || pgErr.Code == "53300"
+		// 57P0x: the server is shutting down; 53300: too many connections.
+		return strings.HasPrefix(pgErr.Code, "57P0") || pgErr.Code == "53300"
 	}
 	msg := err.Error()
 	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_BUSY") ||
@@ -365,7 +345,7 @@ type gormLogger struct {
 	slow time.Duration
 	// numbered is set on PostgreSQL, whose placeholders are $1, $2, ...
 	numbered bool
-	// reach, on PostgreSQL, learns of statements that found the database gone.
+	// reach learns of statements that found the database gone.
 	reach *reachability
 }
 
@@ -410,7 +390,7 @@ func (masked) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte("<redacted>"))
 var dollarPlaceholder = regexp.MustCompile(`\$(\d+)\$`)
 
 func (l gormLogger) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
-	if l.reach != nil {
+	if l.reach != nil { // nil in tests that build a logger alone
 		l.reach.observe(err)
 	}
 	if l.slow <= 0 {
